@@ -48,5 +48,3 @@ func splitLines(s string) []string {
 	}
 	return append(out, s[start:])
 }
-
-
