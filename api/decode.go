@@ -97,18 +97,24 @@ func join(path, key string) string {
 	return path + "." + key
 }
 
-// value decodes t into v and reports whether anything was set. An object or
-// pointer to one that ends up with nothing set is left nil: in the RPC form an
-// object exists only through its keys, so one whose keys were all ignored was
-// never given.
+// value decodes t into v and reports whether anything non-zero was given. An
+// object that ends up with nothing given is left nil: in the RPC form an
+// object exists only through its keys, so one whose keys were all ignored or
+// zero was never given, and a request reads the same in every form.
 func (d *decoder) value(path string, t *tree, v reflect.Value) bool {
 	if v.Kind() == reflect.Pointer {
 		elem := reflect.New(v.Type().Elem())
-		if !d.value(path, t, elem.Elem()) {
-			return false
+		before := len(d.errs)
+		given := d.value(path, t, elem.Elem())
+		// A pointer to a scalar marks a value given even when it is zero
+		// (RunAsUser 0 is root, a grace period of 0 kills at once).
+		if v.Type().Elem().Kind() != reflect.Struct {
+			given = len(d.errs) == before
 		}
-		v.Set(elem)
-		return true
+		if given {
+			v.Set(elem)
+		}
+		return given
 	}
 	if v.CanAddr() && v.Addr().Type().Implements(textDecoderType) {
 		s, ok := d.scalar(path, t)
@@ -119,7 +125,7 @@ func (d *decoder) value(path string, t *tree, v reflect.Value) bool {
 			d.fail(path, "%v", err)
 			return false
 		}
-		return true
+		return !v.IsZero()
 	}
 	switch v.Kind() {
 	case reflect.Struct:
@@ -161,7 +167,8 @@ func (d *decoder) value(path string, t *tree, v reflect.Value) bool {
 	default:
 		panic(fmt.Sprintf("api: cannot decode into %s", v.Type()))
 	}
-	return true
+	// A zero value counts as not given, as the RPC form leaves it out.
+	return !v.IsZero()
 }
 
 func (d *decoder) scalar(path string, t *tree) (string, bool) {
@@ -228,7 +235,14 @@ func (d *decoder) list(path string, t *tree, v reflect.Value) bool {
 	}
 	s := reflect.MakeSlice(v.Type(), len(items), len(items))
 	for i, item := range items {
-		d.value(join(path, strconv.Itoa(i+1)), item, s.Index(i))
+		itemPath := join(path, strconv.Itoa(i+1))
+		before := len(d.errs)
+		given := d.value(itemPath, item, s.Index(i))
+		if !given && len(d.errs) == before && v.Type().Elem().Kind() == reflect.Struct {
+			// An item with nothing in it would shift the indexes of those
+			// after it when written back: refuse it.
+			d.fail(itemPath, "is empty")
+		}
 	}
 	v.Set(s)
 	return true

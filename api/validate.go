@@ -247,6 +247,7 @@ func (v *validator) cloud(r *CreateContainerGroupRequest) {
 		}
 	}
 	for i, a := range r.AcrRegistryInfo {
+		v.required(idx("AcrRegistryInfo", i)+".InstanceId", a.InstanceID)
 		for j, d := range a.Domain {
 			if !validRegistry(d) {
 				v.invalid(idx(idx("AcrRegistryInfo", i)+".Domain", j), "%q is not a registry domain", d)
