@@ -15,9 +15,6 @@ const (
 	DefaultProbePeriodSeconds            = 10
 	DefaultProbeSuccessThreshold         = 1
 	DefaultProbeFailureThreshold         = 3
-	DefaultSpotStrategy                  = "NoSpot"
-	DefaultOsType                        = "Linux"
-	DefaultCPUArchitecture               = "AMD64"
 )
 
 // SetDefaults fills every parameter that has a default and was not given.
@@ -26,9 +23,6 @@ func (r *CreateContainerGroupRequest) SetDefaults() {
 	setIfEmpty(&r.RegionID, DefaultRegionID)
 	setIfEmpty(&r.RestartPolicy, DefaultRestartPolicy)
 	setIfEmpty(&r.DNSPolicy, DefaultDNSPolicy)
-	setIfEmpty(&r.SpotStrategy, DefaultSpotStrategy)
-	setIfEmpty(&r.OsType, DefaultOsType)
-	setIfEmpty(&r.CPUArchitecture, DefaultCPUArchitecture)
 	if r.TerminationGracePeriodSeconds == nil {
 		g := int64(DefaultTerminationGracePeriodSeconds)
 		r.TerminationGracePeriodSeconds = &g

@@ -2,7 +2,9 @@ package api
 
 import (
 	"reflect"
+	"runtime"
 	"strconv"
+	"strings"
 )
 
 // NotAppliedLocally lists, by wire path, the parameters of the request that
@@ -25,7 +27,7 @@ func cloudFields(out *[]string, path string, v reflect.Value) {
 		}
 		name := join(path, wireName(sf))
 		if sf.Tag.Get("leci") == "cloud" {
-			if !fv.IsZero() {
+			if !fv.IsZero() && !appliedAsIs(name, fv) {
 				*out = append(*out, name)
 			}
 			continue
@@ -37,6 +39,23 @@ func cloudFields(out *[]string, path string, v reflect.Value) {
 			}
 		}
 	}
+}
+
+// appliedAsIs reports whether a cloud parameter's value is what a local
+// group is anyway: a Linux group on this host's architecture, not on spot.
+func appliedAsIs(name string, v reflect.Value) bool {
+	if v.Kind() != reflect.String {
+		return false
+	}
+	switch name {
+	case "OsType":
+		return v.String() == "Linux"
+	case "CpuArchitecture":
+		return strings.EqualFold(v.String(), runtime.GOARCH)
+	case "SpotStrategy":
+		return v.String() == "NoSpot"
+	}
+	return false
 }
 
 // Normalize applies the defaults and validates: what every caller that takes

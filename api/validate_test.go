@@ -173,7 +173,9 @@ func TestValidateRules(t *testing.T) {
 		{"sub path absolute", func(r *CreateContainerGroupRequest) { app(r).VolumeMount[1].SubPath = "/conf" }, CodeInvalidParameter, "Container.1.VolumeMount.2.SubPath"},
 		{"sub path dot dot", func(r *CreateContainerGroupRequest) { app(r).VolumeMount[1].SubPath = "a/../../b" }, CodeInvalidParameter, "Container.1.VolumeMount.2.SubPath"},
 		{"propagation value", func(r *CreateContainerGroupRequest) { app(r).VolumeMount[0].MountPropagation = "Shared" }, CodeInvalidParameter, "Container.1.VolumeMount.1.MountPropagation"},
-		{"bidirectional unprivileged", func(r *CreateContainerGroupRequest) { app(r).VolumeMount[0].MountPropagation = PropagationBidirectional }, CodeInvalidParameter, "Container.1.VolumeMount.1.MountPropagation"},
+		{"bidirectional unprivileged", func(r *CreateContainerGroupRequest) {
+			app(r).VolumeMount[0].MountPropagation = PropagationBidirectional
+		}, CodeInvalidParameter, "Container.1.VolumeMount.1.MountPropagation"},
 		{"working dir relative", func(r *CreateContainerGroupRequest) { app(r).WorkingDir = "srv" }, CodeInvalidParameter, "Container.1.WorkingDir"},
 		{"working dir unclean", func(r *CreateContainerGroupRequest) { app(r).WorkingDir = "/srv/./x" }, CodeInvalidParameter, "Container.1.WorkingDir"},
 		{"termination message path", func(r *CreateContainerGroupRequest) { app(r).TerminationMessagePath = "log" }, CodeInvalidParameter, "Container.1.TerminationMessagePath"},
@@ -260,8 +262,12 @@ func TestValidateRules(t *testing.T) {
 			r.DNSConfig = &DNSConfig{NameServer: []string{"127.0.0.1", "127.0.0.2", "127.0.0.3", "127.0.0.4"}}
 		}, CodeInvalidParameter, "DnsConfig.NameServer"},
 		{"dns search", func(r *CreateContainerGroupRequest) { r.DNSConfig = &DNSConfig{Search: []string{"bad domain"}} }, CodeInvalidParameter, "DnsConfig.Search.1"},
-		{"host alias ip", func(r *CreateContainerGroupRequest) { r.HostAliase = []HostAliase{{IP: "1.2.3", Hostname: []string{"a"}}} }, CodeInvalidParameter, "HostAliase.1.Ip"},
-		{"host alias hostname", func(r *CreateContainerGroupRequest) { r.HostAliase = []HostAliase{{IP: "1.2.3.4", Hostname: []string{"a b"}}} }, CodeInvalidParameter, "HostAliase.1.Hostname.1"},
+		{"host alias ip", func(r *CreateContainerGroupRequest) {
+			r.HostAliase = []HostAliase{{IP: "1.2.3", Hostname: []string{"a"}}}
+		}, CodeInvalidParameter, "HostAliase.1.Ip"},
+		{"host alias hostname", func(r *CreateContainerGroupRequest) {
+			r.HostAliase = []HostAliase{{IP: "1.2.3.4", Hostname: []string{"a b"}}}
+		}, CodeInvalidParameter, "HostAliase.1.Hostname.1"},
 		{"plain http registry", func(r *CreateContainerGroupRequest) { r.PlainHTTPRegistry = "reg.local,bad host" }, CodeInvalidParameter, "PlainHttpRegistry"},
 		{"insecure registry port", func(r *CreateContainerGroupRequest) { r.InsecureRegistry = "reg.local:99999" }, CodeInvalidParameter, "InsecureRegistry"},
 		{"credential server", func(r *CreateContainerGroupRequest) {

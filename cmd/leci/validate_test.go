@@ -1,0 +1,96 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"strings"
+	"testing"
+)
+
+func runCLI(t *testing.T, stdin string, args ...string) (code int, stdout, stderr string) {
+	t.Helper()
+	var out, errOut bytes.Buffer
+	code = run(args, strings.NewReader(stdin), &out, &errOut)
+	return code, out.String(), errOut.String()
+}
+
+func TestValidateExamples(t *testing.T) {
+	for _, file := range []string{
+		"../../examples/every-field.yaml", "../../examples/every-field.json", "../../examples/every-field.rpc",
+		"../../examples/web-readiness.yaml", "../../examples/job-init.yaml", "../../examples/volumes.yaml",
+	} {
+		code, out, errOut := runCLI(t, "", "validate", "-f", file)
+		if code != 0 || out != "valid\n" {
+			t.Errorf("validate %s: exit %d, stdout %q, stderr %q; want 0 and valid", file, code, out, errOut)
+		}
+	}
+}
+
+func TestValidateInvalid(t *testing.T) {
+	in := "ContainerGroupName: Bad\nContainer:\n  - Name: a\n  - Name: a\n    Image: busybox\n"
+	code, out, errOut := runCLI(t, in, "validate", "-f", "-")
+	if code != 1 {
+		t.Errorf("exit = %d, want 1", code)
+	}
+	if out != "" {
+		t.Errorf("stdout = %q, want nothing", out)
+	}
+	want := []string{
+		"ERROR InvalidParameter: ContainerGroupName: ",
+		"ERROR MissingParameter: Container.1.Image: is required",
+		"ERROR InvalidParameter.DuplicatedName: Container.2.Name: ",
+	}
+	lines := strings.Split(strings.TrimSpace(errOut), "\n")
+	if len(lines) != len(want) {
+		t.Fatalf("stderr has %d lines, want %d:\n%s", len(lines), len(want), errOut)
+	}
+	for i, w := range want {
+		if !strings.HasPrefix(lines[i], w) {
+			t.Errorf("line %d = %q, want prefix %q", i+1, lines[i], w)
+		}
+	}
+}
+
+func TestValidateUsage(t *testing.T) {
+	for _, args := range [][]string{
+		{"validate"},
+		{"validate", "--bogus"},
+		{"validate", "-f", "/nonexistent/group.yaml"},
+		{"validate", "-f", "-", "--format", "xml"},
+		{"validate", "-f", "-", "-o", "yaml"},
+		{"validate", "extra"},
+	} {
+		if code, _, _ := runCLI(t, "{}", args...); code != 2 {
+			t.Errorf("%v: exit %d, want 2", args, code)
+		}
+	}
+}
+
+func TestValidateOutputJSON(t *testing.T) {
+	in := "ContainerGroupName=gg&Container.1.Name=app&Container.1.Image=busybox&ZoneId=cn-hangzhou-b"
+	code, out, errOut := runCLI(t, in, "validate", "-f", "-", "--format", "rpc", "-o", "json")
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, errOut)
+	}
+	var got map[string]any
+	if err := json.Unmarshal([]byte(out), &got); err != nil {
+		t.Fatalf("stdout is not JSON: %v\n%s", err, out)
+	}
+	if got["RestartPolicy"] != "Always" || got["TerminationGracePeriodSeconds"] != float64(30) {
+		t.Errorf("defaults not applied: %s", out)
+	}
+	c := got["Container"].([]any)[0].(map[string]any)
+	if c["ImagePullPolicy"] != "Always" {
+		t.Errorf("ImagePullPolicy = %v, want Always for an untagged image", c["ImagePullPolicy"])
+	}
+	if !strings.Contains(errOut, "NOTE ZoneId:") {
+		t.Errorf("stderr does not note ZoneId as not applied locally: %q", errOut)
+	}
+}
+
+func TestVersion(t *testing.T) {
+	code, out, _ := runCLI(t, "", "version")
+	if code != 0 || !strings.HasPrefix(out, "leci ") {
+		t.Errorf("version: exit %d, %q", code, out)
+	}
+}
