@@ -1,0 +1,63 @@
+# leci — build, test, demo and benchmarks.
+#   sudo make test   installs the prerequisites, builds, and runs every test
+#   sudo make demo   runs the demo
+SHELL := /bin/bash
+GO ?= $(shell command -v go 2>/dev/null || echo /usr/local/go/bin/go)
+VERSION ?= $(shell git describe --always --dirty 2>/dev/null || echo dev)
+BIN := bin/leci
+FUZZTIME ?= 10s
+# package:fuzzer pairs run by `make fuzz`, each for FUZZTIME.
+FUZZERS := ./api:FuzzDecodeRPC ./api:FuzzDecodeJSON ./api:FuzzDecodeYAML ./api:FuzzValidate
+
+.PHONY: all build deps lint unit fuzz integration test bench demo clean require-root
+
+all: build
+
+build:
+	CGO_ENABLED=0 $(GO) build -trimpath -ldflags "-s -w -X main.version=$(VERSION)" -o $(BIN) ./cmd/leci
+
+# Installs containerd, runc, the CNI plugins, busybox-static, ... from the
+# distribution's packages; does nothing when they are all there.
+deps: require-root
+	hack/install-deps.sh
+
+lint:
+	@unformatted=$$(gofmt -l $$(git ls-files '*.go')); \
+	if [ -n "$$unformatted" ]; then echo "gofmt would change: $$unformatted"; exit 1; fi
+	$(GO) vet ./...
+	$(GO) vet -tags integration ./...
+
+unit:
+	$(GO) test -count=1 ./...
+
+fuzz:
+	@for pf in $(FUZZERS); do \
+		pkg=$${pf%%:*}; fuzzer=$${pf##*:}; \
+		echo "fuzz $$pkg $$fuzzer for $(FUZZTIME)"; \
+		$(GO) test $$pkg -run '^$$' -fuzz "^$$fuzzer\$$" -fuzztime $(FUZZTIME) || exit 1; \
+	done
+
+# Privileged end-to-end tests against a real containerd, runc, CNI plugins
+# and registries. One package at a time: they share the host's kernel state.
+integration: require-root build
+	$(GO) test -count=1 -p 1 -tags integration -timeout 30m ./...
+
+test: deps build lint unit fuzz integration
+
+bench:
+	$(GO) test -run '^$$' -bench . -benchmem ./...
+
+# Until the runtime lands the demo validates the examples; it prints what each
+# request becomes once its defaults are applied.
+demo: build
+	@for f in examples/*.yaml examples/*.json examples/*.rpc; do \
+		echo "== $(BIN) validate -f $$f"; $(BIN) validate -f $$f 2>/dev/null || exit 1; \
+	done
+	@echo "== $(BIN) validate -f examples/job-init.yaml -o json"
+	@$(BIN) validate -f examples/job-init.yaml -o json
+
+require-root:
+	@if [ "$$(id -u)" -ne 0 ]; then echo "this target needs root: run it with sudo" >&2; exit 1; fi
+
+clean:
+	rm -rf bin
