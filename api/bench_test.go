@@ -21,9 +21,13 @@ func benchmarkDecode(b *testing.B, file string, format Format) {
 	}
 }
 
-func BenchmarkDecodeRPC(b *testing.B)  { benchmarkDecode(b, "../examples/every-field.rpc", FormatRPC) }
-func BenchmarkDecodeJSON(b *testing.B) { benchmarkDecode(b, "../examples/every-field.json", FormatJSON) }
-func BenchmarkDecodeYAML(b *testing.B) { benchmarkDecode(b, "../examples/every-field.yaml", FormatYAML) }
+func BenchmarkDecodeRPC(b *testing.B) { benchmarkDecode(b, "../examples/every-field.rpc", FormatRPC) }
+func BenchmarkDecodeJSON(b *testing.B) {
+	benchmarkDecode(b, "../examples/every-field.json", FormatJSON)
+}
+func BenchmarkDecodeYAML(b *testing.B) {
+	benchmarkDecode(b, "../examples/every-field.yaml", FormatYAML)
+}
 
 func BenchmarkNormalize(b *testing.B) {
 	data, err := os.ReadFile("../examples/every-field.json")
