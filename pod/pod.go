@@ -1,0 +1,160 @@
+// Package pod holds the neutral data that leci's group engine and its
+// backends exchange: what a sandbox and a container must be, and what became
+// of them. The engine (package runtime) turns an ECI request into these
+// values; a backend (runtime/containerd, runtime/docker) turns them into
+// real containers. Neither side imports the other; both import pod.
+package pod
+
+import (
+	"errors"
+	"time"
+)
+
+// Labels that mark what leci created, so that it can find it again after a
+// restart or a crash.
+const (
+	LabelGroupID   = "leci.group-id"
+	LabelContainer = "leci.container"
+	LabelKind      = "leci.kind" // "sandbox", "init" or "app"
+	LabelAttempt   = "leci.attempt"
+)
+
+// Kinds of containers, the values of LabelKind.
+const (
+	KindSandbox = "sandbox"
+	KindInit    = "init"
+	KindApp     = "app"
+)
+
+// Errors a backend returns for the engine to turn into container reasons.
+var (
+	// ErrImageNeverPull: the image is absent and the pull policy is Never.
+	ErrImageNeverPull = errors.New("image not present and pull policy is Never")
+	// ErrImagePull: the pull failed (registry unreachable, auth, not found).
+	ErrImagePull = errors.New("image pull failed")
+	// ErrCreateConfig: the container cannot be created as asked (for
+	// instance RunAsNonRoot with an image whose user is root).
+	ErrCreateConfig = errors.New("container configuration error")
+)
+
+// Resources are limits in the request's units made concrete.
+type Resources struct {
+	// CPU in cores (0.5 is half a core); 0 is no limit.
+	CPU float64
+	// MemoryBytes; 0 is no limit.
+	MemoryBytes int64
+}
+
+// Network is what the group's network setup produced.
+type Network struct {
+	// NetNSPath is the pinned network namespace every container joins.
+	NetNSPath string
+	// IPv4 and IPv6 are the group's addresses ("" when none).
+	IPv4 string
+	IPv6 string
+	// Interface is the group's interface inside the namespace (eth0).
+	Interface string
+}
+
+// SandboxConfig is the group's sandbox: the process that holds the IPC, UTS
+// and (with SharePID) PID namespaces, in the group's network namespace and
+// cgroup.
+type SandboxConfig struct {
+	GroupID   string
+	Hostname  string
+	NetNSPath string
+	SharePID  bool
+	// Sysctls are namespaced sysctls applied to the sandbox (net.*, kernel.shm*, ...).
+	Sysctls map[string]string
+	// Resources are the group-level limits, carried by the group cgroup
+	// that holds every container of the group.
+	Resources Resources
+	Labels    map[string]string
+}
+
+// Sandbox is a running sandbox: what containers need to join it.
+type Sandbox struct {
+	GroupID   string
+	PID       int
+	NetNSPath string
+	// IPCPath, UTSPath and PIDPath are the sandbox's namespaces
+	// (/proc/<pid>/ns/...); PIDPath is empty unless the PID namespace is shared.
+	IPCPath string
+	UTSPath string
+	PIDPath string
+	// CgroupParent is the group's cgroup; containers' cgroups go below it.
+	CgroupParent string
+}
+
+// Mount is a mount of a container, its source already prepared on the host.
+type Mount struct {
+	Source      string
+	Destination string
+	// Type is "bind" (the default) or "tmpfs".
+	Type     string
+	ReadOnly bool
+	// Propagation is "rprivate" (default), "rslave" or "rshared".
+	Propagation string
+	Options     []string
+}
+
+// User is who the container's process runs as. Nil fields come from the image.
+type User struct {
+	UID *int64
+	GID *int64
+	// NonRoot refuses to start a container whose final uid is 0.
+	NonRoot bool
+}
+
+// ContainerConfig is one container to create in a sandbox.
+type ContainerConfig struct {
+	// ID is unique within leci's containerd namespace: a restarted
+	// container is a new container with a fresh writable layer.
+	ID      string
+	GroupID string
+	Name    string
+	Kind    string // KindInit or KindApp
+	Attempt int
+	Image   string
+	// Command and Args override the image's entrypoint and cmd, as in the
+	// kubelet: Command replaces the entrypoint (and drops the image's cmd),
+	// Args replaces the cmd.
+	Command    []string
+	Args       []string
+	WorkingDir string
+	// Env is KEY=VALUE, added to (and overriding) the image's environment.
+	Env            []string
+	TTY            bool
+	Stdin          bool
+	StdinOnce      bool
+	User           User
+	ReadOnlyRootfs bool
+	Privileged     bool
+	CapAdd         []string
+	Resources      Resources
+	Mounts         []Mount
+	// LogPath is the file the container's stdout and stderr go to.
+	LogPath string
+	Labels  map[string]string
+}
+
+// Exit is how a container's process ended.
+type Exit struct {
+	Code int
+	// Signal is the signal that killed the process, 0 when it exited.
+	Signal     int
+	OOMKilled  bool
+	StartedAt  time.Time
+	FinishedAt time.Time
+}
+
+// ContainerInfo is a container a backend holds, found by its labels.
+type ContainerInfo struct {
+	ID      string
+	GroupID string
+	Name    string
+	Kind    string
+	Attempt int
+	Running bool
+	PID     int
+}
