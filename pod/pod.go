@@ -158,3 +158,19 @@ type ContainerInfo struct {
 	Running bool
 	PID     int
 }
+
+// Credential is a registry login.
+type Credential struct {
+	Server   string
+	UserName string
+	Password string
+}
+
+// ImageAuth is how a group's images may be pulled: logins matched by
+// registry host, and the hosts to reach over plain HTTP or without TLS
+// verification (host or host:port).
+type ImageAuth struct {
+	Credentials []Credential
+	PlainHTTP   []string
+	Insecure    []string
+}

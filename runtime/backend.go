@@ -1,0 +1,41 @@
+package runtime
+
+import (
+	"context"
+	"time"
+
+	"leci/pod"
+)
+
+// Backend is what the group engine needs from a container runtime. It is
+// defined here, by its consumer; runtime/containerd implements it (and
+// asserts so with var _ runtime.Backend = (*Backend)(nil)).
+//
+// Every method is idempotent where it removes something: removing what is
+// already gone succeeds, so a half-created group can always be cleaned up.
+type Backend interface {
+	// EnsureImage makes ref present per the pull policy (Always,
+	// IfNotPresent, Never). Concurrent calls for one ref pull once. Errors
+	// wrap pod.ErrImageNeverPull or pod.ErrImagePull.
+	EnsureImage(ctx context.Context, ref, policy string, auth pod.ImageAuth) error
+	// StartSandbox creates the group's cgroup with the group's limits and
+	// starts its sandbox process in the given network namespace.
+	StartSandbox(ctx context.Context, cfg pod.SandboxConfig) (pod.Sandbox, error)
+	// RemoveSandbox stops and removes the sandbox and the group's cgroup.
+	RemoveSandbox(ctx context.Context, groupID string) error
+	// CreateContainer creates (but does not start) a container in the sandbox.
+	// A configuration the backend cannot honour wraps pod.ErrCreateConfig.
+	CreateContainer(ctx context.Context, sb pod.Sandbox, cfg pod.ContainerConfig) error
+	// StartContainer starts a created container. The channel yields its
+	// exit once, then is closed; it is armed before the start, so a fast
+	// exit is never missed.
+	StartContainer(ctx context.Context, id string) (<-chan pod.Exit, error)
+	// StopContainer sends SIGTERM, waits up to grace, then SIGKILL, and
+	// returns once the process has exited.
+	StopContainer(ctx context.Context, id string, grace time.Duration) error
+	// RemoveContainer deletes the container's task, container and snapshot.
+	RemoveContainer(ctx context.Context, id string) error
+	// ListContainers lists the containers of a group ("" for every group
+	// leci owns), sandboxes included.
+	ListContainers(ctx context.Context, groupID string) ([]pod.ContainerInfo, error)
+}
