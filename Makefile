@@ -34,7 +34,7 @@ fuzz:
 	@for pf in $(FUZZERS); do \
 		pkg=$${pf%%:*}; fuzzer=$${pf##*:}; \
 		echo "fuzz $$pkg $$fuzzer for $(FUZZTIME)"; \
-		$(GO) test $$pkg -run '^$$' -fuzz "^$$fuzzer\$$" -fuzztime $(FUZZTIME) || exit 1; \
+		$(GO) test $$pkg -run '^$$' -fuzz "^$$fuzzer\$$" -fuzztime $(FUZZTIME) -fuzzminimizetime 2s || exit 1; \
 	done
 
 # Privileged end-to-end tests against a real containerd, runc, CNI plugins
