@@ -174,3 +174,34 @@ type ImageAuth struct {
 	PlainHTTP   []string
 	Insecure    []string
 }
+
+// EtcFiles is what goes into a group's /etc/hosts, /etc/hostname and
+// /etc/resolv.conf, which every container of the group mounts.
+type EtcFiles struct {
+	Hostname    string
+	IP          string
+	Aliases     []HostAlias
+	DNSPolicy   string // "Default": the host's resolver, or "None": only what is given
+	NameServers []string
+	Searches    []string
+	Options     []DNSOption
+}
+
+// HostAlias is one extra line of /etc/hosts.
+type HostAlias struct {
+	IP        string
+	Hostnames []string
+}
+
+// DNSOption is one resolv.conf option.
+type DNSOption struct {
+	Name  string
+	Value string
+}
+
+// EtcPaths are the written files, on the host.
+type EtcPaths struct {
+	Hosts    string
+	Hostname string
+	Resolv   string
+}

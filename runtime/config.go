@@ -1,0 +1,147 @@
+package runtime
+
+import (
+	"fmt"
+	"path/filepath"
+	"strconv"
+	"strings"
+
+	"leci/api"
+	"leci/pod"
+)
+
+const bytesPerGiB = 1 << 30
+
+func gib(n float64) int64 { return int64(n * bytesPerGiB) }
+
+// hostname is the group's host name: HostName, else the group name cut to
+// what the kernel holds.
+func hostname(req *api.CreateContainerGroupRequest) string {
+	if req.HostName != "" {
+		return req.HostName
+	}
+	return strings.TrimRight(req.ContainerGroupName[:min(len(req.ContainerGroupName), 63)], "-")
+}
+
+func sysctls(req *api.CreateContainerGroupRequest) map[string]string {
+	out := map[string]string{}
+	if sc := req.SecurityContext; sc != nil {
+		for _, s := range sc.Sysctl {
+			out[s.Name] = s.Value
+		}
+	}
+	if sc := req.HostSecurityContext; sc != nil {
+		for _, s := range sc.Sysctl {
+			out[s.Name] = s.Value
+		}
+	}
+	return out
+}
+
+func imageAuth(req *api.CreateContainerGroupRequest) pod.ImageAuth {
+	var a pod.ImageAuth
+	for _, c := range req.ImageRegistryCredential {
+		a.Credentials = append(a.Credentials, pod.Credential{Server: c.Server, UserName: c.UserName, Password: c.Password})
+	}
+	a.PlainHTTP = hostList(req.PlainHTTPRegistry)
+	a.Insecure = hostList(req.InsecureRegistry)
+	return a
+}
+
+func hostList(s string) []string {
+	var out []string
+	for _, h := range strings.Split(s, ",") {
+		if h = strings.TrimSpace(h); h != "" {
+			out = append(out, h)
+		}
+	}
+	return out
+}
+
+func etcFiles(req *api.CreateContainerGroupRequest, nw pod.Network) pod.EtcFiles {
+	f := pod.EtcFiles{Hostname: hostname(req), IP: nw.IPv4, DNSPolicy: req.DNSPolicy}
+	for _, a := range req.HostAliase {
+		f.Aliases = append(f.Aliases, pod.HostAlias{IP: a.IP, Hostnames: a.Hostname})
+	}
+	if c := req.DNSConfig; c != nil {
+		f.NameServers, f.Searches = c.NameServer, c.Search
+		for _, o := range c.Option {
+			f.Options = append(f.Options, pod.DNSOption{Name: o.Name, Value: o.Value})
+		}
+	}
+	return f
+}
+
+// containerConfig turns a container of the request into what the backend
+// creates: environment resolved (status.podIP), mounts prepared, limits in
+// bytes and cores.
+func (g *group) containerConfig(spec *api.ContainerCommon, app *api.Container, init bool, attempt int, id string) (pod.ContainerConfig, error) {
+	kind := pod.KindApp
+	if init {
+		kind = pod.KindInit
+	}
+	cfg := pod.ContainerConfig{
+		ID: id, GroupID: g.id, Name: spec.Name, Kind: kind, Attempt: attempt,
+		Image: spec.Image, Command: spec.Command, Args: spec.Arg, WorkingDir: spec.WorkingDir,
+		Resources: pod.Resources{CPU: spec.Cpu, MemoryBytes: gib(spec.Memory)},
+		LogPath:   g.logPath(spec.Name, attempt),
+		Labels: map[string]string{
+			pod.LabelGroupID: g.id, pod.LabelContainer: spec.Name, pod.LabelKind: kind,
+			pod.LabelAttempt: strconv.Itoa(attempt),
+		},
+	}
+	for _, e := range spec.EnvironmentVar {
+		v := e.Value
+		if e.FieldRef != nil && e.FieldRef.FieldPath == api.FieldPathPodIP {
+			v = g.network.IPv4
+		}
+		cfg.Env = append(cfg.Env, e.Key+"="+v)
+	}
+	if sc := spec.SecurityContext; sc != nil {
+		cfg.User.UID = sc.RunAsUser
+		cfg.ReadOnlyRootfs = sc.ReadOnlyRootFilesystem
+		if sc.Capability != nil {
+			cfg.CapAdd = sc.Capability.Add
+		}
+	}
+	if app != nil {
+		cfg.User.GID = app.SecurityContextRunAsGroup
+		cfg.User.NonRoot = app.SecurityContextRunAsNonRoot
+		cfg.Privileged = app.SecurityContextPrivileged
+		cfg.TTY, cfg.Stdin, cfg.StdinOnce = app.Tty, app.Stdin, app.StdinOnce
+	}
+	cfg.Mounts = []pod.Mount{
+		{Source: g.etc.Hosts, Destination: "/etc/hosts", Type: "bind"},
+		{Source: g.etc.Hostname, Destination: "/etc/hostname", Type: "bind"},
+		{Source: g.etc.Resolv, Destination: "/etc/resolv.conf", Type: "bind"},
+	}
+	for _, m := range spec.VolumeMount {
+		vol := g.volume(m.Name)
+		mount, err := g.e.vols.Mount(g.volumes[m.Name], vol, m)
+		if err != nil {
+			return pod.ContainerConfig{}, fmt.Errorf("volume mount %s at %s: %w", m.Name, m.MountPath, err)
+		}
+		cfg.Mounts = append(cfg.Mounts, mount)
+	}
+	return cfg, nil
+}
+
+func (g *group) volume(name string) api.Volume {
+	for _, v := range g.req.Volume {
+		if v.Name == name {
+			return v
+		}
+	}
+	return api.Volume{Name: name}
+}
+
+// logPath is where one run of a container logs: a file per attempt, so
+// the previous run's log stays readable after a restart.
+func (g *group) logPath(container string, attempt int) string {
+	return LogPath(g.e.opts.Root, g.id, container, attempt)
+}
+
+// LogPath is the log file of a container's run in a group's directory.
+func LogPath(root, groupID, container string, attempt int) string {
+	return filepath.Join(root, "groups", groupID, "logs", container, strconv.Itoa(attempt)+".log")
+}

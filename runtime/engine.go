@@ -1,0 +1,140 @@
+package runtime
+
+import (
+	"context"
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"sync"
+	"time"
+
+	"leci/api"
+)
+
+// ErrNotFound is returned for a group the engine does not know.
+var ErrNotFound = errors.New("container group not found")
+
+// Options configure an Engine.
+type Options struct {
+	// Root is leci's root directory; a group's files live in
+	// <Root>/groups/<id>.
+	Root    string
+	Backoff Backoff
+	// Now is the clock; time.Now by default.
+	Now func() time.Time
+}
+
+// Engine runs container groups: one supervisor goroutine per group.
+type Engine struct {
+	backend Backend
+	net     Networker
+	vols    Volumes
+	opts    Options
+	log     *slog.Logger
+
+	mu     sync.Mutex
+	groups map[string]*group
+}
+
+// New returns an engine on the given backend, network and volumes.
+func New(backend Backend, net Networker, vols Volumes, opts Options, log *slog.Logger) *Engine {
+	if opts.Backoff == (Backoff{}) {
+		opts.Backoff = DefaultBackoff
+	}
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	return &Engine{backend: backend, net: net, vols: vols, opts: opts, log: log, groups: map[string]*group{}}
+}
+
+// Create starts a group for a request that has been normalized (defaults
+// applied and validated) and returns its id at once; the group comes up
+// asynchronously, as in ECI. Watch or Get tell how it goes.
+func (e *Engine) Create(ctx context.Context, req *api.CreateContainerGroupRequest) (string, error) {
+	id, err := newGroupID()
+	if err != nil {
+		return "", err
+	}
+	dir := filepath.Join(e.opts.Root, "groups", id)
+	if err := os.MkdirAll(dir, 0o711); err != nil {
+		return "", fmt.Errorf("create group directory: %w", err)
+	}
+	g := newGroup(e, id, dir, req)
+	e.mu.Lock()
+	e.groups[id] = g
+	e.mu.Unlock()
+	g.start()
+	return id, nil
+}
+
+// Get returns a copy of a group's status.
+func (e *Engine) Get(id string) (GroupStatus, error) {
+	g, err := e.group(id)
+	if err != nil {
+		return GroupStatus{}, err
+	}
+	return g.snapshot(), nil
+}
+
+// List returns the status of every group.
+func (e *Engine) List() []GroupStatus {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	out := make([]GroupStatus, 0, len(e.groups))
+	for _, g := range e.groups {
+		out = append(out, g.snapshot())
+	}
+	return out
+}
+
+// Watch returns a channel that receives the group's status each time it
+// changes (a slow reader sees the latest), closed when ctx is done or the
+// group is deleted.
+func (e *Engine) Watch(ctx context.Context, id string) (<-chan GroupStatus, error) {
+	g, err := e.group(id)
+	if err != nil {
+		return nil, err
+	}
+	return g.watch(ctx), nil
+}
+
+// Delete stops every container of the group (preStop aside, SIGTERM, the
+// grace period, SIGKILL) and removes everything the group made. It is
+// idempotent for a group being deleted.
+func (e *Engine) Delete(ctx context.Context, id string) error {
+	g, err := e.group(id)
+	if err != nil {
+		return err
+	}
+	err = g.delete(ctx)
+	e.mu.Lock()
+	delete(e.groups, id)
+	e.mu.Unlock()
+	return err
+}
+
+func (e *Engine) group(id string) (*group, error) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	g, ok := e.groups[id]
+	if !ok {
+		return nil, fmt.Errorf("%s: %w", id, ErrNotFound)
+	}
+	return g, nil
+}
+
+// newGroupID makes an id shaped as ECI's: "eci-" and 20 characters.
+func newGroupID() (string, error) {
+	const alphabet = "abcdefghijklmnopqrstuvwxyz0123456789"
+	b := make([]byte, 20)
+	if _, err := rand.Read(b); err != nil {
+		return "", fmt.Errorf("group id: %w", err)
+	}
+	for i := range b {
+		b[i] = alphabet[int(b[i])%len(alphabet)]
+	}
+	return "eci-" + string(b), nil
+}

@@ -1,0 +1,239 @@
+package runtime
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"slices"
+	"testing"
+	"time"
+
+	"leci/api"
+	"leci/pod"
+)
+
+var fastBackoff = Backoff{Base: 5 * time.Millisecond, Max: 20 * time.Millisecond, ResetAfter: time.Minute}
+
+func testRequest(policy string, inits []string, apps []string) *api.CreateContainerGroupRequest {
+	req := &api.CreateContainerGroupRequest{ContainerGroupName: "test-group", RestartPolicy: policy}
+	for _, n := range inits {
+		req.InitContainer = append(req.InitContainer, api.InitContainer{ContainerCommon: api.ContainerCommon{Name: n, Image: "img:1"}})
+	}
+	for _, n := range apps {
+		req.Container = append(req.Container, api.Container{ContainerCommon: api.ContainerCommon{Name: n, Image: "img:1"}})
+	}
+	req.SetDefaults()
+	if err := req.Validate(); err != nil {
+		panic(err)
+	}
+	return req
+}
+
+func newTestEngine(t *testing.T, b *fakeBackend, n *fakeNet) *Engine {
+	if n == nil {
+		n = &fakeNet{}
+	}
+	return New(b, n, fakeVolumes{}, Options{Root: t.TempDir(), Backoff: fastBackoff}, slog.New(slog.DiscardHandler))
+}
+
+// waitFor watches the group until cond holds, failing after a bound.
+func waitFor(t *testing.T, e *Engine, id string, cond func(GroupStatus) bool) GroupStatus {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	ch, err := e.Watch(ctx, id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var last GroupStatus
+	for st := range ch {
+		last = st
+		if cond(st) {
+			return st
+		}
+	}
+	t.Fatalf("condition not reached; last status: phase %s, init %+v, apps %+v", last.Phase, last.InitContainers, last.Containers)
+	return last
+}
+
+func phaseIs(p api.GroupStatus) func(GroupStatus) bool {
+	return func(st GroupStatus) bool { return st.Phase == p }
+}
+
+func TestInitContainersInOrderThenApps(t *testing.T) {
+	b := newFakeBackend()
+	b.scripts["init-a"] = []int{0}
+	b.scripts["init-b"] = []int{0}
+	b.scripts["app"] = []int{0}
+	b.scripts["side"] = []int{0}
+	e := newTestEngine(t, b, nil)
+	id, err := e.Create(context.Background(), testRequest(api.RestartNever, []string{"init-a", "init-b"}, []string{"app", "side"}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	st := waitFor(t, e, id, phaseIs(api.GroupSucceeded))
+	got := b.starts()
+	if len(got) != 4 || got[0] != "init-a" || got[1] != "init-b" {
+		t.Fatalf("start order = %v, want init-a, init-b, then the apps", got)
+	}
+	for _, c := range append(st.InitContainers, st.Containers...) {
+		if c.Current.State != api.StateTerminated || c.Current.Reason != ReasonCompleted || c.RestartCount != 0 {
+			t.Errorf("%s: %+v restarts %d, want Terminated Completed once", c.Name, c.Current, c.RestartCount)
+		}
+	}
+	if err := e.Delete(context.Background(), id); err != nil {
+		t.Fatal(err)
+	}
+	if b.sandboxes != 0 || len(b.live) != 0 {
+		t.Errorf("after delete: %d sandboxes, %d containers left", b.sandboxes, len(b.live))
+	}
+	if _, err := e.Get(id); !errors.Is(err, ErrNotFound) {
+		t.Errorf("Get after delete = %v, want ErrNotFound", err)
+	}
+}
+
+func TestFailedInitUnderNeverFailsGroup(t *testing.T) {
+	b := newFakeBackend()
+	b.scripts["init"] = []int{3}
+	e := newTestEngine(t, b, nil)
+	id, _ := e.Create(context.Background(), testRequest(api.RestartNever, []string{"init"}, []string{"app"}))
+	st := waitFor(t, e, id, phaseIs(api.GroupFailed))
+	if got := b.starts(); !slices.Equal(got, []string{"init"}) {
+		t.Errorf("starts = %v, want only init", got)
+	}
+	if c := st.Containers[0]; c.Started || c.Current.State != api.StateWaiting {
+		t.Errorf("app = %+v, want never started", c)
+	}
+	if c := st.InitContainers[0]; c.Current.ExitCode != 3 || c.Current.Reason != ReasonError {
+		t.Errorf("init = %+v, want Terminated Error code 3", c.Current)
+	}
+	e.Delete(context.Background(), id)
+}
+
+func TestFailedInitUnderAlwaysRetries(t *testing.T) {
+	b := newFakeBackend()
+	b.scripts["init"] = []int{1, 1, 0}
+	b.scripts["app"] = []int{-1}
+	e := newTestEngine(t, b, nil)
+	id, _ := e.Create(context.Background(), testRequest(api.RestartAlways, []string{"init"}, []string{"app"}))
+	st := waitFor(t, e, id, phaseIs(api.GroupRunning))
+	if got := b.starts(); !slices.Equal(got, []string{"init", "init", "init", "app"}) {
+		t.Errorf("starts = %v, want init three times, then app", got)
+	}
+	if c := st.InitContainers[0]; c.RestartCount != 2 || c.Previous == nil || c.Previous.ExitCode != 1 {
+		t.Errorf("init = restarts %d previous %+v, want 2 restarts after exit 1", c.RestartCount, c.Previous)
+	}
+	e.Delete(context.Background(), id)
+}
+
+func TestRestartPolicies(t *testing.T) {
+	cases := []struct {
+		policy       string
+		script       []int
+		wantPhase    api.GroupStatus
+		wantRestarts int
+	}{
+		{api.RestartNever, []int{1}, api.GroupFailed, 0},
+		{api.RestartNever, []int{0}, api.GroupSucceeded, 0},
+		{api.RestartOnFailure, []int{1, 1, 0}, api.GroupSucceeded, 2},
+		{api.RestartOnFailure, []int{0}, api.GroupSucceeded, 0},
+	}
+	for _, tc := range cases {
+		t.Run(tc.policy, func(t *testing.T) {
+			b := newFakeBackend()
+			b.scripts["app"] = tc.script
+			e := newTestEngine(t, b, nil)
+			id, _ := e.Create(context.Background(), testRequest(tc.policy, nil, []string{"app"}))
+			st := waitFor(t, e, id, func(st GroupStatus) bool { return st.Terminal() })
+			if st.Phase != tc.wantPhase || st.Containers[0].RestartCount != tc.wantRestarts {
+				t.Errorf("phase %s restarts %d, want %s and %d", st.Phase, st.Containers[0].RestartCount, tc.wantPhase, tc.wantRestarts)
+			}
+			e.Delete(context.Background(), id)
+		})
+	}
+}
+
+func TestAlwaysRestartsEvenOnSuccess(t *testing.T) {
+	b := newFakeBackend()
+	b.scripts["app"] = []int{0, 0, -1}
+	e := newTestEngine(t, b, nil)
+	id, _ := e.Create(context.Background(), testRequest(api.RestartAlways, nil, []string{"app"}))
+	st := waitFor(t, e, id, func(st GroupStatus) bool {
+		return st.Containers[0].RestartCount == 2 && st.Containers[0].Current.State == api.StateRunning
+	})
+	if st.Phase != api.GroupRunning {
+		t.Errorf("phase = %s, want Running", st.Phase)
+	}
+	e.Delete(context.Background(), id)
+}
+
+func TestImagePullFailureWaitsAndRetries(t *testing.T) {
+	b := newFakeBackend()
+	b.pullErr["img:1"] = pod.ErrImagePull
+	b.scripts["app"] = []int{-1}
+	e := newTestEngine(t, b, nil)
+	id, _ := e.Create(context.Background(), testRequest(api.RestartAlways, nil, []string{"app"}))
+	waitFor(t, e, id, func(st GroupStatus) bool { return st.Containers[0].Current.Reason == ReasonErrImagePull })
+	waitFor(t, e, id, func(st GroupStatus) bool { return st.Containers[0].Current.Reason == ReasonImagePullBackOff })
+	b.mu.Lock()
+	b.pullErr["img:1"] = nil
+	b.mu.Unlock()
+	waitFor(t, e, id, phaseIs(api.GroupRunning))
+	e.Delete(context.Background(), id)
+}
+
+func TestImageNeverPull(t *testing.T) {
+	b := newFakeBackend()
+	b.pullErr["img:1"] = pod.ErrImageNeverPull
+	e := newTestEngine(t, b, nil)
+	id, _ := e.Create(context.Background(), testRequest(api.RestartAlways, nil, []string{"app"}))
+	st := waitFor(t, e, id, func(st GroupStatus) bool { return st.Containers[0].Current.Reason == ReasonErrImageNeverPull })
+	if st.Phase != api.GroupPending {
+		t.Errorf("phase = %s, want Pending", st.Phase)
+	}
+	e.Delete(context.Background(), id)
+}
+
+func TestCreateConfigError(t *testing.T) {
+	b := newFakeBackend()
+	b.createFail["app"] = pod.ErrCreateConfig
+	e := newTestEngine(t, b, nil)
+	id, _ := e.Create(context.Background(), testRequest(api.RestartAlways, nil, []string{"app"}))
+	waitFor(t, e, id, func(st GroupStatus) bool { return st.Containers[0].Current.Reason == ReasonCreateConfigError })
+	e.Delete(context.Background(), id)
+	if len(b.live) != 0 {
+		t.Errorf("containers left: %v", b.live)
+	}
+}
+
+func TestSetupFailureFailsGroupAndDeleteCleans(t *testing.T) {
+	b := newFakeBackend()
+	n := &fakeNet{fail: errors.New("no bridge")}
+	e := newTestEngine(t, b, n)
+	id, _ := e.Create(context.Background(), testRequest(api.RestartAlways, nil, []string{"app"}))
+	st := waitFor(t, e, id, phaseIs(api.GroupFailed))
+	if st.Message == "" {
+		t.Error("failed group has no message")
+	}
+	if err := e.Delete(context.Background(), id); err != nil {
+		t.Fatal(err)
+	}
+	if n.teardowns != 1 {
+		t.Errorf("teardowns = %d, want 1 (delete undoes setup even when it failed)", n.teardowns)
+	}
+}
+
+func TestDeleteStopsRunningContainers(t *testing.T) {
+	b := newFakeBackend()
+	b.scripts["a"] = []int{-1}
+	b.scripts["b"] = []int{-1}
+	e := newTestEngine(t, b, nil)
+	id, _ := e.Create(context.Background(), testRequest(api.RestartAlways, nil, []string{"a", "b"}))
+	waitFor(t, e, id, phaseIs(api.GroupRunning))
+	if err := e.Delete(context.Background(), id); err != nil {
+		t.Fatal(err)
+	}
+	if len(b.stopped) != 2 || len(b.live) != 0 || b.sandboxes != 0 {
+		t.Errorf("stopped %v, live %d, sandboxes %d; want both stopped, nothing left", b.stopped, len(b.live), b.sandboxes)
+	}
+}

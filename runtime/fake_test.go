@@ -1,0 +1,190 @@
+package runtime
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	"leci/api"
+	"leci/pod"
+)
+
+// fakeBackend runs no process: each container exits with the next code of
+// its script (by name), or runs until stopped when the script says -1.
+type fakeBackend struct {
+	mu         sync.Mutex
+	scripts    map[string][]int
+	runs       map[string]int // starts per container name
+	order      []string       // names in start order
+	live       map[string]*fakeContainer
+	pullErr    map[string]error
+	sandboxes  int
+	removed    []string
+	stopped    []string
+	createFail map[string]error
+}
+
+type fakeContainer struct {
+	cfg  pod.ContainerConfig
+	exit chan pod.Exit
+	stop chan struct{}
+}
+
+func newFakeBackend() *fakeBackend {
+	return &fakeBackend{scripts: map[string][]int{}, runs: map[string]int{}, live: map[string]*fakeContainer{},
+		pullErr: map[string]error{}, createFail: map[string]error{}}
+}
+
+func (f *fakeBackend) EnsureImage(ctx context.Context, ref, policy string, auth pod.ImageAuth) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.pullErr[ref]
+}
+
+func (f *fakeBackend) StartSandbox(ctx context.Context, cfg pod.SandboxConfig) (pod.Sandbox, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.sandboxes++
+	return pod.Sandbox{GroupID: cfg.GroupID, PID: 1}, nil
+}
+
+func (f *fakeBackend) RemoveSandbox(ctx context.Context, groupID string) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.sandboxes--
+	return nil
+}
+
+func (f *fakeBackend) CreateContainer(ctx context.Context, sb pod.Sandbox, cfg pod.ContainerConfig) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if err := f.createFail[cfg.Name]; err != nil {
+		return err
+	}
+	f.live[cfg.ID] = &fakeContainer{cfg: cfg, exit: make(chan pod.Exit, 1), stop: make(chan struct{})}
+	return nil
+}
+
+func (f *fakeBackend) StartContainer(ctx context.Context, id string) (<-chan pod.Exit, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	c, ok := f.live[id]
+	if !ok {
+		return nil, errors.New("no such container")
+	}
+	name := c.cfg.Name
+	run := f.runs[name]
+	f.runs[name]++
+	f.order = append(f.order, name)
+	code := -1
+	if s := f.scripts[name]; run < len(s) {
+		code = s[run]
+	} else if len(s) > 0 {
+		code = s[len(s)-1]
+	}
+	go func() {
+		if code < 0 {
+			<-c.stop
+			code = 137
+		}
+		c.exit <- pod.Exit{Code: code, FinishedAt: time.Now()}
+		close(c.exit)
+	}()
+	return c.exit, nil
+}
+
+func (f *fakeBackend) StopContainer(ctx context.Context, id string, grace time.Duration) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.stopped = append(f.stopped, id)
+	if c, ok := f.live[id]; ok {
+		select {
+		case <-c.stop:
+		default:
+			close(c.stop)
+		}
+	}
+	return nil
+}
+
+func (f *fakeBackend) RemoveContainer(ctx context.Context, id string) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if c, ok := f.live[id]; ok {
+		select {
+		case <-c.stop:
+		default:
+			close(c.stop)
+		}
+		delete(f.live, id)
+		f.removed = append(f.removed, id)
+	}
+	return nil
+}
+
+func (f *fakeBackend) ListContainers(ctx context.Context, groupID string) ([]pod.ContainerInfo, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	var out []pod.ContainerInfo
+	for id, c := range f.live {
+		if c.cfg.GroupID == groupID {
+			out = append(out, pod.ContainerInfo{ID: id, GroupID: groupID, Name: c.cfg.Name, Kind: c.cfg.Kind})
+		}
+	}
+	return out, nil
+}
+
+func (f *fakeBackend) starts() []string {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return append([]string(nil), f.order...)
+}
+
+type fakeNet struct {
+	mu        sync.Mutex
+	setups    int
+	teardowns int
+	fail      error
+}
+
+func (n *fakeNet) Setup(ctx context.Context, groupID string) (pod.Network, error) {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	if n.fail != nil {
+		return pod.Network{}, n.fail
+	}
+	n.setups++
+	return pod.Network{NetNSPath: "/run/netns/" + groupID, IPv4: "10.89.0.7"}, nil
+}
+
+func (n *fakeNet) Teardown(ctx context.Context, groupID string) error {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	n.teardowns++
+	return nil
+}
+
+func (n *fakeNet) WriteEtcFiles(dir string, f pod.EtcFiles) (pod.EtcPaths, error) {
+	return pod.EtcPaths{Hosts: dir + "/hosts", Hostname: dir + "/hostname", Resolv: dir + "/resolv.conf"}, nil
+}
+
+type fakeVolumes struct{}
+
+func (fakeVolumes) Prepare(ctx context.Context, dir string, vols []api.Volume) (map[string]string, error) {
+	out := map[string]string{}
+	for _, v := range vols {
+		out[v.Name] = dir + "/" + v.Name
+	}
+	return out, nil
+}
+
+func (fakeVolumes) Mount(source string, vol api.Volume, m api.VolumeMount) (pod.Mount, error) {
+	if source == "" {
+		return pod.Mount{}, fmt.Errorf("no volume %s", m.Name)
+	}
+	return pod.Mount{Source: source, Destination: m.MountPath, Type: "bind", ReadOnly: m.ReadOnly}, nil
+}
+
+func (fakeVolumes) Cleanup(ctx context.Context, dir string) error { return nil }

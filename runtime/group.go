@@ -1,0 +1,484 @@
+package runtime
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"sync"
+	"time"
+
+	"leci/api"
+	"leci/pod"
+)
+
+// group is one container group and its supervisor. The supervisor
+// goroutine is the only writer of st; readers take snapshots under mu.
+type group struct {
+	e   *Engine
+	id  string
+	dir string
+	req *api.CreateContainerGroupRequest
+	log *slog.Logger
+
+	mu       sync.Mutex
+	st       GroupStatus
+	watchers map[chan GroupStatus]struct{}
+
+	ctx    context.Context
+	cancel context.CancelFunc
+	done   chan struct{}
+	exits  chan exitEvent
+
+	// Owned by the supervisor goroutine.
+	sandbox pod.Sandbox
+	network pod.Network
+	etc     pod.EtcPaths
+	volumes map[string]string
+	images  map[string]*imagePull
+
+	deleteOnce sync.Once
+	deleteErr  error
+	gone       chan struct{} // closed when delete has finished
+}
+
+type exitEvent struct {
+	init    bool
+	index   int
+	attempt int
+	exit    pod.Exit
+}
+
+// imagePull is the first pull of an image by the group, started for all
+// images at once so that pulls overlap with the sandbox's creation.
+type imagePull struct {
+	done chan struct{}
+	err  error
+}
+
+func newGroup(e *Engine, id, dir string, req *api.CreateContainerGroupRequest) *group {
+	now := e.opts.Now()
+	ctx, cancel := context.WithCancel(context.Background())
+	g := &group{
+		e: e, id: id, dir: dir, req: req,
+		log:      e.log.With("group", id),
+		watchers: map[chan GroupStatus]struct{}{},
+		ctx:      ctx, cancel: cancel,
+		done:   make(chan struct{}),
+		exits:  make(chan exitEvent, len(req.Container)+len(req.InitContainer)),
+		images: map[string]*imagePull{},
+		gone:   make(chan struct{}),
+	}
+	g.st = GroupStatus{ID: id, Request: req, Phase: api.GroupPending, CreatedAt: now}
+	waiting := ContainerState{State: api.StateWaiting, Reason: ReasonContainerCreating}
+	for _, c := range req.InitContainer {
+		g.st.InitContainers = append(g.st.InitContainers, ContainerStatus{Name: c.Name, Init: true, Current: waiting})
+	}
+	if len(req.InitContainer) > 0 {
+		waiting.Reason = ReasonPodInitializing
+	}
+	for _, c := range req.Container {
+		g.st.Containers = append(g.st.Containers, ContainerStatus{Name: c.Name, Current: waiting})
+	}
+	return g
+}
+
+func (g *group) start() { go g.run() }
+
+func (g *group) snapshot() GroupStatus {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	return g.st.clone()
+}
+
+// update changes the status and tells the watchers.
+func (g *group) update(fn func(st *GroupStatus)) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	fn(&g.st)
+	snap := g.st.clone()
+	for ch := range g.watchers {
+		select { // keep only the latest for a slow reader
+		case <-ch:
+		default:
+		}
+		ch <- snap
+	}
+}
+
+func (g *group) watch(ctx context.Context) <-chan GroupStatus {
+	ch := make(chan GroupStatus, 1)
+	g.mu.Lock()
+	g.watchers[ch] = struct{}{}
+	ch <- g.st.clone()
+	g.mu.Unlock()
+	go func() {
+		select {
+		case <-ctx.Done():
+		case <-g.done:
+			// The supervisor is gone; the group is being deleted. Wait for
+			// the deletion to finish, so the last status is sent.
+			<-g.gone
+		}
+		g.mu.Lock()
+		delete(g.watchers, ch)
+		close(ch)
+		g.mu.Unlock()
+	}()
+	return ch
+}
+
+// run is the supervisor: set the group up, then plan and act until the
+// group is deleted.
+func (g *group) run() {
+	defer close(g.done)
+	if err := g.setup(g.ctx); err != nil {
+		if g.ctx.Err() == nil {
+			g.log.Error("group setup failed", "err", err)
+			g.update(func(st *GroupStatus) {
+				now := g.e.opts.Now()
+				st.Phase, st.Message, st.FailedAt = api.GroupFailed, err.Error(), now
+				st.event(now, "Warning", "FailedCreatePodSandBox", "", err.Error())
+			})
+		}
+		<-g.ctx.Done()
+		return
+	}
+	timer := time.NewTimer(time.Hour)
+	defer timer.Stop()
+	for {
+		acts := g.round()
+		var wake <-chan time.Time
+		if !acts.WakeAt.IsZero() {
+			timer.Reset(max(acts.WakeAt.Sub(g.e.opts.Now()), 0))
+			wake = timer.C
+		}
+		select {
+		case <-g.ctx.Done():
+			return
+		case ev := <-g.exits:
+			g.exited(ev)
+		case <-wake:
+		}
+	}
+}
+
+// round plans and starts what can start until nothing more can, then
+// records the phase. It returns the last plan.
+func (g *group) round() Actions {
+	for {
+		st := g.snapshot()
+		acts := Plan(&st, g.e.opts.Now())
+		if acts.StartInit < 0 && len(acts.StartApps) == 0 {
+			g.setPhase(acts.Phase)
+			return acts
+		}
+		if g.ctx.Err() != nil {
+			return acts
+		}
+		if acts.StartInit >= 0 {
+			g.startContainer(true, acts.StartInit)
+			continue
+		}
+		var wg sync.WaitGroup
+		for _, i := range acts.StartApps {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				g.startContainer(false, i)
+			}()
+		}
+		wg.Wait()
+	}
+}
+
+func (g *group) setPhase(phase api.GroupStatus) {
+	g.mu.Lock()
+	same := g.st.Phase == phase
+	g.mu.Unlock()
+	if same {
+		return
+	}
+	g.update(func(st *GroupStatus) {
+		now := g.e.opts.Now()
+		st.Phase = phase
+		switch phase {
+		case api.GroupRunning:
+			if st.StartedAt.IsZero() {
+				st.StartedAt = now
+			}
+		case api.GroupSucceeded:
+			st.SucceededAt = now
+		case api.GroupFailed:
+			st.FailedAt = now
+		}
+	})
+	g.log.Info("group phase", "phase", phase)
+}
+
+// setup makes what the containers need, in order: images (pulled in the
+// background), the network, the /etc files, the volumes, the sandbox.
+// What it made is removed by delete, which undoes every step whether or not
+// it ran.
+func (g *group) setup(ctx context.Context) error {
+	auth := imageAuth(g.req)
+	for _, ref := range g.imageRefs() {
+		p := &imagePull{done: make(chan struct{})}
+		g.images[ref.image] = p
+		go func() {
+			defer close(p.done)
+			p.err = g.e.backend.EnsureImage(ctx, ref.image, ref.policy, auth)
+		}()
+	}
+	nw, err := g.e.net.Setup(ctx, g.id)
+	if err != nil {
+		return fmt.Errorf("network: %w", err)
+	}
+	g.network = nw
+	g.update(func(st *GroupStatus) { st.IPv4, st.IPv6 = nw.IPv4, nw.IPv6 })
+	g.etc, err = g.e.net.WriteEtcFiles(filepath.Join(g.dir, "etc"), etcFiles(g.req, nw))
+	if err != nil {
+		return fmt.Errorf("write /etc files: %w", err)
+	}
+	g.volumes, err = g.e.vols.Prepare(ctx, filepath.Join(g.dir, "volumes"), g.req.Volume)
+	if err != nil {
+		return fmt.Errorf("volumes: %w", err)
+	}
+	g.sandbox, err = g.e.backend.StartSandbox(ctx, pod.SandboxConfig{
+		GroupID:   g.id,
+		Hostname:  hostname(g.req),
+		NetNSPath: nw.NetNSPath,
+		SharePID:  g.req.ShareProcessNamespace,
+		Sysctls:   sysctls(g.req),
+		Resources: pod.Resources{CPU: g.req.Cpu, MemoryBytes: gib(g.req.Memory)},
+		Labels:    map[string]string{pod.LabelGroupID: g.id},
+	})
+	if err != nil {
+		return fmt.Errorf("sandbox: %w", err)
+	}
+	return nil
+}
+
+type imageRef struct{ image, policy string }
+
+func (g *group) imageRefs() []imageRef {
+	seen := map[string]bool{}
+	var refs []imageRef
+	add := func(c *api.ContainerCommon) {
+		if !seen[c.Image] {
+			seen[c.Image] = true
+			refs = append(refs, imageRef{c.Image, c.ImagePullPolicy})
+		}
+	}
+	for i := range g.req.InitContainer {
+		add(&g.req.InitContainer[i].ContainerCommon)
+	}
+	for i := range g.req.Container {
+		add(&g.req.Container[i].ContainerCommon)
+	}
+	return refs
+}
+
+// ensureImage waits for the group's first pull of the image; after a failed
+// first pull, each start pulls again.
+func (g *group) ensureImage(c *api.ContainerCommon) error {
+	p := g.images[c.Image]
+	select {
+	case <-p.done:
+	case <-g.ctx.Done():
+		return g.ctx.Err()
+	}
+	if p.err == nil {
+		return nil
+	}
+	err := g.e.backend.EnsureImage(g.ctx, c.Image, c.ImagePullPolicy, imageAuth(g.req))
+	if err == nil {
+		p.err = nil
+	}
+	return err
+}
+
+func (g *group) containerSpec(init bool, i int) (*api.ContainerCommon, *api.Container) {
+	if init {
+		return &g.req.InitContainer[i].ContainerCommon, nil
+	}
+	return &g.req.Container[i].ContainerCommon, &g.req.Container[i]
+}
+
+func statusOf(st *GroupStatus, init bool, i int) *ContainerStatus {
+	if init {
+		return &st.InitContainers[i]
+	}
+	return &st.Containers[i]
+}
+
+// startContainer pulls, creates and starts one container. A failure leaves
+// it waiting with the reason and a backoff, as the kubelet does.
+func (g *group) startContainer(init bool, i int) {
+	spec, app := g.containerSpec(init, i)
+	snap := g.snapshot()
+	cur := *statusOf(&snap, init, i)
+	log := g.log.With("container", spec.Name)
+
+	fail := func(reason string, err error) {
+		log.Warn("container start failed", "reason", reason, "err", err)
+		g.update(func(st *GroupStatus) {
+			now := g.e.opts.Now()
+			c := statusOf(st, init, i)
+			c.Backoff++
+			c.Current = ContainerState{State: api.StateWaiting, Reason: reason, Message: err.Error()}
+			c.NextStart = now.Add(g.e.opts.Backoff.Delay(c.Backoff))
+			st.event(now, "Warning", "Failed", spec.Name, err.Error())
+		})
+	}
+	if err := g.ensureImage(spec); err != nil {
+		switch {
+		case errors.Is(err, pod.ErrImageNeverPull):
+			fail(ReasonErrImageNeverPull, err)
+		case cur.Current.Reason == ReasonErrImagePull || cur.Current.Reason == ReasonImagePullBackOff:
+			fail(ReasonImagePullBackOff, err)
+		default:
+			fail(ReasonErrImagePull, err)
+		}
+		return
+	}
+	attempt := cur.Attempt + 1
+	id := fmt.Sprintf("%s-%s-%d", g.id, spec.Name, attempt)
+	cfg, err := g.containerConfig(spec, app, init, attempt, id)
+	if err != nil {
+		fail(ReasonCreateConfigError, err)
+		return
+	}
+	if err := g.e.backend.CreateContainer(g.ctx, g.sandbox, cfg); err != nil {
+		g.removeContainer(id)
+		if errors.Is(err, pod.ErrCreateConfig) {
+			fail(ReasonCreateConfigError, err)
+		} else {
+			fail(ReasonCreateContainerErr, err)
+		}
+		return
+	}
+	exitCh, err := g.e.backend.StartContainer(g.ctx, id)
+	if err != nil {
+		g.removeContainer(id)
+		fail(ReasonRunContainerError, err)
+		return
+	}
+	g.update(func(st *GroupStatus) {
+		now := g.e.opts.Now()
+		c := statusOf(st, init, i)
+		c.Attempt, c.ID, c.Started, c.NextStart = attempt, id, true, time.Time{}
+		c.Current = ContainerState{State: api.StateRunning, StartedAt: now}
+		st.event(now, "Normal", "Started", spec.Name, "Started container "+spec.Name)
+	})
+	log.Debug("container started", "id", id, "attempt", attempt)
+	go func() {
+		ex, ok := <-exitCh
+		if !ok {
+			ex = pod.Exit{Code: 255, FinishedAt: g.e.opts.Now()}
+		}
+		select {
+		case g.exits <- exitEvent{init: init, index: i, attempt: attempt, exit: ex}:
+		case <-g.ctx.Done():
+		}
+	}()
+}
+
+// exited records a container's exit and decides, with AfterExit, whether
+// it restarts.
+func (g *group) exited(ev exitEvent) {
+	snap := g.snapshot()
+	cur := statusOf(&snap, ev.init, ev.index)
+	if cur.Attempt != ev.attempt || cur.Current.State != api.StateRunning {
+		return
+	}
+	g.removeContainer(cur.ID)
+	now := g.e.opts.Now()
+	finished := ev.exit.FinishedAt
+	if finished.IsZero() {
+		finished = now
+	}
+	term := ContainerState{
+		State: api.StateTerminated, ExitCode: ev.exit.Code, Signal: ev.exit.Signal,
+		StartedAt: cur.Current.StartedAt, FinishedAt: finished, Reason: exitReason(ev.exit),
+	}
+	restart, at, backoff := AfterExit(g.req.RestartPolicy, ev.init, ev.exit.Code, cur, finished.Sub(term.StartedAt), g.e.opts.Backoff, now)
+	g.update(func(st *GroupStatus) {
+		c := statusOf(st, ev.init, ev.index)
+		c.Ready = false
+		if !restart {
+			c.Current = term
+			st.event(now, "Normal", "Terminated", c.Name, fmt.Sprintf("Container %s exited with code %d (%s)", c.Name, term.ExitCode, term.Reason))
+			return
+		}
+		prev := term
+		c.Previous = &prev
+		c.RestartCount++
+		c.Backoff = backoff
+		c.NextStart = at
+		c.Current = ContainerState{State: api.StateWaiting, Reason: ReasonCrashLoopBackOff,
+			Message: fmt.Sprintf("back-off %s restarting container %s", at.Sub(now).Round(time.Millisecond), c.Name)}
+		st.event(now, "Warning", "BackOff", c.Name, "Back-off restarting container "+c.Name)
+	})
+}
+
+func exitReason(ex pod.Exit) string {
+	switch {
+	case ex.OOMKilled:
+		return ReasonOOMKilled
+	case ex.Code == 0:
+		return ReasonCompleted
+	}
+	return ReasonError
+}
+
+// removeContainer removes a backend container on the group's behalf; a
+// failure is logged, and delete removes whatever is left.
+func (g *group) removeContainer(id string) {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(g.ctx), time.Minute)
+	defer cancel()
+	if err := g.e.backend.RemoveContainer(ctx, id); err != nil {
+		g.log.Warn("remove container", "id", id, "err", err)
+	}
+}
+
+// delete stops the supervisor, then every container within the grace
+// period, and removes everything the group made, each step whether or not
+// the ones before it succeeded.
+func (g *group) delete(ctx context.Context) error {
+	g.deleteOnce.Do(func() {
+		g.cancel()
+		<-g.done
+		g.update(func(st *GroupStatus) { st.Phase = api.GroupTerminating })
+		grace := time.Duration(*g.req.TerminationGracePeriodSeconds) * time.Second
+		var errs []error
+		containers, err := g.e.backend.ListContainers(ctx, g.id)
+		errs = append(errs, err)
+		var wg sync.WaitGroup
+		var mu sync.Mutex
+		for _, c := range containers {
+			if c.Kind == pod.KindSandbox {
+				continue
+			}
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				err := errors.Join(g.e.backend.StopContainer(ctx, c.ID, grace), g.e.backend.RemoveContainer(ctx, c.ID))
+				mu.Lock()
+				errs = append(errs, err)
+				mu.Unlock()
+			}()
+		}
+		wg.Wait()
+		errs = append(errs,
+			g.e.backend.RemoveSandbox(ctx, g.id),
+			g.e.net.Teardown(ctx, g.id),
+			g.e.vols.Cleanup(ctx, filepath.Join(g.dir, "volumes")),
+			os.RemoveAll(g.dir))
+		g.deleteErr = errors.Join(errs...)
+		close(g.gone)
+	})
+	return g.deleteErr
+}

@@ -1,0 +1,34 @@
+package runtime
+
+import (
+	"context"
+
+	"leci/api"
+	"leci/pod"
+)
+
+// Networker gives a group its network: package network implements it.
+type Networker interface {
+	// Setup creates the group's network namespace and attaches it, before
+	// any container starts.
+	Setup(ctx context.Context, groupID string) (pod.Network, error)
+	// Teardown detaches and removes it; it succeeds when nothing is left,
+	// including when nothing was ever set up.
+	Teardown(ctx context.Context, groupID string) error
+	// WriteEtcFiles writes the group's hosts, hostname and resolv.conf
+	// into dir.
+	WriteEtcFiles(dir string, f pod.EtcFiles) (pod.EtcPaths, error)
+}
+
+// Volumes prepares a group's volumes on the host: package volumes
+// implements it.
+type Volumes interface {
+	// Prepare makes every volume of the group under dir and returns the
+	// host path of each, by name.
+	Prepare(ctx context.Context, dir string, vols []api.Volume) (map[string]string, error)
+	// Mount returns the mount of a container for one of its VolumeMounts,
+	// resolving SubPath safely inside the volume.
+	Mount(source string, vol api.Volume, m api.VolumeMount) (pod.Mount, error)
+	// Cleanup unmounts and removes everything Prepare made under dir.
+	Cleanup(ctx context.Context, dir string) error
+}
