@@ -379,10 +379,10 @@ func (g *group) startContainer(init bool, i int) {
 		if !ok {
 			ex = pod.Exit{Code: 255, FinishedAt: g.e.opts.Now()}
 		}
-		select {
-		case g.exits <- exitEvent{init: init, index: i, attempt: attempt, exit: ex}:
-		case <-g.ctx.Done():
-		}
+		// The buffer holds one exit per container, and a container has one
+		// run at a time: the send never blocks, and delete finds the exits
+		// of the containers it stops here.
+		g.exits <- exitEvent{init: init, index: i, attempt: attempt, exit: ex}
 	}()
 }
 
@@ -396,15 +396,8 @@ func (g *group) exited(ev exitEvent) {
 	}
 	g.removeContainer(cur.ID)
 	now := g.e.opts.Now()
-	finished := ev.exit.FinishedAt
-	if finished.IsZero() {
-		finished = now
-	}
-	term := ContainerState{
-		State: api.StateTerminated, ExitCode: ev.exit.Code, Signal: ev.exit.Signal,
-		StartedAt: cur.Current.StartedAt, FinishedAt: finished, Reason: exitReason(ev.exit),
-	}
-	restart, at, backoff := AfterExit(g.req.RestartPolicy, ev.init, ev.exit.Code, cur, finished.Sub(term.StartedAt), g.e.opts.Backoff, now)
+	term := g.terminated(cur, ev.exit)
+	restart, at, backoff := AfterExit(g.req.RestartPolicy, ev.init, ev.exit.Code, cur, term.FinishedAt.Sub(term.StartedAt), g.e.opts.Backoff, now)
 	g.update(func(st *GroupStatus) {
 		c := statusOf(st, ev.init, ev.index)
 		c.Ready = false
@@ -422,6 +415,47 @@ func (g *group) exited(ev exitEvent) {
 			Message: fmt.Sprintf("back-off %s restarting container %s", at.Sub(now).Round(time.Millisecond), c.Name)}
 		st.event(now, "Warning", "BackOff", c.Name, "Back-off restarting container "+c.Name)
 	})
+}
+
+// terminated is the state a run of c ended in.
+func (g *group) terminated(c *ContainerStatus, ex pod.Exit) ContainerState {
+	finished := ex.FinishedAt
+	if finished.IsZero() {
+		finished = g.e.opts.Now()
+	}
+	return ContainerState{
+		State: api.StateTerminated, ExitCode: ex.Code, Signal: ex.Signal,
+		StartedAt: c.Current.StartedAt, FinishedAt: finished, Reason: exitReason(ex),
+	}
+}
+
+// recordStopped records the exits of the containers delete stopped, so the
+// group's last status says how each ended; it waits at most timeout.
+func (g *group) recordStopped(timeout time.Duration) {
+	deadline := time.After(timeout)
+	for {
+		snap := g.snapshot()
+		running := 0
+		for _, c := range append(snap.InitContainers, snap.Containers...) {
+			if c.Current.State == api.StateRunning {
+				running++
+			}
+		}
+		if running == 0 {
+			return
+		}
+		select {
+		case ev := <-g.exits:
+			g.update(func(st *GroupStatus) {
+				c := statusOf(st, ev.init, ev.index)
+				if c.Attempt == ev.attempt && c.Current.State == api.StateRunning {
+					c.Current, c.Ready = g.terminated(c, ev.exit), false
+				}
+			})
+		case <-deadline:
+			return
+		}
+	}
 }
 
 func exitReason(ex pod.Exit) string {
@@ -472,6 +506,7 @@ func (g *group) delete(ctx context.Context) error {
 			}()
 		}
 		wg.Wait()
+		g.recordStopped(2 * time.Second)
 		errs = append(errs,
 			g.e.backend.RemoveSandbox(ctx, g.id),
 			g.e.net.Teardown(ctx, g.id),

@@ -18,7 +18,10 @@ and the restart policy.`,
 	root.SetFlagErrorFunc(func(cmd *cobra.Command, err error) error {
 		return &exitError{code: exitUsage, err: err}
 	})
-	root.AddCommand(newVersionCommand(), newValidateCommand())
+	var g globalOptions
+	g.register(root)
+	root.AddCommand(newVersionCommand(), newValidateCommand(), newRunCommand(&g), newImageCommand(&g), newInfoCommand(&g),
+		newLogWriterCommand(), newPauseCommand())
 	return root
 }
 

@@ -202,12 +202,17 @@ func (c *cgroupFS) createV2(m cgroupMount, ctl, p string, res pod.Resources, quo
 	}
 	// A controller's files appear in a cgroup only once its parent hands
 	// the controller down, which every ancestor up to the mount must do.
+	// Enabling goes top down: a cgroup can hand down only what it has.
+	var ancestors []string
 	for anc := filepath.Dir(dir); strings.HasPrefix(anc, m.Mountpoint); anc = filepath.Dir(anc) {
-		if err := os.WriteFile(filepath.Join(anc, "cgroup.subtree_control"), []byte("+"+ctl), 0); err != nil {
-			return fmt.Errorf("enable %s controller in %s: %w", ctl, anc, err)
-		}
+		ancestors = append(ancestors, anc)
 		if anc == m.Mountpoint {
 			break
+		}
+	}
+	for _, anc := range slices.Backward(ancestors) {
+		if err := os.WriteFile(filepath.Join(anc, "cgroup.subtree_control"), []byte("+"+ctl), 0); err != nil {
+			return fmt.Errorf("enable %s controller in %s: %w", ctl, anc, err)
 		}
 	}
 	var files [][2]string

@@ -12,6 +12,20 @@
 // and later: it touches only services 1.6 has (no transfer or sandbox
 // service), and pulls and imports on the client side.
 //
+// Backend runs groups on it (runtime.Backend): per group a cgroup
+// CgroupRoot/<group> holding the group's limits, a sandbox container with no
+// image and no snapshot (its root a read-only directory holding the leci
+// binary) that holds the group's IPC, UTS and PID namespaces in the group's
+// network namespace, and the group's containers below it, each in its own
+// cgroup CgroupRoot/<group>/<container>. The io.containerd.runc.v2.group
+// annotation makes one runc shim serve the whole group. Gotchas: on cgroup
+// v1 the kernel refuses a child a CFS quota above its parent's (containers
+// are capped at the group's); the shim copies a terminal only to a binary
+// logger or FIFOs, never a file:// log; exits are read with the container
+// cgroup's oom_kill count before RemoveContainer lets runc delete it; runc
+// refuses a symlinked root, so the sandbox rootfs is swapped in with
+// renameat2(RENAME_EXCHANGE).
+//
 // Errors are wrapped with %w. A missing image is reported with ErrNotFound,
 // which is containerd's errdefs.ErrNotFound, so either may be tested with
 // errors.Is.

@@ -1,0 +1,61 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+
+	"github.com/spf13/cobra"
+
+	"leci/host"
+	"leci/runtime"
+	"leci/runtime/containerd"
+)
+
+// globalOptions are the flags every command that touches containers shares.
+type globalOptions struct {
+	root       string
+	containerd string
+	namespace  string
+	bridge     string
+	subnet     string
+	cniBinDirs []string
+	logLevel   string
+}
+
+func (o *globalOptions) register(cmd *cobra.Command) {
+	f := cmd.PersistentFlags()
+	f.StringVar(&o.root, "root", "/var/lib/leci", "leci's state directory")
+	f.StringVar(&o.containerd, "containerd", containerd.AutoAddress, `containerd socket, or "auto": the system one if it answers, else leci's own`)
+	f.StringVar(&o.namespace, "namespace", containerd.DefaultNamespace, "containerd namespace of leci's containers and images")
+	f.StringVar(&o.bridge, "bridge", "leci0", "bridge of the groups' network")
+	f.StringVar(&o.subnet, "subnet", "10.89.0.0/16", "subnet of the groups' addresses")
+	f.StringSliceVar(&o.cniBinDirs, "cni-bin-dir", []string{"/opt/cni/bin", "/usr/lib/cni"}, "directories searched for the CNI plugins")
+	f.StringVar(&o.logLevel, "log-level", "warn", "log level: debug, info, warn, error")
+}
+
+func (o *globalOptions) logger(w io.Writer) *slog.Logger {
+	var level slog.Level
+	if err := level.UnmarshalText([]byte(o.logLevel)); err != nil {
+		level = slog.LevelWarn
+	}
+	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: level}))
+}
+
+// connect dials containerd as the flags say.
+func (o *globalOptions) connect(ctx context.Context, log *slog.Logger) (*containerd.Conn, error) {
+	conn, err := containerd.Connect(ctx, containerd.Config{Address: o.containerd, Namespace: o.namespace, Root: o.root}, log)
+	if err != nil {
+		return nil, fmt.Errorf("containerd: %w", err)
+	}
+	return conn, nil
+}
+
+// hostConfig is the configuration of leci's parts the flags give.
+func (o *globalOptions) hostConfig(backoff runtime.Backoff) host.Config {
+	return host.Config{
+		Root: o.root, Containerd: o.containerd, Namespace: o.namespace,
+		Bridge: o.bridge, Subnet: o.subnet, CNIBinDirs: o.cniBinDirs, Backoff: backoff,
+	}
+}

@@ -1,0 +1,126 @@
+package main
+
+import (
+	"bytes"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+	"text/tabwriter"
+
+	"github.com/spf13/cobra"
+
+	"leci/internal/testimage"
+	"leci/runtime/containerd"
+)
+
+func newImageCommand(g *globalOptions) *cobra.Command {
+	cmd := &cobra.Command{Use: "image", Short: "Manage the images leci runs groups from"}
+	cmd.AddCommand(
+		&cobra.Command{
+			Use: "import FILE", Short: "Import an OCI layout tar or a docker-archive (- for standard input)",
+			Args: cobra.ExactArgs(1),
+			RunE: func(cmd *cobra.Command, args []string) error {
+				var r io.Reader = cmd.InOrStdin()
+				if args[0] != "-" {
+					f, err := os.Open(args[0])
+					if err != nil {
+						return usageErrorf("%v", err)
+					}
+					defer f.Close()
+					r = f
+				}
+				return importImage(cmd, g, r)
+			},
+		},
+		&cobra.Command{
+			Use:   "import-busybox [REF]",
+			Short: "Build an image from this host's static busybox and import it (default " + testimage.DefaultRef + ")",
+			Args:  cobra.MaximumNArgs(1),
+			RunE: func(cmd *cobra.Command, args []string) error {
+				ref := testimage.DefaultRef
+				if len(args) == 1 {
+					ref = args[0]
+				}
+				name, err := containerd.NormalizeRef(ref)
+				if err != nil {
+					return usageErrorf("%v", err)
+				}
+				var buf bytes.Buffer
+				if err := testimage.Build(&buf, name); err != nil {
+					return err
+				}
+				return importImage(cmd, g, &buf)
+			},
+		},
+		&cobra.Command{
+			Use: "pull REF", Short: "Pull an image from a registry",
+			Args: cobra.ExactArgs(1),
+			RunE: func(cmd *cobra.Command, args []string) error {
+				conn, err := g.connect(cmd.Context(), g.logger(cmd.ErrOrStderr()))
+				if err != nil {
+					return err
+				}
+				defer conn.Close()
+				img, err := conn.Pull(cmd.Context(), args[0], containerd.PullOptions{})
+				if err != nil {
+					return err
+				}
+				fmt.Fprintf(cmd.OutOrStdout(), "%s %s\n", img.Name, img.Digest)
+				return nil
+			},
+		},
+		&cobra.Command{
+			Use: "ls", Short: "List images", Args: noArgs,
+			RunE: func(cmd *cobra.Command, _ []string) error {
+				conn, err := g.connect(cmd.Context(), g.logger(cmd.ErrOrStderr()))
+				if err != nil {
+					return err
+				}
+				defer conn.Close()
+				imgs, err := conn.List(cmd.Context())
+				if err != nil {
+					return err
+				}
+				tw := tabwriter.NewWriter(cmd.OutOrStdout(), 0, 4, 2, ' ', 0)
+				fmt.Fprintln(tw, "REF\tDIGEST\tSIZE")
+				for _, i := range imgs {
+					fmt.Fprintf(tw, "%s\t%s\t%d\n", i.Ref, i.Digest, i.Size)
+				}
+				return tw.Flush()
+			},
+		},
+		&cobra.Command{
+			Use: "rm REF...", Short: "Remove images", Args: cobra.MinimumNArgs(1),
+			RunE: func(cmd *cobra.Command, args []string) error {
+				conn, err := g.connect(cmd.Context(), g.logger(cmd.ErrOrStderr()))
+				if err != nil {
+					return err
+				}
+				defer conn.Close()
+				for _, ref := range args {
+					if err := conn.Remove(cmd.Context(), ref); err != nil {
+						return err
+					}
+					fmt.Fprintln(cmd.OutOrStdout(), ref)
+				}
+				return nil
+			},
+		},
+	)
+	return cmd
+}
+
+func importImage(cmd *cobra.Command, g *globalOptions, r io.Reader) error {
+	conn, err := g.connect(cmd.Context(), g.logger(cmd.ErrOrStderr()))
+	if err != nil {
+		return err
+	}
+	defer conn.Close()
+	names, err := conn.Import(cmd.Context(), r)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintln(cmd.OutOrStdout(), strings.Join(names, "\n"))
+	return nil
+}

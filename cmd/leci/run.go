@@ -1,0 +1,253 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"leci/api"
+	"leci/host"
+	"leci/logs"
+	"leci/runtime"
+)
+
+type runOptions struct {
+	file        string
+	format      string
+	timeout     time.Duration
+	finalStatus string
+	backoffBase time.Duration
+	backoffMax  time.Duration
+}
+
+func newRunCommand(g *globalOptions) *cobra.Command {
+	var opts runOptions
+	cmd := &cobra.Command{
+		Use:   "run -f FILE",
+		Short: "Run a container group in the foreground, with no daemon",
+		Long: `Run the CreateContainerGroup request in FILE in this process: pull its images,
+build its sandbox and network, run its init containers in order and then its app
+containers, and stream their output to standard output, each line prefixed with
+"<container>| ". Status changes go to standard error.
+
+The group is deleted (gracefully: SIGTERM, the grace period, SIGKILL) when it
+ends, on Ctrl-C or SIGTERM, or when --timeout passes. Exit status: 0 when the
+group ends Succeeded, 1 when it ends Failed or Expired or is stopped, 2 for an
+invalid request.`,
+		Args: noArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return runAction(cmd.Context(), g, cmd.InOrStdin(), cmd.OutOrStdout(), cmd.ErrOrStderr(), opts)
+		},
+	}
+	f := cmd.Flags()
+	f.StringVarP(&opts.file, "file", "f", "", "request file (.json, .yaml, .yml, .rpc), - for standard input")
+	f.StringVar(&opts.format, "format", "", "form of the request: json, yaml or rpc (default: from the file name)")
+	f.DurationVar(&opts.timeout, "timeout", 0, "delete the group and exit 1 when it has not ended after this long (0: no limit)")
+	f.StringVar(&opts.finalStatus, "final-status", "", "write the group's last status here, as DescribeContainerGroups shows a group (JSON)")
+	f.DurationVar(&opts.backoffBase, "restart-backoff", runtime.DefaultBackoff.Base, "first delay before a container restarts")
+	f.DurationVar(&opts.backoffMax, "restart-backoff-max", runtime.DefaultBackoff.Max, "longest delay before a container restarts")
+	return cmd
+}
+
+func runAction(ctx context.Context, g *globalOptions, stdin io.Reader, stdout, stderr io.Writer, opts runOptions) error {
+	req, err := readCreateRequest(stdin, opts.file, opts.format)
+	if err == nil {
+		err = req.Normalize()
+	}
+	if err == nil {
+		err = checkLocal(req)
+	}
+	if err != nil {
+		var ee *exitError
+		if errors.As(err, &ee) {
+			return err
+		}
+		printAPIErrors(stderr, err)
+		return silentExit(exitUsage)
+	}
+	if req.DryRun {
+		fmt.Fprintf(stderr, "%s: %s\n", api.ErrDryRunOperation.Code, api.ErrDryRunOperation.Message)
+		return nil
+	}
+	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	log := g.logger(stderr)
+	backoff := runtime.Backoff{Base: opts.backoffBase, Max: opts.backoffMax, ResetAfter: runtime.DefaultBackoff.ResetAfter}
+	env, err := host.Open(ctx, g.hostConfig(backoff), log)
+	if err != nil {
+		return err
+	}
+	defer env.Close()
+
+	id, err := env.Engine.Create(context.WithoutCancel(ctx), req)
+	if err != nil {
+		return err
+	}
+	out := &lockedWriter{w: stdout}
+	fmt.Fprintf(stderr, "leci: group %s (%s) created\n", req.ContainerGroupName, id)
+	final, why := follow(ctx, env.Engine, id, g.root, opts.timeout, out, stderr)
+
+	if opts.finalStatus != "" {
+		if err := writeFinalStatus(opts.finalStatus, final); err != nil {
+			fmt.Fprintf(stderr, "leci: %v\n", err)
+		}
+	}
+	delCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Duration(*req.TerminationGracePeriodSeconds)*time.Second+time.Minute)
+	defer cancel()
+	if err := env.Engine.Delete(delCtx, id); err != nil {
+		fmt.Fprintf(stderr, "leci: delete group %s: %v\n", id, err)
+	}
+	fmt.Fprintf(stderr, "leci: group %s %s%s\n", id, final.Phase, why)
+	if final.Phase == api.GroupSucceeded {
+		return nil
+	}
+	return silentExit(exitFailed)
+}
+
+// follow prints the group's status changes and its containers' output
+// until the group ends, ctx is done or the timeout passes. It returns the
+// last status and, when the group did not end by itself, why it stopped.
+func follow(ctx context.Context, eng *runtime.Engine, id, root string, timeout time.Duration, out, errOut io.Writer) (runtime.GroupStatus, string) {
+	watchCtx, cancelWatch := context.WithCancel(context.Background())
+	defer cancelWatch()
+	updates, err := eng.Watch(watchCtx, id)
+	if err != nil {
+		return runtime.GroupStatus{}, ": " + err.Error()
+	}
+	var deadline <-chan time.Time
+	if timeout > 0 {
+		t := time.NewTimer(timeout)
+		defer t.Stop()
+		deadline = t.C
+	}
+	var (
+		last      runtime.GroupStatus
+		seen      = map[string]string{} // container → last printed state
+		followers sync.WaitGroup
+		started   = map[string]bool{} // container/attempt followed
+	)
+	logCtx, cancelLogs := context.WithCancel(context.Background())
+	defer cancelLogs()
+	why := ""
+loop:
+	for {
+		select {
+		case st, ok := <-updates:
+			if !ok {
+				break loop
+			}
+			last = st
+			printChanges(errOut, st, seen)
+			for _, c := range append(st.InitContainers, st.Containers...) {
+				key := fmt.Sprintf("%s/%d", c.Name, c.Attempt)
+				if c.Attempt == 0 || started[key] {
+					continue
+				}
+				started[key] = true
+				followers.Add(1)
+				go func(name string, attempt int) {
+					defer followers.Done()
+					path := runtime.LogPath(root, id, name, attempt)
+					logs.Follow(logCtx, path, logs.FollowOptions{UntilWriterDone: true}, func(l logs.Line) error {
+						fmt.Fprintf(out, "%s| %s\n", name, l.Text)
+						return nil
+					})
+				}(c.Name, c.Attempt)
+			}
+			if st.Terminal() {
+				break loop
+			}
+		case <-ctx.Done():
+			why = " (interrupted)"
+			break loop
+		case <-deadline:
+			why = fmt.Sprintf(" (timed out after %s)", timeout)
+			break loop
+		}
+	}
+	// Let the output of the containers that ended drain; a container still
+	// running is stopped by the delete that follows, so it is not waited for.
+	drained := make(chan struct{})
+	go func() { followers.Wait(); close(drained) }()
+	select {
+	case <-drained:
+	case <-time.After(2 * time.Second):
+	}
+	if st, err := eng.Get(id); err == nil {
+		last = st
+	}
+	return last, why
+}
+
+func printChanges(w io.Writer, st runtime.GroupStatus, seen map[string]string) {
+	if p := "group:" + string(st.Phase); seen[""] != p {
+		seen[""] = p
+		msg := ""
+		if st.Message != "" {
+			msg = ": " + st.Message
+		}
+		fmt.Fprintf(w, "leci: group %s%s\n", st.Phase, msg)
+	}
+	for _, c := range append(st.InitContainers, st.Containers...) {
+		s := describeContainerState(c)
+		if seen[c.Name] != s {
+			seen[c.Name] = s
+			kind := "container"
+			if c.Init {
+				kind = "init container"
+			}
+			fmt.Fprintf(w, "leci: %s %s: %s\n", kind, c.Name, s)
+		}
+	}
+}
+
+func describeContainerState(c runtime.ContainerStatus) string {
+	s := string(c.Current.State)
+	switch c.Current.State {
+	case api.StateTerminated:
+		s += fmt.Sprintf(" (%s, exit code %d)", c.Current.Reason, c.Current.ExitCode)
+	case api.StateWaiting:
+		if c.Current.Reason != "" {
+			s += " (" + c.Current.Reason + ")"
+		}
+		if c.Current.Message != "" && c.Current.Reason != runtime.ReasonCrashLoopBackOff {
+			s += ": " + c.Current.Message
+		}
+	}
+	if c.RestartCount > 0 {
+		s += fmt.Sprintf(", %d restarts", c.RestartCount)
+	}
+	return s
+}
+
+func writeFinalStatus(path string, st runtime.GroupStatus) error {
+	if st.Request == nil {
+		return fmt.Errorf("no status to write to %s", path)
+	}
+	data, err := json.MarshalIndent(runtime.Describe(st), "", "  ")
+	if err != nil {
+		return err
+	}
+	return os.WriteFile(path, append(data, '\n'), 0o644)
+}
+
+// lockedWriter keeps the lines of concurrent containers whole.
+type lockedWriter struct {
+	mu sync.Mutex
+	w  io.Writer
+}
+
+func (l *lockedWriter) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.w.Write(p)
+}

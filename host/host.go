@@ -1,0 +1,117 @@
+// Package host assembles leci's group engine from the real parts of this
+// host: containerd (the system's or leci's own), CNI networking, volumes,
+// and the leci binary itself as the sandbox process and the log writer.
+// The command line and the integration tests both start from here.
+package host
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+
+	"github.com/containerd/containerd/v2/pkg/cio"
+
+	"leci/logs"
+	"leci/network"
+	"leci/pod"
+	"leci/runtime"
+	"leci/runtime/containerd"
+	"leci/volumes"
+)
+
+// Config says where leci keeps its state and which parts it uses.
+type Config struct {
+	// Root is leci's state directory (default /var/lib/leci).
+	Root string
+	// Containerd is a socket path or "auto".
+	Containerd string
+	// Namespace is leci's containerd namespace.
+	Namespace string
+	// Bridge, Subnet and CNIBinDirs configure the groups' network.
+	Bridge     string
+	Subnet     string
+	CNIBinDirs []string
+	// LeciBinary is the static leci binary used as sandbox process and log
+	// writer; default: this process's executable.
+	LeciBinary string
+	// CgroupRoot holds the groups' cgroups (default /leci).
+	CgroupRoot string
+	Backoff    runtime.Backoff
+}
+
+// NetworkConfig is the network part of the configuration, every path under
+// Root so that two roots never share state.
+func (c Config) NetworkConfig() network.Config {
+	return network.Config{
+		StateDir: filepath.Join(c.Root, "netns"),
+		CacheDir: filepath.Join(c.Root, "cni", "cache"),
+		ConfDir:  filepath.Join(c.Root, "cni", "net.d"),
+		IPAMDir:  filepath.Join(c.Root, "cni", "ipam"),
+		BinDirs:  c.CNIBinDirs,
+		Bridge:   c.Bridge,
+		Subnet:   c.Subnet,
+	}
+}
+
+// Host is a group engine on real parts.
+type Host struct {
+	Conn    *containerd.Conn
+	Network *network.Manager
+	Engine  *runtime.Engine
+}
+
+// Open connects to containerd and builds the engine.
+func Open(ctx context.Context, cfg Config, log *slog.Logger) (_ *Host, retErr error) {
+	if cfg.LeciBinary == "" {
+		self, err := os.Executable()
+		if err != nil {
+			return nil, fmt.Errorf("find leci's own binary: %w", err)
+		}
+		cfg.LeciBinary = self
+	}
+	conn, err := containerd.Connect(ctx, containerd.Config{Address: cfg.Containerd, Namespace: cfg.Namespace, Root: cfg.Root}, log)
+	if err != nil {
+		return nil, fmt.Errorf("containerd: %w", err)
+	}
+	defer func() {
+		if retErr != nil {
+			conn.Close()
+		}
+	}()
+	leci := cfg.LeciBinary
+	backend, err := containerd.NewBackend(conn, containerd.BackendOptions{
+		Root:       cfg.Root,
+		LeciBinary: leci,
+		CgroupRoot: cfg.CgroupRoot,
+		LogIO:      func(path string) cio.Creator { return cio.BinaryIO(leci, logs.BinaryArgs(path)) },
+	}, log)
+	if err != nil {
+		return nil, err
+	}
+	nm, err := network.New(cfg.NetworkConfig(), log)
+	if err != nil {
+		return nil, fmt.Errorf("network: %w", err)
+	}
+	eng := runtime.New(backend, networker{nm}, volumes.Manager{}, runtime.Options{Root: cfg.Root, Backoff: cfg.Backoff}, log)
+	return &Host{Conn: conn, Network: nm, Engine: eng}, nil
+}
+
+// Close lets go of containerd; groups keep running.
+func (h *Host) Close() error { return h.Conn.Close() }
+
+// networker adapts the network package to the engine's Networker.
+type networker struct{ *network.Manager }
+
+func (n networker) WriteEtcFiles(dir string, f pod.EtcFiles) (pod.EtcPaths, error) {
+	in := network.EtcFiles{Hostname: f.Hostname, IP: f.IP, DNSPolicy: f.DNSPolicy, NameServers: f.NameServers, Searches: f.Searches}
+	for _, a := range f.Aliases {
+		in.Aliases = append(in.Aliases, network.HostAlias{IP: a.IP, Hostnames: a.Hostnames})
+	}
+	for _, o := range f.Options {
+		in.Options = append(in.Options, network.DNSOption{Name: o.Name, Value: o.Value})
+	}
+	p, err := network.WriteEtcFiles(dir, in)
+	return pod.EtcPaths{Hosts: p.Hosts, Hostname: p.Hostname, Resolv: p.Resolv}, err
+}

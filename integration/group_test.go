@@ -1,0 +1,235 @@
+//go:build integration
+
+package integration
+
+import (
+	"context"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"leci/api"
+	"leci/runtime"
+)
+
+const image = "leci.local/busybox:1.35"
+
+func TestInitContainersRunInOrderOnceBeforeApps(t *testing.T) {
+	hr := newHarness(t)
+	id := hr.create(`
+ContainerGroupName: init-order
+RestartPolicy: Never
+InitContainer:
+  - {Name: first, Image: ` + image + `, Command: [sh, -c, "echo first >> /work/trace"], VolumeMount: [{Name: work, MountPath: /work}]}
+  - {Name: second, Image: ` + image + `, Command: [sh, -c, "echo second >> /work/trace"], VolumeMount: [{Name: work, MountPath: /work}]}
+Container:
+  - {Name: app, Image: ` + image + `, Command: [sh, -c, "echo app >> /work/trace; cat /work/trace"], VolumeMount: [{Name: work, MountPath: /work}]}
+Volume:
+  - {Name: work, Type: EmptyDirVolume}
+`)
+	st := hr.waitPhase(id, api.GroupSucceeded)
+	if got, want := hr.logOf(id, "app", 1), "first\nsecond\napp\n"; got != want {
+		t.Errorf("trace = %q, want %q (each init once, in order, before the app)", got, want)
+	}
+	for _, c := range append(st.InitContainers, st.Containers...) {
+		if c.Current.Reason != runtime.ReasonCompleted || c.RestartCount != 0 || c.Attempt != 1 {
+			t.Errorf("%s: %s %s, attempt %d", c.Name, c.Current.State, c.Current.Reason, c.Attempt)
+		}
+	}
+	hr.delete(id)
+}
+
+func TestFailingInitUnderNeverFailsGroup(t *testing.T) {
+	hr := newHarness(t)
+	id := hr.create(`
+ContainerGroupName: init-fails
+RestartPolicy: Never
+InitContainer:
+  - {Name: broken, Image: ` + image + `, Command: [sh, -c, "exit 3"]}
+Container:
+  - {Name: app, Image: ` + image + `, Command: ["true"]}
+`)
+	st := hr.waitPhase(id, api.GroupFailed)
+	if c := st.InitContainers[0]; c.Current.ExitCode != 3 || c.Current.Reason != runtime.ReasonError {
+		t.Errorf("init: %+v, want exit 3 Error", c.Current)
+	}
+	if c := st.Containers[0]; c.Started || c.Attempt != 0 {
+		t.Errorf("app started (attempt %d) after a failed init", c.Attempt)
+	}
+	hr.delete(id)
+}
+
+func TestFailingInitUnderAlwaysRetriesAndAppWaits(t *testing.T) {
+	hr := newHarness(t)
+	id := hr.create(`
+ContainerGroupName: init-retries
+RestartPolicy: Always
+InitContainer:
+  - {Name: broken, Image: ` + image + `, Command: [sh, -c, "exit 1"]}
+Container:
+  - {Name: app, Image: ` + image + `, Command: ["true"]}
+`)
+	st := hr.waitFor(id, 30*time.Second, "two init restarts", func(st runtime.GroupStatus) bool {
+		return st.InitContainers[0].RestartCount >= 2
+	})
+	if st.Phase != api.GroupPending || st.Containers[0].Started {
+		t.Errorf("phase %s, app started %v; want Pending and the app never started", st.Phase, st.Containers[0].Started)
+	}
+	if p := st.InitContainers[0].Previous; p == nil || p.ExitCode != 1 {
+		t.Errorf("previous state = %+v, want exit 1", p)
+	}
+	hr.delete(id)
+}
+
+func TestProcessSettingsApplied(t *testing.T) {
+	hr := newHarness(t)
+	id := hr.create(`
+ContainerGroupName: process
+RestartPolicy: Never
+Container:
+  - Name: app
+    Image: ` + image + `
+    Command: [sh, -c]
+    Arg: ['echo "$GREETING|$POD_IP|$(pwd)|$(id -u):$(id -g)|$(hostname)"']
+    WorkingDir: /tmp
+    EnvironmentVar:
+      - {Key: GREETING, Value: hello world}
+      - {Key: POD_IP, FieldRef: {FieldPath: status.podIP}}
+    SecurityContext: {RunAsUser: 1000}
+    SecurityContextRunAsGroup: 1000
+`)
+	st := hr.waitPhase(id, api.GroupSucceeded)
+	want := "hello world|" + st.IPv4 + "|/tmp|1000:1000|process\n"
+	if st.IPv4 == "" {
+		t.Error("group has no IP")
+	}
+	if got := hr.logOf(id, "app", 1); got != want {
+		t.Errorf("output = %q, want %q", got, want)
+	}
+	hr.delete(id)
+}
+
+func TestReadOnlyRootfs(t *testing.T) {
+	hr := newHarness(t)
+	id := hr.create(`
+ContainerGroupName: readonly
+RestartPolicy: Never
+Container:
+  - Name: app
+    Image: ` + image + `
+    Command: [sh, -c, "touch /x && echo wrote || echo refused"]
+    SecurityContext: {ReadOnlyRootFilesystem: true}
+`)
+	hr.waitPhase(id, api.GroupSucceeded)
+	if got := hr.logOf(id, "app", 1); !strings.Contains(got, "refused") {
+		t.Errorf("output = %q, want the write refused", got)
+	}
+	hr.delete(id)
+}
+
+func TestMemoryLimitOOMKills(t *testing.T) {
+	hr := newHarness(t)
+	id := hr.create(`
+ContainerGroupName: oom
+RestartPolicy: Never
+Container:
+  - Name: hog
+    Image: ` + image + `
+    Memory: 0.03125
+    Command: [sh, -c, "x=$(head -c 200000000 /dev/zero | tr '\\0' a); echo survived"]
+`)
+	st := hr.waitPhase(id, api.GroupFailed)
+	if c := st.Containers[0].Current; c.Reason != runtime.ReasonOOMKilled || c.ExitCode != 137 {
+		t.Errorf("hog ended %s with %d, want OOMKilled and 137", c.Reason, c.ExitCode)
+	}
+	hr.delete(id)
+}
+
+func TestShareProcessNamespace(t *testing.T) {
+	hr := newHarness(t)
+	id := hr.create(`
+ContainerGroupName: sharepid
+RestartPolicy: Never
+ShareProcessNamespace: true
+Container:
+  - {Name: app, Image: ` + image + `, Command: [sh, -c, "ps -o pid,args"]}
+`)
+	hr.waitPhase(id, api.GroupSucceeded)
+	out := hr.logOf(id, "app", 1)
+	if !strings.Contains(out, "/leci pause") {
+		t.Errorf("ps output does not show the sandbox process:\n%s", out)
+	}
+	hr.delete(id)
+}
+
+func TestContainersShareLocalhost(t *testing.T) {
+	hr := newHarness(t)
+	id := hr.create(`
+ContainerGroupName: localhost
+RestartPolicy: Never
+Container:
+  - {Name: server, Image: ` + image + `, Command: [sh, -c, "echo hi-from-server > /tmp/index.html; httpd -f -p 127.0.0.1:8080 -h /tmp"]}
+  - Name: client
+    Image: ` + image + `
+    Command: [sh, -c, "for i in $(seq 50); do wget -q -O- http://127.0.0.1:8080/index.html && exit 0; sleep 0.1; done; exit 1"]
+`)
+	hr.waitFor(id, 30*time.Second, "client done", func(st runtime.GroupStatus) bool {
+		return st.Containers[1].Current.State == api.StateTerminated
+	})
+	if got := hr.logOf(id, "client", 1); got != "hi-from-server\n" {
+		t.Errorf("client got %q, want the server's page over localhost", got)
+	}
+	hr.delete(id)
+}
+
+func TestGracePeriodHonoured(t *testing.T) {
+	hr := newHarness(t)
+	id := hr.create(`
+ContainerGroupName: grace
+TerminationGracePeriodSeconds: 2
+Container:
+  - {Name: stubborn, Image: ` + image + `, Command: [sh, -c, "trap '' TERM; while true; do sleep 0.1; done"]}
+  - {Name: polite, Image: ` + image + `, Command: [sh, -c, "trap 'exit 0' TERM; while true; do sleep 0.1; done"]}
+`)
+	hr.waitPhase(id, api.GroupRunning)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	updates, _ := hr.h.Engine.Watch(ctx, id)
+	start := time.Now()
+	hr.delete(id)
+	took := time.Since(start)
+	var last runtime.GroupStatus
+	for st := range updates {
+		last = st
+	}
+	if took < 2*time.Second || took > 6*time.Second {
+		t.Errorf("delete took %s, want the 2 s grace period then SIGKILL", took)
+	}
+	if c := last.Containers[0].Current; c.ExitCode != 137 {
+		t.Errorf("stubborn ended with %d (%s), want 137 after SIGKILL", c.ExitCode, c.State)
+	}
+	if c := last.Containers[1].Current; c.ExitCode != 0 {
+		t.Errorf("polite ended with %d (%s), want 0 after SIGTERM", c.ExitCode, c.State)
+	}
+}
+
+func TestRestartAlwaysRestartsApp(t *testing.T) {
+	hr := newHarness(t)
+	id := hr.create(`
+ContainerGroupName: restarts
+RestartPolicy: Always
+Container:
+  - {Name: app, Image: ` + image + `, Command: [sh, -c, "echo run; exit 2"]}
+`)
+	st := hr.waitFor(id, 30*time.Second, "two restarts", func(st runtime.GroupStatus) bool { return st.Containers[0].RestartCount >= 2 })
+	if st.Containers[0].Previous == nil || st.Containers[0].Previous.ExitCode != 2 {
+		t.Errorf("previous = %+v, want exit 2", st.Containers[0].Previous)
+	}
+	for attempt := 1; attempt <= 2; attempt++ {
+		if got := hr.logOf(id, "app", attempt); got != "run\n" {
+			t.Errorf("log of attempt %s = %q", strconv.Itoa(attempt), got)
+		}
+	}
+	hr.delete(id)
+}

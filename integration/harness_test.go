@@ -1,0 +1,311 @@
+//go:build integration
+
+// Package integration drives real container groups: a real containerd,
+// runc, the CNI plugins and the leci binary, as root. Each test gets its own
+// leci root, containerd namespace, bridge, subnet and cgroup root, and
+// checks when it ends that its groups left nothing behind.
+package integration
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"math/rand/v2"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/containerd/containerd/v2/core/snapshots"
+	"github.com/vishvananda/netlink"
+
+	"leci/api"
+	"leci/host"
+	"leci/internal/testimage"
+	"leci/internal/testutil"
+	"leci/logs"
+	"leci/runtime"
+	"leci/runtime/containerd"
+)
+
+var (
+	leciBinary      string // built once for the package
+	containerdRoot  string // one containerd serves every test, each in its own namespace
+	containerdAddr  string
+	fastBackoff     = runtime.Backoff{Base: 100 * time.Millisecond, Max: 400 * time.Millisecond, ResetAfter: time.Minute}
+	errNoPrereq     error
+	testImage       bytes.Buffer
+	testImageRef, _ = containerd.NormalizeRef(testimage.DefaultRef)
+)
+
+func TestMain(m *testing.M) {
+	os.Exit(runMain(m))
+}
+
+func runMain(m *testing.M) int {
+	if os.Geteuid() != 0 {
+		errNoPrereq = fmt.Errorf("integration tests need root")
+		return m.Run()
+	}
+	tmp, err := os.MkdirTemp("", "leci-it-")
+	if err != nil {
+		panic(err)
+	}
+	defer os.RemoveAll(tmp)
+	leciBinary = filepath.Join(tmp, "leci")
+	build := exec.Command("go", "build", "-o", leciBinary, "./cmd/leci")
+	build.Dir = ".."
+	build.Env = append(os.Environ(), "CGO_ENABLED=0")
+	if out, err := build.CombinedOutput(); err != nil {
+		errNoPrereq = fmt.Errorf("build leci: %v\n%s", err, out)
+		return m.Run()
+	}
+	if err := testimage.Build(&testImage, testImageRef); err != nil {
+		errNoPrereq = fmt.Errorf("build test image: %w", err)
+		return m.Run()
+	}
+	containerdRoot = filepath.Join(tmp, "ctrd")
+	ctx := context.Background()
+	log := slog.New(slog.DiscardHandler)
+	conn, err := containerd.Connect(ctx, containerd.Config{Address: containerd.AutoAddress, Namespace: "leci-it", Root: containerdRoot}, log)
+	if err != nil {
+		errNoPrereq = fmt.Errorf("containerd: %w", err)
+		return m.Run()
+	}
+	containerdAddr = conn.Address()
+	conn.Close()
+	defer containerd.StopOwn(ctx, containerdRoot, log)
+	return m.Run()
+}
+
+// harness is one test's leci.
+type harness struct {
+	t          *testing.T
+	cfg        host.Config
+	h          *host.Host
+	cgroupRoot string
+}
+
+func newHarness(t *testing.T) *harness {
+	t.Helper()
+	testutil.RequireRoot(t)
+	for _, bin := range []string{"containerd", "runc"} {
+		testutil.RequireBinary(t, bin)
+	}
+	if errNoPrereq != nil {
+		if os.Getenv("CI") == "true" {
+			t.Fatal(errNoPrereq)
+		}
+		t.Skip(errNoPrereq)
+	}
+	n := rand.IntN(1 << 20)
+	hr := &harness{t: t, cgroupRoot: fmt.Sprintf("/leci-it-%x", n)}
+	hr.cfg = host.Config{
+		Root:       testutil.TempDir(t, "leci-it"),
+		Containerd: containerdAddr,
+		Namespace:  fmt.Sprintf("it-%x", n),
+		Bridge:     fmt.Sprintf("li%x", n),
+		Subnet:     fmt.Sprintf("10.214.%d.0/24", 1+n%250),
+		CNIBinDirs: []string{"/opt/cni/bin", "/usr/lib/cni"},
+		LeciBinary: leciBinary,
+		CgroupRoot: hr.cgroupRoot,
+		Backoff:    fastBackoff,
+	}
+	ctx := context.Background()
+	h, err := host.Open(ctx, hr.cfg, slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelInfo})))
+	if err != nil {
+		t.Fatal(err)
+	}
+	hr.h = h
+	if _, err := h.Conn.Import(ctx, bytes.NewReader(testImage.Bytes())); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		for _, st := range h.Engine.List() {
+			h.Engine.Delete(context.Background(), st.ID)
+		}
+		hr.assertNothingLeft()
+		hr.removeNamespace()
+		h.Close()
+		if link, err := netlink.LinkByName(hr.cfg.Bridge); err == nil {
+			netlink.LinkDel(link)
+		}
+	})
+	return hr
+}
+
+type testWriter struct{ t *testing.T }
+
+func (w testWriter) Write(p []byte) (int, error) {
+	w.t.Log(strings.TrimRight(string(p), "\n"))
+	return len(p), nil
+}
+
+// create starts a group from a YAML request.
+func (hr *harness) create(yaml string) string {
+	hr.t.Helper()
+	var req api.CreateContainerGroupRequest
+	if err := api.Decode([]byte(yaml), api.FormatYAML, &req); err != nil {
+		hr.t.Fatal(err)
+	}
+	if err := req.Normalize(); err != nil {
+		hr.t.Fatal(err)
+	}
+	id, err := hr.h.Engine.Create(context.Background(), &req)
+	if err != nil {
+		hr.t.Fatal(err)
+	}
+	return id
+}
+
+// waitFor watches a group until cond holds, or fails after timeout.
+func (hr *harness) waitFor(id string, timeout time.Duration, what string, cond func(runtime.GroupStatus) bool) runtime.GroupStatus {
+	hr.t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	defer cancel()
+	ch, err := hr.h.Engine.Watch(ctx, id)
+	if err != nil {
+		hr.t.Fatal(err)
+	}
+	var last runtime.GroupStatus
+	for st := range ch {
+		last = st
+		if cond(st) {
+			return st
+		}
+	}
+	hr.t.Fatalf("group did not reach %s in %s; last: %s", what, timeout, describe(last))
+	return last
+}
+
+func (hr *harness) waitPhase(id string, phase api.GroupStatus) runtime.GroupStatus {
+	hr.t.Helper()
+	return hr.waitFor(id, 60*time.Second, string(phase), func(st runtime.GroupStatus) bool { return st.Phase == phase })
+}
+
+func describe(st runtime.GroupStatus) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "phase %s %s", st.Phase, st.Message)
+	for _, c := range append(st.InitContainers, st.Containers...) {
+		fmt.Fprintf(&b, "; %s: %s %s %s exit %d restarts %d", c.Name, c.Current.State, c.Current.Reason, c.Current.Message, c.Current.ExitCode, c.RestartCount)
+	}
+	return b.String()
+}
+
+// logOf is what a container's run wrote, once its writer is done.
+func (hr *harness) logOf(id, container string, attempt int) string {
+	hr.t.Helper()
+	path := runtime.LogPath(hr.cfg.Root, id, container, attempt)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	var b strings.Builder
+	err := logs.Follow(ctx, path, logs.FollowOptions{UntilWriterDone: true}, func(l logs.Line) error {
+		b.WriteString(l.Text + "\n")
+		return nil
+	})
+	if err != nil {
+		hr.t.Fatalf("log of %s: %v", container, err)
+	}
+	return b.String()
+}
+
+func (hr *harness) delete(id string) {
+	hr.t.Helper()
+	if err := hr.h.Engine.Delete(context.Background(), id); err != nil {
+		hr.t.Errorf("delete %s: %v", id, err)
+	}
+}
+
+// assertNothingLeft checks that the test's groups left no container, task,
+// snapshot, mount, network namespace, veth, address or cgroup behind.
+func (hr *harness) assertNothingLeft() {
+	t := hr.t
+	ctx := hr.h.Conn.WithNamespace(context.Background())
+	cl := hr.h.Conn.Client()
+	if cs, err := cl.Containers(ctx); err != nil || len(cs) != 0 {
+		t.Errorf("containers left: %d (%v)", len(cs), err)
+	}
+	n := 0
+	cl.SnapshotService("overlayfs").Walk(ctx, func(context.Context, snapshots.Info) error { n++; return nil })
+	// The image's own layer stays; what a container adds must not.
+	if n > 1 {
+		t.Errorf("%d snapshots left (want only the image's layer)", n)
+	}
+	if mounts := mountsUnder(hr.cfg.Root); len(mounts) != 0 {
+		t.Errorf("mounts left under the root: %v", mounts)
+	}
+	if entries, _ := os.ReadDir(filepath.Join(hr.cfg.Root, "netns")); len(entries) != 0 {
+		t.Errorf("network namespaces left: %d", len(entries))
+	}
+	if br, err := netlink.LinkByName(hr.cfg.Bridge); err == nil {
+		links, _ := netlink.LinkList()
+		for _, l := range links {
+			if l.Attrs().MasterIndex == br.Attrs().Index {
+				t.Errorf("veth left on the bridge: %s", l.Attrs().Name)
+			}
+		}
+	}
+	filepath.WalkDir(filepath.Join(hr.cfg.Root, "cni", "ipam"), func(p string, d os.DirEntry, err error) error {
+		if err == nil && !d.IsDir() && !strings.HasPrefix(d.Name(), "last_reserved_ip") && d.Name() != "lock" {
+			t.Errorf("IP allocation left: %s", p)
+		}
+		return nil
+	})
+	for _, ctl := range []string{"memory", "cpu", "pids", ""} {
+		dir := filepath.Join("/sys/fs/cgroup", ctl, hr.cgroupRoot)
+		entries, err := os.ReadDir(dir)
+		if err != nil {
+			continue
+		}
+		for _, e := range entries {
+			if e.IsDir() {
+				t.Errorf("cgroup left: %s/%s", dir, e.Name())
+			}
+		}
+	}
+	if entries, _ := os.ReadDir(filepath.Join(hr.cfg.Root, "groups")); len(entries) != 0 {
+		t.Errorf("group directories left: %d", len(entries))
+	}
+}
+
+// removeNamespace removes the test's image and containerd namespace.
+func (hr *harness) removeNamespace() {
+	ctx := hr.h.Conn.WithNamespace(context.Background())
+	cl := hr.h.Conn.Client()
+	imgs, _ := cl.ImageService().List(ctx)
+	for _, img := range imgs {
+		cl.ImageService().Delete(ctx, img.Name)
+	}
+	cl.SnapshotService("overlayfs").Walk(ctx, func(_ context.Context, info snapshots.Info) error {
+		cl.SnapshotService("overlayfs").Remove(ctx, info.Name)
+		return nil
+	})
+	cl.NamespaceService().Delete(context.Background(), hr.cfg.Namespace)
+	for _, ctl := range []string{"memory", "cpu", "cpuacct", "pids", "cpuset", "blkio", "devices", "freezer", "hugetlb", "net_cls", "perf_event", "systemd", ""} {
+		os.Remove(filepath.Join("/sys/fs/cgroup", ctl, hr.cgroupRoot))
+	}
+}
+
+func mountsUnder(dir string) []string {
+	f, err := os.Open("/proc/self/mountinfo")
+	if err != nil {
+		return nil
+	}
+	defer f.Close()
+	var out []string
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		fields := strings.Fields(sc.Text())
+		if len(fields) > 4 && strings.HasPrefix(fields[4], dir+"/") {
+			out = append(out, fields[4])
+		}
+	}
+	return out
+}
+
+var _ = io.Discard

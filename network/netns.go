@@ -1,0 +1,151 @@
+package network
+
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"runtime"
+
+	"golang.org/x/sys/unix"
+)
+
+// ErrNetNSExists is returned by Setup for a group whose network namespace is
+// already pinned: setting it up again would leak its first address.
+var ErrNetNSExists = errors.New("network namespace already exists")
+
+// threadNetNSPath is the network namespace of the calling OS thread, which
+// is not the process's once the thread has switched.
+func threadNetNSPath() string {
+	return fmt.Sprintf("/proc/%d/task/%d/ns/net", os.Getpid(), unix.Gettid())
+}
+
+// isNetNS tells whether path is a mounted namespace file (nsfs), that is a
+// pinned namespace and not a plain file left behind.
+func isNetNS(path string) bool {
+	var st unix.Statfs_t
+	if err := unix.Statfs(path, &st); err != nil {
+		return false
+	}
+	return st.Type == unix.NSFS_MAGIC
+}
+
+// createNetNS makes a new network namespace and pins it by bind mounting it
+// onto path, which must not be a live namespace already.
+func createNetNS(path string) error {
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		return err
+	}
+	f, err := os.OpenFile(path, os.O_RDONLY|os.O_CREATE|os.O_EXCL, 0o444)
+	if errors.Is(err, fs.ErrExist) {
+		if isNetNS(path) {
+			return fmt.Errorf("%s: %w", path, ErrNetNSExists)
+		}
+		// A plain file is what a crash between create and mount leaves; it
+		// pins nothing and can go.
+		if err := os.Remove(path); err != nil {
+			return err
+		}
+		f, err = os.OpenFile(path, os.O_RDONLY|os.O_CREATE|os.O_EXCL, 0o444)
+	}
+	if err != nil {
+		return err
+	}
+	f.Close()
+
+	errc := make(chan error, 1)
+	go func() {
+		// The thread is unlocked only once it is back in the host's
+		// namespace; otherwise the goroutine ends locked and Go ends the
+		// thread with it, so no other goroutine runs in the new namespace.
+		runtime.LockOSThread()
+		orig, err := os.Open(threadNetNSPath())
+		if err != nil {
+			runtime.UnlockOSThread()
+			errc <- fmt.Errorf("open current network namespace: %w", err)
+			return
+		}
+		defer orig.Close()
+		if err := unix.Unshare(unix.CLONE_NEWNET); err != nil {
+			runtime.UnlockOSThread()
+			errc <- fmt.Errorf("unshare network namespace: %w", err)
+			return
+		}
+		var mountErr error
+		if err := unix.Mount(threadNetNSPath(), path, "none", unix.MS_BIND, ""); err != nil {
+			mountErr = fmt.Errorf("pin network namespace on %s: %w", path, err)
+		}
+		if err := unix.Setns(int(orig.Fd()), unix.CLONE_NEWNET); err != nil {
+			errc <- errors.Join(mountErr, fmt.Errorf("switch back to the original network namespace: %w", err))
+			return
+		}
+		runtime.UnlockOSThread()
+		errc <- mountErr
+	}()
+	if err := <-errc; err != nil {
+		os.Remove(path)
+		return err
+	}
+	return nil
+}
+
+// removeNetNS unpins the namespace at path and removes the file. A path
+// that is not mounted, or is gone, is not an error.
+func removeNetNS(path string) error {
+	// Lazy unmount: a process that still has the file open does not make it
+	// busy. Looped, in case the file was mounted over more than once.
+	for i := 0; i < 8; i++ {
+		err := unix.Unmount(path, unix.MNT_DETACH)
+		if errors.Is(err, unix.EINVAL) || errors.Is(err, unix.ENOENT) {
+			break
+		}
+		if err != nil {
+			return &os.PathError{Op: "unmount", Path: path, Err: err}
+		}
+	}
+	if err := os.Remove(path); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return err
+	}
+	return nil
+}
+
+// RunInNetNS runs fn on an OS thread switched into the network namespace at
+// path and waits for it. Sockets and netlink handles that fn opens belong
+// to that namespace and stay so after fn returns; goroutines fn starts do
+// not run in it.
+func RunInNetNS(path string, fn func() error) error {
+	target, err := os.Open(path)
+	if err != nil {
+		return fmt.Errorf("open network namespace: %w", err)
+	}
+	defer target.Close()
+
+	errc := make(chan error, 1)
+	// A fresh goroutine, so the caller's thread is never switched.
+	go func() {
+		// Unlocked only when back in the original namespace (see
+		// createNetNS).
+		runtime.LockOSThread()
+		orig, err := os.Open(threadNetNSPath())
+		if err != nil {
+			runtime.UnlockOSThread()
+			errc <- fmt.Errorf("open current network namespace: %w", err)
+			return
+		}
+		defer orig.Close()
+		if err := unix.Setns(int(target.Fd()), unix.CLONE_NEWNET); err != nil {
+			runtime.UnlockOSThread()
+			errc <- fmt.Errorf("enter network namespace %s: %w", path, err)
+			return
+		}
+		fnErr := fn()
+		if err := unix.Setns(int(orig.Fd()), unix.CLONE_NEWNET); err != nil {
+			errc <- errors.Join(fnErr, fmt.Errorf("switch back to the original network namespace: %w", err))
+			return
+		}
+		runtime.UnlockOSThread()
+		errc <- fnErr
+	}()
+	return <-errc
+}

@@ -1,0 +1,298 @@
+//go:build integration
+
+package containerd
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	tasksapi "github.com/containerd/containerd/api/services/tasks/v1"
+	"github.com/containerd/containerd/v2/core/snapshots"
+
+	"leci/internal/testimage"
+	"leci/internal/testutil"
+	"leci/pod"
+)
+
+var (
+	leciBinOnce  sync.Once
+	leciBinDir   string
+	leciBinPath  string
+	leciBinErr   error
+	leciHasPause bool
+)
+
+// TestMain removes the leci binary the backend tests build, once, for all.
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if leciBinDir != "" {
+		os.RemoveAll(leciBinDir)
+	}
+	os.Exit(code)
+}
+
+// leciBinary builds the static leci binary from this module, once per test
+// run, and tells whether it has the sandbox's pause command yet.
+func leciBinary(t *testing.T) (path string, hasPause bool) {
+	t.Helper()
+	leciBinOnce.Do(func() {
+		goBin, err := exec.LookPath("go")
+		if err != nil {
+			goBin = "/usr/local/go/bin/go"
+		}
+		out, err := exec.Command(goBin, "env", "GOMOD").Output()
+		if err != nil {
+			leciBinErr = fmt.Errorf("go env GOMOD: %w", err)
+			return
+		}
+		modRoot := filepath.Dir(strings.TrimSpace(string(out)))
+		if leciBinDir, leciBinErr = os.MkdirTemp("", "leci-bin-"); leciBinErr != nil {
+			return
+		}
+		leciBinPath = filepath.Join(leciBinDir, "leci")
+		cmd := exec.Command(goBin, "build", "-o", leciBinPath, "./cmd/leci")
+		cmd.Dir = modRoot
+		cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
+		if out, err := cmd.CombinedOutput(); err != nil {
+			leciBinErr = fmt.Errorf("go build ./cmd/leci: %w\n%s", err, out)
+			return
+		}
+		// A hidden command still answers --help.
+		leciHasPause = exec.Command(leciBinPath, "pause", "--help").Run() == nil
+	})
+	if leciBinErr != nil {
+		t.Fatal(leciBinErr)
+	}
+	return leciBinPath, leciHasPause
+}
+
+// backendEnv is one test's backend: its own containerd namespace on its
+// own containerd, the test image, a network namespace, a group ID.
+type backendEnv struct {
+	conn    *Conn
+	b       *Backend
+	netns   string // path of the pinned network namespace
+	group   string
+	logDir  string
+	sbArgs  []string
+	ctx     context.Context
+	removed bool
+}
+
+func newBackendEnv(t *testing.T) *backendEnv {
+	t.Helper()
+	testutil.RequireRoot(t)
+	testutil.RequireBinary(t, "ip")
+	conn := newTestConn(t)
+	ctx := context.Background()
+
+	f, err := os.Open(buildTestImage(t, testimage.DefaultRef))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	if _, err := conn.Import(ctx, f); err != nil {
+		t.Fatalf("import test image: %v", err)
+	}
+
+	leci, hasPause := leciBinary(t)
+	// Until leci has its pause command, busybox waits in the sandbox.
+	args := []string{"/busybox", "sleep", "infinity"}
+	if hasPause {
+		args = []string{"/leci", "pause"}
+	}
+	t.Logf("sandbox process: %q", args)
+
+	suffix := randomSuffix(t)
+	e := &backendEnv{
+		conn:   conn,
+		group:  "eci-test-" + suffix,
+		logDir: t.TempDir(),
+		sbArgs: args,
+		ctx:    ctx,
+	}
+	e.b, err = NewBackend(conn, BackendOptions{
+		Root:               t.TempDir(),
+		SandboxArgs:        args,
+		SandboxRootfsFiles: map[string]string{"/leci": leci, "/busybox": testimage.BusyboxPath},
+	}, testLogger(t))
+	if err != nil {
+		t.Fatalf("new backend: %v", err)
+	}
+
+	nsName := "leci-test-" + suffix
+	if out, err := exec.Command("ip", "netns", "add", nsName).CombinedOutput(); err != nil {
+		t.Fatalf("ip netns add: %v\n%s", err, out)
+	}
+	e.netns = "/run/netns/" + nsName
+	// Runs before the own containerd is stopped (registered earlier).
+	t.Cleanup(func() {
+		if !e.removed {
+			cctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+			defer cancel()
+			if err := e.b.RemoveSandbox(cctx, e.group); err != nil {
+				t.Errorf("cleanup: remove sandbox: %v", err)
+			}
+		}
+		if out, err := exec.Command("ip", "netns", "delete", nsName).CombinedOutput(); err != nil {
+			t.Errorf("ip netns delete: %v\n%s", err, out)
+		}
+	})
+	return e
+}
+
+func (e *backendEnv) sandboxConfig() pod.SandboxConfig {
+	return pod.SandboxConfig{GroupID: e.group, Hostname: "host-" + e.group[len(e.group)-8:], NetNSPath: e.netns}
+}
+
+func (e *backendEnv) startSandbox(t *testing.T, cfg pod.SandboxConfig) pod.Sandbox {
+	t.Helper()
+	began := time.Now()
+	sb, err := e.b.StartSandbox(e.ctx, cfg)
+	if err != nil {
+		t.Fatalf("start sandbox: %v", err)
+	}
+	t.Logf("sandbox start: %v (pid %d)", time.Since(began).Round(time.Millisecond), sb.PID)
+	return sb
+}
+
+// containerConfig is a container of the test's group running shell.
+func (e *backendEnv) containerConfig(name, shell string) pod.ContainerConfig {
+	id := e.group + "-" + name
+	return pod.ContainerConfig{
+		ID:      id,
+		GroupID: e.group,
+		Name:    name,
+		Kind:    pod.KindApp,
+		Image:   testimage.DefaultRef,
+		Command: []string{"sh", "-c", shell},
+		LogPath: filepath.Join(e.logDir, id+".log"),
+	}
+}
+
+// start creates and starts cfg.
+func (e *backendEnv) start(t *testing.T, sb pod.Sandbox, cfg pod.ContainerConfig) <-chan pod.Exit {
+	t.Helper()
+	if err := e.b.CreateContainer(e.ctx, sb, cfg); err != nil {
+		t.Fatalf("create %s: %v", cfg.Name, err)
+	}
+	exited, err := e.b.StartContainer(e.ctx, cfg.ID)
+	if err != nil {
+		t.Fatalf("start %s: %v", cfg.Name, err)
+	}
+	return exited
+}
+
+// run creates, starts and awaits cfg, then removes it; it returns the exit
+// and what the container wrote.
+func (e *backendEnv) run(t *testing.T, sb pod.Sandbox, cfg pod.ContainerConfig) (pod.Exit, string) {
+	t.Helper()
+	began := time.Now()
+	exit := awaitExit(t, e.start(t, sb, cfg), 30*time.Second)
+	t.Logf("container %s create→start→exit: %v", cfg.Name, time.Since(began).Round(time.Millisecond))
+	out, err := os.ReadFile(cfg.LogPath)
+	if err != nil {
+		t.Errorf("read log: %v", err)
+	}
+	if err := e.b.RemoveContainer(e.ctx, cfg.ID); err != nil {
+		t.Errorf("remove %s: %v", cfg.Name, err)
+	}
+	return exit, string(out)
+}
+
+func awaitExit(t *testing.T, exited <-chan pod.Exit, timeout time.Duration) pod.Exit {
+	t.Helper()
+	select {
+	case exit, ok := <-exited:
+		if !ok {
+			t.Fatal("exit channel closed without an exit")
+		}
+		if _, ok := <-exited; ok {
+			t.Error("exit channel yielded twice")
+		}
+		return exit
+	case <-time.After(timeout):
+		t.Fatalf("no exit within %v", timeout)
+	}
+	return pod.Exit{}
+}
+
+// nsInode is the inode of a namespace file (an nsfs mount or /proc link
+// target), what readlink /proc/self/ns/x shows in brackets.
+func nsInode(t *testing.T, p string) uint64 {
+	t.Helper()
+	var st syscall.Stat_t
+	if err := syscall.Stat(p, &st); err != nil {
+		t.Fatalf("stat %s: %v", p, err)
+	}
+	return st.Ino
+}
+
+// shimPIDs lists the runc shims serving the containerd namespace ns.
+func shimPIDs(t *testing.T, ns string) []int {
+	t.Helper()
+	entries, err := os.ReadDir("/proc")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var pids []int
+	for _, e := range entries {
+		var pid int
+		if _, err := fmt.Sscanf(e.Name(), "%d", &pid); err != nil {
+			continue
+		}
+		b, err := os.ReadFile(filepath.Join("/proc", e.Name(), "cmdline"))
+		if err != nil {
+			continue
+		}
+		args := strings.Split(strings.TrimRight(string(b), "\x00"), "\x00")
+		if filepath.Base(args[0]) != "containerd-shim-runc-v2" || isZombie(pid) {
+			continue
+		}
+		for i, a := range args {
+			if a == "-namespace" && i+1 < len(args) && args[i+1] == ns {
+				pids = append(pids, pid)
+			}
+		}
+	}
+	return pids
+}
+
+// assertGroupGone checks that nothing of the group is left: containers,
+// tasks, snapshots beyond the image's one layer, cgroups in any hierarchy.
+func (e *backendEnv) assertGroupGone(t *testing.T) {
+	t.Helper()
+	ctx := e.conn.WithNamespace(e.ctx)
+	cl := e.conn.Client()
+	if ctrs, err := cl.Containers(ctx); err != nil || len(ctrs) != 0 {
+		t.Errorf("containers left: %d (%v)", len(ctrs), err)
+	}
+	if list, err := e.b.ListContainers(e.ctx, ""); err != nil || len(list) != 0 {
+		t.Errorf("ListContainers after removal: %+v (%v)", list, err)
+	}
+	err := cl.SnapshotService(snapshotter).Walk(ctx, func(_ context.Context, info snapshots.Info) error {
+		if info.Kind != snapshots.KindCommitted {
+			t.Errorf("snapshot left: %s (%v)", info.Name, info.Kind)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Errorf("walk snapshots: %v", err)
+	}
+	matches, _ := filepath.Glob(filepath.Join("/sys/fs/cgroup/*", DefaultCgroupRoot, e.group))
+	if len(matches) != 0 {
+		t.Errorf("cgroups left: %q", matches)
+	}
+	resp, err := cl.TaskService().List(ctx, &tasksapi.ListTasksRequest{})
+	if err != nil || len(resp.GetTasks()) != 0 {
+		t.Errorf("tasks left: %v (%v)", resp.GetTasks(), err)
+	}
+}

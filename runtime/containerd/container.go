@@ -1,0 +1,235 @@
+package containerd
+
+import (
+	"context"
+	"fmt"
+	"strconv"
+	"time"
+
+	tasksapi "github.com/containerd/containerd/api/services/tasks/v1"
+	tasktypes "github.com/containerd/containerd/api/types/task"
+	"github.com/containerd/containerd/v2/client"
+	"github.com/containerd/errdefs"
+	"github.com/opencontainers/image-spec/identity"
+
+	"leci/pod"
+)
+
+// CreateContainer creates a container of the sandbox's group from its image,
+// which must be present (EnsureImage): a fresh writable snapshot named after
+// the container, and a spec from containerSpecOpts. Nothing runs until
+// StartContainer. A request the backend cannot honour wraps
+// pod.ErrCreateConfig; whatever was made is removed again on failure.
+func (b *Backend) CreateContainer(ctx context.Context, sb pod.Sandbox, cfg pod.ContainerConfig) (retErr error) {
+	if err := checkID("container", cfg.ID); err != nil {
+		return err
+	}
+	if cfg.GroupID == "" {
+		cfg.GroupID = sb.GroupID
+	}
+	ctx = b.conn.WithNamespace(ctx)
+	log := b.log.With("group", cfg.GroupID, "container", cfg.ID)
+	began := time.Now()
+	cl := b.conn.Client()
+
+	img, err := b.conn.Image(ctx, cfg.Image)
+	if err != nil {
+		return fmt.Errorf("container %s: %w", cfg.ID, err)
+	}
+	ociImg, err := img.Handle.Spec(ctx)
+	if err != nil {
+		return fmt.Errorf("container %s: image config: %w", cfg.ID, err)
+	}
+	diffIDs, err := img.Handle.RootFS(ctx)
+	if err != nil {
+		return fmt.Errorf("container %s: image layers: %w", cfg.ID, err)
+	}
+
+	// The lease keeps the snapshot from the garbage collector until the
+	// container holds it.
+	ctx, done, err := cl.WithLease(ctx)
+	if err != nil {
+		return fmt.Errorf("container %s: %w", cfg.ID, err)
+	}
+	defer func() {
+		cctx, cancel := cleanupContext(ctx)
+		defer cancel()
+		if err := done(cctx); err != nil {
+			log.Warn("release lease", "err", err)
+		}
+	}()
+
+	// The snapshot is prepared here, not by client.WithNewSnapshot, so that
+	// it is removed when the rest fails (a spec error included), and only
+	// if this call made it.
+	snapshots := cl.SnapshotService(snapshotter)
+	if _, err := snapshots.Prepare(ctx, cfg.ID, identity.ChainID(diffIDs).String()); err != nil {
+		return fmt.Errorf("container %s: prepare snapshot: %w", cfg.ID, err)
+	}
+	defer func() {
+		if retErr != nil {
+			cctx, cancel := cleanupContext(ctx)
+			defer cancel()
+			if err := snapshots.Remove(cctx, cfg.ID); err != nil && !errdefs.IsNotFound(err) {
+				log.Warn("roll back snapshot", "err", err)
+			}
+		}
+	}()
+
+	specOpts := containerSpecOpts(ociImg.Config, sb, cfg)
+	if quota, ok := b.cg.v1CPUQuota(sb.CgroupParent); ok {
+		specOpts = append(specOpts, withCPUQuotaCap(quota))
+	}
+	ext := containerExtension{LogPath: cfg.LogPath, TTY: cfg.TTY, StopSignal: ociImg.Config.StopSignal}
+	_, err = cl.NewContainer(ctx, cfg.ID,
+		client.WithImageName(img.Name),
+		client.WithSnapshotter(snapshotter),
+		// Before the spec: the user options read /etc/passwd from it.
+		client.WithSnapshot(cfg.ID),
+		client.WithRuntime(b.opts.Runtime, nil),
+		client.WithContainerLabels(containerLabels(cfg.Labels, map[string]string{
+			pod.LabelGroupID:   cfg.GroupID,
+			pod.LabelContainer: cfg.Name,
+			pod.LabelKind:      cfg.Kind,
+			pod.LabelAttempt:   strconv.Itoa(cfg.Attempt),
+		})),
+		withExtension(ext),
+		client.WithNewSpec(specOpts...),
+	)
+	if err != nil {
+		return fmt.Errorf("create container %s: %w", cfg.ID, err)
+	}
+	log.Debug("created container", "image", img.Name, "took", time.Since(began).Round(time.Millisecond))
+	return nil
+}
+
+// RemoveContainer kills and deletes the container's task, then the
+// container with its snapshot, and its cgroup if runc left it. A container
+// already gone is no error.
+func (b *Backend) RemoveContainer(ctx context.Context, id string) error {
+	if err := checkID("container", id); err != nil {
+		return err
+	}
+	ctx = b.conn.WithNamespace(ctx)
+	ctr, err := b.conn.Client().LoadContainer(ctx, id)
+	if errdefs.IsNotFound(err) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("load container %s: %w", id, err)
+	}
+	return b.removeContainer(ctx, ctr)
+}
+
+// removeContainer removes one container (a sandbox too) and what belongs
+// to it.
+func (b *Backend) removeContainer(ctx context.Context, ctr client.Container) error {
+	id := ctr.ID()
+	spec, err := ctr.Spec(ctx)
+	if errdefs.IsNotFound(err) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("container %s: %w", id, err)
+	}
+	if err := b.deleteTask(ctx, ctr); err != nil {
+		return err
+	}
+	if err := ctr.Delete(ctx, client.WithSnapshotCleanup); err != nil && !errdefs.IsNotFound(err) {
+		return fmt.Errorf("delete container %s: %w", id, err)
+	}
+	// runc deletes the cgroup with the task; one is left only when that
+	// went wrong, and it must not keep the group's cgroup from going.
+	if spec.Linux != nil && spec.Linux.CgroupsPath != "" {
+		if err := b.cg.removeTree(spec.Linux.CgroupsPath); err != nil {
+			b.log.Warn("remove container cgroup", "container", id, "err", err)
+		}
+	}
+	b.log.Debug("removed container", "container", id)
+	return nil
+}
+
+// deleteTask kills the container's task if it runs and deletes it, after
+// the exit watcher (if this process runs one) has read the exit.
+func (b *Backend) deleteTask(ctx context.Context, ctr client.Container) error {
+	id := ctr.ID()
+	task, err := ctr.Task(ctx, nil)
+	if errdefs.IsNotFound(err) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("load task %s: %w", id, err)
+	}
+	st, err := task.Status(ctx)
+	if err != nil && !errdefs.IsNotFound(err) {
+		return fmt.Errorf("task %s status: %w", id, err)
+	}
+	if st.Status != client.Stopped {
+		if err := killAndWait(ctx, task); err != nil {
+			return fmt.Errorf("kill task %s: %w", id, err)
+		}
+	}
+	b.waitWatchers(ctx, id)
+	if _, err := task.Delete(ctx); err != nil && !errdefs.IsNotFound(err) {
+		return fmt.Errorf("delete task %s: %w", id, err)
+	}
+	return nil
+}
+
+// killAndWait SIGKILLs every process of the task and waits for its exit.
+func killAndWait(ctx context.Context, task client.Task) error {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	exited, err := task.Wait(ctx)
+	if err != nil {
+		return err
+	}
+	if err := task.Kill(ctx, sigkill, client.WithKillAll); err != nil && !errdefs.IsNotFound(err) && !errdefs.IsFailedPrecondition(err) {
+		return err
+	}
+	select {
+	case <-exited:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// ListContainers lists the containers leci made for groupID ("" for all
+// groups), sandboxes included, with their tasks' state.
+func (b *Backend) ListContainers(ctx context.Context, groupID string) ([]pod.ContainerInfo, error) {
+	ctx = b.conn.WithNamespace(ctx)
+	cl := b.conn.Client()
+	filter := fmt.Sprintf("labels.%q", pod.LabelGroupID)
+	if groupID != "" {
+		filter = groupFilter(groupID)
+	}
+	records, err := cl.ContainerService().List(ctx, filter)
+	if err != nil {
+		return nil, fmt.Errorf("list containers: %w", err)
+	}
+	// One call for every task, rather than one per container.
+	resp, err := cl.TaskService().List(ctx, &tasksapi.ListTasksRequest{})
+	if err != nil {
+		return nil, fmt.Errorf("list tasks: %w", err)
+	}
+	tasks := make(map[string]*tasktypes.Process, len(resp.Tasks))
+	for _, t := range resp.Tasks {
+		tasks[t.ID] = t
+	}
+	out := make([]pod.ContainerInfo, 0, len(records))
+	for _, r := range records {
+		info := infoFromLabels(r.ID, r.Labels)
+		if t, ok := tasks[r.ID]; ok {
+			info.Running = t.Status == tasktypes.Status_RUNNING
+			info.PID = int(t.Pid)
+		}
+		out = append(out, info)
+	}
+	return out, nil
+}
+
+// groupFilter selects a group's containers.
+func groupFilter(groupID string) string {
+	return fmt.Sprintf("labels.%q==%q", pod.LabelGroupID, groupID)
+}

@@ -1,0 +1,65 @@
+package containerd
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+
+	"github.com/containerd/containerd/v2/client"
+	"github.com/containerd/containerd/v2/core/containers"
+	"github.com/containerd/typeurl/v2"
+	"google.golang.org/protobuf/types/known/anypb"
+)
+
+// extensionName is the key of leci's record in a container's extensions.
+const extensionName = "leci.container"
+
+// extensionTypeURL names the JSON encoding of containerExtension.
+const extensionTypeURL = "leci.dev/containerd/container-extension/v1"
+
+// containerExtension is what StartContainer and StopContainer need to know
+// of a container beyond its spec. It is kept with the container in
+// containerd (an extension, not labels: it is no one's to filter by), so it
+// survives a restart of leci.
+type containerExtension struct {
+	// LogPath is the file the container's output goes to ("" discards it).
+	LogPath string `json:"logPath,omitempty"`
+	// TTY is true when the process has a terminal.
+	TTY bool `json:"tty,omitempty"`
+	// StopSignal is the image's STOPSIGNAL ("" is SIGTERM).
+	StopSignal string `json:"stopSignal,omitempty"`
+}
+
+// withExtension stores ext on the container. It is stored as JSON under a
+// type URL of leci's own, which needs no typeurl registration.
+func withExtension(ext containerExtension) client.NewContainerOpts {
+	return func(_ context.Context, _ *client.Client, c *containers.Container) error {
+		b, err := json.Marshal(ext)
+		if err != nil {
+			return err
+		}
+		if c.Extensions == nil {
+			c.Extensions = map[string]typeurl.Any{}
+		}
+		c.Extensions[extensionName] = &anypb.Any{TypeUrl: extensionTypeURL, Value: b}
+		return nil
+	}
+}
+
+// extensionOf reads the container's record; a container without one (not
+// made by CreateContainer) gets the zero record.
+func extensionOf(ctx context.Context, ctr client.Container) (containerExtension, error) {
+	var ext containerExtension
+	exts, err := ctr.Extensions(ctx)
+	if err != nil {
+		return ext, fmt.Errorf("container %s: %w", ctr.ID(), err)
+	}
+	a, ok := exts[extensionName]
+	if !ok || a.GetTypeUrl() != extensionTypeURL {
+		return ext, nil
+	}
+	if err := json.Unmarshal(a.GetValue(), &ext); err != nil {
+		return ext, fmt.Errorf("container %s: leci extension: %w", ctr.ID(), err)
+	}
+	return ext, nil
+}

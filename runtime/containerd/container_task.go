@@ -1,0 +1,200 @@
+package containerd
+
+import (
+	"context"
+	"fmt"
+	"net/url"
+	"syscall"
+	"time"
+
+	"github.com/containerd/containerd/v2/client"
+	"github.com/containerd/containerd/v2/pkg/cio"
+	"github.com/containerd/errdefs"
+	"github.com/moby/sys/signal"
+
+	"leci/pod"
+)
+
+const (
+	sigkill = syscall.SIGKILL
+	sigterm = syscall.SIGTERM
+)
+
+// StartContainer creates the container's task with its output going to its
+// log, arms the wait, and starts it. The channel yields the exit once and is
+// closed; it is closed without an exit only if containerd could not be
+// waited on for waitRetryFor or the task was removed meanwhile, and the
+// engine then learns the state from ListContainers. The exited task stays
+// until RemoveContainer, so its output is drained and its status readable.
+func (b *Backend) StartContainer(ctx context.Context, id string) (_ <-chan pod.Exit, retErr error) {
+	if err := checkID("container", id); err != nil {
+		return nil, err
+	}
+	ctx = b.conn.WithNamespace(ctx)
+	log := b.log.With("container", id)
+	began := time.Now()
+	ctr, err := b.conn.Client().LoadContainer(ctx, id)
+	if err != nil {
+		return nil, fmt.Errorf("load container %s: %w", id, err)
+	}
+	ext, err := extensionOf(ctx, ctr)
+	if err != nil {
+		return nil, err
+	}
+	spec, err := ctr.Spec(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("container %s: %w", id, err)
+	}
+	var cgroupsPath string
+	if spec.Linux != nil {
+		cgroupsPath = spec.Linux.CgroupsPath
+	}
+
+	task, err := ctr.NewTask(ctx, b.ioFor(ext))
+	if err != nil {
+		return nil, fmt.Errorf("create task %s: %w", id, err)
+	}
+	defer func() {
+		if retErr != nil {
+			cctx, cancel := cleanupContext(ctx)
+			defer cancel()
+			if _, err := task.Delete(cctx, client.WithProcessKill); err != nil && !errdefs.IsNotFound(err) {
+				log.Warn("roll back task", "err", err)
+			}
+		}
+	}()
+	// The wait outlives this call, and is armed before the start so that
+	// an exit right after it is not missed.
+	wctx, cancelWait := context.WithCancel(context.WithoutCancel(ctx))
+	exited, err := task.Wait(wctx)
+	if err != nil {
+		cancelWait()
+		return nil, fmt.Errorf("wait for task %s: %w", id, err)
+	}
+	// Taken before the call: the process may have run and exited by the
+	// time Start returns.
+	started := time.Now()
+	if err := task.Start(ctx); err != nil {
+		cancelWait()
+		return nil, fmt.Errorf("start task %s: %w", id, err)
+	}
+	log.Debug("started container", "pid", task.Pid(), "took", time.Since(began).Round(time.Millisecond))
+
+	return b.watch(wctx, cancelWait, ctr, exited, started, cgroupsPath), nil
+}
+
+// ioFor is the task's IO: its log, with a terminal when it has one.
+func (b *Backend) ioFor(ext containerExtension) cio.Creator {
+	creator := cio.NullIO
+	if ext.LogPath != "" {
+		creator = b.opts.LogIO(ext.LogPath)
+	}
+	if ext.TTY {
+		return terminalIO(creator)
+	}
+	return creator
+}
+
+// terminalIO asks the shim for a terminal, whose output it then copies to
+// the same place. The runc shim (1.6 as 2.x) copies a terminal only to a
+// FIFO or a binary logger, not to a file: that is refused here, with a
+// clearer error than the shim's.
+func terminalIO(c cio.Creator) cio.Creator {
+	return func(id string) (cio.IO, error) {
+		i, err := c(id)
+		if err != nil {
+			return nil, err
+		}
+		if u, err := url.Parse(i.Config().Stdout); err == nil && u.Scheme == "file" {
+			i.Close()
+			return nil, fmt.Errorf("a terminal's output cannot go to a plain log file (%s): the shim needs a binary logger or FIFOs", u.Path)
+		}
+		return ttyIO{i}, nil
+	}
+}
+
+type ttyIO struct{ cio.IO }
+
+func (t ttyIO) Config() cio.Config {
+	c := t.IO.Config()
+	c.Terminal = true
+	return c
+}
+
+// StopContainer sends the stop signal (the image's, else SIGTERM), waits up
+// to grace, then kills every process of the container, and returns once it
+// has exited. A container that is not running is already stopped.
+func (b *Backend) StopContainer(ctx context.Context, id string, grace time.Duration) error {
+	if err := checkID("container", id); err != nil {
+		return err
+	}
+	ctx = b.conn.WithNamespace(ctx)
+	log := b.log.With("container", id)
+	ctr, err := b.conn.Client().LoadContainer(ctx, id)
+	if errdefs.IsNotFound(err) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("load container %s: %w", id, err)
+	}
+	task, err := ctr.Task(ctx, nil)
+	if errdefs.IsNotFound(err) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("load task %s: %w", id, err)
+	}
+	st, err := task.Status(ctx)
+	if errdefs.IsNotFound(err) || err == nil && st.Status == client.Stopped {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("task %s status: %w", id, err)
+	}
+	wctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	exited, err := task.Wait(wctx)
+	if err != nil {
+		return fmt.Errorf("wait for task %s: %w", id, err)
+	}
+
+	// A created task never ran its process; there is nothing to be graceful to.
+	if st.Status != client.Created && grace > 0 {
+		sig := b.stopSignal(ctx, ctr)
+		if err := task.Kill(ctx, sig); err != nil && !errdefs.IsNotFound(err) && !errdefs.IsFailedPrecondition(err) {
+			return fmt.Errorf("signal task %s: %w", id, err)
+		}
+		t := time.NewTimer(grace)
+		defer t.Stop()
+		select {
+		case <-exited:
+			return nil
+		case <-t.C:
+			log.Info("grace period over, killing", "grace", grace)
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+	if err := task.Kill(ctx, sigkill, client.WithKillAll); err != nil && !errdefs.IsNotFound(err) && !errdefs.IsFailedPrecondition(err) {
+		return fmt.Errorf("kill task %s: %w", id, err)
+	}
+	select {
+	case <-exited:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+func (b *Backend) stopSignal(ctx context.Context, ctr client.Container) syscall.Signal {
+	ext, err := extensionOf(ctx, ctr)
+	if err != nil || ext.StopSignal == "" {
+		return sigterm
+	}
+	sig, err := signal.ParseSignal(ext.StopSignal)
+	if err != nil {
+		b.log.Warn("image stop signal", "container", ctr.ID(), "signal", ext.StopSignal, "err", err)
+		return sigterm
+	}
+	return sig
+}
