@@ -21,6 +21,7 @@ type globalOptions struct {
 	bridge     string
 	subnet     string
 	cniBinDirs []string
+	cgroupRoot string
 	logLevel   string
 }
 
@@ -32,6 +33,7 @@ func (o *globalOptions) register(cmd *cobra.Command) {
 	f.StringVar(&o.bridge, "bridge", "leci0", "bridge of the groups' network")
 	f.StringVar(&o.subnet, "subnet", "10.89.0.0/16", "subnet of the groups' addresses")
 	f.StringSliceVar(&o.cniBinDirs, "cni-bin-dir", []string{"/opt/cni/bin", "/usr/lib/cni"}, "directories searched for the CNI plugins")
+	f.StringVar(&o.cgroupRoot, "cgroup-root", "/leci", "cgroup under which each group gets its own")
 	f.StringVar(&o.logLevel, "log-level", "warn", "log level: debug, info, warn, error")
 }
 
@@ -56,6 +58,6 @@ func (o *globalOptions) connect(ctx context.Context, log *slog.Logger) (*contain
 func (o *globalOptions) hostConfig(backoff runtime.Backoff) host.Config {
 	return host.Config{
 		Root: o.root, Containerd: o.containerd, Namespace: o.namespace,
-		Bridge: o.bridge, Subnet: o.subnet, CNIBinDirs: o.cniBinDirs, Backoff: backoff,
+		Bridge: o.bridge, Subnet: o.subnet, CNIBinDirs: o.cniBinDirs, CgroupRoot: o.cgroupRoot, Backoff: backoff,
 	}
 }
