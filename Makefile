@@ -47,14 +47,9 @@ test: deps build lint unit fuzz integration
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem ./...
 
-# Until the runtime lands the demo validates the examples; it prints what each
-# request becomes once its defaults are applied.
-demo: build
-	@for f in examples/*.yaml examples/*.json examples/*.rpc; do \
-		echo "== $(BIN) validate -f $$f"; $(BIN) validate -f $$f 2>/dev/null || exit 1; \
-	done
-	@echo "== $(BIN) validate -f examples/job-init.yaml -o json"
-	@$(BIN) validate -f examples/job-init.yaml -o json
+# Runs a real group: see hack/demo.sh.
+demo: require-root deps build
+	hack/demo.sh
 
 require-root:
 	@if [ "$$(id -u)" -ne 0 ]; then echo "this target needs root: run it with sudo" >&2; exit 1; fi
