@@ -15,7 +15,6 @@ import (
 
 	"leci/logs"
 	"leci/network"
-	"leci/pod"
 	"leci/runtime"
 	"leci/runtime/containerd"
 	"leci/volumes"
@@ -94,24 +93,9 @@ func Open(ctx context.Context, cfg Config, log *slog.Logger) (_ *Host, retErr er
 	if err != nil {
 		return nil, fmt.Errorf("network: %w", err)
 	}
-	eng := runtime.New(backend, networker{nm}, volumes.Manager{}, runtime.Options{Root: cfg.Root, Backoff: cfg.Backoff}, log)
+	eng := runtime.New(backend, nm, volumes.Manager{}, runtime.Options{Root: cfg.Root, Backoff: cfg.Backoff}, log)
 	return &Host{Conn: conn, Network: nm, Engine: eng}, nil
 }
 
 // Close lets go of containerd; groups keep running.
 func (h *Host) Close() error { return h.Conn.Close() }
-
-// networker adapts the network package to the engine's Networker.
-type networker struct{ *network.Manager }
-
-func (n networker) WriteEtcFiles(dir string, f pod.EtcFiles) (pod.EtcPaths, error) {
-	in := network.EtcFiles{Hostname: f.Hostname, IP: f.IP, DNSPolicy: f.DNSPolicy, NameServers: f.NameServers, Searches: f.Searches}
-	for _, a := range f.Aliases {
-		in.Aliases = append(in.Aliases, network.HostAlias{IP: a.IP, Hostnames: a.Hostnames})
-	}
-	for _, o := range f.Options {
-		in.Options = append(in.Options, network.DNSOption{Name: o.Name, Value: o.Value})
-	}
-	p, err := network.WriteEtcFiles(dir, in)
-	return pod.EtcPaths{Hosts: p.Hosts, Hostname: p.Hostname, Resolv: p.Resolv}, err
-}

@@ -7,11 +7,9 @@
 package integration
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"fmt"
-	"io"
 	"log/slog"
 	"math/rand/v2"
 	"os"
@@ -26,6 +24,7 @@ import (
 
 	"leci/api"
 	"leci/host"
+	"leci/internal/mountinfo"
 	"leci/internal/testimage"
 	"leci/internal/testutil"
 	"leci/logs"
@@ -291,21 +290,14 @@ func (hr *harness) removeNamespace() {
 	}
 }
 
+// mountsUnder lists the mounts below dir (dir itself excluded).
 func mountsUnder(dir string) []string {
-	f, err := os.Open("/proc/self/mountinfo")
-	if err != nil {
-		return nil
-	}
-	defer f.Close()
+	points, _ := mountinfo.Under(dir)
 	var out []string
-	sc := bufio.NewScanner(f)
-	for sc.Scan() {
-		fields := strings.Fields(sc.Text())
-		if len(fields) > 4 && strings.HasPrefix(fields[4], dir+"/") {
-			out = append(out, fields[4])
+	for _, p := range points {
+		if p != dir {
+			out = append(out, p)
 		}
 	}
 	return out
 }
-
-var _ = io.Discard

@@ -1,6 +1,8 @@
 package network
 
 import (
+	"leci/pod"
+
 	"errors"
 	"fmt"
 	"io/fs"
@@ -30,41 +32,25 @@ const (
 	resolvedStub       = "127.0.0.53"
 )
 
-// EtcFiles is what a group's /etc/hosts, /etc/hostname and /etc/resolv.conf
-// say.
-type EtcFiles struct {
-	Hostname string
-	// IP is the group's address, listed in hosts under Hostname; empty
-	// leaves that line out.
-	IP string
-	// Aliases are extra hosts lines (ECI's HostAliase).
-	Aliases []HostAlias
-	// DNSPolicy is DNSPolicyDefault or DNSPolicyNone.
-	DNSPolicy string
-	// NameServers, Searches and Options are ECI's DnsConfig.
-	NameServers []string
-	Searches    []string
-	Options     []DNSOption
-}
+// The /etc files are described with the pod package's types, so that the
+// engine hands them over as they are.
+type (
+	// EtcFiles is what a group's /etc/hosts, /etc/hostname and
+	// /etc/resolv.conf say.
+	EtcFiles = pod.EtcFiles
+	// HostAlias is one hosts line: an address and its names.
+	HostAlias = pod.HostAlias
+	// DNSOption is a resolv.conf option, written "name" or "name:value".
+	DNSOption = pod.DNSOption
+	// EtcPaths are the files WriteEtcFiles wrote, to be bind mounted into
+	// every container of the group.
+	EtcPaths = pod.EtcPaths
+)
 
-// HostAlias is one hosts line: an address and its names.
-type HostAlias struct {
-	IP        string
-	Hostnames []string
-}
-
-// DNSOption is a resolv.conf option, written "name" or "name:value".
-type DNSOption struct {
-	Name  string
-	Value string
-}
-
-// EtcPaths are the files WriteEtcFiles wrote, to be bind mounted into
-// every container of the group.
-type EtcPaths struct {
-	Hosts    string
-	Hostname string
-	Resolv   string
+// WriteEtcFiles writes the group's /etc files into dir: the engine's view
+// of WriteEtcFiles.
+func (m *Manager) WriteEtcFiles(dir string, f EtcFiles) (EtcPaths, error) {
+	return WriteEtcFiles(dir, f)
 }
 
 // WriteEtcFiles writes dir/hosts, dir/hostname and dir/resolv.conf for a
@@ -77,7 +63,7 @@ func WriteEtcFiles(dir string, f EtcFiles) (EtcPaths, error) {
 // writeEtcFiles is WriteEtcFiles with the host's resolv.conf files given,
 // so that tests need not depend on the host's.
 func writeEtcFiles(dir string, f EtcFiles, hostResolv, resolvedResolv string) (EtcPaths, error) {
-	if err := f.validate(); err != nil {
+	if err := validateEtcFiles(f); err != nil {
 		return EtcPaths{}, err
 	}
 	var resolv resolvConf
@@ -107,7 +93,7 @@ func writeEtcFiles(dir string, f EtcFiles, hostResolv, resolvedResolv string) (E
 		Resolv:   filepath.Join(dir, "resolv.conf"),
 	}
 	for path, content := range map[string]string{
-		p.Hosts:    f.hosts(),
+		p.Hosts:    hostsFile(f),
 		p.Hostname: f.Hostname + "\n",
 		p.Resolv:   resolv.String(),
 	} {
@@ -119,7 +105,7 @@ func writeEtcFiles(dir string, f EtcFiles, hostResolv, resolvedResolv string) (E
 }
 
 // validate refuses values that would add lines or fields to the files.
-func (f EtcFiles) validate() error {
+func validateEtcFiles(f EtcFiles) error {
 	var errs []error
 	if f.Hostname == "" {
 		errs = append(errs, errors.New("hostname is empty"))
@@ -170,7 +156,7 @@ func isWord(s string) bool {
 	}) < 0
 }
 
-func (f EtcFiles) hosts() string {
+func hostsFile(f EtcFiles) string {
 	var b strings.Builder
 	b.WriteString("127.0.0.1 localhost\n")
 	b.WriteString("::1 localhost ip6-localhost ip6-loopback\n")

@@ -1,10 +1,8 @@
 package containerd
 
 import (
-	"bufio"
 	"errors"
 	"fmt"
-	"io"
 	"io/fs"
 	"os"
 	"path"
@@ -16,6 +14,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"leci/internal/mountinfo"
 	"leci/pod"
 )
 
@@ -52,44 +51,29 @@ type cgroupFS struct {
 
 // discoverCgroups reads this process's mount table.
 func discoverCgroups() (*cgroupFS, error) {
-	f, err := os.Open("/proc/self/mountinfo")
+	table, err := mountinfo.Read()
 	if err != nil {
 		return nil, fmt.Errorf("read cgroup mounts: %w", err)
 	}
-	defer f.Close()
-	mounts, err := parseCgroupMounts(f)
-	if err != nil {
-		return nil, fmt.Errorf("read cgroup mounts: %w", err)
-	}
+	mounts := cgroupMounts(table)
 	if len(mounts) == 0 {
 		return nil, errors.New("no cgroup filesystem is mounted")
 	}
 	return &cgroupFS{mounts: mounts}, nil
 }
 
-// parseCgroupMounts picks the cgroup and cgroup2 mounts out of a
-// /proc/<pid>/mountinfo. A hierarchy mounted twice counts once.
-func parseCgroupMounts(r io.Reader) ([]cgroupMount, error) {
+// cgroupMounts picks the cgroup and cgroup2 mounts out of a mount table.
+// A hierarchy mounted twice counts once.
+func cgroupMounts(table []mountinfo.Mount) []cgroupMount {
 	var out []cgroupMount
 	seen := map[string]bool{}
-	sc := bufio.NewScanner(r)
-	sc.Buffer(make([]byte, 0, 64*1024), 1024*1024)
-	for sc.Scan() {
-		// "36 35 98:0 /root /mnt rw,noatime master:1 - ext3 /dev/root rw,errors=continue"
-		pre, post, ok := strings.Cut(sc.Text(), " - ")
-		if !ok {
-			continue
-		}
-		pf, qf := strings.Fields(pre), strings.Fields(post)
-		if len(pf) < 5 || len(qf) < 3 {
-			continue
-		}
-		m := cgroupMount{Root: unescapeOctal(pf[3]), Mountpoint: unescapeOctal(pf[4])}
-		switch qf[0] {
+	for _, mi := range table {
+		m := cgroupMount{Root: mi.Root, Mountpoint: mi.Point}
+		switch mi.FSType {
 		case "cgroup2":
 			m.V2 = true
 		case "cgroup":
-			for _, o := range strings.Split(qf[2], ",") {
+			for _, o := range strings.Split(mi.SuperOptions, ",") {
 				if o == "rw" || o == "ro" || o == "" || strings.HasPrefix(o, "release_agent=") || o == "clone_children" || o == "noprefix" || o == "xattr" {
 					continue
 				}
@@ -98,33 +82,14 @@ func parseCgroupMounts(r io.Reader) ([]cgroupMount, error) {
 		default:
 			continue
 		}
-		key := qf[0] + ":" + strings.Join(m.Controllers, ",")
+		key := mi.FSType + ":" + strings.Join(m.Controllers, ",")
 		if seen[key] {
 			continue
 		}
 		seen[key] = true
 		out = append(out, m)
 	}
-	return out, sc.Err()
-}
-
-// unescapeOctal undoes mountinfo's \ooo escapes (a space is \040).
-func unescapeOctal(s string) string {
-	if !strings.Contains(s, `\`) {
-		return s
-	}
-	var b strings.Builder
-	for i := 0; i < len(s); i++ {
-		if s[i] == '\\' && i+3 < len(s) {
-			if n, err := strconv.ParseUint(s[i+1:i+4], 8, 8); err == nil {
-				b.WriteByte(byte(n))
-				i += 3
-				continue
-			}
-		}
-		b.WriteByte(s[i])
-	}
-	return b.String()
+	return out
 }
 
 // v1 returns the v1 hierarchy holding controller.

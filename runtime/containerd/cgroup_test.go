@@ -1,6 +1,8 @@
 package containerd
 
 import (
+	"leci/internal/mountinfo"
+
 	"os"
 	"path/filepath"
 	"strings"
@@ -24,7 +26,8 @@ const unifiedMountinfo = `25 22 0:23 / /sys/fs/cgroup rw,nosuid,nodev,noexec,rel
 `
 
 func TestParseCgroupMounts(t *testing.T) {
-	ms, err := parseCgroupMounts(strings.NewReader(hybridMountinfo))
+	table, err := mountinfo.Parse(strings.NewReader(hybridMountinfo))
+	ms := cgroupMounts(table)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -42,7 +45,8 @@ func TestParseCgroupMounts(t *testing.T) {
 		t.Errorf("unified = %+v, %v", m, ok)
 	}
 
-	ms, err = parseCgroupMounts(strings.NewReader(unifiedMountinfo))
+	table, err = mountinfo.Parse(strings.NewReader(unifiedMountinfo))
+	ms = cgroupMounts(table)
 	if err != nil {
 		t.Fatal(err)
 	}
