@@ -235,3 +235,30 @@ Container:
 	}
 	hr.delete(id)
 }
+
+func TestExecInRunningContainer(t *testing.T) {
+	hr := newHarness(t)
+	id := hr.create(`
+ContainerGroupName: exec-target
+TerminationGracePeriodSeconds: 1
+Container:
+  - {Name: app, Image: ` + image + `, Command: [sh, -c, "trap 'exit 0' TERM; echo ready > /tmp/state; while true; do sleep 0.1; done"]}
+`)
+	hr.waitPhase(id, api.GroupRunning)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	res, err := hr.h.Engine.Exec(ctx, id, "app", []string{"sh", "-c", "cat /etc/hostname /tmp/state; exit 7"}, 1024)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.ExitCode != 7 || string(res.Output) != "exec-target\nready\n" {
+		t.Errorf("exec = %d %q, want 7 and the hostname and state", res.ExitCode, res.Output)
+	}
+	short, cancelShort := context.WithTimeout(context.Background(), 300*time.Millisecond)
+	defer cancelShort()
+	start := time.Now()
+	if _, err := hr.h.Engine.Exec(short, id, "app", []string{"sleep", "30"}, 1024); err == nil || time.Since(start) > 6*time.Second {
+		t.Errorf("an exec past its deadline returned %v after %s, want a deadline error soon", err, time.Since(start))
+	}
+	hr.delete(id)
+}

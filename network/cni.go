@@ -127,7 +127,7 @@ func (m *Manager) runtimeConf(groupID, netnsPath string) *libcni.RuntimeConf {
 //  3. CNI ADD, which adds eth0 on the bridge with an address of the subnet.
 //
 // If any step fails, what was done is undone before Setup returns.
-func (m *Manager) Setup(ctx context.Context, groupID string) (_ pod.Network, retErr error) {
+func (m *Manager) Setup(ctx context.Context, groupID string, opts pod.NetworkOptions) (_ pod.Network, retErr error) {
 	if err := validateGroupID(groupID); err != nil {
 		return pod.Network{}, err
 	}

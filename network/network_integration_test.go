@@ -92,7 +92,7 @@ func newTestNet(t testing.TB, mutate ...func(*Config)) *testNet {
 // setup sets a group up and tears it down when the test ends.
 func (tn *testNet) setup(t testing.TB, groupID string) pod.Network {
 	t.Helper()
-	n, err := tn.m.Setup(context.Background(), groupID)
+	n, err := tn.m.Setup(context.Background(), groupID, pod.NetworkOptions{})
 	if err != nil {
 		t.Fatalf("Setup %s: %v", groupID, err)
 	}
@@ -364,7 +364,7 @@ func TestSetup(t *testing.T) {
 	}
 
 	// A second Setup of the same group is refused and leaves the first alone.
-	_, err = tn.m.Setup(context.Background(), "g1")
+	_, err = tn.m.Setup(context.Background(), "g1", pod.NetworkOptions{})
 	if !errors.Is(err, ErrNetNSExists) {
 		t.Errorf("second Setup: got %v, want ErrNetNSExists", err)
 	}
@@ -434,7 +434,7 @@ func TestTeardown(t *testing.T) {
 	tn := newTestNet(t)
 	ctx := context.Background()
 
-	n, err := tn.m.Setup(ctx, "g1")
+	n, err := tn.m.Setup(ctx, "g1", pod.NetworkOptions{})
 	if err != nil {
 		t.Fatalf("Setup: %v", err)
 	}
@@ -477,7 +477,7 @@ func TestTeardown(t *testing.T) {
 func TestTeardownAfterNetNSRemoved(t *testing.T) {
 	tn := newTestNet(t)
 	ctx := context.Background()
-	n, err := tn.m.Setup(ctx, "g1")
+	n, err := tn.m.Setup(ctx, "g1", pod.NetworkOptions{})
 	if err != nil {
 		t.Fatalf("Setup: %v", err)
 	}
@@ -507,7 +507,7 @@ func TestTeardownAfterNetNSRemoved(t *testing.T) {
 func TestTeardownAfterNetNSUnmounted(t *testing.T) {
 	tn := newTestNet(t)
 	ctx := context.Background()
-	n, err := tn.m.Setup(ctx, "g1")
+	n, err := tn.m.Setup(ctx, "g1", pod.NetworkOptions{})
 	if err != nil {
 		t.Fatalf("Setup: %v", err)
 	}
@@ -547,7 +547,7 @@ func TestSetupOverStaleFile(t *testing.T) {
 func TestTeardownWithChangedConfig(t *testing.T) {
 	tn := newTestNet(t)
 	ctx := context.Background()
-	if _, err := tn.m.Setup(ctx, "g1"); err != nil {
+	if _, err := tn.m.Setup(ctx, "g1", pod.NetworkOptions{}); err != nil {
 		t.Fatalf("Setup: %v", err)
 	}
 	// leci restarts with its IPAM dir moved: DEL must still reach the
@@ -577,7 +577,7 @@ func TestConcurrentGroups(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			nw, err := tn.m.Setup(ctx, fmt.Sprintf("c%d", i))
+			nw, err := tn.m.Setup(ctx, fmt.Sprintf("c%d", i), pod.NetworkOptions{})
 			ips[i], errs[i] = nw.IPv4, err
 		}()
 	}
@@ -611,7 +611,7 @@ func TestSetupFailureLeavesNothing(t *testing.T) {
 	t.Run("no plugins", func(t *testing.T) {
 		empty := t.TempDir()
 		tn := newTestNet(t, func(c *Config) { c.BinDirs = []string{empty} })
-		_, err := tn.m.Setup(context.Background(), "g1")
+		_, err := tn.m.Setup(context.Background(), "g1", pod.NetworkOptions{})
 		if err == nil {
 			t.Fatal("Setup without plugins: no error")
 		}
@@ -632,7 +632,7 @@ func TestSetupFailureLeavesNothing(t *testing.T) {
 			c.Subnet = netip.PrefixFrom(p.Addr(), 30).String()
 		})
 		first := tn.setup(t, "g1")
-		_, err := tn.m.Setup(context.Background(), "g2")
+		_, err := tn.m.Setup(context.Background(), "g2", pod.NetworkOptions{})
 		if err == nil {
 			t.Fatal("Setup in a full subnet: no error")
 		}
@@ -678,7 +678,7 @@ func (tn *testNet) cycles(t testing.TB, n int) (setups, teardowns []time.Duratio
 	for i := range n {
 		id := fmt.Sprintf("cycle-%d", i)
 		start := time.Now()
-		if _, err := tn.m.Setup(ctx, id); err != nil {
+		if _, err := tn.m.Setup(ctx, id, pod.NetworkOptions{}); err != nil {
 			t.Fatalf("Setup %s: %v", id, err)
 		}
 		mid := time.Now()

@@ -205,3 +205,31 @@ type EtcPaths struct {
 	Hostname string
 	Resolv   string
 }
+
+// ExecResult is how a command run in a container ended.
+type ExecResult struct {
+	ExitCode int
+	// Output is the command's stdout and stderr, interleaved, cut at the
+	// bound the caller gave.
+	Output []byte
+}
+
+// NetworkOptions are what a group asks of its network beyond an address.
+type NetworkOptions struct {
+	// IngressBandwidth and EgressBandwidth limit the group's traffic, in
+	// bits per second; 0 is no limit.
+	IngressBandwidth int64
+	EgressBandwidth  int64
+	// IPv6 asks for an IPv6 address as well (Ipv6AddressCount 1).
+	IPv6 bool
+	// Ports are published on the host, when the host allows it.
+	Ports []PortMapping
+}
+
+// PortMapping publishes a container port on the host.
+type PortMapping struct {
+	ContainerPort int
+	HostPort      int
+	Protocol      string // "tcp" or "udp"
+	HostIP        string
+}

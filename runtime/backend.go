@@ -38,4 +38,8 @@ type Backend interface {
 	// ListContainers lists the containers of a group ("" for every group
 	// leci owns), sandboxes included.
 	ListContainers(ctx context.Context, groupID string) ([]pod.ContainerInfo, error)
+	// Exec runs cmd in a running container and waits for it, at most
+	// until ctx is done (then the command is killed and ctx's error
+	// returned). Output keeps at most maxOutput bytes.
+	Exec(ctx context.Context, id string, cmd []string, maxOutput int) (pod.ExecResult, error)
 }

@@ -58,6 +58,10 @@ func hostList(s string) []string {
 	return out
 }
 
+func networkOptions(req *api.CreateContainerGroupRequest) pod.NetworkOptions {
+	return pod.NetworkOptions{IngressBandwidth: req.IngressBandwidth, EgressBandwidth: req.EgressBandwidth, IPv6: req.Ipv6AddressCount == 1}
+}
+
 func etcFiles(req *api.CreateContainerGroupRequest, nw pod.Network) pod.EtcFiles {
 	f := pod.EtcFiles{Hostname: hostname(req), IP: nw.IPv4, DNSPolicy: req.DNSPolicy}
 	for _, a := range req.HostAliase {

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"leci/api"
+	"leci/pod"
 )
 
 // ErrNotFound is returned for a group the engine does not know.
@@ -137,4 +138,27 @@ func newGroupID() (string, error) {
 		b[i] = alphabet[int(b[i])%len(alphabet)]
 	}
 	return "eci-" + string(b), nil
+}
+
+// ErrNotRunning is returned for an exec in a container that is not running.
+var ErrNotRunning = errors.New("container is not running")
+
+// Exec runs cmd in a running container of a group ("" for the first app
+// container) and returns how it ended.
+func (e *Engine) Exec(ctx context.Context, id, container string, cmd []string, maxOutput int) (pod.ExecResult, error) {
+	g, err := e.group(id)
+	if err != nil {
+		return pod.ExecResult{}, err
+	}
+	st := g.snapshot()
+	for _, c := range append(st.Containers, st.InitContainers...) {
+		if container != "" && c.Name != container {
+			continue
+		}
+		if c.Current.State != api.StateRunning {
+			return pod.ExecResult{}, fmt.Errorf("%s/%s: %w", id, c.Name, ErrNotRunning)
+		}
+		return e.backend.Exec(ctx, c.ID, cmd, maxOutput)
+	}
+	return pod.ExecResult{}, fmt.Errorf("container %s of %s: %w", container, id, ErrNotFound)
 }

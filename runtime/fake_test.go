@@ -136,6 +136,10 @@ func (f *fakeBackend) ListContainers(ctx context.Context, groupID string) ([]pod
 	return out, nil
 }
 
+func (f *fakeBackend) Exec(ctx context.Context, id string, cmd []string, maxOutput int) (pod.ExecResult, error) {
+	return pod.ExecResult{}, errors.New("exec is not faked")
+}
+
 func (f *fakeBackend) starts() []string {
 	f.mu.Lock()
 	defer f.mu.Unlock()
@@ -149,7 +153,7 @@ type fakeNet struct {
 	fail      error
 }
 
-func (n *fakeNet) Setup(ctx context.Context, groupID string) (pod.Network, error) {
+func (n *fakeNet) Setup(ctx context.Context, groupID string, opts pod.NetworkOptions) (pod.Network, error) {
 	n.mu.Lock()
 	defer n.mu.Unlock()
 	if n.fail != nil {

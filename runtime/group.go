@@ -232,7 +232,7 @@ func (g *group) setup(ctx context.Context) error {
 			p.err = g.e.backend.EnsureImage(ctx, ref.image, ref.policy, auth)
 		}()
 	}
-	nw, err := g.e.net.Setup(ctx, g.id)
+	nw, err := g.e.net.Setup(ctx, g.id, networkOptions(g.req))
 	if err != nil {
 		return fmt.Errorf("network: %w", err)
 	}

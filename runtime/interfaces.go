@@ -11,7 +11,7 @@ import (
 type Networker interface {
 	// Setup creates the group's network namespace and attaches it, before
 	// any container starts.
-	Setup(ctx context.Context, groupID string) (pod.Network, error)
+	Setup(ctx context.Context, groupID string, opts pod.NetworkOptions) (pod.Network, error)
 	// Teardown detaches and removes it; it succeeds when nothing is left,
 	// including when nothing was ever set up.
 	Teardown(ctx context.Context, groupID string) error
