@@ -262,3 +262,43 @@ Container:
 	}
 	hr.delete(id)
 }
+
+func TestActiveDeadlineExpiresGroup(t *testing.T) {
+	hr := newHarness(t)
+	id := hr.create(`
+ContainerGroupName: deadline
+ActiveDeadlineSeconds: 2
+TerminationGracePeriodSeconds: 1
+Container:
+  - {Name: app, Image: ` + image + `, Command: [sh, -c, "trap 'exit 0' TERM; while true; do sleep 0.1; done"]}
+`)
+	start := time.Now()
+	st := hr.waitPhase(id, api.GroupExpired)
+	if took := time.Since(start); took < 1500*time.Millisecond || took > 8*time.Second {
+		t.Errorf("expired after %s, want about 2 s", took)
+	}
+	if c := st.Containers[0]; c.Current.State != api.StateTerminated || c.RestartCount != 0 {
+		t.Errorf("app = %s, %d restarts; want stopped and not restarted", c.Current.State, c.RestartCount)
+	}
+	hr.delete(id)
+}
+
+func TestTerminationMessages(t *testing.T) {
+	hr := newHarness(t)
+	id := hr.create(`
+ContainerGroupName: termination
+RestartPolicy: Never
+Container:
+  - {Name: file, Image: ` + image + `, Command: [sh, -c, "echo -n 'bad config' > /dev/termination-log; exit 2"]}
+  - {Name: custom, Image: ` + image + `, TerminationMessagePath: /tmp/why, SecurityContext: {RunAsUser: 1000}, Command: [sh, -c, "echo -n done > /tmp/why"]}
+  - {Name: logs, Image: ` + image + `, TerminationMessagePolicy: FallbackToLogsOnError, Command: [sh, -c, "echo first; echo last words; exit 3"]}
+`)
+	st := hr.waitPhase(id, api.GroupFailed)
+	want := map[string]string{"file": "bad config", "custom": "done", "logs": "first\nlast words\n"}
+	for _, c := range st.Containers {
+		if c.Current.Message != want[c.Name] {
+			t.Errorf("%s: termination message %q, want %q", c.Name, c.Current.Message, want[c.Name])
+		}
+	}
+	hr.delete(id)
+}

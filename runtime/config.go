@@ -2,11 +2,15 @@ package runtime
 
 import (
 	"fmt"
+	"io"
+	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
+	"time"
 
 	"leci/api"
+	"leci/logs"
 	"leci/pod"
 )
 
@@ -114,7 +118,12 @@ func (g *group) containerConfig(spec *api.ContainerCommon, app *api.Container, i
 		cfg.Privileged = app.SecurityContextPrivileged
 		cfg.TTY, cfg.Stdin, cfg.StdinOnce = app.Tty, app.Stdin, app.StdinOnce
 	}
+	termination, err := g.terminationFile(spec.Name, attempt)
+	if err != nil {
+		return pod.ContainerConfig{}, err
+	}
 	cfg.Mounts = []pod.Mount{
+		{Source: termination, Destination: spec.TerminationMessagePath, Type: "bind"},
 		{Source: g.etc.Hosts, Destination: "/etc/hosts", Type: "bind"},
 		{Source: g.etc.Hostname, Destination: "/etc/hostname", Type: "bind"},
 		{Source: g.etc.Resolv, Destination: "/etc/resolv.conf", Type: "bind"},
@@ -128,6 +137,64 @@ func (g *group) containerConfig(spec *api.ContainerCommon, app *api.Container, i
 		cfg.Mounts = append(cfg.Mounts, mount)
 	}
 	return cfg, nil
+}
+
+// terminationFile makes the host file a container's run writes its
+// termination message into, bind-mounted at TerminationMessagePath so that
+// it can be read after the container is gone.
+func (g *group) terminationFile(container string, attempt int) (string, error) {
+	dir := filepath.Join(g.dir, "termination")
+	if err := os.MkdirAll(dir, 0o711); err != nil {
+		return "", err
+	}
+	path := filepath.Join(dir, container+"-"+strconv.Itoa(attempt))
+	f, err := os.OpenFile(path, os.O_CREATE|os.O_TRUNC|os.O_WRONLY, 0o666)
+	if err != nil {
+		return "", fmt.Errorf("termination message file: %w", err)
+	}
+	f.Close()
+	// Any user of the container may write its message.
+	return path, os.Chmod(path, 0o666)
+}
+
+// Bounds of a termination message, as the kubelet's.
+const (
+	maxTerminationMessage = 4096
+	fallbackLogLines      = 80
+	fallbackLogBytes      = 2048
+)
+
+// terminationMessage is what a run left in its termination message file,
+// or, with FallbackToLogsOnError and a failed exit, the tail of its log.
+func (g *group) terminationMessage(spec *api.ContainerCommon, attempt, exitCode int) string {
+	path := filepath.Join(g.dir, "termination", spec.Name+"-"+strconv.Itoa(attempt))
+	msg := ""
+	if f, err := os.Open(path); err == nil {
+		buf := make([]byte, maxTerminationMessage)
+		n, _ := io.ReadFull(f, buf)
+		f.Close()
+		msg = string(buf[:n])
+	}
+	if msg != "" || exitCode == 0 || spec.TerminationMessagePolicy != "FallbackToLogsOnError" {
+		return msg
+	}
+	log := g.logPath(spec.Name, attempt)
+	// The log writer drains the pipes after the exit; give it a moment.
+	for i := 0; i < 40; i++ {
+		if writing, err := logs.Writing(log); err != nil || !writing {
+			break
+		}
+		time.Sleep(25 * time.Millisecond)
+	}
+	lines, err := logs.Read(log, logs.ReadOptions{Tail: fallbackLogLines, LimitBytes: fallbackLogBytes})
+	if err != nil {
+		return ""
+	}
+	var b strings.Builder
+	for _, l := range lines {
+		b.WriteString(l.Text + "\n")
+	}
+	return b.String()
 }
 
 func (g *group) volume(name string) api.Volume {

@@ -237,3 +237,61 @@ func TestDeleteStopsRunningContainers(t *testing.T) {
 		t.Errorf("stopped %v, live %d, sandboxes %d; want both stopped, nothing left", b.stopped, len(b.live), b.sandboxes)
 	}
 }
+
+func TestActiveDeadlineExpiresGroup(t *testing.T) {
+	b := newFakeBackend()
+	b.scripts["app"] = []int{-1}
+	e := newTestEngine(t, b, nil)
+	req := testRequest(api.RestartAlways, nil, []string{"app"})
+	req.ActiveDeadlineSeconds = 1
+	id, _ := e.Create(context.Background(), req)
+	st := waitFor(t, e, id, phaseIs(api.GroupExpired))
+	if c := st.Containers[0]; c.Current.State != api.StateTerminated || c.Current.ExitCode != 137 || c.RestartCount != 0 {
+		t.Errorf("app = %+v restarts %d, want stopped once (137) and not restarted", c.Current, c.RestartCount)
+	}
+	found := false
+	for _, ev := range st.Events {
+		found = found || ev.Reason == ReasonDeadlineExceeded
+	}
+	if !found {
+		t.Errorf("no DeadlineExceeded event in %+v", st.Events)
+	}
+	e.Delete(context.Background(), id)
+}
+
+func TestDeleteRecordsHowContainersEnded(t *testing.T) {
+	b := newFakeBackend()
+	b.scripts["app"] = []int{-1}
+	e := newTestEngine(t, b, nil)
+	id, _ := e.Create(context.Background(), testRequest(api.RestartAlways, nil, []string{"app"}))
+	waitFor(t, e, id, phaseIs(api.GroupRunning))
+	ch, _ := e.Watch(context.Background(), id)
+	e.Delete(context.Background(), id)
+	var last GroupStatus
+	for st := range ch {
+		last = st
+	}
+	if last.Phase != api.GroupTerminating || last.Containers[0].Current.ExitCode != 137 {
+		t.Errorf("last status: %s, app %+v; want Terminating with the app's exit 137", last.Phase, last.Containers[0].Current)
+	}
+}
+
+func TestDescribeHidesEnvironment(t *testing.T) {
+	req := testRequest(api.RestartNever, nil, []string{"app", "secret"})
+	req.Container[0].EnvironmentVar = []api.EnvironmentVar{{Key: "A", Value: "1"}}
+	req.Container[1].EnvironmentVar = []api.EnvironmentVar{{Key: "TOKEN", Value: "hunter2"}}
+	req.Container[1].EnvironmentVarHide = true
+	b := newFakeBackend()
+	b.scripts["app"], b.scripts["secret"] = []int{0}, []int{0}
+	e := newTestEngine(t, b, nil)
+	id, _ := e.Create(context.Background(), req)
+	st := waitFor(t, e, id, phaseIs(api.GroupSucceeded))
+	d := Describe(st)
+	if len(d.Containers[0].EnvironmentVars) != 1 || len(d.Containers[1].EnvironmentVars) != 0 {
+		t.Errorf("env shown: %+v / %+v; want the hidden one empty", d.Containers[0].EnvironmentVars, d.Containers[1].EnvironmentVars)
+	}
+	if d.Status != api.GroupSucceeded || d.Containers[1].CurrentState.Reason != ReasonCompleted || d.IntranetIP != "10.89.0.7" {
+		t.Errorf("describe = %+v", d)
+	}
+	e.Delete(context.Background(), id)
+}

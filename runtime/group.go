@@ -148,6 +148,14 @@ func (g *group) run() {
 	}
 	timer := time.NewTimer(time.Hour)
 	defer timer.Stop()
+	var deadline <-chan time.Time
+	if d := g.req.ActiveDeadlineSeconds; d > 0 {
+		// Counted from the group's creation, so that it holds across a
+		// restart of leci too.
+		t := time.NewTimer(max(g.st.CreatedAt.Add(time.Duration(d)*time.Second).Sub(g.e.opts.Now()), 0))
+		defer t.Stop()
+		deadline = t.C
+	}
 	for {
 		acts := g.round()
 		var wake <-chan time.Time
@@ -161,8 +169,57 @@ func (g *group) run() {
 		case ev := <-g.exits:
 			g.exited(ev)
 		case <-wake:
+		case <-deadline:
+			deadline = nil
+			g.expire()
 		}
 	}
+}
+
+// expire ends a group whose ActiveDeadlineSeconds has passed: every
+// container is stopped within the grace period, nothing restarts, and the
+// group is Expired.
+func (g *group) expire() {
+	now := g.e.opts.Now()
+	msg := fmt.Sprintf("group was active longer than its deadline of %ds", g.req.ActiveDeadlineSeconds)
+	g.update(func(st *GroupStatus) {
+		st.ExpiredAt, st.Message = now, msg
+		st.event(now, "Warning", ReasonDeadlineExceeded, "", msg)
+		for _, c := range append(st.InitContainers, st.Containers...) {
+			if c.Current.State == api.StateRunning {
+				st.event(now, "Normal", "Killing", c.Name, "Stopping container "+c.Name+": deadline exceeded")
+			}
+		}
+	})
+	g.stopAll(g.ctx)
+	g.recordStopped(2 * time.Second)
+}
+
+// stopAll stops every running container of the group within the grace
+// period, concurrently, and returns the errors.
+func (g *group) stopAll(ctx context.Context) []error {
+	grace := time.Duration(*g.req.TerminationGracePeriodSeconds) * time.Second
+	snap := g.snapshot()
+	var (
+		wg   sync.WaitGroup
+		mu   sync.Mutex
+		errs []error
+	)
+	for _, c := range append(snap.InitContainers, snap.Containers...) {
+		if c.Current.State != api.StateRunning {
+			continue
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			err := g.e.backend.StopContainer(ctx, c.ID, grace)
+			mu.Lock()
+			errs = append(errs, err)
+			mu.Unlock()
+		}()
+	}
+	wg.Wait()
+	return errs
 }
 
 // round plans and starts what can start until nothing more can, then
@@ -213,6 +270,8 @@ func (g *group) setPhase(phase api.GroupStatus) {
 			st.SucceededAt = now
 		case api.GroupFailed:
 			st.FailedAt = now
+		case api.GroupExpired:
+			st.event(now, "Normal", "Expired", "", "group expired")
 		}
 	})
 	g.log.Info("group phase", "phase", phase)
@@ -229,7 +288,16 @@ func (g *group) setup(ctx context.Context) error {
 		g.images[ref.image] = p
 		go func() {
 			defer close(p.done)
+			g.update(func(st *GroupStatus) {
+				st.event(g.e.opts.Now(), "Normal", "Pulling", "", "Pulling image "+ref.image)
+			})
+			start := time.Now()
 			p.err = g.e.backend.EnsureImage(ctx, ref.image, ref.policy, auth)
+			if p.err == nil {
+				g.update(func(st *GroupStatus) {
+					st.event(g.e.opts.Now(), "Normal", "Pulled", "", fmt.Sprintf("Image %s is present (%s)", ref.image, time.Since(start).Round(time.Millisecond)))
+				})
+			}
 		}()
 	}
 	nw, err := g.e.net.Setup(ctx, g.id, networkOptions(g.req))
@@ -360,6 +428,9 @@ func (g *group) startContainer(init bool, i int) {
 		}
 		return
 	}
+	g.update(func(st *GroupStatus) {
+		st.event(g.e.opts.Now(), "Normal", "Created", spec.Name, "Created container "+spec.Name)
+	})
 	exitCh, err := g.e.backend.StartContainer(g.ctx, id)
 	if err != nil {
 		g.removeContainer(id)
@@ -396,8 +467,9 @@ func (g *group) exited(ev exitEvent) {
 	}
 	g.removeContainer(cur.ID)
 	now := g.e.opts.Now()
-	term := g.terminated(cur, ev.exit)
+	term := g.terminated(ev.init, ev.index, cur, ev.exit)
 	restart, at, backoff := AfterExit(g.req.RestartPolicy, ev.init, ev.exit.Code, cur, term.FinishedAt.Sub(term.StartedAt), g.e.opts.Backoff, now)
+	restart = restart && snap.ExpiredAt.IsZero()
 	g.update(func(st *GroupStatus) {
 		c := statusOf(st, ev.init, ev.index)
 		c.Ready = false
@@ -417,15 +489,18 @@ func (g *group) exited(ev exitEvent) {
 	})
 }
 
-// terminated is the state a run of c ended in.
-func (g *group) terminated(c *ContainerStatus, ex pod.Exit) ContainerState {
+// terminated is the state a run of c ended in, with its termination
+// message.
+func (g *group) terminated(init bool, i int, c *ContainerStatus, ex pod.Exit) ContainerState {
 	finished := ex.FinishedAt
 	if finished.IsZero() {
 		finished = g.e.opts.Now()
 	}
+	spec, _ := g.containerSpec(init, i)
 	return ContainerState{
 		State: api.StateTerminated, ExitCode: ex.Code, Signal: ex.Signal,
 		StartedAt: c.Current.StartedAt, FinishedAt: finished, Reason: exitReason(ex),
+		Message: g.terminationMessage(spec, c.Attempt, ex.Code),
 	}
 }
 
@@ -449,7 +524,7 @@ func (g *group) recordStopped(timeout time.Duration) {
 			g.update(func(st *GroupStatus) {
 				c := statusOf(st, ev.init, ev.index)
 				if c.Attempt == ev.attempt && c.Current.State == api.StateRunning {
-					c.Current, c.Ready = g.terminated(c, ev.exit), false
+					c.Current, c.Ready = g.terminated(ev.init, ev.index, c, ev.exit), false
 				}
 			})
 		case <-deadline:

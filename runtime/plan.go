@@ -50,9 +50,15 @@ type Actions struct {
 //     waiting and past its backoff is started.
 //  3. The phase: Failed or Succeeded once every app container has
 //     terminated for good (Failed if any exited non-zero), Running once
-//     every app container has started, Pending before.
+//     every app container has started, Pending before; Expired, with
+//     nothing started, once the group's deadline has passed.
 func Plan(st *GroupStatus, now time.Time) Actions {
 	a := Actions{StartInit: -1, Phase: api.GroupPending}
+	if !st.ExpiredAt.IsZero() {
+		// Past its ActiveDeadlineSeconds a group starts nothing again.
+		a.Phase = api.GroupExpired
+		return a
+	}
 	wake := func(t time.Time) {
 		if !t.IsZero() && (a.WakeAt.IsZero() || t.Before(a.WakeAt)) {
 			a.WakeAt = t

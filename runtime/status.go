@@ -21,6 +21,7 @@ const (
 	ReasonCreateContainerErr  = "CreateContainerError"
 	ReasonRunContainerError   = "RunContainerError"
 	ReasonContainerTerminated = "Terminated"
+	ReasonDeadlineExceeded    = "DeadlineExceeded"
 )
 
 // ContainerState is one state of a container: what Describe shows as
@@ -79,6 +80,9 @@ type GroupStatus struct {
 	StartedAt      time.Time
 	SucceededAt    time.Time
 	FailedAt       time.Time
+	// ExpiredAt is set once ActiveDeadlineSeconds has passed: the group was
+	// stopped and stays Expired.
+	ExpiredAt      time.Time
 	IPv4           string
 	IPv6           string
 	InitContainers []ContainerStatus

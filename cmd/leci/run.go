@@ -8,6 +8,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"strconv"
 	"sync"
 	"syscall"
 	"time"
@@ -196,6 +197,23 @@ func printChanges(w io.Writer, st runtime.GroupStatus, seen map[string]string) {
 			msg = ": " + st.Message
 		}
 		fmt.Fprintf(w, "leci: group %s%s\n", st.Phase, msg)
+	}
+	for _, e := range st.Events {
+		key := "event:" + e.Type + e.Reason + e.Object + e.Message
+		count := strconv.Itoa(e.Count)
+		if seen[key] == count {
+			continue
+		}
+		seen[key] = count
+		object := ""
+		if e.Object != "" {
+			object = " " + e.Object
+		}
+		times := ""
+		if e.Count > 1 {
+			times = fmt.Sprintf(" (x%d)", e.Count)
+		}
+		fmt.Fprintf(w, "leci: event %s %s%s: %s%s\n", e.Type, e.Reason, object, e.Message, times)
 	}
 	for _, c := range append(st.InitContainers, st.Containers...) {
 		s := describeContainerState(c)
