@@ -72,14 +72,14 @@ type Event struct {
 // GroupStatus is the state of a group: what the engine reports and the
 // store keeps.
 type GroupStatus struct {
-	ID             string
-	Request        *api.CreateContainerGroupRequest
-	Phase          api.GroupStatus
-	Message        string
-	CreatedAt      time.Time
-	StartedAt      time.Time
-	SucceededAt    time.Time
-	FailedAt       time.Time
+	ID          string
+	Request     *api.CreateContainerGroupRequest
+	Phase       api.GroupStatus
+	Message     string
+	CreatedAt   time.Time
+	StartedAt   time.Time
+	SucceededAt time.Time
+	FailedAt    time.Time
 	// ExpiredAt is set once ActiveDeadlineSeconds has passed: the group was
 	// stopped and stays Expired.
 	ExpiredAt      time.Time
