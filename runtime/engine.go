@@ -140,6 +140,19 @@ func newGroupID() (string, error) {
 	return "eci-" + string(b), nil
 }
 
+// ErrExpired is returned for a group past its ActiveDeadlineSeconds.
+var ErrExpired = errors.New("container group has expired")
+
+// Restart restarts every container of the group in place (init containers
+// first), keeping its sandbox, network and volumes.
+func (e *Engine) Restart(ctx context.Context, id string) error {
+	g, err := e.group(id)
+	if err != nil {
+		return err
+	}
+	return g.restart(ctx)
+}
+
 // ErrNotRunning is returned for an exec in a container that is not running.
 var ErrNotRunning = errors.New("container is not running")
 

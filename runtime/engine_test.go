@@ -295,3 +295,25 @@ func TestDescribeHidesEnvironment(t *testing.T) {
 	}
 	e.Delete(context.Background(), id)
 }
+
+func TestRestartRunsInitAgain(t *testing.T) {
+	b := newFakeBackend()
+	b.scripts["init"] = []int{0}
+	b.scripts["app"] = []int{-1}
+	e := newTestEngine(t, b, nil)
+	id, _ := e.Create(context.Background(), testRequest(api.RestartAlways, []string{"init"}, []string{"app"}))
+	waitFor(t, e, id, phaseIs(api.GroupRunning))
+	if err := e.Restart(context.Background(), id); err != nil {
+		t.Fatal(err)
+	}
+	st := waitFor(t, e, id, func(st GroupStatus) bool {
+		return st.Phase == api.GroupRunning && st.Containers[0].RestartCount == 1
+	})
+	if got := b.starts(); !slices.Equal(got, []string{"init", "app", "init", "app"}) {
+		t.Errorf("starts = %v, want init and app twice", got)
+	}
+	if p := st.Containers[0].Previous; p == nil || p.ExitCode != 137 {
+		t.Errorf("app previous = %+v, want the stopped run (137)", p)
+	}
+	e.Delete(context.Background(), id)
+}

@@ -31,6 +31,9 @@ type group struct {
 	cancel context.CancelFunc
 	done   chan struct{}
 	exits  chan exitEvent
+	// restarts carries RestartContainerGroup requests to the supervisor;
+	// each is answered on its channel.
+	restarts chan chan error
 
 	// Owned by the supervisor goroutine.
 	sandbox pod.Sandbox
@@ -69,7 +72,8 @@ func newGroup(e *Engine, id, dir string, req *api.CreateContainerGroupRequest) *
 		done:   make(chan struct{}),
 		exits:  make(chan exitEvent, len(req.Container)+len(req.InitContainer)),
 		images: map[string]*imagePull{},
-		gone:   make(chan struct{}),
+		gone:     make(chan struct{}),
+		restarts: make(chan chan error),
 	}
 	g.st = GroupStatus{ID: id, Request: req, Phase: api.GroupPending, CreatedAt: now}
 	waiting := ContainerState{State: api.StateWaiting, Reason: ReasonContainerCreating}
@@ -172,7 +176,61 @@ func (g *group) run() {
 		case <-deadline:
 			deadline = nil
 			g.expire()
+		case reply := <-g.restarts:
+			reply <- g.restartAll()
 		}
+	}
+}
+
+// restartAll restarts the group in place, as RestartContainerGroup does:
+// every running container is stopped within the grace period, then the
+// init containers run again, in order, and the app containers after them.
+// Restart counts go up and each container keeps its last run as its
+// previous state.
+func (g *group) restartAll() error {
+	snap := g.snapshot()
+	if !snap.ExpiredAt.IsZero() {
+		return fmt.Errorf("%s: %w", g.id, ErrExpired)
+	}
+	g.update(func(st *GroupStatus) {
+		st.Phase = api.GroupRestarting
+		st.event(g.e.opts.Now(), "Normal", "Restarting", "", "Restarting the group")
+	})
+	errs := g.stopAll(g.ctx)
+	g.recordStopped(5 * time.Second)
+	g.update(func(st *GroupStatus) {
+		for _, list := range [][]ContainerStatus{st.InitContainers, st.Containers} {
+			for i := range list {
+				c := &list[i]
+				if c.Started {
+					prev := c.Current
+					c.Previous = &prev
+					c.RestartCount++
+				}
+				c.Current = ContainerState{State: api.StateWaiting, Reason: ReasonContainerCreating}
+				c.NextStart, c.Ready = time.Time{}, false
+			}
+		}
+		st.SucceededAt, st.FailedAt = time.Time{}, time.Time{}
+	})
+	return errors.Join(errs...)
+}
+
+// restart asks the supervisor to restart the group and waits for it.
+func (g *group) restart(ctx context.Context) error {
+	reply := make(chan error, 1)
+	select {
+	case g.restarts <- reply:
+	case <-g.done:
+		return fmt.Errorf("%s is being deleted: %w", g.id, ErrNotFound)
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	select {
+	case err := <-reply:
+		return err
+	case <-ctx.Done():
+		return ctx.Err()
 	}
 }
 
