@@ -10,6 +10,8 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"strings"
+	"time"
 
 	"github.com/containerd/containerd/v2/pkg/cio"
 
@@ -93,8 +95,28 @@ func Open(ctx context.Context, cfg Config, log *slog.Logger) (_ *Host, retErr er
 	if err != nil {
 		return nil, fmt.Errorf("network: %w", err)
 	}
-	eng := runtime.New(backend, nm, volumes.Manager{}, runtime.Options{Root: cfg.Root, Backoff: cfg.Backoff}, log)
+	eng := runtime.New(backend, nm, volumes.Manager{}, runtime.Options{Root: cfg.Root, Backoff: cfg.Backoff, LogTail: logTail}, log)
 	return &Host{Conn: conn, Network: nm, Engine: eng}, nil
+}
+
+// logTail is the end of a finished container's log, for termination
+// messages; it gives the log writer a moment to drain the pipes first.
+func logTail(path string, lines, bytes int) string {
+	for i := 0; i < 40; i++ {
+		if writing, err := logs.Writing(path); err != nil || !writing {
+			break
+		}
+		time.Sleep(25 * time.Millisecond)
+	}
+	got, err := logs.Read(path, logs.ReadOptions{Tail: lines, LimitBytes: int64(bytes)})
+	if err != nil {
+		return ""
+	}
+	var b strings.Builder
+	for _, l := range got {
+		b.WriteString(l.Text + "\n")
+	}
+	return b.String()
 }
 
 // Close lets go of containerd; groups keep running.

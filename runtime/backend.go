@@ -30,6 +30,10 @@ type Backend interface {
 	// exit once, then is closed; it is armed before the start, so a fast
 	// exit is never missed.
 	StartContainer(ctx context.Context, id string) (<-chan pod.Exit, error)
+	// WaitContainer returns the exit of a running container that this
+	// process did not start (after a restart of leci), as StartContainer's
+	// channel does.
+	WaitContainer(ctx context.Context, id string) (<-chan pod.Exit, error)
 	// StopContainer sends SIGTERM, waits up to grace, then SIGKILL, and
 	// returns once the process has exited.
 	StopContainer(ctx context.Context, id string, grace time.Duration) error

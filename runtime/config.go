@@ -7,10 +7,8 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"time"
 
 	"leci/api"
-	"leci/logs"
 	"leci/pod"
 )
 
@@ -178,23 +176,10 @@ func (g *group) terminationMessage(spec *api.ContainerCommon, attempt, exitCode 
 	if msg != "" || exitCode == 0 || spec.TerminationMessagePolicy != "FallbackToLogsOnError" {
 		return msg
 	}
-	log := g.logPath(spec.Name, attempt)
-	// The log writer drains the pipes after the exit; give it a moment.
-	for i := 0; i < 40; i++ {
-		if writing, err := logs.Writing(log); err != nil || !writing {
-			break
-		}
-		time.Sleep(25 * time.Millisecond)
-	}
-	lines, err := logs.Read(log, logs.ReadOptions{Tail: fallbackLogLines, LimitBytes: fallbackLogBytes})
-	if err != nil {
+	if g.e.opts.LogTail == nil {
 		return ""
 	}
-	var b strings.Builder
-	for _, l := range lines {
-		b.WriteString(l.Text + "\n")
-	}
-	return b.String()
+	return g.e.opts.LogTail(g.logPath(spec.Name, attempt), fallbackLogLines, fallbackLogBytes)
 }
 
 func (g *group) volume(name string) api.Volume {

@@ -26,6 +26,20 @@ type Options struct {
 	Backoff Backoff
 	// Now is the clock; time.Now by default.
 	Now func() time.Time
+	// Recorder, when set, is given every change of every group's status,
+	// and told when a group is gone.
+	Recorder Recorder
+	// LogTail returns the last lines (at most bytes) of a container's log
+	// once its writer is done: the termination message of a failed
+	// container with FallbackToLogsOnError.
+	LogTail func(path string, lines, bytes int) string
+}
+
+// Recorder keeps the groups' status, so that leci can adopt them after a
+// restart.
+type Recorder interface {
+	Save(st GroupStatus) error
+	Remove(id string) error
 }
 
 // Engine runs container groups: one supervisor goroutine per group.
@@ -69,6 +83,54 @@ func (e *Engine) Create(ctx context.Context, req *api.CreateContainerGroupReques
 	e.mu.Unlock()
 	g.start()
 	return id, nil
+}
+
+// Adopt takes over a group recorded before leci restarted: its running
+// containers are watched again, not restarted; a group that was being
+// deleted is deleted; one whose setup had not finished is set up again.
+func (e *Engine) Adopt(ctx context.Context, st GroupStatus) error {
+	if st.Request == nil || st.ID == "" {
+		return fmt.Errorf("adopt %q: no request recorded", st.ID)
+	}
+	dir := filepath.Join(e.opts.Root, "groups", st.ID)
+	if err := os.MkdirAll(dir, 0o711); err != nil {
+		return fmt.Errorf("group directory: %w", err)
+	}
+	g := newGroup(e, st.ID, dir, st.Request)
+	g.st = st.clone()
+	e.mu.Lock()
+	e.groups[st.ID] = g
+	e.mu.Unlock()
+	if st.Phase == api.GroupTerminating {
+		go func() {
+			// The supervisor was stopped by the delete that leci did not
+			// finish; finish it.
+			close(g.done)
+			if err := e.Delete(context.WithoutCancel(ctx), st.ID); err != nil {
+				g.log.Error("finish delete", "err", err)
+			}
+		}()
+		return nil
+	}
+	go g.resume()
+	return nil
+}
+
+// Shutdown stops supervising every group without touching it: its
+// containers keep running, and a new engine can Adopt it. It is what a
+// daemon does when it stops.
+func (e *Engine) Shutdown() {
+	e.mu.Lock()
+	groups := make([]*group, 0, len(e.groups))
+	for _, g := range e.groups {
+		groups = append(groups, g)
+	}
+	e.groups = map[string]*group{}
+	e.mu.Unlock()
+	for _, g := range groups {
+		g.cancel()
+		<-g.done
+	}
 }
 
 // Get returns a copy of a group's status.

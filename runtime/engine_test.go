@@ -317,3 +317,55 @@ func TestRestartRunsInitAgain(t *testing.T) {
 	}
 	e.Delete(context.Background(), id)
 }
+
+// A restarted leci adopts a running group: its containers are not started
+// again, and their exits are still handled.
+func TestAdoptAfterRestart(t *testing.T) {
+	b := newFakeBackend()
+	b.scripts["init"] = []int{0}
+	b.scripts["app"] = []int{-1}
+	root := t.TempDir()
+	opts := Options{Root: root, Backoff: fastBackoff}
+	first := New(b, &fakeNet{}, fakeVolumes{}, opts, slog.New(slog.DiscardHandler))
+	id, _ := first.Create(context.Background(), testRequest(api.RestartOnFailure, []string{"init"}, []string{"app"}))
+	st := waitFor(t, first, id, phaseIs(api.GroupRunning))
+	first.Shutdown()
+
+	second := New(b, &fakeNet{}, fakeVolumes{}, opts, slog.New(slog.DiscardHandler))
+	if err := second.Adopt(context.Background(), st); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, second, id, phaseIs(api.GroupRunning))
+	if got := b.starts(); !slices.Equal(got, []string{"init", "app"}) {
+		t.Errorf("starts after adoption = %v, want nothing started again", got)
+	}
+	// The adopted container exits 137 (stopped): OnFailure restarts it.
+	b.StopContainer(context.Background(), st.Containers[0].ID, 0)
+	waitFor(t, second, id, func(st GroupStatus) bool { return st.Containers[0].RestartCount == 1 })
+	if err := second.Delete(context.Background(), id); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// A group that was being deleted when leci stopped is deleted on adoption.
+func TestAdoptFinishesDelete(t *testing.T) {
+	b := newFakeBackend()
+	b.scripts["app"] = []int{-1}
+	e := newTestEngine(t, b, nil)
+	id, _ := e.Create(context.Background(), testRequest(api.RestartAlways, nil, []string{"app"}))
+	st := waitFor(t, e, id, phaseIs(api.GroupRunning))
+	e.Shutdown()
+	st.Phase = api.GroupTerminating
+	n := &fakeNet{}
+	second := New(b, n, fakeVolumes{}, e.opts, slog.New(slog.DiscardHandler))
+	if err := second.Adopt(context.Background(), st); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for len(second.List()) > 0 && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+	}
+	if len(second.List()) != 0 || len(b.live) != 0 || n.teardowns != 1 {
+		t.Errorf("after adoption: %d groups, %d containers, %d teardowns; want the delete finished", len(second.List()), len(b.live), n.teardowns)
+	}
+}

@@ -30,6 +30,8 @@ type fakeContainer struct {
 	cfg  pod.ContainerConfig
 	exit chan pod.Exit
 	stop chan struct{}
+	done chan struct{} // closed at exit, with code set
+	code int
 }
 
 func newFakeBackend() *fakeBackend {
@@ -63,7 +65,7 @@ func (f *fakeBackend) CreateContainer(ctx context.Context, sb pod.Sandbox, cfg p
 	if err := f.createFail[cfg.Name]; err != nil {
 		return err
 	}
-	f.live[cfg.ID] = &fakeContainer{cfg: cfg, exit: make(chan pod.Exit, 1), stop: make(chan struct{})}
+	f.live[cfg.ID] = &fakeContainer{cfg: cfg, exit: make(chan pod.Exit, 1), stop: make(chan struct{}), done: make(chan struct{})}
 	return nil
 }
 
@@ -89,10 +91,28 @@ func (f *fakeBackend) StartContainer(ctx context.Context, id string) (<-chan pod
 			<-c.stop
 			code = 137
 		}
+		c.code = code
+		close(c.done)
 		c.exit <- pod.Exit{Code: code, FinishedAt: time.Now()}
 		close(c.exit)
 	}()
 	return c.exit, nil
+}
+
+func (f *fakeBackend) WaitContainer(ctx context.Context, id string) (<-chan pod.Exit, error) {
+	f.mu.Lock()
+	c, ok := f.live[id]
+	f.mu.Unlock()
+	if !ok {
+		return nil, errors.New("no such container")
+	}
+	ch := make(chan pod.Exit, 1)
+	go func() {
+		<-c.done
+		ch <- pod.Exit{Code: c.code, FinishedAt: time.Now()}
+		close(ch)
+	}()
+	return ch, nil
 }
 
 func (f *fakeBackend) StopContainer(ctx context.Context, id string, grace time.Duration) error {

@@ -35,7 +35,8 @@ type group struct {
 	// each is answered on its channel.
 	restarts chan chan error
 
-	// Owned by the supervisor goroutine.
+	// Owned by the supervisor goroutine; copied into the status's Host
+	// once setup is done.
 	sandbox pod.Sandbox
 	network pod.Network
 	etc     pod.EtcPaths
@@ -69,9 +70,9 @@ func newGroup(e *Engine, id, dir string, req *api.CreateContainerGroupRequest) *
 		log:      e.log.With("group", id),
 		watchers: map[chan GroupStatus]struct{}{},
 		ctx:      ctx, cancel: cancel,
-		done:   make(chan struct{}),
-		exits:  make(chan exitEvent, len(req.Container)+len(req.InitContainer)),
-		images: map[string]*imagePull{},
+		done:     make(chan struct{}),
+		exits:    make(chan exitEvent, len(req.Container)+len(req.InitContainer)),
+		images:   map[string]*imagePull{},
 		gone:     make(chan struct{}),
 		restarts: make(chan chan error),
 	}
@@ -103,6 +104,12 @@ func (g *group) update(fn func(st *GroupStatus)) {
 	defer g.mu.Unlock()
 	fn(&g.st)
 	snap := g.st.clone()
+	if r := g.e.opts.Recorder; r != nil {
+		// Under the lock, so that saves keep the order of the changes.
+		if err := r.Save(snap); err != nil {
+			g.log.Error("save group status", "err", err)
+		}
+	}
 	for ch := range g.watchers {
 		select { // keep only the latest for a slow reader
 		case <-ch:
@@ -134,26 +141,89 @@ func (g *group) watch(ctx context.Context) <-chan GroupStatus {
 	return ch
 }
 
-// run is the supervisor: set the group up, then plan and act until the
-// group is deleted.
+// run is the supervisor of a new group: set it up, then supervise.
 func (g *group) run() {
 	defer close(g.done)
 	if err := g.setup(g.ctx); err != nil {
-		if g.ctx.Err() == nil {
-			g.log.Error("group setup failed", "err", err)
-			g.update(func(st *GroupStatus) {
-				now := g.e.opts.Now()
-				st.Phase, st.Message, st.FailedAt = api.GroupFailed, err.Error(), now
-				st.event(now, "Warning", "FailedCreatePodSandBox", "", err.Error())
-			})
-		}
-		<-g.ctx.Done()
+		g.setupFailed(err)
 		return
 	}
+	g.supervise()
+}
+
+func (g *group) setupFailed(err error) {
+	if g.ctx.Err() == nil {
+		g.log.Error("group setup failed", "err", err)
+		g.update(func(st *GroupStatus) {
+			now := g.e.opts.Now()
+			st.Phase, st.Message, st.FailedAt = api.GroupFailed, err.Error(), now
+			st.event(now, "Warning", "FailedCreatePodSandBox", "", err.Error())
+		})
+	}
+	<-g.ctx.Done()
+}
+
+// resume is the supervisor of a group adopted after a restart of leci:
+// a group whose setup had finished gets its sandbox back (the running one
+// is adopted) and its running containers watched again, not restarted;
+// one whose setup had not finished has it undone and done again.
+func (g *group) resume() {
+	defer close(g.done)
+	host := g.snapshot().Host
+	if !host.SetUp {
+		g.teardownHost(g.ctx)
+		if err := g.setup(g.ctx); err != nil {
+			g.setupFailed(err)
+			return
+		}
+		g.supervise()
+		return
+	}
+	g.network, g.etc, g.volumes = host.Network, host.Etc, host.Volumes
+	for _, ref := range g.imageRefs() {
+		// Pulled before the restart; each start checks again.
+		p := &imagePull{done: make(chan struct{}), err: errCheckAgain}
+		close(p.done)
+		g.images[ref.image] = p
+	}
+	sb, err := g.e.backend.StartSandbox(g.ctx, g.sandboxConfig())
+	if err != nil {
+		g.setupFailed(fmt.Errorf("sandbox: %w", err))
+		return
+	}
+	g.sandbox = sb
+	g.update(func(st *GroupStatus) { st.Host.Sandbox = sb })
+	snap := g.snapshot()
+	for _, list := range []struct {
+		init bool
+		cs   []ContainerStatus
+	}{{true, snap.InitContainers}, {false, snap.Containers}} {
+		for i, c := range list.cs {
+			if c.Current.State != api.StateRunning {
+				continue
+			}
+			ch, err := g.e.backend.WaitContainer(g.ctx, c.ID)
+			if err != nil {
+				g.log.Warn("container lost while leci was away", "container", c.Name, "err", err)
+				lost := make(chan pod.Exit, 1)
+				lost <- pod.Exit{Code: 255, FinishedAt: g.e.opts.Now()}
+				close(lost)
+				ch = lost
+			}
+			g.watchExit(list.init, i, c.Attempt, ch)
+		}
+	}
+	g.supervise()
+}
+
+var errCheckAgain = errors.New("image not checked since leci started")
+
+// supervise plans and acts until the group is deleted.
+func (g *group) supervise() {
 	timer := time.NewTimer(time.Hour)
 	defer timer.Stop()
 	var deadline <-chan time.Time
-	if d := g.req.ActiveDeadlineSeconds; d > 0 {
+	if d := g.req.ActiveDeadlineSeconds; d > 0 && g.snapshot().ExpiredAt.IsZero() {
 		// Counted from the group's creation, so that it holds across a
 		// restart of leci too.
 		t := time.NewTimer(max(g.st.CreatedAt.Add(time.Duration(d)*time.Second).Sub(g.e.opts.Now()), 0))
@@ -179,58 +249,6 @@ func (g *group) run() {
 		case reply := <-g.restarts:
 			reply <- g.restartAll()
 		}
-	}
-}
-
-// restartAll restarts the group in place, as RestartContainerGroup does:
-// every running container is stopped within the grace period, then the
-// init containers run again, in order, and the app containers after them.
-// Restart counts go up and each container keeps its last run as its
-// previous state.
-func (g *group) restartAll() error {
-	snap := g.snapshot()
-	if !snap.ExpiredAt.IsZero() {
-		return fmt.Errorf("%s: %w", g.id, ErrExpired)
-	}
-	g.update(func(st *GroupStatus) {
-		st.Phase = api.GroupRestarting
-		st.event(g.e.opts.Now(), "Normal", "Restarting", "", "Restarting the group")
-	})
-	errs := g.stopAll(g.ctx)
-	g.recordStopped(5 * time.Second)
-	g.update(func(st *GroupStatus) {
-		for _, list := range [][]ContainerStatus{st.InitContainers, st.Containers} {
-			for i := range list {
-				c := &list[i]
-				if c.Started {
-					prev := c.Current
-					c.Previous = &prev
-					c.RestartCount++
-				}
-				c.Current = ContainerState{State: api.StateWaiting, Reason: ReasonContainerCreating}
-				c.NextStart, c.Ready = time.Time{}, false
-			}
-		}
-		st.SucceededAt, st.FailedAt = time.Time{}, time.Time{}
-	})
-	return errors.Join(errs...)
-}
-
-// restart asks the supervisor to restart the group and waits for it.
-func (g *group) restart(ctx context.Context) error {
-	reply := make(chan error, 1)
-	select {
-	case g.restarts <- reply:
-	case <-g.done:
-		return fmt.Errorf("%s is being deleted: %w", g.id, ErrNotFound)
-	case <-ctx.Done():
-		return ctx.Err()
-	}
-	select {
-	case err := <-reply:
-		return err
-	case <-ctx.Done():
-		return ctx.Err()
 	}
 }
 
@@ -372,19 +390,26 @@ func (g *group) setup(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("volumes: %w", err)
 	}
-	g.sandbox, err = g.e.backend.StartSandbox(ctx, pod.SandboxConfig{
+	g.sandbox, err = g.e.backend.StartSandbox(ctx, g.sandboxConfig())
+	if err != nil {
+		return fmt.Errorf("sandbox: %w", err)
+	}
+	g.update(func(st *GroupStatus) {
+		st.Host = HostState{SetUp: true, Network: g.network, Etc: g.etc, Volumes: g.volumes, Sandbox: g.sandbox}
+	})
+	return nil
+}
+
+func (g *group) sandboxConfig() pod.SandboxConfig {
+	return pod.SandboxConfig{
 		GroupID:   g.id,
 		Hostname:  hostname(g.req),
-		NetNSPath: nw.NetNSPath,
+		NetNSPath: g.network.NetNSPath,
 		SharePID:  g.req.ShareProcessNamespace,
 		Sysctls:   sysctls(g.req),
 		Resources: pod.Resources{CPU: g.req.Cpu, MemoryBytes: gib(g.req.Memory)},
 		Labels:    map[string]string{pod.LabelGroupID: g.id},
-	})
-	if err != nil {
-		return fmt.Errorf("sandbox: %w", err)
 	}
-	return nil
 }
 
 type imageRef struct{ image, policy string }
@@ -503,6 +528,11 @@ func (g *group) startContainer(init bool, i int) {
 		st.event(now, "Normal", "Started", spec.Name, "Started container "+spec.Name)
 	})
 	log.Debug("container started", "id", id, "attempt", attempt)
+	g.watchExit(init, i, attempt, exitCh)
+}
+
+// watchExit hands the exit of a container's run to the supervisor.
+func (g *group) watchExit(init bool, i, attempt int, exitCh <-chan pod.Exit) {
 	go func() {
 		ex, ok := <-exitCh
 		if !ok {
@@ -611,6 +641,15 @@ func (g *group) removeContainer(id string) {
 	}
 }
 
+// teardownHost undoes setup, each step whether or not the ones before
+// it succeeded.
+func (g *group) teardownHost(ctx context.Context) error {
+	return errors.Join(
+		g.e.backend.RemoveSandbox(ctx, g.id),
+		g.e.net.Teardown(ctx, g.id),
+		g.e.vols.Cleanup(ctx, filepath.Join(g.dir, "volumes")))
+}
+
 // delete stops the supervisor, then every container within the grace
 // period, and removes everything the group made, each step whether or not
 // the ones before it succeeded.
@@ -640,13 +679,66 @@ func (g *group) delete(ctx context.Context) error {
 		}
 		wg.Wait()
 		g.recordStopped(2 * time.Second)
-		errs = append(errs,
-			g.e.backend.RemoveSandbox(ctx, g.id),
-			g.e.net.Teardown(ctx, g.id),
-			g.e.vols.Cleanup(ctx, filepath.Join(g.dir, "volumes")),
-			os.RemoveAll(g.dir))
+		errs = append(errs, g.teardownHost(ctx), os.RemoveAll(g.dir))
 		g.deleteErr = errors.Join(errs...)
+		if r := g.e.opts.Recorder; r != nil && g.deleteErr == nil {
+			if err := r.Remove(g.id); err != nil {
+				g.deleteErr = err
+			}
+		}
 		close(g.gone)
 	})
 	return g.deleteErr
+}
+
+// restartAll restarts the group in place, as RestartContainerGroup does:
+// every running container is stopped within the grace period, then the
+// init containers run again, in order, and the app containers after them.
+// Restart counts go up and each container keeps its last run as its
+// previous state.
+func (g *group) restartAll() error {
+	snap := g.snapshot()
+	if !snap.ExpiredAt.IsZero() {
+		return fmt.Errorf("%s: %w", g.id, ErrExpired)
+	}
+	g.update(func(st *GroupStatus) {
+		st.Phase = api.GroupRestarting
+		st.event(g.e.opts.Now(), "Normal", "Restarting", "", "Restarting the group")
+	})
+	errs := g.stopAll(g.ctx)
+	g.recordStopped(5 * time.Second)
+	g.update(func(st *GroupStatus) {
+		for _, list := range [][]ContainerStatus{st.InitContainers, st.Containers} {
+			for i := range list {
+				c := &list[i]
+				if c.Started {
+					prev := c.Current
+					c.Previous = &prev
+					c.RestartCount++
+				}
+				c.Current = ContainerState{State: api.StateWaiting, Reason: ReasonContainerCreating}
+				c.NextStart, c.Ready = time.Time{}, false
+			}
+		}
+		st.SucceededAt, st.FailedAt = time.Time{}, time.Time{}
+	})
+	return errors.Join(errs...)
+}
+
+// restart asks the supervisor to restart the group and waits for it.
+func (g *group) restart(ctx context.Context) error {
+	reply := make(chan error, 1)
+	select {
+	case g.restarts <- reply:
+	case <-g.done:
+		return fmt.Errorf("%s is being deleted: %w", g.id, ErrNotFound)
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	select {
+	case err := <-reply:
+		return err
+	case <-ctx.Done():
+		return ctx.Err()
+	}
 }

@@ -4,6 +4,7 @@ import (
 	"time"
 
 	"leci/api"
+	"leci/pod"
 )
 
 // Reasons of container states, as the kubelet and ECI name them.
@@ -88,6 +89,19 @@ type GroupStatus struct {
 	InitContainers []ContainerStatus
 	Containers     []ContainerStatus
 	Events         []Event
+	// Host is what the group's setup made on this host, kept so that a
+	// restarted leci can adopt the group.
+	Host HostState
+}
+
+// HostState is what a group's setup made: its network, /etc files,
+// volumes and sandbox.
+type HostState struct {
+	SetUp   bool
+	Network pod.Network
+	Etc     pod.EtcPaths
+	Volumes map[string]string
+	Sandbox pod.Sandbox
 }
 
 // Terminal reports whether the group has finished for good.
