@@ -40,6 +40,19 @@ type Config struct {
 	// CgroupRoot holds the groups' cgroups (default /leci).
 	CgroupRoot string
 	Backoff    runtime.Backoff
+	// HostPathAllow are the host path prefixes HostPath volumes may use
+	// (empty: any); HostPathDeny are refused on top of leci's own state and
+	// the runtimes' state and sockets.
+	HostPathAllow []string
+	HostPathDeny  []string
+	// Recorder keeps the groups' status for a restarted leci (the daemon's
+	// store); nil keeps nothing.
+	Recorder runtime.Recorder
+}
+
+// Volumes is the volume manager the configuration describes.
+func (c Config) Volumes() *volumes.Manager {
+	return volumes.New(volumes.Config{Root: c.Root, HostPathAllow: c.HostPathAllow, HostPathDeny: c.HostPathDeny})
 }
 
 // NetworkConfig is the network part of the configuration, every path under
@@ -60,6 +73,7 @@ func (c Config) NetworkConfig() network.Config {
 type Host struct {
 	Conn    *containerd.Conn
 	Network *network.Manager
+	Volumes *volumes.Manager
 	Engine  *runtime.Engine
 }
 
@@ -95,8 +109,9 @@ func Open(ctx context.Context, cfg Config, log *slog.Logger) (_ *Host, retErr er
 	if err != nil {
 		return nil, fmt.Errorf("network: %w", err)
 	}
-	eng := runtime.New(backend, nm, volumes.Manager{}, runtime.Options{Root: cfg.Root, Backoff: cfg.Backoff, LogTail: logTail}, log)
-	return &Host{Conn: conn, Network: nm, Engine: eng}, nil
+	vm := cfg.Volumes()
+	eng := runtime.New(backend, nm, vm, runtime.Options{Root: cfg.Root, Backoff: cfg.Backoff, LogTail: logTail, Recorder: cfg.Recorder}, log)
+	return &Host{Conn: conn, Network: nm, Volumes: vm, Engine: eng}, nil
 }
 
 // logTail is the end of a finished container's log, for termination

@@ -86,9 +86,9 @@ func TestRunExitCodes(t *testing.T) {
 	if code != 2 || !strings.Contains(errOut, "ERROR InvalidParameter: ContainerGroupName") || !strings.Contains(errOut, "ERROR MissingParameter: Container.1.Image") {
 		t.Errorf("invalid request: exit %d, want 2 with ERROR lines\n%s", code, errOut)
 	}
-	nfs := "ContainerGroupName: nfs\nContainer:\n  - {Name: app, Image: " + image + "}\nVolume:\n  - {Name: n, Type: NFSVolume, NFSVolume: {Server: 127.0.0.1, Path: /x}}\n"
-	if code, _, errOut := runCmd(t, hr.leci(nfs, "run", "-f", "-")); code != 2 || !strings.Contains(errOut, "NFSVolume.NotSupport") {
-		t.Errorf("unsupported volume: exit %d, want 2 with NFSVolume.NotSupport\n%s", code, errOut)
+	disk := "ContainerGroupName: disk\nContainer:\n  - {Name: app, Image: " + image + "}\nVolume:\n  - {Name: d, Type: DiskVolume, DiskVolume: {DiskId: d-1}}\n"
+	if code, _, errOut := runCmd(t, hr.leci(disk, "run", "-f", "-")); code != 2 || !strings.Contains(errOut, "DiskVolume.NotSupport") {
+		t.Errorf("unsupported volume: exit %d, want 2 with DiskVolume.NotSupport\n%s", code, errOut)
 	}
 }
 

@@ -230,6 +230,13 @@ func (g *group) supervise() {
 		defer t.Stop()
 		deadline = t.C
 	}
+	var usage <-chan time.Time
+	if hasSizeLimitedDisk(g.req.Volume) {
+		t := time.NewTicker(usagePeriod)
+		defer t.Stop()
+		usage = t.C
+	}
+	over := map[string]bool{}
 	for {
 		acts := g.round()
 		var wake <-chan time.Time
@@ -248,7 +255,39 @@ func (g *group) supervise() {
 			g.expire()
 		case reply := <-g.restarts:
 			reply <- g.restartAll()
+		case <-usage:
+			g.checkUsage(over)
 		}
+	}
+}
+
+// usagePeriod is how often disk EmptyDir volumes are measured.
+const usagePeriod = 30 * time.Second
+
+func hasSizeLimitedDisk(vols []api.Volume) bool {
+	for _, v := range vols {
+		if e := v.EmptyDirVolume; v.Type == api.VolumeEmptyDir && e != nil && e.SizeLimit != "" && e.Medium == "" {
+			return true
+		}
+	}
+	return false
+}
+
+// checkUsage reports a disk EmptyDir over its SizeLimit once, and again
+// after it went back under.
+func (g *group) checkUsage(over map[string]bool) {
+	now := map[string]bool{}
+	for _, o := range g.e.vols.Usage(filepath.Join(g.dir, "volumes"), g.req.Volume) {
+		now[o.Volume] = true
+		if !over[o.Volume] {
+			g.update(func(st *GroupStatus) {
+				st.event(g.e.opts.Now(), "Warning", "VolumeSizeExceeded", "", o.String())
+			})
+		}
+	}
+	clear(over)
+	for v := range now {
+		over[v] = true
 	}
 }
 
@@ -679,7 +718,14 @@ func (g *group) delete(ctx context.Context) error {
 		}
 		wg.Wait()
 		g.recordStopped(2 * time.Second)
-		errs = append(errs, g.teardownHost(ctx), os.RemoveAll(g.dir))
+		// Only once everything under it is unmounted may the group's
+		// directory go: removing through a mount would delete what it
+		// shows (a host directory, say).
+		if err := g.teardownHost(ctx); err != nil {
+			errs = append(errs, err)
+		} else {
+			errs = append(errs, os.RemoveAll(g.dir))
+		}
 		g.deleteErr = errors.Join(errs...)
 		if r := g.e.opts.Recorder; r != nil && g.deleteErr == nil {
 			if err := r.Remove(g.id); err != nil {

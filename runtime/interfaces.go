@@ -5,6 +5,7 @@ import (
 
 	"leci/api"
 	"leci/pod"
+	"leci/volumes"
 )
 
 // Networker gives a group its network: package network implements it.
@@ -23,12 +24,14 @@ type Networker interface {
 // Volumes prepares a group's volumes on the host: package volumes
 // implements it.
 type Volumes interface {
-	// Prepare makes every volume of the group under dir and returns the
-	// host path of each, by name.
+	// Prepare makes every volume of the group under dir and returns, by
+	// name, the source of each to hand to Mount.
 	Prepare(ctx context.Context, dir string, vols []api.Volume) (map[string]string, error)
 	// Mount returns the mount of a container for one of its VolumeMounts,
 	// resolving SubPath safely inside the volume.
 	Mount(source string, vol api.Volume, m api.VolumeMount) (pod.Mount, error)
 	// Cleanup unmounts and removes everything Prepare made under dir.
 	Cleanup(ctx context.Context, dir string) error
+	// Usage lists the disk EmptyDir volumes over their SizeLimit.
+	Usage(dir string, vols []api.Volume) []volumes.Overuse
 }

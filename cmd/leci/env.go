@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"path/filepath"
 
 	"github.com/spf13/cobra"
 
@@ -15,14 +16,15 @@ import (
 
 // globalOptions are the flags every command that touches containers shares.
 type globalOptions struct {
-	root       string
-	containerd string
-	namespace  string
-	bridge     string
-	subnet     string
-	cniBinDirs []string
-	cgroupRoot string
-	logLevel   string
+	root          string
+	containerd    string
+	namespace     string
+	bridge        string
+	subnet        string
+	cniBinDirs    []string
+	cgroupRoot    string
+	hostPathAllow []string
+	logLevel      string
 }
 
 func (o *globalOptions) register(cmd *cobra.Command) {
@@ -34,6 +36,7 @@ func (o *globalOptions) register(cmd *cobra.Command) {
 	f.StringVar(&o.subnet, "subnet", "10.89.0.0/16", "subnet of the groups' addresses")
 	f.StringSliceVar(&o.cniBinDirs, "cni-bin-dir", []string{"/opt/cni/bin", "/usr/lib/cni"}, "directories searched for the CNI plugins")
 	f.StringVar(&o.cgroupRoot, "cgroup-root", "/leci", "cgroup under which each group gets its own")
+	f.StringArrayVar(&o.hostPathAllow, "host-path-allow", nil, "host path prefix HostPath volumes may use (repeatable; default: any path except leci's root and the runtimes' state and sockets)")
 	f.StringVar(&o.logLevel, "log-level", "warn", "log level: debug, info, warn, error")
 }
 
@@ -56,8 +59,15 @@ func (o *globalOptions) connect(ctx context.Context, log *slog.Logger) (*contain
 
 // hostConfig is the configuration of leci's parts the flags give.
 func (o *globalOptions) hostConfig(backoff runtime.Backoff) host.Config {
-	return host.Config{
+	cfg := host.Config{
 		Root: o.root, Containerd: o.containerd, Namespace: o.namespace,
 		Bridge: o.bridge, Subnet: o.subnet, CNIBinDirs: o.cniBinDirs, CgroupRoot: o.cgroupRoot, Backoff: backoff,
+		HostPathAllow: o.hostPathAllow,
 	}
+	if o.containerd != containerd.AutoAddress {
+		// The directory of the containerd socket leci uses is never a
+		// HostPath: mounting it would hand containerd to a container.
+		cfg.HostPathDeny = append(cfg.HostPathDeny, filepath.Dir(o.containerd))
+	}
+	return cfg
 }

@@ -21,7 +21,8 @@ and the restart policy.`,
 	var g globalOptions
 	g.register(root)
 	root.AddCommand(newVersionCommand(), newValidateCommand(), newRunCommand(&g), newImageCommand(&g), newInfoCommand(&g),
-		newLogWriterCommand(), newPauseCommand())
+		newLogWriterCommand(), newPauseCommand(), newDaemonCommand(&g))
+	root.AddCommand(newClientCommands(&g)...)
 	return root
 }
 

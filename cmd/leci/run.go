@@ -65,7 +65,7 @@ func runAction(ctx context.Context, g *globalOptions, stdin io.Reader, stdout, s
 		err = req.Normalize()
 	}
 	if err == nil {
-		err = checkLocal(req)
+		err = g.checkLocal(req)
 	}
 	if err != nil {
 		var ee *exitError

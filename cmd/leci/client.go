@@ -1,0 +1,170 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/url"
+	"os"
+	"strings"
+	"time"
+
+	"leci/api"
+	"leci/server"
+)
+
+// clientOptions say where the daemon is.
+type clientOptions struct {
+	host string
+}
+
+// The environment the client commands read.
+const (
+	envHost      = "LECI_HOST"       // the daemon's address, as --host
+	envAccessKey = "LECI_ACCESS_KEY" // ID:SECRET, to sign requests to a tcp:// daemon
+)
+
+// apiClient sends ECI API requests to a leci daemon: over its unix socket
+// unsigned, over TCP signed (v1) with LECI_ACCESS_KEY.
+type apiClient struct {
+	http   *http.Client
+	base   string
+	akID   string
+	secret string
+}
+
+// client connects to the daemon named by --host, LECI_HOST or the default.
+func (o *clientOptions) client() (*apiClient, error) {
+	addr := o.host
+	if addr == "" {
+		addr = os.Getenv(envHost)
+	}
+	if addr == "" {
+		addr = defaultListen
+	}
+	a, err := parseListen(addr)
+	if err != nil {
+		return nil, usageErrorf("daemon address %q: want unix:///PATH or tcp://HOST:PORT", addr)
+	}
+	c := &apiClient{http: &http.Client{Timeout: server.DefaultActionTimeout + 30*time.Second}}
+	switch a.network {
+	case "unix":
+		c.base = "http://leci"
+		c.http.Transport = &http.Transport{DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
+			return (&net.Dialer{}).DialContext(ctx, "unix", a.address)
+		}}
+	case "tcp":
+		c.base = "http://" + a.address
+		key := os.Getenv(envAccessKey)
+		id, secret, ok := strings.Cut(key, ":")
+		if !ok || id == "" || secret == "" {
+			return nil, usageErrorf("a tcp:// daemon needs signed requests: set %s=ID:SECRET", envAccessKey)
+		}
+		c.akID, c.secret = id, secret
+	}
+	return c, nil
+}
+
+// apiError is an error answer of the daemon.
+type apiError struct {
+	status int
+	resp   api.ErrorResponse
+}
+
+func (e *apiError) Error() string {
+	return fmt.Sprintf("%s: %s (request %s)", e.resp.Code, e.resp.Message, e.resp.RequestID)
+}
+
+// call sends an action with its parameters as the SDKs do (POST, every
+// parameter in the query) and decodes the answer into out.
+func (c *apiClient) call(ctx context.Context, action string, params url.Values, out any) error {
+	q := url.Values{}
+	for k, v := range params {
+		q[k] = v
+	}
+	q.Set("Action", action)
+	q.Set("Version", server.APIVersion)
+	if c.akID != "" {
+		server.SignV1(http.MethodPost, q, c.akID, c.secret, time.Now(), "")
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, c.base+"/?"+q.Encode(), nil)
+	if err != nil {
+		return err
+	}
+	res, err := c.http.Do(req)
+	if err != nil {
+		return fmt.Errorf("cannot reach the leci daemon (is `leci daemon` running? --host or %s say where): %w", envHost, err)
+	}
+	defer res.Body.Close()
+	body, err := io.ReadAll(io.LimitReader(res.Body, 64<<20))
+	if err != nil {
+		return fmt.Errorf("%s: read the answer: %w", action, err)
+	}
+	if res.StatusCode != http.StatusOK {
+		ae := &apiError{status: res.StatusCode}
+		if json.Unmarshal(body, &ae.resp) != nil || ae.resp.Code == "" {
+			return fmt.Errorf("%s: HTTP %d: %s", action, res.StatusCode, bytes.TrimSpace(body))
+		}
+		return ae
+	}
+	if err := json.Unmarshal(body, out); err != nil {
+		return fmt.Errorf("%s: decode the answer: %w", action, err)
+	}
+	return nil
+}
+
+// describeGroups pages through DescribeContainerGroups.
+func (c *apiClient) describeGroups(ctx context.Context, params url.Values) ([]api.ContainerGroupDetail, error) {
+	var out []api.ContainerGroupDetail
+	token := ""
+	for {
+		p := url.Values{}
+		for k, v := range params {
+			p[k] = v
+		}
+		p.Set("Limit", fmt.Sprint(api.DescribeGroupsLimitMax))
+		if token != "" {
+			p.Set("NextToken", token)
+		}
+		var resp api.DescribeContainerGroupsResponse
+		if err := c.call(ctx, "DescribeContainerGroups", p, &resp); err != nil {
+			return nil, err
+		}
+		out = append(out, resp.ContainerGroups...)
+		if token = resp.NextToken; token == "" || len(resp.ContainerGroups) == 0 {
+			return out, nil
+		}
+	}
+}
+
+// resolve finds the group an argument names: its id, else its
+// ContainerGroupName when exactly one group has it.
+func (c *apiClient) resolve(ctx context.Context, arg string) (api.ContainerGroupDetail, error) {
+	ids, _ := json.Marshal([]string{arg})
+	groups, err := c.describeGroups(ctx, url.Values{"ContainerGroupIds": {string(ids)}})
+	if err != nil {
+		return api.ContainerGroupDetail{}, err
+	}
+	if len(groups) == 1 {
+		return groups[0], nil
+	}
+	groups, err = c.describeGroups(ctx, url.Values{"ContainerGroupName": {arg}})
+	if err != nil {
+		return api.ContainerGroupDetail{}, err
+	}
+	switch len(groups) {
+	case 0:
+		return api.ContainerGroupDetail{}, fmt.Errorf("no container group has the id or name %q", arg)
+	case 1:
+		return groups[0], nil
+	}
+	var names []string
+	for _, g := range groups {
+		names = append(names, g.ContainerGroupID)
+	}
+	return api.ContainerGroupDetail{}, fmt.Errorf("%d container groups are named %q (%s): give an id", len(groups), arg, strings.Join(names, ", "))
+}

@@ -1,0 +1,395 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"leci/api"
+	"leci/pod"
+	"leci/runtime"
+	"leci/server"
+	"leci/store"
+)
+
+// memGroups is a tiny in-memory engine for the client commands' tests.
+type memGroups struct {
+	mu     sync.Mutex
+	groups map[string]runtime.GroupStatus
+	n      int
+}
+
+func (m *memGroups) Create(_ context.Context, req *api.CreateContainerGroupRequest) (string, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.n++
+	id := fmt.Sprintf("eci-test%016d", m.n)
+	st := runtime.GroupStatus{ID: id, Request: req, Phase: api.GroupRunning, CreatedAt: time.Now(), IPv4: "10.89.0.9"}
+	for _, c := range req.Container {
+		st.Containers = append(st.Containers, runtime.ContainerStatus{Name: c.Name, Attempt: 1, Ready: true,
+			Current: runtime.ContainerState{State: api.StateRunning, StartedAt: time.Now()}})
+	}
+	m.groups[id] = st
+	return id, nil
+}
+
+func (m *memGroups) Get(id string) (runtime.GroupStatus, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	st, ok := m.groups[id]
+	if !ok {
+		return st, fmt.Errorf("%s: %w", id, runtime.ErrNotFound)
+	}
+	return st, nil
+}
+
+func (m *memGroups) List() []runtime.GroupStatus {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	var out []runtime.GroupStatus
+	for _, st := range m.groups {
+		out = append(out, st)
+	}
+	return out
+}
+
+func (m *memGroups) Delete(_ context.Context, id string) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	delete(m.groups, id)
+	return nil
+}
+
+func (m *memGroups) Restart(context.Context, string) error {
+	return server.NotImplemented("RestartContainerGroup")
+}
+
+func (m *memGroups) Exec(_ context.Context, id, container string, cmd []string, _ int) (pod.ExecResult, error) {
+	return pod.ExecResult{Output: []byte(container + ": " + strings.Join(cmd, " ") + "\n")}, nil
+}
+
+// clientEnv is a daemon's API (on memGroups) on a unix socket and a TCP
+// port.
+type clientEnv struct {
+	root, sock, tcp string
+	groups          *memGroups
+}
+
+func newClientEnv(t *testing.T) *clientEnv {
+	t.Helper()
+	root := t.TempDir()
+	st, err := store.Open(filepath.Join(root, "leci.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	g := &memGroups{groups: map[string]runtime.GroupStatus{}}
+	srv, err := server.New(server.Options{Groups: g, Tokens: st, Root: root, AccessKeys: map[string]string{"cliak": "clisecret"}, Check: (&globalOptions{root: root}).checkLocal})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sock := filepath.Join(t.TempDir(), "leci.sock")
+	ul, err := listen(listenAddr{network: "unix", address: sock})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tl, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, l := range []net.Listener{ul, tl} {
+		hs := &http.Server{Handler: srv}
+		go hs.Serve(l)
+		t.Cleanup(func() { hs.Close() })
+	}
+	t.Cleanup(func() { srv.Close(context.Background()) })
+	return &clientEnv{root: root, sock: sock, tcp: tl.Addr().String(), groups: g}
+}
+
+// leci runs a client command line as main's run does and returns the exit
+// code, standard output and standard error.
+func (e *clientEnv) leci(t *testing.T, stdin string, args ...string) (int, string, string) {
+	t.Helper()
+	root := &cobra.Command{Use: "leci", SilenceUsage: true, SilenceErrors: true}
+	var g globalOptions
+	root.AddCommand(newClientCommands(&g)...)
+	var stdout, stderr bytes.Buffer
+	root.SetArgs(args)
+	root.SetIn(strings.NewReader(stdin))
+	root.SetOut(&stdout)
+	root.SetErr(&stderr)
+	code := exitOK
+	if err := root.Execute(); err != nil {
+		code = exitUnknown
+		var ee *exitError
+		if errors.As(err, &ee) {
+			code = ee.code
+			if ee.err != nil {
+				fmt.Fprintln(&stderr, "leci:", ee.err)
+			}
+		} else {
+			fmt.Fprintln(&stderr, "leci:", err)
+		}
+	}
+	return code, stdout.String(), stderr.String()
+}
+
+const webYAML = `ContainerGroupName: cli-web
+Container:
+  - Name: web
+    Image: busybox:1.35
+    Command: [httpd, -f]
+    EnvironmentVar:
+      - {Key: GREETING, Value: "hello world & more=1"}
+  - Name: side
+    Image: busybox:1.35
+Volume:
+  - Name: cfg
+    Type: ConfigFileVolume
+    ConfigFileVolume:
+      DefaultMode: 0644
+      ConfigFileToPath:
+        - {Path: a.txt, Content: aGVsbG8K}
+`
+
+func TestClientCommands(t *testing.T) {
+	e := newClientEnv(t)
+	host := "unix://" + e.sock
+
+	code, out, errOut := e.leci(t, webYAML, "create", "-f", "-", "--format", "yaml", "--host", host)
+	if code != 0 {
+		t.Fatalf("create: %d %s", code, errOut)
+	}
+	id := strings.TrimSpace(out)
+	st, err := e.groups.Get(id)
+	if err != nil {
+		t.Fatalf("create printed %q: %v", out, err)
+	}
+	if v := st.Request.Container[0].EnvironmentVar[0].Value; v != "hello world & more=1" {
+		t.Errorf("env value %q came through as %q", "hello world & more=1", v)
+	}
+	if m := st.Request.Volume[0].ConfigFileVolume.DefaultMode; m == nil || *m != 0o644 {
+		t.Errorf("DefaultMode %v", m)
+	}
+
+	// The same client token gives the same group; DryRun creates nothing.
+	_, out1, _ := e.leci(t, webYAML, "create", "-f", "-", "--format", "yaml", "--host", host, "--client-token", "t1")
+	_, out2, _ := e.leci(t, webYAML, "create", "-f", "-", "--format", "yaml", "--host", host, "--client-token", "t1")
+	if out1 != out2 || out1 == "" {
+		t.Errorf("client token: %q then %q", out1, out2)
+	}
+	code, out, errOut = e.leci(t, webYAML, "create", "-f", "-", "--format", "yaml", "--host", host, "--dry-run")
+	if code != 0 || out != "" || !strings.Contains(errOut, "DryRunOperation") {
+		t.Errorf("dry run: %d %q %q", code, out, errOut)
+	}
+	if n := len(e.groups.List()); n != 2 {
+		t.Errorf("%d groups, want 2", n)
+	}
+	// An invalid request.
+	code, _, errOut = e.leci(t, strings.Replace(webYAML, "Name: side", "Name: web", 1), "create", "-f", "-", "--format", "yaml", "--host", host)
+	if code != exitUsage || !strings.Contains(errOut, "ERROR InvalidParameter.DuplicatedName") {
+		t.Errorf("invalid create: %d %q", code, errOut)
+	}
+
+	// ps.
+	code, out, errOut = e.leci(t, "", "ps", "--host", host)
+	if code != 0 || !strings.Contains(out, id) || !strings.Contains(out, "cli-web") || !strings.Contains(out, "2/2") {
+		t.Errorf("ps: %d %q %q", code, out, errOut)
+	}
+	code, out, _ = e.leci(t, "", "ps", "-o", "json", "--host", host)
+	var groups []api.ContainerGroupDetail
+	if code != 0 || json.Unmarshal([]byte(out), &groups) != nil || len(groups) != 2 {
+		t.Errorf("ps -o json: %d %q", code, out)
+	}
+
+	// describe, by id and by name (two groups share the name now).
+	code, out, _ = e.leci(t, "", "describe", id, "--host", host)
+	var g api.ContainerGroupDetail
+	if code != 0 || json.Unmarshal([]byte(out), &g) != nil || g.ContainerGroupID != id {
+		t.Errorf("describe: %d %q", code, out)
+	}
+	code, out, _ = e.leci(t, "", "describe", id, "-o", "yaml", "--host", host)
+	if code != 0 || !strings.Contains(out, "ContainerGroupId: "+id) {
+		t.Errorf("describe -o yaml: %d %q", code, out)
+	}
+	code, _, errOut = e.leci(t, "", "describe", "cli-web", "--host", host)
+	if code == 0 || !strings.Contains(errOut, "give an id") {
+		t.Errorf("describe an ambiguous name: %d %q", code, errOut)
+	}
+	code, _, errOut = e.leci(t, "", "describe", "eci-nothere", "--host", host)
+	if code == 0 || !strings.Contains(errOut, "no container group") {
+		t.Errorf("describe a missing group: %d %q", code, errOut)
+	}
+
+	// logs.
+	path := runtime.LogPath(e.root, id, "web", 1)
+	os.MkdirAll(filepath.Dir(path), 0o755)
+	now := time.Now().UTC().Format(time.RFC3339Nano)
+	os.WriteFile(path, []byte(now+" stdout F one\n"+now+" stderr F two\n"), 0o644)
+	code, out, errOut = e.leci(t, "", "logs", id, "--host", host)
+	if code != 0 || out != "one\ntwo\n" {
+		t.Errorf("logs: %d %q %q", code, out, errOut)
+	}
+	code, out, _ = e.leci(t, "", "logs", id, "-c", "web", "--tail", "1", "--host", host)
+	if code != 0 || out != "two\n" {
+		t.Errorf("logs --tail 1: %d %q", code, out)
+	}
+
+	// exec.
+	code, out, errOut = e.leci(t, "", "exec", id, "-c", "side", "--host", host, "--", "sh", "-c", "echo hi")
+	if code != 0 || out != "side: sh -c echo hi\n" {
+		t.Errorf("exec: %d %q %q", code, out, errOut)
+	}
+	if code, _, _ := e.leci(t, "", "exec", id, "--host", host); code != exitUsage {
+		t.Errorf("exec without a command: %d", code)
+	}
+
+	// delete.
+	code, out, errOut = e.leci(t, "", "delete", id, "eci-nothere", "--host", host)
+	if code != exitFailed || strings.TrimSpace(out) != id || !strings.Contains(errOut, "eci-nothere") {
+		t.Errorf("delete: %d %q %q", code, out, errOut)
+	}
+}
+
+func TestClientOverTCP(t *testing.T) {
+	e := newClientEnv(t)
+	host := "tcp://" + e.tcp
+	t.Setenv(envAccessKey, "")
+	if code, _, errOut := e.leci(t, "", "ps", "--host", host); code != exitUsage || !strings.Contains(errOut, envAccessKey) {
+		t.Errorf("without a key: %d %q", code, errOut)
+	}
+	t.Setenv(envAccessKey, "cliak:wrong")
+	if code, _, errOut := e.leci(t, "", "ps", "--host", host); code == 0 || !strings.Contains(errOut, "SignatureDoesNotMatch") {
+		t.Errorf("wrong secret: %d %q", code, errOut)
+	}
+	t.Setenv(envAccessKey, "cliak:clisecret")
+	t.Setenv(envHost, host)
+	code, out, errOut := e.leci(t, webYAML, "create", "-f", "-", "--format", "yaml")
+	if code != 0 || !strings.HasPrefix(out, "eci-") {
+		t.Fatalf("create over TCP: %d %q %q", code, out, errOut)
+	}
+	id := strings.TrimSpace(out)
+	if code, out, _ := e.leci(t, "", "ps"); code != 0 || !strings.Contains(out, id) {
+		t.Errorf("ps over TCP: %d %q", code, out)
+	}
+}
+
+func TestClientNoDaemon(t *testing.T) {
+	e := &clientEnv{}
+	code, _, errOut := e.leci(t, "", "ps", "--host", "unix://"+filepath.Join(t.TempDir(), "none.sock"))
+	if code == 0 || !strings.Contains(errOut, "leci daemon") {
+		t.Errorf("%d %q", code, errOut)
+	}
+	code, _, _ = e.leci(t, "", "ps", "--host", "http://x")
+	if code != exitUsage {
+		t.Errorf("bad --host: %d", code)
+	}
+}
+
+func TestDaemonSettings(t *testing.T) {
+	cfg := filepath.Join(t.TempDir(), "leci.yaml")
+	os.WriteFile(cfg, []byte("listen: [unix:///run/x.sock, tcp://127.0.0.1:8080]\naccessKeys:\n  - {id: a, secret: s}\n"), 0o600)
+	bad := filepath.Join(t.TempDir(), "bad.yaml")
+	os.WriteFile(bad, []byte("listen: [unix:///x]\naccesKeys: []\n"), 0o600)
+
+	for _, tc := range []struct {
+		name   string
+		opts   daemonOptions
+		listen string
+		keys   int
+		err    string
+	}{
+		{"default", daemonOptions{}, defaultListen, 0, ""},
+		{"config", daemonOptions{config: cfg}, "unix:///run/x.sock,tcp://127.0.0.1:8080", 1, ""},
+		{"flags replace listen, add keys", daemonOptions{config: cfg, listen: []string{"tcp://[::1]:9"}, accessKeys: []string{"b:t"}}, "tcp://[::1]:9", 2, ""},
+		{"loopback tcp without keys", daemonOptions{listen: []string{"tcp://127.0.0.1:8080"}}, "", 0, "needs --access-key"},
+		{"public tcp without keys", daemonOptions{listen: []string{"tcp://0.0.0.0:8080"}}, "", 0, "non-loopback"},
+		{"all interfaces without keys", daemonOptions{listen: []string{"tcp://:8080"}}, "", 0, "non-loopback"},
+		{"public tcp with keys", daemonOptions{listen: []string{"tcp://0.0.0.0:8080"}, accessKeys: []string{"a:s"}}, "tcp://0.0.0.0:8080", 1, ""},
+		{"bad key", daemonOptions{accessKeys: []string{"nosecret"}}, "", 0, "ID:SECRET"},
+		{"conflicting keys", daemonOptions{accessKeys: []string{"a:s", "a:t"}}, "", 0, "different secrets"},
+		{"relative socket", daemonOptions{listen: []string{"unix://leci.sock"}}, "", 0, "ABSOLUTE"},
+		{"no port", daemonOptions{listen: []string{"tcp://127.0.0.1"}, accessKeys: []string{"a:s"}}, "", 0, "HOST:PORT"},
+		{"other scheme", daemonOptions{listen: []string{"http://127.0.0.1:80"}}, "", 0, "want unix"},
+		{"unknown config key", daemonOptions{config: bad}, "", 0, "accesKeys"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			addrs, keys, err := daemonSettings(tc.opts)
+			if tc.err != "" {
+				if err == nil || !strings.Contains(err.Error(), tc.err) {
+					t.Fatalf("got %v, want an error with %q", err, tc.err)
+				}
+				var ee *exitError
+				if !errors.As(err, &ee) || ee.code != exitUsage {
+					t.Errorf("not a usage error: %v", err)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			var got []string
+			for _, a := range addrs {
+				got = append(got, a.String())
+			}
+			if strings.Join(got, ",") != tc.listen || len(keys) != tc.keys {
+				t.Errorf("got %v and %d keys, want %s and %d", got, len(keys), tc.listen, tc.keys)
+			}
+		})
+	}
+}
+
+func TestListenUnix(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "run", "leci")
+	sock := filepath.Join(dir, "leci.sock")
+	a := listenAddr{network: "unix", address: sock}
+	l, err := listen(a)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fi, err := os.Stat(sock)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if fi.Mode().Perm() != 0o600 || fi.Mode().Type() != os.ModeSocket {
+		t.Errorf("socket mode %s, want 0600 socket", fi.Mode())
+	}
+	// A live socket is not taken over.
+	if _, err := listen(a); err == nil || !strings.Contains(err.Error(), "another process answers") {
+		t.Errorf("second listen: %v", err)
+	}
+	// A stale socket file is replaced.
+	l.(*net.UnixListener).SetUnlinkOnClose(false)
+	l.Close()
+	if _, err := os.Stat(sock); err != nil {
+		t.Fatalf("stale socket file gone: %v", err)
+	}
+	l, err = listen(a)
+	if err != nil {
+		t.Fatalf("listen over a stale socket: %v", err)
+	}
+	l.Close()
+}
+
+func TestLoopback(t *testing.T) {
+	for hp, want := range map[string]bool{
+		"127.0.0.1:80": true, "[::1]:80": true, "localhost:80": true, "127.1.2.3:1": true,
+		"0.0.0.0:80": false, ":80": false, "10.0.0.1:80": false, "[::]:80": false, "example.com:80": false,
+	} {
+		if got := loopback(hp); got != want {
+			t.Errorf("loopback(%q) = %v, want %v", hp, got, want)
+		}
+	}
+}

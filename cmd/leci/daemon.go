@@ -1,0 +1,335 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/url"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/spf13/cobra"
+	"go.yaml.in/yaml/v3"
+
+	"leci/host"
+	"leci/runtime"
+	"leci/server"
+	"leci/store"
+)
+
+// defaultListen is where the daemon listens unless told otherwise, and where
+// the client commands look for it.
+const defaultListen = "unix:///run/leci/leci.sock"
+
+type daemonOptions struct {
+	config     string
+	listen     []string
+	accessKeys []string
+}
+
+// daemonConfig is the daemon's configuration file (YAML).
+type daemonConfig struct {
+	// Listen holds unix:///path and tcp://host:port addresses.
+	Listen     []string          `yaml:"listen"`
+	AccessKeys []daemonAccessKey `yaml:"accessKeys"`
+}
+
+type daemonAccessKey struct {
+	ID     string `yaml:"id"`
+	Secret string `yaml:"secret"`
+}
+
+func newDaemonCommand(g *globalOptions) *cobra.Command {
+	var opts daemonOptions
+	cmd := &cobra.Command{
+		Use:   "daemon",
+		Short: "Serve the ECI OpenAPI for this host's container groups",
+		Long: `Serve Alibaba Cloud's ECI OpenAPI (version 2018-08-08, RPC style) so that the
+official SDKs, the aliyun CLI and leci's own client commands (create, ps,
+describe, logs, exec, delete) manage container groups on this host.
+
+Listeners are given with --listen, repeatable (default ` + defaultListen + `):
+  unix:///PATH        a unix socket of mode 0600; requests need no signature
+  tcp://HOST:PORT     every request must be signed (v1 HMAC-SHA1 or v3
+                      ACS3-HMAC-SHA256) with an AccessKey of --access-key
+A TCP listener needs at least one access key. The traffic is plain HTTP, so a
+TCP listener on a non-loopback address is meant for trusted networks only.
+
+--config FILE reads a YAML file with the same settings:
+  listen: [unix:///run/leci/leci.sock, tcp://127.0.0.1:8080]
+  accessKeys: [{id: LTAIexample, secret: ...}]
+--listen replaces the file's listen list; --access-key adds to its keys.
+
+The daemon's state is in <root>/leci.db, locked while it runs: a second daemon
+on the same --root stops at once. SIGTERM or SIGINT stops the daemon; the
+groups keep running.`,
+		Args: noArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return daemonAction(cmd.Context(), g, opts, cmd.ErrOrStderr())
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&opts.config, "config", "", "YAML configuration file (listen, accessKeys)")
+	f.StringArrayVar(&opts.listen, "listen", nil, "address to serve on: unix:///PATH or tcp://HOST:PORT (repeatable; default "+defaultListen+")")
+	f.StringArrayVar(&opts.accessKeys, "access-key", nil, "AccessKey ID:SECRET accepted on TCP listeners (repeatable)")
+	return cmd
+}
+
+// listenAddr is one parsed --listen address.
+type listenAddr struct {
+	network string // "unix" or "tcp"
+	address string // a path or host:port
+}
+
+func (a listenAddr) String() string { return a.network + "://" + a.address }
+
+// daemonSettings merges the configuration file and the flags, and checks
+// them, before anything is started.
+func daemonSettings(opts daemonOptions) ([]listenAddr, map[string]string, error) {
+	var cfg daemonConfig
+	if opts.config != "" {
+		data, err := os.ReadFile(opts.config)
+		if err != nil {
+			return nil, nil, usageErrorf("read --config: %w", err)
+		}
+		dec := yaml.NewDecoder(strings.NewReader(string(data)))
+		dec.KnownFields(true)
+		if err := dec.Decode(&cfg); err != nil && !errors.Is(err, io.EOF) {
+			return nil, nil, usageErrorf("config %s: %w", opts.config, err)
+		}
+	}
+	listen := cfg.Listen
+	if len(opts.listen) > 0 {
+		listen = opts.listen
+	}
+	if len(listen) == 0 {
+		listen = []string{defaultListen}
+	}
+	keys := map[string]string{}
+	add := func(id, secret, from string) error {
+		if id == "" || secret == "" {
+			return usageErrorf("%s: an access key needs an id and a secret", from)
+		}
+		if old, ok := keys[id]; ok && old != secret {
+			return usageErrorf("%s: access key %s is given twice with different secrets", from, id)
+		}
+		keys[id] = secret
+		return nil
+	}
+	for i, k := range cfg.AccessKeys {
+		if err := add(k.ID, k.Secret, fmt.Sprintf("config accessKeys[%d]", i)); err != nil {
+			return nil, nil, err
+		}
+	}
+	for _, k := range opts.accessKeys {
+		id, secret, _ := strings.Cut(k, ":")
+		if err := add(id, secret, "--access-key (want ID:SECRET)"); err != nil {
+			return nil, nil, err
+		}
+	}
+	var addrs []listenAddr
+	for _, l := range listen {
+		a, err := parseListen(l)
+		if err != nil {
+			return nil, nil, err
+		}
+		if a.network == "tcp" && len(keys) == 0 {
+			if !loopback(a.address) {
+				return nil, nil, usageErrorf("refusing to listen on %s, a non-loopback address, without access keys: give --access-key ID:SECRET", a)
+			}
+			return nil, nil, usageErrorf("%s needs --access-key ID:SECRET: every request over TCP must be signed", a)
+		}
+		addrs = append(addrs, a)
+	}
+	return addrs, keys, nil
+}
+
+// parseListen reads unix:///path or tcp://host:port.
+func parseListen(s string) (listenAddr, error) {
+	u, err := url.Parse(s)
+	if err != nil {
+		return listenAddr{}, usageErrorf("--listen %q: %w", s, err)
+	}
+	switch u.Scheme {
+	case "unix":
+		path := u.Path
+		if u.Host != "" || !filepath.IsAbs(path) {
+			return listenAddr{}, usageErrorf("--listen %q: want unix:///ABSOLUTE/PATH", s)
+		}
+		return listenAddr{network: "unix", address: path}, nil
+	case "tcp":
+		if _, port, err := net.SplitHostPort(u.Host); err != nil || port == "" || (u.Path != "" && u.Path != "/") {
+			return listenAddr{}, usageErrorf("--listen %q: want tcp://HOST:PORT", s)
+		}
+		return listenAddr{network: "tcp", address: u.Host}, nil
+	}
+	return listenAddr{}, usageErrorf("--listen %q: want unix:///PATH or tcp://HOST:PORT", s)
+}
+
+// loopback reports whether a host:port listens on loopback only. An empty
+// host (every interface) is not loopback.
+func loopback(hostport string) bool {
+	h, _, err := net.SplitHostPort(hostport)
+	if err != nil {
+		return false
+	}
+	if h == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(h)
+	return ip != nil && ip.IsLoopback()
+}
+
+// The engine is what the server serves.
+var _ server.Groups = (*runtime.Engine)(nil)
+
+func daemonAction(ctx context.Context, g *globalOptions, opts daemonOptions, stderr io.Writer) error {
+	addrs, keys, err := daemonSettings(opts)
+	if err != nil {
+		return err
+	}
+	log := g.logger(stderr)
+	if err := os.MkdirAll(g.root, 0o711); err != nil {
+		return fmt.Errorf("create root: %w", err)
+	}
+	// The store's lock comes first: a second daemon on this root stops
+	// here, before it touches anything.
+	st, err := store.Open(filepath.Join(g.root, "leci.db"))
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+
+	// Listen before anything runs in the background: a busy address fails
+	// the daemon before containerd is touched, and connections wait in the
+	// backlog until the server is ready.
+	var listeners []net.Listener
+	defer func() {
+		for _, l := range listeners {
+			l.Close()
+		}
+	}()
+	for _, a := range addrs {
+		l, err := listen(a)
+		if err != nil {
+			return err
+		}
+		listeners = append(listeners, l)
+		if a.network == "tcp" && !loopback(a.address) {
+			log.Warn("serving plain HTTP on a non-loopback address: requests are signed but not encrypted", "listen", a.String())
+		}
+	}
+
+	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	cfg := g.hostConfig(runtime.DefaultBackoff)
+	cfg.Recorder = storeRecorder{st}
+	env, err := host.Open(ctx, cfg, log)
+	if err != nil {
+		return err
+	}
+	defer env.Close()
+	if err := adoptGroups(ctx, st, env, log); err != nil {
+		return err
+	}
+	// Stopping the daemon leaves the groups running, for the next one.
+	defer env.Engine.Shutdown()
+
+	srv, err := server.New(server.Options{
+		Groups: env.Engine, Tokens: st, Root: g.root, AccessKeys: keys,
+		Check: g.checkLocal, Log: log,
+	})
+	if err != nil {
+		return err
+	}
+
+	errc := make(chan error, len(listeners))
+	var servers []*http.Server
+	for i, l := range listeners {
+		hs := &http.Server{
+			Handler:           srv,
+			ReadHeaderTimeout: 10 * time.Second,
+			ReadTimeout:       30 * time.Second,
+			WriteTimeout:      server.DefaultActionTimeout + 30*time.Second,
+			IdleTimeout:       2 * time.Minute,
+			MaxHeaderBytes:    1 << 20,
+			ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+		}
+		servers = append(servers, hs)
+		go func() {
+			if err := hs.Serve(l); err != nil && !errors.Is(err, http.ErrServerClosed) {
+				errc <- fmt.Errorf("serve %s: %w", addrs[i], err)
+			}
+		}()
+		fmt.Fprintf(stderr, "leci: serving the ECI API on %s\n", addrs[i])
+	}
+
+	var serveErr error
+	select {
+	case <-ctx.Done():
+	case serveErr = <-errc:
+	}
+	fmt.Fprintln(stderr, "leci: stopping; the groups keep running")
+	shutdownCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 15*time.Second)
+	defer cancel()
+	for _, hs := range servers {
+		if err := hs.Shutdown(shutdownCtx); err != nil {
+			hs.Close()
+		}
+	}
+	if err := srv.Close(shutdownCtx); err != nil {
+		log.Warn("deletions still running at shutdown were cancelled", "err", err)
+	}
+	for _, a := range addrs {
+		if a.network == "unix" {
+			os.Remove(a.address)
+		}
+	}
+	return serveErr
+}
+
+// listen opens one listener. A unix socket's directory is made if needed;
+// a stale socket file (nobody answers on it) is replaced; the socket is
+// made mode 0600 before anyone can connect.
+func listen(a listenAddr) (net.Listener, error) {
+	if a.network == "tcp" {
+		l, err := net.Listen("tcp", a.address)
+		if err != nil {
+			return nil, fmt.Errorf("listen on %s: %w", a, err)
+		}
+		return l, nil
+	}
+	if err := os.MkdirAll(filepath.Dir(a.address), 0o755); err != nil {
+		return nil, fmt.Errorf("listen on %s: %w", a, err)
+	}
+	if _, err := os.Lstat(a.address); err == nil {
+		if c, err := net.DialTimeout("unix", a.address, time.Second); err == nil {
+			c.Close()
+			return nil, fmt.Errorf("listen on %s: another process answers on it (another leci daemon?)", a)
+		}
+		if err := os.Remove(a.address); err != nil {
+			return nil, fmt.Errorf("listen on %s: remove stale socket: %w", a, err)
+		}
+	}
+	// The umask makes the socket 0600 from the start; it is process-wide,
+	// which is harmless here at start-up.
+	old := syscall.Umask(0o177)
+	l, err := net.Listen("unix", a.address)
+	syscall.Umask(old)
+	if err != nil {
+		return nil, fmt.Errorf("listen on %s: %w", a, err)
+	}
+	if err := os.Chmod(a.address, 0o600); err != nil {
+		l.Close()
+		return nil, fmt.Errorf("listen on %s: %w", a, err)
+	}
+	return l, nil
+}
