@@ -213,6 +213,20 @@ func (hr *harness) logOf(id, container string, attempt int) string {
 	return b.String()
 }
 
+// logSoFar is what a running container has written until now.
+func (hr *harness) logSoFar(id, container string, attempt int) string {
+	hr.t.Helper()
+	lines, err := logs.Read(runtime.LogPath(hr.cfg.Root, id, container, attempt), logs.ReadOptions{})
+	if err != nil {
+		hr.t.Fatalf("log of %s: %v", container, err)
+	}
+	var b strings.Builder
+	for _, l := range lines {
+		b.WriteString(l.Text + "\n")
+	}
+	return b.String()
+}
+
 func (hr *harness) delete(id string) {
 	hr.t.Helper()
 	if err := hr.h.Engine.Delete(context.Background(), id); err != nil {

@@ -13,6 +13,7 @@ import (
 
 	"leci/api"
 	"leci/pod"
+	"leci/probes"
 )
 
 // ErrNotFound is returned for a group the engine does not know.
@@ -49,6 +50,10 @@ type Engine struct {
 	vols    Volumes
 	opts    Options
 	log     *slog.Logger
+	probes  *probes.Manager
+	// ctx lives as long as the engine: probe workers run under it.
+	ctx    context.Context
+	cancel context.CancelFunc
 
 	mu     sync.Mutex
 	groups map[string]*group
@@ -62,7 +67,48 @@ func New(backend Backend, net Networker, vols Volumes, opts Options, log *slog.L
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
-	return &Engine{backend: backend, net: net, vols: vols, opts: opts, log: log, groups: map[string]*group{}}
+	ctx, cancel := context.WithCancel(context.Background())
+	e := &Engine{backend: backend, net: net, vols: vols, opts: opts, log: log, groups: map[string]*group{}, ctx: ctx, cancel: cancel}
+	e.probes = probes.NewManager(backend, log, probes.Options{Observe: e.observeProbe})
+	go e.dispatchProbes()
+	return e
+}
+
+// dispatchProbes hands each change of a probe's result to its group's
+// supervisor.
+func (e *Engine) dispatchProbes() {
+	for {
+		select {
+		case <-e.ctx.Done():
+			return
+		case u := <-e.probes.Updates():
+			g, err := e.group(u.GroupID)
+			if err != nil {
+				continue
+			}
+			select {
+			case g.probeUpdates <- u:
+			case <-g.done:
+			case <-e.ctx.Done():
+				return
+			}
+		}
+	}
+}
+
+// observeProbe records every failed probe as an Unhealthy event, as the
+// kubelet does; the thresholds decide what follows.
+func (e *Engine) observeProbe(u probes.Update) {
+	if u.Result != probes.Failure {
+		return
+	}
+	g, err := e.group(u.GroupID)
+	if err != nil {
+		return
+	}
+	g.update(func(st *GroupStatus) {
+		st.event(e.opts.Now(), "Warning", "Unhealthy", u.Container, fmt.Sprintf("%s probe failed: %s", u.Kind, u.Message))
+	})
 }
 
 // Create starts a group for a request that has been normalized (defaults
@@ -130,6 +176,7 @@ func (e *Engine) Shutdown() {
 	for _, g := range groups {
 		g.cancel()
 		<-g.done
+		e.probes.StopAll(g.id)
 	}
 }
 

@@ -12,6 +12,7 @@ import (
 
 	"leci/api"
 	"leci/pod"
+	"leci/probes"
 )
 
 // group is one container group and its supervisor. The supervisor
@@ -34,6 +35,11 @@ type group struct {
 	// restarts carries RestartContainerGroup requests to the supervisor;
 	// each is answered on its channel.
 	restarts chan chan error
+	// probeUpdates carries the changes of the probes' results.
+	probeUpdates chan probes.Update
+	// killReasons is why leci killed a container run (by backend ID), when
+	// a reason of its own should end it: FailedPostStartHook.
+	killReasons map[string]string
 
 	// Owned by the supervisor goroutine; copied into the status's Host
 	// once setup is done.
@@ -75,6 +81,9 @@ func newGroup(e *Engine, id, dir string, req *api.CreateContainerGroupRequest) *
 		images:   map[string]*imagePull{},
 		gone:     make(chan struct{}),
 		restarts: make(chan chan error),
+
+		probeUpdates: make(chan probes.Update, 16),
+		killReasons:  map[string]string{},
 	}
 	g.st = GroupStatus{ID: id, Request: req, Phase: api.GroupPending, CreatedAt: now}
 	waiting := ContainerState{State: api.StateWaiting, Reason: ReasonContainerCreating}
@@ -257,6 +266,8 @@ func (g *group) supervise() {
 			reply <- g.restartAll()
 		case <-usage:
 			g.checkUsage(over)
+		case u := <-g.probeUpdates:
+			g.probed(u)
 		}
 	}
 }
@@ -320,14 +331,19 @@ func (g *group) stopAll(ctx context.Context) []error {
 		mu   sync.Mutex
 		errs []error
 	)
+	g.e.probes.StopAll(g.id)
 	for _, c := range append(snap.InitContainers, snap.Containers...) {
 		if c.Current.State != api.StateRunning {
 			continue
 		}
+		kind := pod.KindApp
+		if c.Init {
+			kind = pod.KindInit
+		}
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			err := g.e.backend.StopContainer(ctx, c.ID, grace)
+			err := g.stopContainer(ctx, c.Name, kind, c.ID, grace)
 			mu.Lock()
 			errs = append(errs, err)
 			mu.Unlock()
@@ -559,15 +575,127 @@ func (g *group) startContainer(init bool, i int) {
 		fail(ReasonRunContainerError, err)
 		return
 	}
+	started := g.e.opts.Now()
 	g.update(func(st *GroupStatus) {
-		now := g.e.opts.Now()
 		c := statusOf(st, init, i)
 		c.Attempt, c.ID, c.Started, c.NextStart = attempt, id, true, time.Time{}
-		c.Current = ContainerState{State: api.StateRunning, StartedAt: now}
-		st.event(now, "Normal", "Started", spec.Name, "Started container "+spec.Name)
+		c.Current = ContainerState{State: api.StateRunning, StartedAt: started}
+		// A container without a readiness probe is ready once running.
+		c.Ready = app != nil && app.ReadinessProbe == nil
+		st.event(started, "Normal", "Started", spec.Name, "Started container "+spec.Name)
 	})
 	log.Debug("container started", "id", id, "attempt", attempt)
 	g.watchExit(init, i, attempt, exitCh)
+	if app == nil {
+		return
+	}
+	target := g.probeTarget(id, started)
+	for kind, p := range map[probes.Kind]*api.Probe{probes.Readiness: app.ReadinessProbe, probes.Liveness: app.LivenessProbe} {
+		if p != nil {
+			g.e.probes.Start(g.e.ctx, probes.Key{GroupID: g.id, Container: spec.Name, Attempt: attempt, Kind: kind}, p, target)
+		}
+	}
+	if h := app.PostStart(); h != nil {
+		g.postStart(spec.Name, id, h, target)
+	}
+}
+
+func (g *group) probeTarget(id string, started time.Time) probes.Target {
+	return probes.Target{ContainerID: id, NetNSPath: g.network.NetNSPath, IP: g.network.IPv4, StartedAt: started}
+}
+
+// Bounds of lifecycle hooks: the output kept for the log, and the time a
+// postStart hook may take.
+const (
+	maxHookOutput  = 4 << 10
+	postStartLimit = 2 * time.Minute
+	// minGraceAfterPreStop is what SIGTERM still gets when a preStop hook
+	// took the whole grace period, as the kubelet gives it.
+	minGraceAfterPreStop = 2 * time.Second
+)
+
+// postStart runs a container's postStart hook; when it fails the container
+// is killed, with reason FailedPostStartHook, and the restart policy
+// decides what follows.
+func (g *group) postStart(name, id string, h *api.Handler, target probes.Target) {
+	ctx, cancel := context.WithTimeout(g.ctx, postStartLimit)
+	defer cancel()
+	out, err := probes.RunHandler(ctx, g.e.backend, h, target, maxHookOutput)
+	if err == nil {
+		return
+	}
+	// The hook's output stays out of events, where a secret could leak.
+	g.log.Warn("postStart hook failed", "container", name, "err", err, "output", out)
+	g.mu.Lock()
+	g.killReasons[id] = "FailedPostStartHook"
+	g.mu.Unlock()
+	g.update(func(st *GroupStatus) {
+		st.event(g.e.opts.Now(), "Warning", "FailedPostStartHook", name, "PostStartHook failed: "+err.Error())
+	})
+	g.stopContainer(g.ctx, name, pod.KindApp, id, g.grace())
+}
+
+func (g *group) grace() time.Duration {
+	return time.Duration(*g.req.TerminationGracePeriodSeconds) * time.Second
+}
+
+// stopContainer stops one container run: its preStop hook first (app
+// containers), within the grace period, then SIGTERM with what is left of
+// it, then SIGKILL.
+func (g *group) stopContainer(ctx context.Context, name, kind, id string, grace time.Duration) error {
+	if kind == pod.KindApp {
+		if h := g.appSpec(name).PreStop(); h != nil {
+			start := time.Now()
+			hctx, cancel := context.WithTimeout(ctx, grace)
+			out, err := probes.RunHandler(hctx, g.e.backend, h, g.probeTarget(id, time.Time{}), maxHookOutput)
+			cancel()
+			if err != nil {
+				g.log.Warn("preStop hook failed", "container", name, "err", err, "output", out)
+				g.update(func(st *GroupStatus) {
+					st.event(g.e.opts.Now(), "Warning", "FailedPreStopHook", name, "PreStopHook failed: "+err.Error())
+				})
+			}
+			grace = max(grace-time.Since(start), min(grace, minGraceAfterPreStop))
+		}
+	}
+	return g.e.backend.StopContainer(ctx, id, grace)
+}
+
+func (g *group) appSpec(name string) *api.Container {
+	for i := range g.req.Container {
+		if g.req.Container[i].Name == name {
+			return &g.req.Container[i]
+		}
+	}
+	return &api.Container{}
+}
+
+// probed applies a change of a probe's result: readiness sets Ready, a
+// failed liveness probe kills the container, and the restart policy
+// decides what follows.
+func (g *group) probed(u probes.Update) {
+	snap := g.snapshot()
+	for i, c := range snap.Containers {
+		if c.Name != u.Container || c.Attempt != u.Attempt || c.Current.State != api.StateRunning {
+			continue
+		}
+		switch u.Kind {
+		case probes.Readiness:
+			ready := u.Result == probes.Success
+			if c.Ready != ready {
+				g.update(func(st *GroupStatus) { st.Containers[i].Ready = ready })
+			}
+		case probes.Liveness:
+			if u.Result != probes.Failure {
+				return
+			}
+			g.update(func(st *GroupStatus) {
+				st.event(g.e.opts.Now(), "Normal", "Killing", c.Name, "Container "+c.Name+" failed liveness probe, will be restarted")
+			})
+			go g.stopContainer(g.ctx, c.Name, pod.KindApp, c.ID, g.grace())
+		}
+		return
+	}
 }
 
 // watchExit hands the exit of a container's run to the supervisor.
@@ -592,6 +720,7 @@ func (g *group) exited(ev exitEvent) {
 	if cur.Attempt != ev.attempt || cur.Current.State != api.StateRunning {
 		return
 	}
+	g.stopProbes(cur.Name, cur.Attempt)
 	g.removeContainer(cur.ID)
 	now := g.e.opts.Now()
 	term := g.terminated(ev.init, ev.index, cur, ev.exit)
@@ -624,9 +753,16 @@ func (g *group) terminated(init bool, i int, c *ContainerStatus, ex pod.Exit) Co
 		finished = g.e.opts.Now()
 	}
 	spec, _ := g.containerSpec(init, i)
+	reason := exitReason(ex)
+	g.mu.Lock()
+	if r, ok := g.killReasons[c.ID]; ok {
+		reason = r
+		delete(g.killReasons, c.ID)
+	}
+	g.mu.Unlock()
 	return ContainerState{
 		State: api.StateTerminated, ExitCode: ex.Code, Signal: ex.Signal,
-		StartedAt: c.Current.StartedAt, FinishedAt: finished, Reason: exitReason(ex),
+		StartedAt: c.Current.StartedAt, FinishedAt: finished, Reason: reason,
 		Message: g.terminationMessage(spec, c.Attempt, ex.Code),
 	}
 }
@@ -648,10 +784,15 @@ func (g *group) recordStopped(timeout time.Duration) {
 		}
 		select {
 		case ev := <-g.exits:
+			cur := *statusOf(&snap, ev.init, ev.index)
+			if cur.Attempt != ev.attempt || cur.Current.State != api.StateRunning {
+				continue
+			}
+			term := g.terminated(ev.init, ev.index, &cur, ev.exit)
 			g.update(func(st *GroupStatus) {
 				c := statusOf(st, ev.init, ev.index)
 				if c.Attempt == ev.attempt && c.Current.State == api.StateRunning {
-					c.Current, c.Ready = g.terminated(ev.init, ev.index, c, ev.exit), false
+					c.Current, c.Ready = term, false
 				}
 			})
 		case <-deadline:
@@ -668,6 +809,12 @@ func exitReason(ex pod.Exit) string {
 		return ReasonCompleted
 	}
 	return ReasonError
+}
+
+func (g *group) stopProbes(name string, attempt int) {
+	for _, kind := range []probes.Kind{probes.Readiness, probes.Liveness} {
+		g.e.probes.Stop(probes.Key{GroupID: g.id, Container: name, Attempt: attempt, Kind: kind})
+	}
 }
 
 // removeContainer removes a backend container on the group's behalf; a
@@ -696,6 +843,7 @@ func (g *group) delete(ctx context.Context) error {
 	g.deleteOnce.Do(func() {
 		g.cancel()
 		<-g.done
+		g.e.probes.StopAll(g.id)
 		g.update(func(st *GroupStatus) { st.Phase = api.GroupTerminating })
 		grace := time.Duration(*g.req.TerminationGracePeriodSeconds) * time.Second
 		var errs []error
@@ -710,7 +858,7 @@ func (g *group) delete(ctx context.Context) error {
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
-				err := errors.Join(g.e.backend.StopContainer(ctx, c.ID, grace), g.e.backend.RemoveContainer(ctx, c.ID))
+				err := errors.Join(g.stopContainer(ctx, c.Name, c.Kind, c.ID, grace), g.e.backend.RemoveContainer(ctx, c.ID))
 				mu.Lock()
 				errs = append(errs, err)
 				mu.Unlock()
