@@ -30,10 +30,20 @@ type Config struct {
 	Containerd string
 	// Namespace is leci's containerd namespace.
 	Namespace string
-	// Bridge, Subnet and CNIBinDirs configure the groups' network.
-	Bridge     string
-	Subnet     string
-	CNIBinDirs []string
+	// Bridge, Subnet, Subnet6 (optional, IPv6), MTU and CNIBinDirs
+	// configure leci's network; CNIConfDir and CNINetwork name the user's
+	// conflist instead. PublishPorts publishes containers' ports on
+	// PublishAddress. Firewall adds the CNI firewall plugin.
+	Bridge         string
+	Subnet         string
+	Subnet6        string
+	MTU            int
+	CNIBinDirs     []string
+	CNIConfDir     string
+	CNINetwork     string
+	Firewall       bool
+	PublishPorts   bool
+	PublishAddress string
 	// LeciBinary is the static leci binary used as sandbox process and log
 	// writer; default: this process's executable.
 	LeciBinary string
@@ -66,11 +76,21 @@ func (c Config) NetworkConfig() network.Config {
 		BinDirs:  c.CNIBinDirs,
 		Bridge:   c.Bridge,
 		Subnet:   c.Subnet,
+		Subnet6:  c.Subnet6,
+		MTU:      c.MTU,
+		Firewall: c.Firewall,
+
+		PublishPorts:   c.PublishPorts,
+		PublishAddress: c.PublishAddress,
+		UserConfDir:    c.CNIConfDir,
+		UserNetwork:    c.CNINetwork,
 	}
 }
 
 // Host is a group engine on real parts.
 type Host struct {
+	// Root is leci's state directory.
+	Root    string
 	Conn    *containerd.Conn
 	Network *network.Manager
 	Volumes *volumes.Manager
@@ -111,7 +131,7 @@ func Open(ctx context.Context, cfg Config, log *slog.Logger) (_ *Host, retErr er
 	}
 	vm := cfg.Volumes()
 	eng := runtime.New(backend, nm, vm, runtime.Options{Root: cfg.Root, Backoff: cfg.Backoff, LogTail: logTail, Recorder: cfg.Recorder}, log)
-	return &Host{Conn: conn, Network: nm, Volumes: vm, Engine: eng}, nil
+	return &Host{Root: cfg.Root, Conn: conn, Network: nm, Volumes: vm, Engine: eng}, nil
 }
 
 // logTail is the end of a finished container's log, for termination

@@ -13,7 +13,12 @@ import (
 	"leci/runtime"
 )
 
-const image = "leci.local/busybox:1.35"
+// image is the tests' busybox image: its registry is a closed port on
+// loopback, so that no pull can reach beyond this host.
+const image = "127.0.0.1:1/leci/busybox:1.35"
+
+// exampleImageRef is the busybox image the examples name.
+const exampleImageRef = "leci.local/busybox:1.35"
 
 func TestInitContainersRunInOrderOnceBeforeApps(t *testing.T) {
 	hr := newHarness(t)

@@ -33,13 +33,17 @@ import (
 )
 
 var (
-	leciBinary      string // built once for the package
-	containerdRoot  string // one containerd serves every test, each in its own namespace
-	containerdAddr  string
-	fastBackoff     = runtime.Backoff{Base: 100 * time.Millisecond, Max: 400 * time.Millisecond, ResetAfter: time.Minute}
-	errNoPrereq     error
+	leciBinary     string // built once for the package
+	containerdRoot string // one containerd serves every test, each in its own namespace
+	containerdAddr string
+	fastBackoff    = runtime.Backoff{Base: 100 * time.Millisecond, Max: 400 * time.Millisecond, ResetAfter: time.Minute}
+	errNoPrereq    error
+	// testImage holds the busybox image under two names: the examples' and
+	// the tests' own, whose registry is a closed port on loopback, so that
+	// a pull that should not happen fails there and sends nothing out.
 	testImage       bytes.Buffer
-	testImageRef, _ = containerd.NormalizeRef(testimage.DefaultRef)
+	testImageRef, _ = containerd.NormalizeRef(image)
+	exampleImage    bytes.Buffer
 )
 
 func TestMain(m *testing.M) {
@@ -66,6 +70,11 @@ func runMain(m *testing.M) int {
 	}
 	if err := testimage.Build(&testImage, testImageRef); err != nil {
 		errNoPrereq = fmt.Errorf("build test image: %w", err)
+		return m.Run()
+	}
+	exampleRef, _ := containerd.NormalizeRef(exampleImageRef)
+	if err := testimage.Build(&exampleImage, exampleRef); err != nil {
+		errNoPrereq = fmt.Errorf("build example image: %w", err)
 		return m.Run()
 	}
 	containerdRoot = filepath.Join(tmp, "ctrd")
@@ -121,8 +130,10 @@ func newHarness(t *testing.T) *harness {
 		t.Fatal(err)
 	}
 	hr.h = h
-	if _, err := h.Conn.Import(ctx, bytes.NewReader(testImage.Bytes())); err != nil {
-		t.Fatal(err)
+	for _, img := range []*bytes.Buffer{&testImage, &exampleImage} {
+		if _, err := h.Conn.Import(ctx, bytes.NewReader(img.Bytes())); err != nil {
+			t.Fatal(err)
+		}
 	}
 	t.Cleanup(func() {
 		for _, st := range h.Engine.List() {

@@ -122,7 +122,7 @@ Container:
   # then it is killed and, under OnFailure, started again.
   - Name: caller
     Image: ` + image + `
-    Command: [sh, -c, "sleep 1"]
+    Command: [sleep, "3"]
     LifecyclePostStartHandlerHttpGetPort: 8080
     LifecyclePostStartHandlerHttpGetPath: /ping
 `)

@@ -2,6 +2,7 @@ package network
 
 import (
 	"encoding/json"
+	"errors"
 	"io"
 	"log/slog"
 	"os"
@@ -11,19 +12,23 @@ import (
 	"testing"
 
 	"github.com/containernetworking/cni/libcni"
+
+	"leci/pod"
 )
 
 func TestConfigDefaults(t *testing.T) {
 	got := Config{}.withDefaults()
 	want := Config{
-		StateDir:    "/run/leci/netns",
-		CacheDir:    "/var/lib/leci/cni/cache",
-		ConfDir:     "/var/lib/leci/cni/net.d",
-		IPAMDir:     "/var/lib/leci/cni/ipam",
-		BinDirs:     []string{"/opt/cni/bin", "/usr/lib/cni"},
-		NetworkName: "leci",
-		Bridge:      "leci0",
-		Subnet:      "10.89.0.0/16",
+		StateDir:       "/run/leci/netns",
+		CacheDir:       "/var/lib/leci/cni/cache",
+		ConfDir:        "/var/lib/leci/cni/net.d",
+		IPAMDir:        "/var/lib/leci/cni/ipam",
+		JournalDir:     "/var/lib/leci/cni/journal",
+		BinDirs:        []string{"/opt/cni/bin", "/usr/lib/cni"},
+		NetworkName:    "leci",
+		Bridge:         "leci0",
+		Subnet:         "10.89.0.0/16",
+		PublishAddress: "127.0.0.1",
 	}
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("defaults:\n got %+v\nwant %+v", got, want)
@@ -34,8 +39,11 @@ func TestConfigDefaults(t *testing.T) {
 
 	// IPAMDir follows a given CacheDir, so each leci root has its own.
 	c := Config{CacheDir: "/srv/leci/cni/cache/"}.withDefaults()
-	if c.IPAMDir != "/srv/leci/cni/ipam" {
-		t.Errorf("ipam dir for cache dir %s: got %s, want /srv/leci/cni/ipam", c.CacheDir, c.IPAMDir)
+	if c.IPAMDir != "/srv/leci/cni/ipam" || c.JournalDir != "/srv/leci/cni/journal" {
+		t.Errorf("ipam, journal dirs for cache dir %s: got %s, %s, want /srv/leci/cni/ipam, /srv/leci/cni/journal", c.CacheDir, c.IPAMDir, c.JournalDir)
+	}
+	if u := (Config{UserNetwork: "mine"}).withDefaults(); u.UserConfDir != "/etc/cni/net.d" {
+		t.Errorf("user conf dir: got %q, want /etc/cni/net.d", u.UserConfDir)
 	}
 	// The defaults are not shared: changing one Config's BinDirs must not
 	// change the next one's.
@@ -67,6 +75,20 @@ func TestConfigValidate(t *testing.T) {
 		{"relative state dir", func(c *Config) { c.StateDir = "run/netns" }, "state dir"},
 		{"relative bin dir", func(c *Config) { c.BinDirs = []string{"bin"} }, "plugin dir"},
 		{"negative mtu", func(c *Config) { c.MTU = -1 }, "mtu"},
+		{"tiny mtu", func(c *Config) { c.MTU = 67 }, "mtu"},
+		{"dual stack", func(c *Config) { c.Subnet6 = "fd00:89::/64" }, ""},
+		{"ipv6 mtu", func(c *Config) { c.Subnet6 = "fd00:89::/64"; c.MTU = 1279 }, "1280"},
+		{"subnet6 is ipv4", func(c *Config) { c.Subnet6 = "10.90.0.0/16" }, "not an IPv6 range"},
+		{"subnet6 host bits", func(c *Config) { c.Subnet6 = "fd00:89::1/64" }, "did you mean fd00:89::/64"},
+		{"subnet6 beside ipv6 subnet", func(c *Config) { c.Subnet = "fd00:88::/64"; c.Subnet6 = "fd00:89::/64" }, "must then be IPv4"},
+		{"subnet6 garbage", func(c *Config) { c.Subnet6 = `::/0"}` }, "ipv6 subnet"},
+		{"publish address", func(c *Config) { c.PublishAddress = "0.0.0.0" }, ""},
+		{"publish address v6", func(c *Config) { c.PublishAddress = "::1" }, ""},
+		{"publish address name", func(c *Config) { c.PublishAddress = "localhost" }, "publish address"},
+		{"user network", func(c *Config) { c.UserNetwork = "mine"; c.UserConfDir = "/etc/cni/net.d" }, ""},
+		{"user network name", func(c *Config) { c.UserNetwork = "my net"; c.UserConfDir = "/etc/cni/net.d" }, "user network name"},
+		{"relative user conf dir", func(c *Config) { c.UserNetwork = "mine"; c.UserConfDir = "net.d" }, "user conf dir"},
+		{"relative journal dir", func(c *Config) { c.JournalDir = "journal" }, "journal dir"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -143,7 +165,7 @@ func TestNewWritesConflist(t *testing.T) {
 	for _, p := range doc.Plugins {
 		types = append(types, p.Type)
 	}
-	if want := []string{"bridge", "portmap"}; !reflect.DeepEqual(types, want) {
+	if want := []string{"bridge", "portmap", "bandwidth"}; !reflect.DeepEqual(types, want) {
 		t.Fatalf("plugin types: got %v, want %v", types, want)
 	}
 	br := doc.Plugins[0]
@@ -169,9 +191,17 @@ func TestNewWritesConflist(t *testing.T) {
 	if !doc.Plugins[1].Capabilities["portMappings"] {
 		t.Errorf("portmap capabilities: got %v, want portMappings", doc.Plugins[1].Capabilities)
 	}
+	if c := doc.Plugins[2].Capabilities; len(c) != 1 || !c["bandwidth"] {
+		t.Errorf("bandwidth capabilities: got %v, want bandwidth only", c)
+	}
+	// No dual-stack conflist without Subnet6.
+	if _, err := os.Stat(filepath.Join(cfg.ConfDir, "leci.ipv6.conflist")); !os.IsNotExist(err) {
+		t.Errorf("dual-stack conflist without Subnet6: %v", err)
+	}
 
 	info := m.Info()
-	if info.Bridge != "lt-unit" || info.Subnet != "10.213.9.0/24" || info.ConfFile != filepath.Join(cfg.ConfDir, "leci.conflist") {
+	if info.Bridge != "lt-unit" || info.Subnet != "10.213.9.0/24" || info.ConfFile != filepath.Join(cfg.ConfDir, "leci.conflist") ||
+		!reflect.DeepEqual(info.Plugins, []string{"bridge", "portmap", "bandwidth"}) || info.PublishPorts || info.ConfFile6 != "" {
 		t.Errorf("Info: got %+v", info)
 	}
 	if got, want := m.NetNSPath("eci-1"), filepath.Join(cfg.StateDir, "eci-1"); got != want {
@@ -181,7 +211,7 @@ func TestNewWritesConflist(t *testing.T) {
 
 func TestConflistIPMasq(t *testing.T) {
 	c := Config{IPMasq: true, IPAMDir: "/x"}.withDefaults()
-	b, err := confListJSON(c)
+	b, err := confListJSON(c, fullVariant(false))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -216,5 +246,102 @@ func TestGroupIDValidation(t *testing.T) {
 		if err := validateGroupID(id); err != nil {
 			t.Errorf("group id %q: %v", id, err)
 		}
+	}
+}
+
+func TestConflistDualStackAndFirewall(t *testing.T) {
+	c := Config{IPAMDir: "/x", Subnet: "10.213.9.0/24", Subnet6: "fd00:213:9::/64", IPMasq: true, Firewall: true}.withDefaults()
+	b, err := confListJSON(c, fullVariant(true))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var doc conflistDoc
+	if err := json.Unmarshal(b, &doc); err != nil {
+		t.Fatal(err)
+	}
+	var types []string
+	for _, p := range doc.Plugins {
+		types = append(types, p.Type)
+	}
+	if want := []string{"bridge", "firewall", "portmap", "bandwidth"}; !reflect.DeepEqual(types, want) {
+		t.Fatalf("plugin types: got %v, want %v", types, want)
+	}
+	ipam := doc.Plugins[0].IPAM
+	if len(ipam.Ranges) != 2 || ipam.Ranges[0][0].Subnet != "10.213.9.0/24" || ipam.Ranges[1][0].Subnet != "fd00:213:9::/64" {
+		t.Errorf("ranges: got %+v, want one set per family", ipam.Ranges)
+	}
+	if len(ipam.Routes) != 2 || ipam.Routes[0].Dst != "0.0.0.0/0" || ipam.Routes[1].Dst != "::/0" {
+		t.Errorf("routes: got %+v, want a default route per family", ipam.Routes)
+	}
+	// The IPv4 list has the IPv4 range only.
+	b, _ = confListJSON(c, fullVariant(false))
+	doc = conflistDoc{}
+	json.Unmarshal(b, &doc)
+	if r := doc.Plugins[0].IPAM.Ranges; len(r) != 1 {
+		t.Errorf("IPv4 list ranges: %+v", r)
+	}
+	if _, err := confListJSON(Config{IPAMDir: "/x"}.withDefaults(), fullVariant(true)); err == nil {
+		t.Error("dual stack without Subnet6: no error")
+	}
+}
+
+func TestNewDualStack(t *testing.T) {
+	m := unitManager(t, func(c *Config) { c.Subnet6 = "fd00:213:9::/64" })
+	file6 := filepath.Join(m.cfg.ConfDir, "leci.ipv6.conflist")
+	if m.list6 == nil || m.Info().ConfFile6 != file6 || m.Info().Subnet6 != "fd00:213:9::/64" {
+		t.Fatalf("dual-stack list %v, info %+v", m.list6, m.Info())
+	}
+	b, err := os.ReadFile(file6)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(b), "fd00:213:9::/64") || m.list6.Name != m.list.Name {
+		t.Errorf("dual-stack conflist (name %q, want %q):\n%s", m.list6.Name, m.list.Name, b)
+	}
+	// Without Subnet6 the next time, the file goes.
+	cfg := m.cfg
+	cfg.Subnet6 = ""
+	if _, err := New(cfg, nil); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(file6); !os.IsNotExist(err) {
+		t.Errorf("dual-stack conflist kept without Subnet6: %v", err)
+	}
+}
+
+func TestNewUserNetwork(t *testing.T) {
+	userDir := t.TempDir()
+	os.WriteFile(filepath.Join(userDir, "10-other.conflist"), []byte(`{"cniVersion":"1.0.0","name":"other","plugins":[{"type":"bridge"}]}`), 0o644)
+	os.WriteFile(filepath.Join(userDir, "20-mine.conflist"), []byte(`{"cniVersion":"1.0.0","name":"mine","plugins":[
+		{"type":"bridge","bridge":"mine0","ipam":{"type":"host-local","ranges":[[{"subnet":"10.213.10.0/24"}]]}},
+		{"type":"portmap","capabilities":{"portMappings":true}}]}`), 0o644)
+	os.WriteFile(filepath.Join(userDir, "30-single.conf"), []byte(`{"cniVersion":"1.0.0","name":"single","type":"bridge"}`), 0o644)
+
+	m := unitManager(t, func(c *Config) { c.UserNetwork = "mine"; c.UserConfDir = userDir; c.PublishPorts = true })
+	info := m.Info()
+	if !info.UserNetwork || info.NetworkName != "mine" || info.ConfFile != filepath.Join(userDir, "20-mine.conflist") ||
+		!reflect.DeepEqual(info.Plugins, []string{"bridge", "portmap"}) || info.Bridge != "" || info.Subnet != "" {
+		t.Errorf("Info: %+v", info)
+	}
+	// leci writes no conflist of its own.
+	if entries, _ := os.ReadDir(m.cfg.ConfDir); len(entries) != 0 {
+		t.Errorf("conf dir holds %d files", len(entries))
+	}
+	if !m.caps[capPortMappings] || m.caps[capBandwidth] {
+		t.Errorf("capabilities: %v", m.caps)
+	}
+	// Bandwidth is refused by a network without the plugin.
+	if _, err := m.Setup(t.Context(), "g1", pod.NetworkOptions{IngressBandwidth: 1e6}); !errors.Is(err, ErrNotSupported) {
+		t.Errorf("bandwidth on a network without it: got %v, want ErrNotSupported", err)
+	}
+
+	single := unitManager(t, func(c *Config) { c.UserNetwork = "single"; c.UserConfDir = userDir })
+	if single.Info().ConfFile != filepath.Join(userDir, "30-single.conf") || len(single.list.Plugins) != 1 {
+		t.Errorf("single-plugin network: %+v", single.Info())
+	}
+	dir := t.TempDir()
+	_, err := New(Config{StateDir: dir, CacheDir: filepath.Join(dir, "c"), ConfDir: dir, UserNetwork: "absent", UserConfDir: userDir}, nil)
+	if err == nil || !strings.Contains(err.Error(), "absent") {
+		t.Errorf("absent user network: got %v", err)
 	}
 }

@@ -179,25 +179,27 @@ type resolvConf struct {
 	other []string
 }
 
-// readHostResolvConf reads the host's resolver settings. When they point
-// only at systemd-resolved's stub, the servers behind it are read instead,
-// because the stub listens on the host's loopback, which a group's
-// namespace does not share. A host without resolv.conf gives none.
+// readHostResolvConf reads the host's resolver settings. When they name
+// systemd-resolved's stub, the file of the servers behind it is used
+// instead, because the stub listens on the host's loopback, which a group's
+// namespace does not share; without that file the stub is only dropped. A
+// host without resolv.conf gives none.
 func readHostResolvConf(path, resolvedPath string) (resolvConf, error) {
 	rc, err := readResolvConf(path)
 	if err != nil {
 		return resolvConf{}, err
 	}
-	onlyStub := len(rc.nameservers) > 0 && !slices.ContainsFunc(rc.nameservers, func(ns string) bool { return ns != resolvedStub })
-	if onlyStub {
-		upstream, err := readResolvConf(resolvedPath)
-		if err != nil {
-			return resolvConf{}, err
-		}
-		if len(upstream.nameservers) > 0 {
-			return upstream, nil
-		}
+	if !slices.Contains(rc.nameservers, resolvedStub) {
+		return rc, nil
 	}
+	upstream, err := readResolvConf(resolvedPath)
+	if err != nil {
+		return resolvConf{}, err
+	}
+	if len(upstream.nameservers) > 0 {
+		return upstream, nil
+	}
+	rc.nameservers = slices.DeleteFunc(rc.nameservers, func(ns string) bool { return ns == resolvedStub })
 	return rc, nil
 }
 

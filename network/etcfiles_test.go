@@ -138,17 +138,33 @@ func TestWriteEtcFilesResolv(t *testing.T) {
 			want:     "nameserver 192.0.2.10\nnameserver 192.0.2.11\nsearch lan svc.example\n",
 		},
 		{
-			name:  "resolved stub kept when upstream file is absent",
-			etc:   "nameserver 127.0.0.53\n",
-			files: EtcFiles{DNSPolicy: "Default"},
-			want:  "nameserver 127.0.0.53\n",
+			// Unreachable from the group, the stub would only make every
+			// lookup wait for its timeout.
+			name:  "resolved stub dropped when upstream file is absent",
+			etc:   "nameserver 127.0.0.53\noptions edns0\n",
+			files: EtcFiles{DNSPolicy: "Default", NameServers: []string{"192.0.2.53"}},
+			want:  "nameserver 192.0.2.53\noptions edns0\n",
 		},
 		{
-			name:     "stub beside another server is not replaced",
+			name:     "stub beside another server is replaced too",
 			etc:      "nameserver 127.0.0.53\nnameserver 192.0.2.1\n",
 			resolved: "nameserver 192.0.2.10\n",
 			files:    EtcFiles{DNSPolicy: "Default"},
-			want:     "nameserver 127.0.0.53\nnameserver 192.0.2.1\n",
+			want:     "nameserver 192.0.2.10\n",
+		},
+		{
+			name:     "upstream file without servers: stub dropped, others kept",
+			etc:      "nameserver 127.0.0.53\nnameserver 192.0.2.1\n",
+			resolved: "# no servers\n",
+			files:    EtcFiles{DNSPolicy: "Default"},
+			want:     "nameserver 192.0.2.1\n",
+		},
+		{
+			name:     "none ignores the host and its stub",
+			etc:      "nameserver 127.0.0.53\n",
+			resolved: "nameserver 192.0.2.10\n",
+			files:    EtcFiles{DNSPolicy: "None", NameServers: []string{"192.0.2.53"}},
+			want:     "nameserver 192.0.2.53\n",
 		},
 		{
 			name:  "last search or domain line wins",

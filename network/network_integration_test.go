@@ -33,16 +33,23 @@ import (
 // state, cache and conf dirs, its own bridge and its own /24 in
 // 10.213.0.0/16, and sends traffic only between namespaces it made.
 
-const ipForward = "/proc/sys/net/ipv4/ip_forward"
+// forwardingSettings are the host's IPv4 and IPv6 forwarding settings,
+// which the bridge plugin turns on when it gives a bridge its gateway
+// addresses.
+var forwardingSettings = []string{"/proc/sys/net/ipv4/ip_forward", "/proc/sys/net/ipv6/conf/all/forwarding"}
 
-// TestMain puts back the host's IPv4 forwarding setting, which the bridge
-// plugin turns on when it gives a bridge its gateway address.
+// TestMain puts the host's forwarding settings back.
 func TestMain(m *testing.M) {
-	before, err := os.ReadFile(ipForward)
+	before := map[string][]byte{}
+	for _, p := range forwardingSettings {
+		if b, err := os.ReadFile(p); err == nil {
+			before[p] = b
+		}
+	}
 	code := m.Run()
-	if err == nil {
-		if after, _ := os.ReadFile(ipForward); string(after) != string(before) {
-			_ = os.WriteFile(ipForward, before, 0o644)
+	for p, b := range before {
+		if after, _ := os.ReadFile(p); string(after) != string(b) {
+			_ = os.WriteFile(p, b, 0o644)
 		}
 	}
 	os.Exit(code)
@@ -59,7 +66,7 @@ type testNet struct {
 func newTestNet(t testing.TB, mutate ...func(*Config)) *testNet {
 	t.Helper()
 	testutil.RequireRoot(t)
-	for _, p := range []string{"bridge", "host-local", "portmap"} {
+	for _, p := range []string{"bridge", "host-local", "portmap", "bandwidth"} {
 		testutil.RequireBinary(t, findPlugin(p))
 	}
 	root := testutil.TempDir(t, "lnet")
@@ -239,6 +246,23 @@ func (tn *testNet) allocations(t testing.TB) []string {
 func (tn *testNet) netnsFiles(t testing.TB) []string {
 	t.Helper()
 	entries, err := os.ReadDir(tn.cfg.StateDir)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	for _, e := range entries {
+		names = append(names, e.Name())
+	}
+	return names
+}
+
+// journalFiles lists the journal's files.
+func (tn *testNet) journalFiles(t testing.TB) []string {
+	t.Helper()
+	entries, err := os.ReadDir(tn.cfg.JournalDir)
 	if errors.Is(err, os.ErrNotExist) {
 		return nil
 	}
@@ -462,6 +486,9 @@ func TestTeardown(t *testing.T) {
 	if c := tn.cachedResults(t); len(c) != 0 {
 		t.Errorf("libcni cache left: %v", c)
 	}
+	if j := tn.journalFiles(t); len(j) != 0 {
+		t.Errorf("journal left: %v", j)
+	}
 
 	if err := tn.m.Teardown(ctx, "g1"); err != nil {
 		t.Errorf("second Teardown: %v", err)
@@ -622,6 +649,23 @@ func TestSetupFailureLeavesNothing(t *testing.T) {
 		if a := tn.allocations(t); len(a) != 0 {
 			t.Errorf("host-local allocations left: %v", a)
 		}
+		// The undo's DEL could not run either: the journal keeps it for a
+		// GC to retry, which succeeds once the plugins are there.
+		if j, err := tn.m.readJournal("g1"); err != nil || j == nil || j.Op != opDel {
+			t.Fatalf("journal: got %+v, %v, want g1's unfinished del", j, err)
+		}
+		cfg := tn.cfg
+		cfg.BinDirs = nil
+		m2, err := New(cfg, testLogger(t))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := m2.GC(context.Background(), nil); err != nil {
+			t.Fatalf("GC: %v", err)
+		}
+		if j := tn.journalFiles(t); len(j) != 0 {
+			t.Errorf("journal left after GC: %v", j)
+		}
 	})
 
 	t.Run("subnet exhausted", func(t *testing.T) {
@@ -667,6 +711,9 @@ func TestSetupTeardownCycles(t *testing.T) {
 	}
 	if c := tn.cachedResults(t); len(c) != 0 {
 		t.Errorf("libcni cache left: %v", c)
+	}
+	if j := tn.journalFiles(t); len(j) != 0 {
+		t.Errorf("journal left: %v", j)
 	}
 }
 

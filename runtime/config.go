@@ -61,7 +61,13 @@ func hostList(s string) []string {
 }
 
 func networkOptions(req *api.CreateContainerGroupRequest) pod.NetworkOptions {
-	return pod.NetworkOptions{IngressBandwidth: req.IngressBandwidth, EgressBandwidth: req.EgressBandwidth, IPv6: req.Ipv6AddressCount == 1}
+	o := pod.NetworkOptions{IngressBandwidth: req.IngressBandwidth, EgressBandwidth: req.EgressBandwidth, IPv6: req.Ipv6AddressCount == 1}
+	for _, c := range req.Container {
+		for _, p := range c.Port {
+			o.Ports = append(o.Ports, pod.PortMapping{ContainerPort: p.Port, Protocol: strings.ToLower(p.Protocol)})
+		}
+	}
+	return o
 }
 
 func etcFiles(req *api.CreateContainerGroupRequest, nw pod.Network) pod.EtcFiles {

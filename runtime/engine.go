@@ -262,6 +262,20 @@ func (e *Engine) Restart(ctx context.Context, id string) error {
 	return g.restart(ctx)
 }
 
+// BackendGroups lists the groups the backend holds containers of, whether
+// or not this engine knows them: what garbage collection must spare.
+func (e *Engine) BackendGroups(ctx context.Context) (map[string]bool, error) {
+	cs, err := e.backend.ListContainers(ctx, "")
+	if err != nil {
+		return nil, err
+	}
+	out := map[string]bool{}
+	for _, c := range cs {
+		out[c.GroupID] = true
+	}
+	return out, nil
+}
+
 // ErrNotRunning is returned for an exec in a container that is not running.
 var ErrNotRunning = errors.New("container is not running")
 

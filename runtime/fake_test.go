@@ -191,6 +191,8 @@ func (n *fakeNet) Teardown(ctx context.Context, groupID string) error {
 	return nil
 }
 
+func (n *fakeNet) Check(ctx context.Context, groupID string) error { return nil }
+
 func (n *fakeNet) WriteEtcFiles(dir string, f pod.EtcFiles) (pod.EtcPaths, error) {
 	return pod.EtcPaths{Hosts: dir + "/hosts", Hostname: dir + "/hostname", Resolv: dir + "/resolv.conf"}, nil
 }

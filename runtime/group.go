@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"slices"
 	"sync"
 	"time"
 
@@ -189,6 +190,14 @@ func (g *group) resume() {
 		return
 	}
 	g.network, g.etc, g.volumes = host.Network, host.Etc, host.Volumes
+	if err := g.e.net.Check(g.ctx, g.id); err != nil {
+		// The containers keep what they have; a new setup would take
+		// their address away. Say so, and go on.
+		g.log.Warn("network check failed", "err", err)
+		g.update(func(st *GroupStatus) {
+			st.event(g.e.opts.Now(), "Warning", "NetworkCheckFailed", "", err.Error())
+		})
+	}
 	for _, ref := range g.imageRefs() {
 		// Pulled before the restart; each start checks again.
 		p := &imagePull{done: make(chan struct{}), err: errCheckAgain}
@@ -202,6 +211,7 @@ func (g *group) resume() {
 	}
 	g.sandbox = sb
 	g.update(func(st *GroupStatus) { st.Host.Sandbox = sb })
+	g.reconcile()
 	snap := g.snapshot()
 	for _, list := range []struct {
 		init bool
@@ -220,12 +230,58 @@ func (g *group) resume() {
 				ch = lost
 			}
 			g.watchExit(list.init, i, c.Attempt, ch)
+			if !list.init {
+				g.startProbes(&g.req.Container[i], c.Attempt, c.ID, c.Current.StartedAt)
+			}
 		}
 	}
 	g.supervise()
 }
 
 var errCheckAgain = errors.New("image not checked since leci started")
+
+// reconcile brings the recorded status in line with the containers the
+// backend holds, for the window in which leci stopped between starting a
+// container and recording it: a run found running that the status does not
+// know is adopted as the current one; runs found stopped that are not the
+// current one are removed.
+func (g *group) reconcile() {
+	found, err := g.e.backend.ListContainers(g.ctx, g.id)
+	if err != nil {
+		g.log.Warn("list the group's containers", "err", err)
+		return
+	}
+	snap := g.snapshot()
+	for _, f := range found {
+		if f.Kind != pod.KindInit && f.Kind != pod.KindApp {
+			continue
+		}
+		init := f.Kind == pod.KindInit
+		list := snap.Containers
+		if init {
+			list = snap.InitContainers
+		}
+		i := slices.IndexFunc(list, func(c ContainerStatus) bool { return c.Name == f.Name })
+		if i < 0 {
+			g.removeContainer(f.ID)
+			continue
+		}
+		c := list[i]
+		known := c.Attempt == f.Attempt && c.Current.State == api.StateRunning
+		switch {
+		case known:
+		case f.Running && f.Attempt >= c.Attempt:
+			g.log.Info("adopting a run leci had not recorded", "container", f.Name, "attempt", f.Attempt)
+			g.update(func(st *GroupStatus) {
+				c := statusOf(st, init, i)
+				c.Attempt, c.ID, c.Started, c.NextStart = f.Attempt, f.ID, true, time.Time{}
+				c.Current = ContainerState{State: api.StateRunning, StartedAt: g.e.opts.Now()}
+			})
+		default:
+			g.removeContainer(f.ID)
+		}
+	}
+}
 
 // supervise plans and acts until the group is deleted.
 func (g *group) supervise() {
@@ -589,15 +645,21 @@ func (g *group) startContainer(init bool, i int) {
 	if app == nil {
 		return
 	}
-	target := g.probeTarget(id, started)
-	for kind, p := range map[probes.Kind]*api.Probe{probes.Readiness: app.ReadinessProbe, probes.Liveness: app.LivenessProbe} {
-		if p != nil {
-			g.e.probes.Start(g.e.ctx, probes.Key{GroupID: g.id, Container: spec.Name, Attempt: attempt, Kind: kind}, p, target)
-		}
-	}
+	target := g.startProbes(app, attempt, id, started)
 	if h := app.PostStart(); h != nil {
 		g.postStart(spec.Name, id, h, target)
 	}
+}
+
+// startProbes starts the probe workers of an app container's run.
+func (g *group) startProbes(app *api.Container, attempt int, id string, started time.Time) probes.Target {
+	target := g.probeTarget(id, started)
+	for kind, p := range map[probes.Kind]*api.Probe{probes.Readiness: app.ReadinessProbe, probes.Liveness: app.LivenessProbe} {
+		if p != nil {
+			g.e.probes.Start(g.e.ctx, probes.Key{GroupID: g.id, Container: app.Name, Attempt: attempt, Kind: kind}, p, target)
+		}
+	}
+	return target
 }
 
 func (g *group) probeTarget(id string, started time.Time) probes.Target {

@@ -16,6 +16,9 @@ type Networker interface {
 	// Teardown detaches and removes it; it succeeds when nothing is left,
 	// including when nothing was ever set up.
 	Teardown(ctx context.Context, groupID string) error
+	// Check verifies that a group's network is still as set up (after a
+	// restart of leci), and claims it for this process.
+	Check(ctx context.Context, groupID string) error
 	// WriteEtcFiles writes the group's hosts, hostname and resolv.conf
 	// into dir.
 	WriteEtcFiles(dir string, f pod.EtcFiles) (pod.EtcPaths, error)

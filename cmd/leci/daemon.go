@@ -237,6 +237,9 @@ func daemonAction(ctx context.Context, g *globalOptions, opts daemonOptions, std
 		return err
 	}
 	defer env.Close()
+	if err := collectGarbage(ctx, st, env, log); err != nil {
+		return err
+	}
 	if err := adoptGroups(ctx, st, env, log); err != nil {
 		return err
 	}

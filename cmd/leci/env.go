@@ -25,6 +25,14 @@ type globalOptions struct {
 	cgroupRoot    string
 	hostPathAllow []string
 	logLevel      string
+
+	subnet6        string
+	mtu            int
+	cniConfDir     string
+	cniNetwork     string
+	cniFirewall    bool
+	publishPorts   bool
+	publishAddress string
 }
 
 func (o *globalOptions) register(cmd *cobra.Command) {
@@ -36,6 +44,13 @@ func (o *globalOptions) register(cmd *cobra.Command) {
 	f.StringVar(&o.subnet, "subnet", "10.89.0.0/16", "subnet of the groups' addresses")
 	f.StringSliceVar(&o.cniBinDirs, "cni-bin-dir", []string{"/opt/cni/bin", "/usr/lib/cni"}, "directories searched for the CNI plugins")
 	f.StringVar(&o.cgroupRoot, "cgroup-root", "/leci", "cgroup under which each group gets its own")
+	f.StringVar(&o.subnet6, "subnet6", "", "IPv6 subnet of the groups' addresses (a ULA such as fd00:89::/64); empty: no IPv6")
+	f.IntVar(&o.mtu, "mtu", 0, "MTU of the bridge and the groups' interfaces (0: the plugin's default)")
+	f.StringVar(&o.cniConfDir, "cni-conf-dir", "/etc/cni/net.d", "directory of the conflist named by --cni-network")
+	f.StringVar(&o.cniNetwork, "cni-network", "", "use this CNI network from --cni-conf-dir instead of leci's own")
+	f.BoolVar(&o.cniFirewall, "cni-firewall", false, "add the CNI firewall plugin (for hosts whose FORWARD policy drops)")
+	f.BoolVar(&o.publishPorts, "publish-ports", false, "publish the containers' declared ports on --publish-address")
+	f.StringVar(&o.publishAddress, "publish-address", "127.0.0.1", "host address ports are published on")
 	f.StringArrayVar(&o.hostPathAllow, "host-path-allow", nil, "host path prefix HostPath volumes may use (repeatable; default: any path except leci's root and the runtimes' state and sockets)")
 	f.StringVar(&o.logLevel, "log-level", "warn", "log level: debug, info, warn, error")
 }
@@ -63,6 +78,8 @@ func (o *globalOptions) hostConfig(backoff runtime.Backoff) host.Config {
 		Root: o.root, Containerd: o.containerd, Namespace: o.namespace,
 		Bridge: o.bridge, Subnet: o.subnet, CNIBinDirs: o.cniBinDirs, CgroupRoot: o.cgroupRoot, Backoff: backoff,
 		HostPathAllow: o.hostPathAllow,
+		Subnet6:       o.subnet6, MTU: o.mtu, CNIConfDir: o.cniConfDir, CNINetwork: o.cniNetwork,
+		Firewall: o.cniFirewall, PublishPorts: o.publishPorts, PublishAddress: o.publishAddress,
 	}
 	if o.containerd != containerd.AutoAddress {
 		// The directory of the containerd socket leci uses is never a

@@ -5,11 +5,13 @@ import (
 	"encoding/json"
 	"fmt"
 	"log/slog"
+	"path/filepath"
 	"time"
 
 	"leci/host"
 	"leci/runtime"
 	"leci/store"
+	"leci/volumes"
 )
 
 // storeRecorder keeps every change of a group's status in the daemon's
@@ -33,6 +35,37 @@ func (r storeRecorder) Save(g runtime.GroupStatus) error {
 }
 
 func (r storeRecorder) Remove(id string) error { return r.st.DeleteGroup(id) }
+
+// collectGarbage removes, before the recorded groups are adopted, what a
+// crash left of groups that no record knows: network namespaces, veths,
+// addresses and iptables chains, volume mounts. Groups of other leci
+// processes on the same root (leci run) are protected by their journal's
+// owner and their containers.
+func collectGarbage(ctx context.Context, st *store.Store, env *host.Host, log *slog.Logger) error {
+	records, err := st.ListGroups()
+	if err != nil {
+		return fmt.Errorf("read the store: %w", err)
+	}
+	live := map[string]bool{}
+	for _, r := range records {
+		live[r.ID] = true
+	}
+	running, err := env.Engine.BackendGroups(ctx)
+	if err != nil {
+		return fmt.Errorf("list containers: %w", err)
+	}
+	for id := range running {
+		live[id] = true
+	}
+	isLive := func(id string) bool { return live[id] }
+	if err := env.Network.GC(ctx, isLive); err != nil {
+		log.Warn("network garbage collection", "err", err)
+	}
+	if err := volumes.GC(ctx, filepath.Join(env.Root, "groups"), isLive); err != nil {
+		log.Warn("volume garbage collection", "err", err)
+	}
+	return nil
+}
 
 // adoptGroups takes over the groups a previous daemon left: running
 // containers are watched again, not restarted; interrupted creates and
