@@ -741,16 +741,11 @@ func (g *group) probed(u probes.Update) {
 		if c.Name != u.Container || c.Attempt != u.Attempt || c.Current.State != api.StateRunning {
 			continue
 		}
-		switch u.Kind {
-		case probes.Readiness:
-			ready := u.Result == probes.Success
-			if c.Ready != ready {
-				g.update(func(st *GroupStatus) { st.Containers[i].Ready = ready })
-			}
-		case probes.Liveness:
-			if u.Result != probes.Failure {
-				return
-			}
+		effect := DecideProbe(u.Kind, u.Result)
+		if effect.SetReady && c.Ready != effect.Ready {
+			g.update(func(st *GroupStatus) { st.Containers[i].Ready = effect.Ready })
+		}
+		if effect.Kill {
 			g.update(func(st *GroupStatus) {
 				st.event(g.e.opts.Now(), "Normal", "Killing", c.Name, "Container "+c.Name+" failed liveness probe, will be restarted")
 			})

@@ -4,6 +4,7 @@ import (
 	"time"
 
 	"leci/api"
+	"leci/probes"
 )
 
 // Backoff is the restart delay policy: Base doubled per failure, up to Max;
@@ -136,4 +137,27 @@ func AfterExit(policy string, init bool, exitCode int, c *ContainerStatus, ran t
 		n = 1
 	}
 	return true, now.Add(b.Delay(n)), n
+}
+
+// ProbeEffect is what a change of a probe's result does to a running
+// container: readiness sets Ready, a liveness failure kills the container
+// (and AfterExit then applies the restart policy to its exit), and a result
+// that could not be had (Unknown) changes nothing.
+type ProbeEffect struct {
+	SetReady bool // Ready is to be set to Ready
+	Ready    bool
+	Kill     bool
+}
+
+// DecideProbe is the effect of a probe result.
+func DecideProbe(kind probes.Kind, result probes.Result) ProbeEffect {
+	switch {
+	case result == probes.Unknown:
+		return ProbeEffect{}
+	case kind == probes.Readiness:
+		return ProbeEffect{SetReady: true, Ready: result == probes.Success}
+	case kind == probes.Liveness && result == probes.Failure:
+		return ProbeEffect{Kill: true}
+	}
+	return ProbeEffect{}
 }

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"leci/api"
+	"leci/probes"
 )
 
 func TestPlan(t *testing.T) {
@@ -78,6 +79,65 @@ func TestAfterExit(t *testing.T) {
 		if restart != tc.restart || (restart && at.Sub(now) != tc.delay) {
 			t.Errorf("AfterExit(%s, init=%v, code=%d, backoff=%d, ran=%s) = %v after %s; want %v after %s",
 				tc.policy, tc.init, tc.code, tc.backoff, tc.ran, restart, at.Sub(now), tc.restart, tc.delay)
+		}
+	}
+}
+
+// The engine's decisions for a container, across every restart policy,
+// exit code and probe result: a probe result decides readiness and whether
+// the container is killed (exit 137); the exit then decides the restart.
+func TestDecisionTable(t *testing.T) {
+	now := time.Unix(1000, 0)
+	b := Backoff{Base: time.Second, Max: 8 * time.Second}
+	type probeCase struct {
+		name   string
+		kind   probes.Kind
+		result probes.Result
+	}
+	probeCases := []probeCase{
+		{"no probe", 0, probes.Unknown},
+		{"readiness success", probes.Readiness, probes.Success},
+		{"readiness failure", probes.Readiness, probes.Failure},
+		{"liveness success", probes.Liveness, probes.Success},
+		{"liveness failure", probes.Liveness, probes.Failure},
+		{"probe could not run", probes.Liveness, probes.Unknown},
+	}
+	for _, policy := range []string{api.RestartAlways, api.RestartOnFailure, api.RestartNever} {
+		for _, init := range []bool{false, true} {
+			for _, code := range []int{0, 1, 137} {
+				for _, pc := range probeCases {
+					if init && pc.kind != 0 {
+						continue // init containers have no probes
+					}
+					eff := DecideProbe(pc.kind, pc.result)
+					wantKill := pc.kind == probes.Liveness && pc.result == probes.Failure
+					if eff.Kill != wantKill {
+						t.Errorf("%s: kill = %v, want %v", pc.name, eff.Kill, wantKill)
+					}
+					wantReady := pc.kind == probes.Readiness && pc.result != probes.Unknown
+					if eff.SetReady != wantReady || (wantReady && eff.Ready != (pc.result == probes.Success)) {
+						t.Errorf("%s: ready effect %+v", pc.name, eff)
+					}
+					exit := code
+					if eff.Kill {
+						exit = 137
+					}
+					restart, at, _ := AfterExit(policy, init, exit, &ContainerStatus{}, time.Second, b, now)
+					var want bool
+					switch {
+					case policy == api.RestartNever:
+						want = false
+					case policy == api.RestartAlways && !init:
+						want = true
+					default: // OnFailure, and init containers under Always
+						want = exit != 0
+					}
+					if restart != want || (restart && !at.Equal(now.Add(time.Second))) {
+						t.Errorf("policy %s init %v exit %d %s: restart %v at %v, want %v after 1s",
+							policy, init, exit, pc.name, restart, at.Sub(now), want)
+					}
+				}
+			}
 		}
 	}
 }
