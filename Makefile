@@ -45,7 +45,7 @@ integration: require-root build
 test: deps build lint unit fuzz integration
 
 bench:
-	$(GO) test -run '^$$' -bench . -benchmem ./...
+	GO="$(GO)" hack/bench.sh
 
 # Runs a real group: see hack/demo.sh.
 demo: require-root deps build

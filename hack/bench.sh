@@ -1,0 +1,233 @@
+#!/usr/bin/env bash
+# make bench: leci's benchmarks.
+#
+#  1. the request decoders (./api), with allocations;
+#  2. as root, the runtime (./integration, BenchmarkGroup*, BenchmarkTwenty*,
+#     BenchmarkDelete*): real groups on the integration package's own
+#     containerd, next to `ctr run --cni` of the same image on that same
+#     containerd, then a table of the medians with leci/ctr ratios and the
+#     issue's targets.
+#
+# ctr's --cni reads /etc/cni/net.d and runs plugins from /opt/cni/bin, with no
+# flag for other places. For the run, this script writes a bench-only conflist
+# there (bridge lcbench0, subnet 10.215.0.0/24, no masquerade, addresses kept
+# in a temporary directory), links /opt/cni/bin to /usr/lib/cni when
+# /opt/cni/bin does not exist, and afterwards removes exactly what it made:
+# the conflist, the directories and link it created, the bridge, ctr's CNI
+# cache entries and the directories the CNI library made for them.
+#
+# Environment: GO (the go binary), BENCHTIME (default 10x), BENCH (the -bench
+# pattern for the runtime, default .), LECI_BENCH_TRACE=FILE (the engine's
+# debug log with time stamps, for where the time goes).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+GO=${GO:-$(command -v go 2>/dev/null || echo /usr/local/go/bin/go)}
+# The integration package's TestMain builds leci with "go" from PATH.
+export PATH="$(dirname "$GO"):$PATH"
+BENCHTIME=${BENCHTIME:-10x}
+BENCH=${BENCH:-.}
+
+BENCH_NET=leci-bench
+BENCH_BRIDGE=lcbench0
+BENCH_SUBNET=10.215.0.0/24
+CNI_CONF_DIR=/etc/cni/net.d
+CONFLIST=$CNI_CONF_DIR/00-leci-bench.conflist
+CNI_BIN_DIR=/opt/cni/bin
+CNI_PLUGINS=/usr/lib/cni
+CNI_CACHE_DIR=/var/lib/cni # where ctr's CNI library caches ADD results
+
+echo "== decoders: go test -run '^\$' -bench . -benchmem ./api/"
+"$GO" test -run '^$' -bench . -benchmem ./api/
+
+if [ "$(id -u)" -ne 0 ]; then
+	echo "== runtime benchmarks skipped: they need root (sudo make bench)"
+	exit 0
+fi
+
+# ---- the ctr side's CNI configuration, and its removal ----
+
+made_dirs=()       # directories made here, removed (when empty) last first
+made_conflist=0
+made_link=0
+made_bridge=0
+ipam_dir=""
+cache_existed=()   # which of the CNI cache's directories were there before
+
+# mkdir_own makes a directory and its missing parents, recording each.
+mkdir_own() {
+	local d=$1 missing=()
+	while [ ! -e "$d" ]; do
+		missing=("$d" ${missing[@]+"${missing[@]}"})
+		d=$(dirname "$d")
+	done
+	for d in ${missing[@]+"${missing[@]}"}; do
+		mkdir "$d"
+		made_dirs+=("$d")
+	done
+}
+
+cleanup() {
+	local removed=()
+	if [ "$made_conflist" = 1 ]; then
+		rm -f "$CONFLIST" && removed+=("$CONFLIST")
+	fi
+	if [ "$made_link" = 1 ]; then
+		rm -f "$CNI_BIN_DIR" && removed+=("$CNI_BIN_DIR (link)")
+	fi
+	local i
+	for ((i = ${#made_dirs[@]} - 1; i >= 0; i--)); do
+		rmdir "${made_dirs[i]}" 2>/dev/null && removed+=("${made_dirs[i]}")
+	done
+	if [ "$made_bridge" = 1 ] && ip link show "$BENCH_BRIDGE" >/dev/null 2>&1; then
+		ip link del "$BENCH_BRIDGE" && removed+=("bridge $BENCH_BRIDGE")
+	fi
+	if [ -n "$ipam_dir" ]; then
+		local left
+		left=$(find "$ipam_dir" -type f ! -name 'last_reserved_ip*' ! -name lock 2>/dev/null || true)
+		[ -z "$left" ] || echo "warning: ctr side left addresses allocated: $left" >&2
+		rm -rf "$ipam_dir" && removed+=("$ipam_dir")
+	fi
+	if [ ${#cache_existed[@]} -gt 0 ]; then
+		local n
+		n=$(find "$CNI_CACHE_DIR/results" -maxdepth 1 -name "$BENCH_NET-*" 2>/dev/null | wc -l)
+		rm -f "$CNI_CACHE_DIR/results/$BENCH_NET-"*
+		[ "$n" = 0 ] || echo "warning: $n CNI cache entries of $BENCH_NET were left; removed" >&2
+		[ "${cache_existed[1]}" = 1 ] || { rmdir "$CNI_CACHE_DIR/results" 2>/dev/null && removed+=("$CNI_CACHE_DIR/results"); }
+		[ "${cache_existed[0]}" = 1 ] || { rmdir "$CNI_CACHE_DIR" 2>/dev/null && removed+=("$CNI_CACHE_DIR"); }
+	fi
+	if [ ${#removed[@]} -gt 0 ]; then
+		echo "== removed what the ctr side made: ${removed[*]}"
+	fi
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+# setup_ctr_cni writes the conflist; when it cannot, it returns 1 with the
+# reason in why, and the ctr halves skip.
+setup_ctr_cni() {
+	command -v ctr >/dev/null || { why="no ctr binary"; return 1; }
+	for p in bridge host-local; do
+		[ -x "$CNI_PLUGINS/$p" ] || { why="no CNI plugin $CNI_PLUGINS/$p"; return 1; }
+	done
+	if ip link show "$BENCH_BRIDGE" >/dev/null 2>&1; then
+		why="a link named $BENCH_BRIDGE exists already (left by an interrupted run? ip link del $BENCH_BRIDGE)"
+		return 1
+	fi
+	if [ -n "$(ip -4 -o addr show to "$BENCH_SUBNET")" ] || [ -n "$(ip -4 route show exact "$BENCH_SUBNET")" ]; then
+		why="$BENCH_SUBNET is in use on this host"
+		return 1
+	fi
+	if [ -e "$CONFLIST" ]; then
+		why="$CONFLIST exists already (left by an interrupted run?)"
+		return 1
+	fi
+	cache_existed=(0 0)
+	[ -d "$CNI_CACHE_DIR" ] && cache_existed[0]=1
+	[ -d "$CNI_CACHE_DIR/results" ] && cache_existed[1]=1
+	made_bridge=1
+	if [ ! -e "$CNI_BIN_DIR" ] && [ ! -L "$CNI_BIN_DIR" ]; then
+		mkdir_own "$(dirname "$CNI_BIN_DIR")"
+		ln -s "$CNI_PLUGINS" "$CNI_BIN_DIR"
+		made_link=1
+	fi
+	for p in bridge host-local; do
+		[ -x "$CNI_BIN_DIR/$p" ] || { why="$CNI_BIN_DIR has no $p plugin"; return 1; }
+	done
+	ipam_dir=$(mktemp -d /tmp/leci-bench-ipam.XXXXXX)
+	mkdir_own "$CNI_CONF_DIR"
+	made_conflist=1
+	cat >"$CONFLIST" <<EOF
+{
+  "cniVersion": "1.0.0",
+  "name": "$BENCH_NET",
+  "plugins": [
+    {
+      "type": "bridge",
+      "bridge": "$BENCH_BRIDGE",
+      "isGateway": true,
+      "ipMasq": false,
+      "ipam": {"type": "host-local", "dataDir": "$ipam_dir", "ranges": [[{"subnet": "$BENCH_SUBNET"}]]}
+    }
+  ]
+}
+EOF
+	# ctr takes the first configuration by name.
+	local first
+	first=$(find "$CNI_CONF_DIR" -maxdepth 1 \( -name '*.conf' -o -name '*.conflist' -o -name '*.json' \) -printf '%f\n' | LC_ALL=C sort | head -n1)
+	if [ "$first" != "$(basename "$CONFLIST")" ]; then
+		why="ctr would use $CNI_CONF_DIR/$first, not the bench's configuration"
+		return 1
+	fi
+}
+
+ctr_env=()
+why=""
+if setup_ctr_cni; then
+	ctr_env=(LECI_BENCH_CTR_CONFLIST="$CONFLIST")
+else
+	echo "== the ctr side is skipped: $why"
+fi
+
+# ---- the runtime benchmarks ----
+
+out=$(mktemp /tmp/leci-bench-out.XXXXXX)
+echo "== load average before: $(cut -d' ' -f1-3 /proc/loadavg) ($(nproc) cores); other work on the host skews the timings"
+echo "== runtime: go test -tags integration -run '^\$' -bench '$BENCH' -benchtime=$BENCHTIME ./integration/"
+status=0
+env ${ctr_env[@]+"${ctr_env[@]}"} "$GO" test -count=1 -tags integration -run '^$' -bench "$BENCH" \
+	-benchtime="$BENCHTIME" -timeout 20m ./integration/ 2>&1 | tee "$out" || status=$?
+
+# ---- the table ----
+
+# metric NAME UNIT: the value of UNIT on the result line of benchmark NAME
+# (its -GOMAXPROCS suffix left out), or nothing.
+metric() {
+	awk -v name="$1" -v unit="$2" '
+		$1 ~ /^Benchmark/ {
+			n = $1; sub(/-[0-9]+$/, "", n)
+			if (n != name) next
+			for (i = 3; i <= NF; i++) if ($i == unit) { print $(i-1); exit }
+		}' "$out"
+}
+# ratio A B, and fmt_ms A: numbers or "n/a".
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (a == "" || b == "" || b == 0) print "n/a"; else printf "%.2fx", a / b }'; }
+fmt_ms() { awk -v a="$1" 'BEGIN { if (a == "") print "n/a"; else printf "%.0f ms", a }'; }
+# verdict VALUE LIMIT: "met", "MISSED" or "n/a".
+verdict() { awk -v v="$1" -v l="$2" 'BEGIN { if (v == "" || l == "") print "n/a"; else if (v + 0 <= l + 0) print "met"; else print "MISSED" }'; }
+
+a_leci=$(metric BenchmarkGroupRunToExit/leci ms/median)
+a_ctr=$(metric BenchmarkGroupRunToExit/ctr ms/median)
+b_leci=$(metric BenchmarkGroupInitPlusTwoToRunning ms/median)
+c_leci=$(metric BenchmarkTwentyGroupsToRunning/leci ms/median)
+c_ctr=$(metric BenchmarkTwentyGroupsToRunning/ctr ms/median)
+c_failed=$(metric BenchmarkTwentyGroupsToRunning/leci failed-groups | awk '{ printf "%d", $1 }')
+d_leci=$(metric BenchmarkDeleteRunningGroup ms/median)
+a_ratio=$(ratio "$a_leci" "$a_ctr")
+c_ratio=$(ratio "$c_leci" "$c_ctr")
+a_limit=$(awk -v c="$a_ctr" 'BEGIN { if (c != "") print 1.5 * c }')
+c_limit=$(awk -v c="$c_ctr" 'BEGIN { if (c != "") print 1.2 * c }')
+c_verdict=$(verdict "$c_leci" "$c_limit")
+if [ -n "$c_failed" ] && [ "$c_failed" != 0 ]; then
+	c_verdict="FAILED: $c_failed groups did not come up"
+fi
+
+echo
+echo "== runtime medians ($BENCHTIME, $(nproc) cores, load average after: $(cut -d' ' -f1-3 /proc/loadavg))"
+row() { printf '%-40s %11s %11s %9s  %-16s %s\n' "$@"; }
+row "case" "leci" "ctr" "leci/ctr" "target" "result"
+row "(a) 1 container: create, exit, delete" "$(fmt_ms "$a_leci")" "$(fmt_ms "$a_ctr")" "$a_ratio" "<= 1.5x ctr" "$(verdict "$a_leci" "$a_limit")"
+row "(b) 1 init + 2 apps to Running" "$(fmt_ms "$b_leci")" "-" "-" "<= 350 ms" "$(verdict "$b_leci" 350)"
+row "(c) 20 groups at once to Running" "$(fmt_ms "$c_leci")" "$(fmt_ms "$c_ctr")" "$c_ratio" "<= 1.2x ctr" "$c_verdict"
+row "(d) delete a running group" "$(fmt_ms "$d_leci")" "-" "-" "<= 100 ms" "$(verdict "$d_leci" 100)"
+echo "ctr: (a) ctr run --rm --cni; (c) 20 concurrent ctr run -d --cni (then removed). Timings are medians of wall time."
+rm -f "$out"
+
+if [ "$status" != 0 ]; then
+	echo "runtime benchmarks failed (exit $status)" >&2
+	exit "$status"
+fi
+if [ -n "$c_failed" ] && [ "$c_failed" != 0 ]; then
+	echo "$c_failed of the concurrently created groups did not come up: see the log above" >&2
+	exit 1
+fi
