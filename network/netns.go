@@ -54,36 +54,18 @@ func createNetNS(path string) error {
 	}
 	f.Close()
 
-	errc := make(chan error, 1)
-	go func() {
-		// The thread is unlocked only once it is back in the host's
-		// namespace; otherwise the goroutine ends locked and Go ends the
-		// thread with it, so no other goroutine runs in the new namespace.
-		runtime.LockOSThread()
-		orig, err := os.Open(threadNetNSPath())
-		if err != nil {
-			runtime.UnlockOSThread()
-			errc <- fmt.Errorf("open current network namespace: %w", err)
-			return
-		}
-		defer orig.Close()
+	err = onNetNSThread(func() error {
 		if err := unix.Unshare(unix.CLONE_NEWNET); err != nil {
-			runtime.UnlockOSThread()
-			errc <- fmt.Errorf("unshare network namespace: %w", err)
-			return
+			return fmt.Errorf("unshare network namespace: %w", err)
 		}
-		var mountErr error
+		return nil
+	}, func() error {
 		if err := unix.Mount(threadNetNSPath(), path, "none", unix.MS_BIND, ""); err != nil {
-			mountErr = fmt.Errorf("pin network namespace on %s: %w", path, err)
+			return fmt.Errorf("pin network namespace on %s: %w", path, err)
 		}
-		if err := unix.Setns(int(orig.Fd()), unix.CLONE_NEWNET); err != nil {
-			errc <- errors.Join(mountErr, fmt.Errorf("switch back to the original network namespace: %w", err))
-			return
-		}
-		runtime.UnlockOSThread()
-		errc <- mountErr
-	}()
-	if err := <-errc; err != nil {
+		return nil
+	})
+	if err != nil {
 		os.Remove(path)
 		return err
 	}
@@ -121,11 +103,22 @@ func RunInNetNS(path string, fn func() error) error {
 	}
 	defer target.Close()
 
+	return onNetNSThread(func() error {
+		if err := unix.Setns(int(target.Fd()), unix.CLONE_NEWNET); err != nil {
+			return fmt.Errorf("enter network namespace %s: %w", path, err)
+		}
+		return nil
+	}, fn)
+}
+
+// onNetNSThread runs enter, then fn, on a fresh goroutine locked to its OS
+// thread, so the caller's thread is never switched, and switches the thread
+// back to its original network namespace afterwards. The thread is unlocked
+// only once it is back; otherwise the goroutine ends locked and Go ends the
+// thread with it, so no other goroutine ever runs in the other namespace.
+func onNetNSThread(enter, fn func() error) error {
 	errc := make(chan error, 1)
-	// A fresh goroutine, so the caller's thread is never switched.
 	go func() {
-		// Unlocked only when back in the original namespace (see
-		// createNetNS).
 		runtime.LockOSThread()
 		orig, err := os.Open(threadNetNSPath())
 		if err != nil {
@@ -134,9 +127,9 @@ func RunInNetNS(path string, fn func() error) error {
 			return
 		}
 		defer orig.Close()
-		if err := unix.Setns(int(target.Fd()), unix.CLONE_NEWNET); err != nil {
+		if err := enter(); err != nil {
 			runtime.UnlockOSThread()
-			errc <- fmt.Errorf("enter network namespace %s: %w", path, err)
+			errc <- err
 			return
 		}
 		fnErr := fn()

@@ -353,7 +353,20 @@ func TestBackendLogPath(t *testing.T) {
 	sb := e.startSandbox(t, e.sandboxConfig())
 	cfg := e.containerConfig("logs", "echo out; echo err >&2")
 	cfg.LogPath = filepath.Join(e.logDir, "nested", "dir", "c.log")
-	exit, out := e.run(t, sb, cfg)
+	exit := awaitExit(t, e.start(t, sb, cfg), 30*time.Second)
+	// The shim copies stdout and stderr on their own; the last of them may
+	// land just after the exit is reported, so look before removing.
+	var out string
+	for i := 0; i < 100; i++ {
+		b, _ := os.ReadFile(cfg.LogPath)
+		if out = string(b); strings.Contains(out, "out\n") && strings.Contains(out, "err\n") {
+			break
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if err := e.b.RemoveContainer(e.ctx, cfg.ID); err != nil {
+		t.Errorf("remove: %v", err)
+	}
 	if exit.Code != 0 || !strings.Contains(out, "out\n") || !strings.Contains(out, "err\n") {
 		t.Errorf("exit %d, log %q", exit.Code, out)
 	}
