@@ -4,6 +4,8 @@ package integration
 
 import (
 	"context"
+	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
@@ -306,4 +308,31 @@ Container:
 		}
 	}
 	hr.delete(id)
+}
+
+// The sandbox's root filesystem is shared by every group: starting groups
+// must not change it (a rebuild under a starting sandbox breaks it).
+func TestSandboxRootfsStaysPut(t *testing.T) {
+	hr := newHarness(t)
+	group := func(name string) string {
+		return hr.create("ContainerGroupName: " + name + "\nRestartPolicy: Never\nContainer:\n  - {Name: app, Image: " + image + ", Command: [\"true\"]}\n")
+	}
+	a := group("first")
+	hr.waitPhase(a, api.GroupSucceeded)
+	dir := filepath.Join(hr.cfg.Root, "sandbox-rootfs")
+	before, err := os.Stat(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := group("second")
+	hr.waitPhase(b, api.GroupSucceeded)
+	after, err := os.Stat(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !os.SameFile(before, after) {
+		t.Error("the sandbox rootfs was rebuilt by the second group's start")
+	}
+	hr.delete(a)
+	hr.delete(b)
 }

@@ -72,4 +72,12 @@
 // answers as soon as the group is accepted; DeleteContainerGroup as soon as
 // the group is found, the deletion going on in the background (as in ECI, the
 // group shows Terminating meanwhile); Force is accepted and ignored.
+//
+// # Metrics
+//
+// GET /metrics, on every listener and without a signature (it carries ids,
+// names and counts, no secret), answers Prometheus' text format: groups by
+// status, each container's restarts, readiness and running state, and the
+// API's requests by action and HTTP status with a latency histogram by
+// action (see serveMetrics). Actions leci does not serve count as "other".
 package server

@@ -102,6 +102,7 @@ type Server struct {
 	log     *slog.Logger
 	auth    *authenticator
 	actions map[string]handler
+	metrics *apiMetrics
 
 	tokenMu sync.Mutex // serializes creates that carry a ClientToken
 
@@ -151,6 +152,7 @@ func New(opts Options) (*Server, error) {
 		log:      opts.Log,
 		auth:     &authenticator{keys: keys, now: opts.Now, nonces: newNonceCache(opts.MaxNonces, 2*MaxClockSkew)},
 		deleting: map[string]bool{},
+		metrics:  newAPIMetrics(),
 	}
 	s.delCtx, s.delStop = context.WithCancel(context.Background())
 	s.actions = map[string]handler{
@@ -194,6 +196,10 @@ type handler func(c *call) (any, error)
 
 // ServeHTTP answers one API request.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if r.URL.Path == MetricsPath && (r.Method == http.MethodGet || r.Method == http.MethodHead) {
+		s.serveMetrics(w)
+		return
+	}
 	start := time.Now()
 	reqID := newRequestID()
 	w.Header().Set("x-acs-request-id", reqID)
@@ -205,7 +211,10 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if status >= 500 {
 		level = slog.LevelWarn
 	}
-	attrs := []any{"request", reqID, "action", action, "status", status, "duration", time.Since(start)}
+	took := time.Since(start)
+	_, known := s.actions[action]
+	s.metrics.observe(action, known, status, took)
+	attrs := []any{"request", reqID, "action", action, "status", status, "duration", took}
 	if err != nil {
 		attrs = append(attrs, "err", err)
 	}

@@ -24,6 +24,7 @@ func newClientCommands(g *globalOptions) []*cobra.Command {
 	cmds := []*cobra.Command{
 		newCreateCommand(&o), newPsCommand(&o), newDescribeCommand(&o),
 		newLogsCommand(&o), newExecCommand(&o), newDeleteCommand(&o),
+		newEventsCommand(&o), newRestartCommand(&o),
 	}
 	for _, cmd := range cmds {
 		cmd.Flags().StringVar(&o.host, "host", "", "the daemon: unix:///PATH or tcp://HOST:PORT (default $"+envHost+", else "+defaultListen+"); "+
@@ -38,6 +39,8 @@ func newClientCommands(g *globalOptions) []*cobra.Command {
 type createOptions struct {
 	file, format, clientToken string
 	dryRun                    bool
+	wait                      string
+	waitTimeout               time.Duration
 }
 
 func newCreateCommand(o *clientOptions) *cobra.Command {
@@ -49,7 +52,10 @@ func newCreateCommand(o *clientOptions) *cobra.Command {
 to the leci daemon, in the form the SDKs send it, and print the new group's id.
 The group comes up in the background: "leci ps" and "leci describe" show how it
 goes. With --client-token, sending the same request again gives the same group.
-With --dry-run the request is only validated. An invalid request exits 2.`,
+With --dry-run the request is only validated. An invalid request exits 2.
+With --wait running (or ready: running with every container ready) the command
+prints the group's status changes and events on standard error until it gets
+there; a group that fails first, or --wait-timeout, exits 1.`,
 		Args: noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			return createAction(cmd, o, opts)
@@ -60,10 +66,15 @@ With --dry-run the request is only validated. An invalid request exits 2.`,
 	f.StringVar(&opts.format, "format", "", "form of the request: json, yaml or rpc (default: from the file name)")
 	f.StringVar(&opts.clientToken, "client-token", "", "idempotency token: the same token and request give the same group")
 	f.BoolVar(&opts.dryRun, "dry-run", false, "validate the request only; create nothing")
+	f.StringVar(&opts.wait, "wait", "", "wait until the group is running or ready")
+	f.DurationVar(&opts.waitTimeout, "wait-timeout", 10*time.Minute, "how long --wait waits")
 	return cmd
 }
 
 func createAction(cmd *cobra.Command, o *clientOptions, opts createOptions) error {
+	if opts.wait != "" && opts.wait != "running" && opts.wait != "ready" {
+		return usageErrorf("unknown --wait %q: want running or ready", opts.wait)
+	}
 	req, err := readCreateRequest(cmd.InOrStdin(), opts.file, opts.format)
 	if err != nil {
 		var ee *exitError
@@ -86,8 +97,17 @@ func createAction(cmd *cobra.Command, o *clientOptions, opts createOptions) erro
 	var resp api.CreateContainerGroupResponse
 	err = c.call(cmd.Context(), "CreateContainerGroup", api.EncodeValues(req), &resp)
 	if err == nil {
-		_, err = fmt.Fprintln(cmd.OutOrStdout(), resp.ContainerGroupID)
-		return err
+		if _, err := fmt.Fprintln(cmd.OutOrStdout(), resp.ContainerGroupID); err != nil {
+			return err
+		}
+		if opts.wait == "" || opts.dryRun {
+			return nil
+		}
+		if err := waitGroup(cmd.Context(), c, cmd.ErrOrStderr(), resp.ContainerGroupID, opts.wait, opts.waitTimeout); err != nil {
+			fmt.Fprintf(cmd.ErrOrStderr(), "leci: %v\n", err)
+			return silentExit(exitFailed)
+		}
+		return nil
 	}
 	var ae *apiError
 	switch {
@@ -250,6 +270,7 @@ func newLogsCommand(o *clientOptions) *cobra.Command {
 		previous   bool
 		timestamps bool
 		since      time.Duration
+		follow     bool
 	)
 	cmd := &cobra.Command{
 		Use:   "logs ID|NAME",
@@ -257,7 +278,9 @@ func newLogsCommand(o *clientOptions) *cobra.Command {
 		Long: `Print the log of a container of a group (-c; default the first app container),
 as DescribeContainerLog returns it: by default its last 500 lines, at most 2000
 with --tail, and at most 1 MiB. --previous prints the log of the instance that
-ran before the last restart.`,
+ran before the last restart. -f keeps printing new lines (polling the daemon
+each second, across restarts of the container) until the group ends or is
+deleted, or the command is interrupted.`,
 		Args: exactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			c, err := o.client()
@@ -284,6 +307,9 @@ ran before the last restart.`,
 			if timestamps {
 				p.Set("Timestamps", "true")
 			}
+			if follow {
+				return followLogs(cmd.Context(), c, cmd.OutOrStdout(), p, timestamps)
+			}
 			var resp api.DescribeContainerLogResponse
 			if err := c.call(cmd.Context(), "DescribeContainerLog", p, &resp); err != nil {
 				return err
@@ -298,6 +324,7 @@ ran before the last restart.`,
 	f.BoolVarP(&previous, "previous", "p", false, "the log of the previous instance of the container")
 	f.BoolVar(&timestamps, "timestamps", false, "prefix each line with its time")
 	f.DurationVar(&since, "since", 0, "only lines newer than this (e.g. 10m)")
+	f.BoolVarP(&follow, "follow", "f", false, "keep printing new lines until the group ends")
 	return cmd
 }
 

@@ -18,9 +18,10 @@ import (
 )
 
 // sandboxMountpoints are made in the sandbox rootfs up front: the spec's
-// default mounts land on them, and runc would otherwise create them in the
-// shared host directory on every start.
-var sandboxMountpoints = []string{"dev", "proc", "sys"}
+// default mounts (/dev, /proc, /sys and the /run tmpfs) land on them. runc
+// would otherwise create them in the shared host directory, and the next
+// start would find the tree changed and rebuild it under a starting sandbox.
+var sandboxMountpoints = []string{"dev", "proc", "run", "sys"}
 
 // fileStamp identifies a file's version without reading it.
 type fileStamp struct {

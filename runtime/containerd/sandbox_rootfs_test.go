@@ -54,7 +54,7 @@ func TestSandboxRootfs(t *testing.T) {
 	for _, e := range entries {
 		names = append(names, e.Name())
 	}
-	if want := []string{"dev", "leci", "proc", "sys"}; !slices.Equal(names, want) {
+	if want := []string{"dev", "leci", "proc", "run", "sys"}; !slices.Equal(names, want) {
 		t.Errorf("rootfs holds %q, want %q", names, want)
 	}
 	fi, err := os.Stat(filepath.Join(dir, "leci"))

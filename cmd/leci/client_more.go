@@ -1,0 +1,312 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"math"
+	"net/url"
+	"strconv"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"leci/api"
+	"leci/server"
+)
+
+// ---------------------------------------------------------------------------
+// events
+
+func newEventsCommand(o *clientOptions) *cobra.Command {
+	var output string
+	cmd := &cobra.Command{
+		Use:   "events ID|NAME",
+		Short: "Print a container group's events",
+		Long: `Print the events of a group as DescribeContainerGroupEvents returns them
+(Kubernetes-style: Scheduled, Pulling, Pulled, Created, Started, Killing,
+BackOff, probe failures, ...), oldest first.`,
+		Args: exactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if output != "table" && output != "json" {
+				return usageErrorf("unknown --output %q: want table or json", output)
+			}
+			c, err := o.client()
+			if err != nil {
+				return err
+			}
+			g, err := c.resolve(cmd.Context(), args[0])
+			if err != nil {
+				return err
+			}
+			ids, _ := json.Marshal([]string{g.ContainerGroupID})
+			var resp api.DescribeContainerGroupEventsResponse
+			if err := c.call(cmd.Context(), "DescribeContainerGroupEvents", url.Values{"ContainerGroupIds": {string(ids)}}, &resp); err != nil {
+				return err
+			}
+			var events []api.ContainerGroupEvent
+			for _, d := range resp.Data {
+				events = append(events, d.Events...)
+			}
+			if output == "json" {
+				return writeJSONOut(cmd.OutOrStdout(), api.JSONList[api.ContainerGroupEvent](events))
+			}
+			return printEventTable(cmd.OutOrStdout(), events)
+		},
+	}
+	cmd.Flags().StringVarP(&output, "output", "o", "table", "table or json")
+	return cmd
+}
+
+func printEventTable(w io.Writer, events []api.ContainerGroupEvent) error {
+	tw := tabwriter.NewWriter(w, 0, 4, 3, ' ', 0)
+	fmt.Fprintln(tw, "LAST SEEN\tTYPE\tREASON\tOBJECT\tCOUNT\tMESSAGE")
+	for _, e := range events {
+		obj := e.InvolvedObject.Kind
+		if e.InvolvedObject.Name != "" {
+			obj += "/" + e.InvolvedObject.Name
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d\t%s\n", dash(e.LastTimestamp), dash(e.Type), dash(e.Reason), dash(obj), e.Count,
+			strings.ReplaceAll(e.Message, "\n", " "))
+	}
+	return tw.Flush()
+}
+
+// ---------------------------------------------------------------------------
+// restart
+
+func newRestartCommand(o *clientOptions) *cobra.Command {
+	return &cobra.Command{
+		Use:   "restart ID|NAME...",
+		Short: "Restart every container of container groups",
+		Long: `Restart each group with RestartContainerGroup: every container is stopped
+(preStop, SIGTERM, the grace period) and started again in place; the sandbox,
+address and volumes stay. Each restarted group's id is printed.`,
+		Args: func(cmd *cobra.Command, args []string) error {
+			if len(args) == 0 {
+				return usageErrorf("%s needs at least one group id or name", cmd.CommandPath())
+			}
+			return nil
+		},
+		RunE: func(cmd *cobra.Command, args []string) error {
+			c, err := o.client()
+			if err != nil {
+				return err
+			}
+			failed := false
+			for _, arg := range args {
+				err := func() error {
+					g, err := c.resolve(cmd.Context(), arg)
+					if err != nil {
+						return err
+					}
+					var resp api.RestartContainerGroupResponse
+					if err := c.call(cmd.Context(), "RestartContainerGroup", url.Values{"ContainerGroupId": {g.ContainerGroupID}}, &resp); err != nil {
+						return err
+					}
+					fmt.Fprintln(cmd.OutOrStdout(), g.ContainerGroupID)
+					return nil
+				}()
+				if err != nil {
+					failed = true
+					fmt.Fprintf(cmd.ErrOrStderr(), "leci: restart %s: %v\n", arg, err)
+				}
+			}
+			if failed {
+				return silentExit(exitFailed)
+			}
+			return nil
+		},
+	}
+}
+
+// ---------------------------------------------------------------------------
+// logs -f
+
+// followPoll is how often `leci logs -f` asks for new lines.
+var followPoll = time.Second
+
+// logCursor remembers the newest line printed: its time, and how many
+// lines with exactly that time were printed, so that a later answer that
+// repeats them prints only what is new.
+type logCursor struct {
+	last time.Time
+	same int
+}
+
+// splitTimestamped cuts "RFC3339Nano text" (a DescribeContainerLog line with
+// Timestamps=true) into its time and text.
+func splitTimestamped(line string) (time.Time, string, bool) {
+	ts, text, ok := strings.Cut(line, " ")
+	if !ok {
+		ts, text = line, ""
+	}
+	t, err := time.Parse(time.RFC3339Nano, ts)
+	if err != nil {
+		return time.Time{}, line, false
+	}
+	return t, text, true
+}
+
+// write prints the lines of content (fetched with Timestamps=true) newer
+// than the cursor, with their times when timestamps is set, and moves the
+// cursor past them.
+func (c *logCursor) write(w io.Writer, content string, timestamps bool) error {
+	var b strings.Builder
+	skip := c.same
+	for _, line := range strings.SplitAfter(content, "\n") {
+		t, text, ok := splitTimestamped(strings.TrimSuffix(line, "\n"))
+		if !ok {
+			continue
+		}
+		switch {
+		case t.Before(c.last):
+			continue
+		case t.Equal(c.last) && skip > 0:
+			skip-- // printed already
+			continue
+		case t.Equal(c.last):
+			c.same++
+		default:
+			c.last, c.same = t, 1
+		}
+		if timestamps {
+			b.WriteString(strings.TrimSuffix(line, "\n") + "\n")
+		} else {
+			b.WriteString(text + "\n")
+		}
+	}
+	_, err := io.WriteString(w, b.String())
+	return err
+}
+
+// followLogs prints new lines of a container's log until the group ends or
+// is deleted, or ctx is done. p are the DescribeContainerLog parameters
+// of the first answer (ContainerGroupId, ContainerName, Tail, ...).
+func followLogs(ctx context.Context, c *apiClient, w io.Writer, p url.Values, timestamps bool) error {
+	p.Set("Timestamps", "true")
+	var cur logCursor
+	fetch := func() error {
+		var resp api.DescribeContainerLogResponse
+		if err := c.call(ctx, "DescribeContainerLog", p, &resp); err != nil {
+			return err
+		}
+		return cur.write(w, resp.Content, timestamps)
+	}
+	if err := fetch(); err != nil {
+		return err
+	}
+	p.Del("LastTime")
+	id := p.Get("ContainerGroupId")
+	ids, _ := json.Marshal([]string{id})
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-time.After(followPoll):
+		}
+		// Only what is new since the last line (plus a margin), at most
+		// the API's maximum of lines.
+		p.Set("Tail", strconv.Itoa(api.LogTailMax))
+		if !cur.last.IsZero() {
+			p.Set("SinceSeconds", strconv.Itoa(int(math.Ceil(time.Since(cur.last).Seconds()))+2))
+		}
+		var st api.DescribeContainerGroupsResponse
+		err := c.call(ctx, "DescribeContainerGroups", url.Values{"ContainerGroupIds": {string(ids)}, "WithEvent": {"false"}}, &st)
+		if err != nil {
+			return err
+		}
+		if len(st.ContainerGroups) == 0 {
+			return nil // deleted
+		}
+		if err := fetch(); err != nil {
+			var ae *apiError
+			if errors.As(err, &ae) && ae.resp.Code == server.CodeGroupNotFound {
+				return nil
+			}
+			return err
+		}
+		switch api.GroupStatus(st.ContainerGroups[0].Status) {
+		case api.GroupSucceeded, api.GroupFailed, api.GroupExpired, api.GroupTerminating:
+			return nil
+		}
+	}
+}
+
+// ---------------------------------------------------------------------------
+// create --wait
+
+// waitGroup polls a new group until it reaches want ("running": Status
+// Running; "ready": Running with every container Ready), printing its
+// status changes and events to w. A group that ends (Succeeded, Failed,
+// Expired) first is an error, except Succeeded when waiting for running.
+func waitGroup(ctx context.Context, c *apiClient, w io.Writer, id, want string, timeout time.Duration) error {
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	ids, _ := json.Marshal([]string{id})
+	lastStatus := ""
+	seen := map[string]bool{}
+	for {
+		var resp api.DescribeContainerGroupsResponse
+		err := c.call(ctx, "DescribeContainerGroups", url.Values{"ContainerGroupIds": {string(ids)}}, &resp)
+		if err != nil {
+			if ctx.Err() != nil {
+				return fmt.Errorf("%s did not become %s within %s (last status %s)", id, want, timeout, dash(lastStatus))
+			}
+			return err
+		}
+		if len(resp.ContainerGroups) == 0 {
+			return fmt.Errorf("%s is gone", id)
+		}
+		g := resp.ContainerGroups[0]
+		for _, e := range g.Events {
+			key := e.FirstTimestamp + "|" + e.Reason + "|" + e.Message
+			if !seen[key] {
+				seen[key] = true
+				fmt.Fprintf(w, "  %s %s: %s\n", dash(e.Type), e.Reason, e.Message)
+			}
+		}
+		if string(g.Status) != lastStatus {
+			lastStatus = string(g.Status)
+			fmt.Fprintf(w, "%s: %s\n", id, lastStatus)
+		}
+		if done, err := waitReached(g, want); done || err != nil {
+			return err
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("%s did not become %s within %s (last status %s)", id, want, timeout, dash(lastStatus))
+		case <-time.After(300 * time.Millisecond):
+		}
+	}
+}
+
+// waitReached tells whether a group is where --wait wants it, or can no
+// longer get there.
+func waitReached(g api.ContainerGroupDetail, want string) (bool, error) {
+	status := api.GroupStatus(g.Status)
+	switch status {
+	case api.GroupRunning:
+		if want == "running" {
+			return true, nil
+		}
+		for _, c := range g.Containers {
+			if !c.Ready {
+				return false, nil
+			}
+		}
+		return true, nil
+	case api.GroupSucceeded:
+		if want == "running" {
+			return true, nil
+		}
+		return false, fmt.Errorf("%s ended (%s) before it was ready", g.ContainerGroupID, status)
+	case api.GroupFailed, api.GroupExpired:
+		return false, fmt.Errorf("%s ended (%s) before it was %s", g.ContainerGroupID, status, want)
+	}
+	return false, nil
+}
