@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -335,4 +336,32 @@ func TestSandboxRootfsStaysPut(t *testing.T) {
 	}
 	hr.delete(a)
 	hr.delete(b)
+}
+
+// A sandbox whose process died is started again before the next container
+// joins it, instead of every start failing on its gone namespaces.
+func TestDeadSandboxIsReplaced(t *testing.T) {
+	hr := newHarness(t)
+	id := hr.create(`
+ContainerGroupName: sandbox-dies
+TerminationGracePeriodSeconds: 1
+Container:
+  - {Name: app, Image: ` + image + `, Command: [sh, -c, "sleep 0.5"]}
+`)
+	st := hr.waitFor(id, 30*time.Second, "a first run", func(st runtime.GroupStatus) bool { return st.Containers[0].Started })
+	if err := syscall.Kill(st.Host.Sandbox.PID, syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	restarts := st.Containers[0].RestartCount
+	st = hr.waitFor(id, 30*time.Second, "two more runs", func(st runtime.GroupStatus) bool {
+		return st.Containers[0].RestartCount >= restarts+2
+	})
+	changed := false
+	for _, e := range st.Events {
+		changed = changed || e.Reason == "SandboxChanged"
+	}
+	if !changed || st.Host.Sandbox.PID == 0 {
+		t.Errorf("no SandboxChanged event (pid %d); events %+v", st.Host.Sandbox.PID, st.Events)
+	}
+	hr.delete(id)
 }

@@ -11,6 +11,8 @@ import (
 	"sync"
 	"time"
 
+	"golang.org/x/sys/unix"
+
 	"leci/api"
 	"leci/pod"
 	"leci/probes"
@@ -44,11 +46,12 @@ type group struct {
 
 	// Owned by the supervisor goroutine; copied into the status's Host
 	// once setup is done.
-	sandbox pod.Sandbox
-	network pod.Network
-	etc     pod.EtcPaths
-	volumes map[string]string
-	images  map[string]*imagePull
+	sandbox   pod.Sandbox
+	sandboxMu sync.Mutex // app containers start concurrently
+	network   pod.Network
+	etc       pod.EtcPaths
+	volumes   map[string]string
+	images    map[string]*imagePull
 
 	deleteOnce sync.Once
 	deleteErr  error
@@ -511,6 +514,27 @@ func (g *group) setup(ctx context.Context) error {
 	return nil
 }
 
+// ensureSandbox starts the sandbox again when its process is gone, so that
+// a container never tries to join namespaces that no longer exist.
+func (g *group) ensureSandbox() (pod.Sandbox, error) {
+	g.sandboxMu.Lock()
+	defer g.sandboxMu.Unlock()
+	if g.sandbox.PID > 0 && unix.Kill(g.sandbox.PID, 0) != unix.ESRCH {
+		return g.sandbox, nil
+	}
+	g.log.Warn("sandbox process is gone; starting it again", "pid", g.sandbox.PID)
+	sb, err := g.e.backend.StartSandbox(g.ctx, g.sandboxConfig())
+	if err != nil {
+		return pod.Sandbox{}, fmt.Errorf("restart sandbox: %w", err)
+	}
+	g.sandbox = sb
+	g.update(func(st *GroupStatus) {
+		st.Host.Sandbox = sb
+		st.event(g.e.opts.Now(), "Warning", "SandboxChanged", "", "Pod sandbox changed, it will be killed and re-created.")
+	})
+	return sb, nil
+}
+
 func (g *group) sandboxConfig() pod.SandboxConfig {
 	return pod.SandboxConfig{
 		GroupID:   g.id,
@@ -613,7 +637,12 @@ func (g *group) startContainer(init bool, i int) {
 		fail(ReasonCreateConfigError, err)
 		return
 	}
-	if err := g.e.backend.CreateContainer(g.ctx, g.sandbox, cfg); err != nil {
+	sb, err := g.ensureSandbox()
+	if err != nil {
+		fail(ReasonCreateContainerErr, err)
+		return
+	}
+	if err := g.e.backend.CreateContainer(g.ctx, sb, cfg); err != nil {
 		g.removeContainer(id)
 		if errors.Is(err, pod.ErrCreateConfig) {
 			fail(ReasonCreateConfigError, err)
