@@ -55,6 +55,7 @@ type group struct {
 
 	deleteOnce sync.Once
 	deleteErr  error
+	removals   sync.WaitGroup // background removals of ended runs
 	gone       chan struct{} // closed when delete has finished
 }
 
@@ -807,7 +808,16 @@ func (g *group) exited(ev exitEvent) {
 		return
 	}
 	g.stopProbes(cur.Name, cur.Attempt)
-	g.removeContainer(cur.ID)
+	// The run is recorded first and removed in the background: what comes
+	// next (the next init container, the group's phase) does not wait for
+	// the task's deletion. Delete removes whatever is still there.
+	defer func(id string) {
+		g.removals.Add(1)
+		go func() {
+			defer g.removals.Done()
+			g.removeContainer(id)
+		}()
+	}(cur.ID)
 	now := g.e.opts.Now()
 	term := g.terminated(ev.init, ev.index, cur, ev.exit)
 	restart, at, backoff := AfterExit(g.req.RestartPolicy, ev.init, ev.exit.Code, cur, term.FinishedAt.Sub(term.StartedAt), g.e.opts.Backoff, now)
@@ -913,13 +923,25 @@ func (g *group) removeContainer(id string) {
 	}
 }
 
-// teardownHost undoes setup, each step whether or not the ones before
-// it succeeded.
+// teardownHost undoes setup: the sandbox, the network and the volumes go
+// at once (none needs another), each whether or not the others succeed.
 func (g *group) teardownHost(ctx context.Context) error {
-	return errors.Join(
-		g.e.backend.RemoveSandbox(ctx, g.id),
-		g.e.net.Teardown(ctx, g.id),
-		g.e.vols.Cleanup(ctx, filepath.Join(g.dir, "volumes")))
+	steps := []func() error{
+		func() error { return g.e.backend.RemoveSandbox(ctx, g.id) },
+		func() error { return g.e.net.Teardown(ctx, g.id) },
+		func() error { return g.e.vols.Cleanup(ctx, filepath.Join(g.dir, "volumes")) },
+	}
+	errs := make([]error, len(steps))
+	var wg sync.WaitGroup
+	for i, step := range steps {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			errs[i] = step()
+		}()
+	}
+	wg.Wait()
+	return errors.Join(errs...)
 }
 
 // delete stops the supervisor, then every container within the grace
@@ -929,6 +951,7 @@ func (g *group) delete(ctx context.Context) error {
 	g.deleteOnce.Do(func() {
 		g.cancel()
 		<-g.done
+		g.removals.Wait()
 		g.e.probes.StopAll(g.id)
 		g.update(func(st *GroupStatus) { st.Phase = api.GroupTerminating })
 		grace := time.Duration(*g.req.TerminationGracePeriodSeconds) * time.Second
