@@ -26,7 +26,7 @@ GO=${GO:-$(command -v go 2>/dev/null || echo /usr/local/go/bin/go)}
 # The integration package's TestMain builds leci with "go" from PATH.
 export PATH="$(dirname "$GO"):$PATH"
 BENCHTIME=${BENCHTIME:-10x}
-BENCH=${BENCH:-'Group|Twenty|Delete'}
+BENCH=${BENCH:-'GroupRunToExit|InitPlusTwo|TwentyGroups|DeleteRunning'}
 
 BENCH_NET=leci-bench
 BENCH_BRIDGE=lcbench0

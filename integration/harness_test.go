@@ -299,20 +299,10 @@ func (hr *harness) assertNothingLeft() {
 
 // removeNamespace removes the test's image and containerd namespace.
 func (hr *harness) removeNamespace() {
-	ctx := hr.h.Conn.WithNamespace(context.Background())
-	cl := hr.h.Conn.Client()
-	imgs, _ := cl.ImageService().List(ctx)
-	for _, img := range imgs {
-		cl.ImageService().Delete(ctx, img.Name)
+	if err := removeNamespace(hr.h.Conn); err != nil {
+		hr.t.Logf("remove namespace %s: %v", hr.cfg.Namespace, err)
 	}
-	cl.SnapshotService("overlayfs").Walk(ctx, func(_ context.Context, info snapshots.Info) error {
-		cl.SnapshotService("overlayfs").Remove(ctx, info.Name)
-		return nil
-	})
-	cl.NamespaceService().Delete(context.Background(), hr.cfg.Namespace)
-	for _, ctl := range []string{"memory", "cpu", "cpuacct", "pids", "cpuset", "blkio", "devices", "freezer", "hugetlb", "net_cls", "perf_event", "systemd", ""} {
-		os.Remove(filepath.Join("/sys/fs/cgroup", ctl, hr.cgroupRoot))
-	}
+	removeCgroupDirs(hr.cgroupRoot)
 }
 
 // mountsUnder lists the mounts below dir (dir itself excluded).
