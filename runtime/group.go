@@ -56,7 +56,7 @@ type group struct {
 	deleteOnce sync.Once
 	deleteErr  error
 	removals   sync.WaitGroup // background removals of ended runs
-	gone       chan struct{} // closed when delete has finished
+	gone       chan struct{}  // closed when delete has finished
 }
 
 type exitEvent struct {
