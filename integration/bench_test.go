@@ -468,53 +468,9 @@ func (bh *benchHost) cleanup() {
 	}
 }
 
-// checkNothingLeft is the harness's assertNothingLeft for a testing.TB.
+// checkNothingLeft is the harness's check on a benchmark's host.
 func (bh *benchHost) checkNothingLeft() {
-	tb := bh.tb
-	ctx := bh.h.Conn.WithNamespace(context.Background())
-	cl := bh.h.Conn.Client()
-	if cs, err := cl.Containers(ctx); err != nil || len(cs) != 0 {
-		tb.Errorf("containers left: %d (%v)", len(cs), err)
-	}
-	n := 0
-	cl.SnapshotService("overlayfs").Walk(ctx, func(context.Context, snapshots.Info) error { n++; return nil })
-	if n > 1 {
-		tb.Errorf("%d snapshots left (want only the image's layer)", n)
-	}
-	if mounts := mountsUnder(bh.cfg.Root); len(mounts) != 0 {
-		tb.Errorf("mounts left under the root: %v", mounts)
-	}
-	if entries, _ := os.ReadDir(filepath.Join(bh.cfg.Root, "netns")); len(entries) != 0 {
-		tb.Errorf("network namespaces left: %d", len(entries))
-	}
-	if br, err := netlink.LinkByName(bh.cfg.Bridge); err == nil {
-		links, _ := netlink.LinkList()
-		for _, l := range links {
-			if l.Attrs().MasterIndex == br.Attrs().Index {
-				tb.Errorf("veth left on the bridge: %s", l.Attrs().Name)
-			}
-		}
-	}
-	filepath.WalkDir(filepath.Join(bh.cfg.Root, "cni", "ipam"), func(p string, d os.DirEntry, err error) error {
-		if err == nil && !d.IsDir() && !strings.HasPrefix(d.Name(), "last_reserved_ip") && d.Name() != "lock" {
-			tb.Errorf("IP allocation left: %s", p)
-		}
-		return nil
-	})
-	for _, ctl := range []string{"memory", "cpu", "pids", ""} {
-		entries, err := os.ReadDir(filepath.Join("/sys/fs/cgroup", ctl, bh.cgroupRoot))
-		if err != nil {
-			continue
-		}
-		for _, e := range entries {
-			if e.IsDir() {
-				tb.Errorf("cgroup left: %s/%s", filepath.Join("/sys/fs/cgroup", ctl, bh.cgroupRoot), e.Name())
-			}
-		}
-	}
-	if entries, _ := os.ReadDir(filepath.Join(bh.cfg.Root, "groups")); len(entries) != 0 {
-		tb.Errorf("group directories left: %d", len(entries))
-	}
+	assertNothingLeft(bh.tb, bh.h, bh.cfg, bh.cgroupRoot)
 }
 
 // ctrSide runs `ctr run --cni` on the package's containerd, in a namespace

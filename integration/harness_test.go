@@ -248,9 +248,13 @@ func (hr *harness) delete(id string) {
 // assertNothingLeft checks that the test's groups left no container, task,
 // snapshot, mount, network namespace, veth, address or cgroup behind.
 func (hr *harness) assertNothingLeft() {
-	t := hr.t
-	ctx := hr.h.Conn.WithNamespace(context.Background())
-	cl := hr.h.Conn.Client()
+	assertNothingLeft(hr.t, hr.h, hr.cfg, hr.cgroupRoot)
+}
+
+// assertNothingLeft is the check of a harness, for tests and benchmarks.
+func assertNothingLeft(t testing.TB, h *host.Host, cfg host.Config, cgroupRoot string) {
+	ctx := h.Conn.WithNamespace(context.Background())
+	cl := h.Conn.Client()
 	if cs, err := cl.Containers(ctx); err != nil || len(cs) != 0 {
 		t.Errorf("containers left: %d (%v)", len(cs), err)
 	}
@@ -260,13 +264,13 @@ func (hr *harness) assertNothingLeft() {
 	if n > 1 {
 		t.Errorf("%d snapshots left (want only the image's layer)", n)
 	}
-	if mounts := mountsUnder(hr.cfg.Root); len(mounts) != 0 {
+	if mounts := mountsUnder(cfg.Root); len(mounts) != 0 {
 		t.Errorf("mounts left under the root: %v", mounts)
 	}
-	if entries, _ := os.ReadDir(filepath.Join(hr.cfg.Root, "netns")); len(entries) != 0 {
+	if entries, _ := os.ReadDir(filepath.Join(cfg.Root, "netns")); len(entries) != 0 {
 		t.Errorf("network namespaces left: %d", len(entries))
 	}
-	if br, err := netlink.LinkByName(hr.cfg.Bridge); err == nil {
+	if br, err := netlink.LinkByName(cfg.Bridge); err == nil {
 		links, _ := netlink.LinkList()
 		for _, l := range links {
 			if l.Attrs().MasterIndex == br.Attrs().Index {
@@ -274,14 +278,14 @@ func (hr *harness) assertNothingLeft() {
 			}
 		}
 	}
-	filepath.WalkDir(filepath.Join(hr.cfg.Root, "cni", "ipam"), func(p string, d os.DirEntry, err error) error {
+	filepath.WalkDir(filepath.Join(cfg.Root, "cni", "ipam"), func(p string, d os.DirEntry, err error) error {
 		if err == nil && !d.IsDir() && !strings.HasPrefix(d.Name(), "last_reserved_ip") && d.Name() != "lock" {
 			t.Errorf("IP allocation left: %s", p)
 		}
 		return nil
 	})
 	for _, ctl := range []string{"memory", "cpu", "pids", ""} {
-		dir := filepath.Join("/sys/fs/cgroup", ctl, hr.cgroupRoot)
+		dir := filepath.Join("/sys/fs/cgroup", ctl, cgroupRoot)
 		entries, err := os.ReadDir(dir)
 		if err != nil {
 			continue
@@ -292,7 +296,7 @@ func (hr *harness) assertNothingLeft() {
 			}
 		}
 	}
-	if entries, _ := os.ReadDir(filepath.Join(hr.cfg.Root, "groups")); len(entries) != 0 {
+	if entries, _ := os.ReadDir(filepath.Join(cfg.Root, "groups")); len(entries) != 0 {
 		t.Errorf("group directories left: %d", len(entries))
 	}
 }

@@ -382,40 +382,50 @@ func newDeleteCommand(o *clientOptions) *cobra.Command {
 		Long: `Delete each group: the daemon answers at once and stops the group in the
 background (preStop, SIGTERM, the grace period, SIGKILL), then removes
 everything it made. Each deleted group's id is printed.`,
-		Args: func(cmd *cobra.Command, args []string) error {
-			if len(args) == 0 {
-				return usageErrorf("%s needs at least one group id or name", cmd.CommandPath())
-			}
-			return nil
-		},
+		Args: needGroups,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			c, err := o.client()
+			return forEachGroup(cmd, o, args, "delete", "DeleteContainerGroup")
+		},
+	}
+}
+
+// needGroups refuses a command line that names no group.
+func needGroups(cmd *cobra.Command, args []string) error {
+	if len(args) == 0 {
+		return usageErrorf("%s needs at least one group id or name", cmd.CommandPath())
+	}
+	return nil
+}
+
+// forEachGroup calls an action that takes a ContainerGroupId on each group
+// named by id or name, printing the id of each done, and tells whether any
+// failed.
+func forEachGroup(cmd *cobra.Command, o *clientOptions, args []string, verb, action string) error {
+	c, err := o.client()
+	if err != nil {
+		return err
+	}
+	failed := false
+	for _, arg := range args {
+		err := func() error {
+			g, err := c.resolve(cmd.Context(), arg)
 			if err != nil {
 				return err
 			}
-			failed := false
-			for _, arg := range args {
-				err := func() error {
-					g, err := c.resolve(cmd.Context(), arg)
-					if err != nil {
-						return err
-					}
-					var resp api.DeleteContainerGroupResponse
-					if err := c.call(cmd.Context(), "DeleteContainerGroup", url.Values{"ContainerGroupId": {g.ContainerGroupID}}, &resp); err != nil {
-						return err
-					}
-					fmt.Fprintln(cmd.OutOrStdout(), g.ContainerGroupID)
-					return nil
-				}()
-				if err != nil {
-					failed = true
-					fmt.Fprintf(cmd.ErrOrStderr(), "leci: delete %s: %v\n", arg, err)
-				}
+			var resp api.ResponseMeta
+			if err := c.call(cmd.Context(), action, url.Values{"ContainerGroupId": {g.ContainerGroupID}}, &resp); err != nil {
+				return err
 			}
-			if failed {
-				return silentExit(exitFailed)
-			}
+			fmt.Fprintln(cmd.OutOrStdout(), g.ContainerGroupID)
 			return nil
-		},
+		}()
+		if err != nil {
+			failed = true
+			fmt.Fprintf(cmd.ErrOrStderr(), "leci: %s %s: %v\n", verb, arg, err)
+		}
 	}
+	if failed {
+		return silentExit(exitFailed)
+	}
+	return nil
 }

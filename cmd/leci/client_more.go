@@ -86,40 +86,9 @@ func newRestartCommand(o *clientOptions) *cobra.Command {
 		Long: `Restart each group with RestartContainerGroup: every container is stopped
 (preStop, SIGTERM, the grace period) and started again in place; the sandbox,
 address and volumes stay. Each restarted group's id is printed.`,
-		Args: func(cmd *cobra.Command, args []string) error {
-			if len(args) == 0 {
-				return usageErrorf("%s needs at least one group id or name", cmd.CommandPath())
-			}
-			return nil
-		},
+		Args: needGroups,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			c, err := o.client()
-			if err != nil {
-				return err
-			}
-			failed := false
-			for _, arg := range args {
-				err := func() error {
-					g, err := c.resolve(cmd.Context(), arg)
-					if err != nil {
-						return err
-					}
-					var resp api.RestartContainerGroupResponse
-					if err := c.call(cmd.Context(), "RestartContainerGroup", url.Values{"ContainerGroupId": {g.ContainerGroupID}}, &resp); err != nil {
-						return err
-					}
-					fmt.Fprintln(cmd.OutOrStdout(), g.ContainerGroupID)
-					return nil
-				}()
-				if err != nil {
-					failed = true
-					fmt.Fprintf(cmd.ErrOrStderr(), "leci: restart %s: %v\n", arg, err)
-				}
-			}
-			if failed {
-				return silentExit(exitFailed)
-			}
-			return nil
+			return forEachGroup(cmd, o, args, "restart", "RestartContainerGroup")
 		},
 	}
 }
