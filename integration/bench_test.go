@@ -277,20 +277,9 @@ type benchHost struct {
 func newBenchHost(tb testing.TB) *benchHost {
 	tb.Helper()
 	requireBenchPrereqs(tb)
-	n := rand.IntN(1 << 20)
-	bh := &benchHost{tb: tb, cgroupRoot: fmt.Sprintf("/leci-bench-%x", n)}
-	bh.cfg = host.Config{
-		Root:       testutil.TempDir(tb, "leci-bench"),
-		Containerd: containerdAddr,
-		Namespace:  fmt.Sprintf("bench-%x", n),
-		Bridge:     fmt.Sprintf("lb%x", n),
-		// Apart from the tests' 10.214.0.0/16 and ctr's 10.215.0.0/24.
-		Subnet:     fmt.Sprintf("10.216.%d.0/24", 1+n%250),
-		CNIBinDirs: []string{"/opt/cni/bin", "/usr/lib/cni"},
-		LeciBinary: leciBinary,
-		CgroupRoot: bh.cgroupRoot,
-		Backoff:    fastBackoff,
-	}
+	// Apart from the tests' 10.214.0.0/16 and ctr's 10.215.0.0/24.
+	bh := &benchHost{tb: tb, cfg: ownHostConfig(tb, "bench", "lb", 216)}
+	bh.cgroupRoot = bh.cfg.CgroupRoot
 	ctx := context.Background()
 	h, err := host.Open(ctx, bh.cfg, benchLogger(tb))
 	if err != nil {

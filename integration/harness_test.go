@@ -111,19 +111,9 @@ func newHarness(t *testing.T) *harness {
 		}
 		t.Skip(errNoPrereq)
 	}
-	n := rand.IntN(1 << 20)
-	hr := &harness{t: t, cgroupRoot: fmt.Sprintf("/leci-it-%x", n)}
-	hr.cfg = host.Config{
-		Root:       testutil.TempDir(t, "leci-it"),
-		Containerd: containerdAddr,
-		Namespace:  fmt.Sprintf("it-%x", n),
-		Bridge:     fmt.Sprintf("li%x", n),
-		Subnet:     fmt.Sprintf("10.214.%d.0/24", 1+n%250),
-		CNIBinDirs: []string{"/opt/cni/bin", "/usr/lib/cni"},
-		LeciBinary: leciBinary,
-		CgroupRoot: hr.cgroupRoot,
-		Backoff:    fastBackoff,
-	}
+	hr := &harness{t: t}
+	hr.cfg = ownHostConfig(t, "it", "li", 214)
+	hr.cgroupRoot = hr.cfg.CgroupRoot
 	ctx := context.Background()
 	h, err := host.Open(ctx, hr.cfg, slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelInfo})))
 	if err != nil {
@@ -147,6 +137,23 @@ func newHarness(t *testing.T) *harness {
 		}
 	})
 	return hr
+}
+
+// ownHostConfig is a leci of its own on the package's containerd: its own
+// root, namespace, bridge, cgroup root and a /24 of 10.<octet>.0.0/16.
+func ownHostConfig(tb testing.TB, kind, bridgePrefix string, octet int) host.Config {
+	n := rand.IntN(1 << 20)
+	return host.Config{
+		Root:       testutil.TempDir(tb, "leci-"+kind),
+		Containerd: containerdAddr,
+		Namespace:  fmt.Sprintf("%s-%x", kind, n),
+		Bridge:     fmt.Sprintf("%s%x", bridgePrefix, n),
+		Subnet:     fmt.Sprintf("10.%d.%d.0/24", octet, 1+n%250),
+		CNIBinDirs: []string{"/opt/cni/bin", "/usr/lib/cni"},
+		LeciBinary: leciBinary,
+		CgroupRoot: fmt.Sprintf("/leci-%s-%x", kind, n),
+		Backoff:    fastBackoff,
+	}
 }
 
 type testWriter struct{ t *testing.T }
