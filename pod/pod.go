@@ -7,6 +7,7 @@ package pod
 
 import (
 	"errors"
+	"io"
 	"time"
 )
 
@@ -232,4 +233,53 @@ type PortMapping struct {
 	HostPort      int
 	Protocol      string // "tcp" or "udp"
 	HostIP        string
+}
+
+// ExecIO is an interactive command run in a container: what the WebSocket
+// exec session of the daemon and `leci exec -it` attach to.
+type ExecIO struct {
+	Cmd []string
+	// TTY gives the command a terminal; its output then arrives on Stdout
+	// only, and Resize carries the terminal's size.
+	TTY bool
+	// Stdin is nil when the session has no input; the command then reads
+	// end of file.
+	Stdin io.Reader
+	// Stdout and Stderr receive the command's output; Stderr may be nil
+	// with TTY.
+	Stdout, Stderr io.Writer
+	// Resize sends the terminal's size; the first value is the initial
+	// size. Nil without TTY.
+	Resize <-chan TermSize
+}
+
+// TermSize is a terminal's size in characters.
+type TermSize struct {
+	Width, Height uint16
+}
+
+// Usage is the resource usage of one cgroup at one moment.
+type Usage struct {
+	Time time.Time
+	// CPUNanos is the CPU time used since the cgroup was created.
+	CPUNanos uint64
+	// Memory, in bytes: the usage as the kernel counts it (page cache
+	// included), the working set (usage less inactive file pages, what the
+	// kubelet evicts by), the anonymous resident memory, the page cache,
+	// and the limit (0 when unlimited).
+	MemoryUsage, MemoryWorkingSet, MemoryRSS, MemoryCache, MemoryLimit uint64
+}
+
+// GroupUsage is a group's usage: its group cgroup, and each container's.
+type GroupUsage struct {
+	Group Usage
+	// Containers is keyed by container ID; the sandbox is left out.
+	Containers map[string]Usage
+}
+
+// InterfaceUsage is the traffic counters of one network interface.
+type InterfaceUsage struct {
+	Name                                   string
+	RxBytes, TxBytes, RxPackets, TxPackets uint64
+	RxErrors, TxErrors, RxDropped, TxDropped uint64
 }

@@ -46,4 +46,12 @@ type Backend interface {
 	// until ctx is done (then the command is killed and ctx's error
 	// returned). Output keeps at most maxOutput bytes.
 	Exec(ctx context.Context, id string, cmd []string, maxOutput int) (pod.ExecResult, error)
+	// ExecAttach runs an interactive command in a running container,
+	// attached to eio's streams, and returns its exit code once it has
+	// exited and its output has been copied. When ctx is done the command
+	// is killed and ctx's error returned.
+	ExecAttach(ctx context.Context, id string, eio pod.ExecIO) (int, error)
+	// Usage reads the resource usage of a group's cgroup and of each of its
+	// running containers.
+	Usage(ctx context.Context, groupID string) (pod.GroupUsage, error)
 }

@@ -161,6 +161,14 @@ func (f *fakeBackend) Exec(ctx context.Context, id string, cmd []string, maxOutp
 	return pod.ExecResult{}, errors.New("exec is not faked")
 }
 
+func (f *fakeBackend) ExecAttach(ctx context.Context, id string, eio pod.ExecIO) (int, error) {
+	return 0, errors.New("interactive exec is not faked")
+}
+
+func (f *fakeBackend) Usage(ctx context.Context, groupID string) (pod.GroupUsage, error) {
+	return pod.GroupUsage{}, errors.New("usage is not faked")
+}
+
 func (f *fakeBackend) starts() []string {
 	f.mu.Lock()
 	defer f.mu.Unlock()
@@ -195,6 +203,10 @@ func (n *fakeNet) Check(ctx context.Context, groupID string) error { return nil 
 
 func (n *fakeNet) WriteEtcFiles(dir string, f pod.EtcFiles) (pod.EtcPaths, error) {
 	return pod.EtcPaths{Hosts: dir + "/hosts", Hostname: dir + "/hostname", Resolv: dir + "/resolv.conf"}, nil
+}
+
+func (n *fakeNet) Usage(ctx context.Context, groupID string) ([]pod.InterfaceUsage, error) {
+	return nil, errors.New("network usage is not faked")
 }
 
 type fakeVolumes struct{}

@@ -22,6 +22,9 @@ type Networker interface {
 	// WriteEtcFiles writes the group's hosts, hostname and resolv.conf
 	// into dir.
 	WriteEtcFiles(dir string, f pod.EtcFiles) (pod.EtcPaths, error)
+	// Usage reads the traffic counters of the group's interfaces, as seen
+	// inside its network namespace (loopback left out).
+	Usage(ctx context.Context, groupID string) ([]pod.InterfaceUsage, error)
 }
 
 // Volumes prepares a group's volumes on the host: package volumes

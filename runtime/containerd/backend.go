@@ -16,6 +16,7 @@ import (
 	"github.com/containerd/containerd/v2/pkg/cio"
 	"github.com/containerd/errdefs"
 
+	"leci/internal/cgroup"
 	"leci/pod"
 	"leci/runtime"
 )
@@ -113,7 +114,7 @@ type Backend struct {
 	conn *Conn
 	opts BackendOptions
 	log  *slog.Logger
-	cg   *cgroupFS
+	cg   *cgroup.FS
 
 	// rootfsMu serialises preparing the sandbox rootfs; rootfsSeen holds
 	// what was last found current, so a start does not rehash the binary.
@@ -143,7 +144,7 @@ func NewBackend(conn *Conn, opts BackendOptions, log *slog.Logger) (*Backend, er
 			return nil, fmt.Errorf("sandbox rootfs file %s: %w", dest, err)
 		}
 	}
-	cg, err := discoverCgroups()
+	cg, err := cgroup.Discover()
 	if err != nil {
 		return nil, err
 	}

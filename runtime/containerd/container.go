@@ -77,7 +77,7 @@ func (b *Backend) CreateContainer(ctx context.Context, sb pod.Sandbox, cfg pod.C
 	}()
 
 	specOpts := containerSpecOpts(ociImg.Config, sb, cfg)
-	if quota, ok := b.cg.v1CPUQuota(sb.CgroupParent); ok {
+	if quota, ok := b.cg.V1CPUQuota(sb.CgroupParent); ok {
 		specOpts = append(specOpts, withCPUQuotaCap(quota))
 	}
 	ext := containerExtension{LogPath: cfg.LogPath, TTY: cfg.TTY, StopSignal: ociImg.Config.StopSignal}
@@ -141,7 +141,7 @@ func (b *Backend) removeContainer(ctx context.Context, ctr client.Container) err
 	// runc deletes the cgroup with the task; one is left only when that
 	// went wrong, and it must not keep the group's cgroup from going.
 	if spec.Linux != nil && spec.Linux.CgroupsPath != "" {
-		if err := b.cg.removeTree(spec.Linux.CgroupsPath); err != nil {
+		if err := b.cg.RemoveTree(spec.Linux.CgroupsPath); err != nil {
 			b.log.Warn("remove container cgroup", "container", id, "err", err)
 		}
 	}

@@ -96,7 +96,7 @@ func (b *Backend) awaitExit(ctx context.Context, ctr client.Container, exited <-
 			}
 			// Read now, before RemoveContainer can delete the cgroup (it waits
 			// for this watcher).
-			if n, err := b.cg.oomKills(cgroupsPath); err == nil {
+			if n, err := b.cg.OOMKills(cgroupsPath); err == nil {
 				exit.OOMKilled = n > 0
 			} else {
 				log.Debug("read OOM kill count", "err", err)

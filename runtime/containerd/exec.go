@@ -104,3 +104,8 @@ func (b *boundedBuffer) Bytes() []byte {
 	defer b.mu.Unlock()
 	return bytes.Clone(b.buf.Bytes())
 }
+
+// ExecAttach runs an interactive command attached to eio's streams.
+func (b *Backend) ExecAttach(ctx context.Context, id string, eio pod.ExecIO) (int, error) {
+	return 0, errors.ErrUnsupported
+}

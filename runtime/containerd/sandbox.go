@@ -40,12 +40,12 @@ func (b *Backend) StartSandbox(ctx context.Context, cfg pod.SandboxConfig) (_ po
 	// Registered first: creating can fail half way.
 	defer func() {
 		if retErr != nil {
-			if err := b.cg.removeTree(groupCg); err != nil {
+			if err := b.cg.RemoveTree(groupCg); err != nil {
 				log.Warn("roll back group cgroup", "err", err)
 			}
 		}
 	}()
-	if err := b.cg.createGroup(groupCg, cfg.Resources); err != nil {
+	if err := b.cg.CreateGroup(groupCg, cfg.Resources); err != nil {
 		return pod.Sandbox{}, fmt.Errorf("group %s: %w", cfg.GroupID, err)
 	}
 
@@ -189,7 +189,7 @@ func (b *Backend) RemoveSandbox(ctx context.Context, groupID string) error {
 	if err := errors.Join(errs...); err != nil {
 		return err
 	}
-	if err := b.cg.removeTree(b.groupCgroup(groupID)); err != nil {
+	if err := b.cg.RemoveTree(b.groupCgroup(groupID)); err != nil {
 		return fmt.Errorf("group %s: %w", groupID, err)
 	}
 	log.Info("removed sandbox")

@@ -5,6 +5,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"testing"
 )
 
@@ -122,4 +123,13 @@ func TestSandboxRootfsNested(t *testing.T) {
 	if _, err := b.ensureSandboxRootfs(); err != nil || dirInode(t, dir) != ino {
 		t.Errorf("rebuilt a current nested rootfs (%v)", err)
 	}
+}
+
+func readTrim(t *testing.T, p string) string {
+	t.Helper()
+	b, err := os.ReadFile(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return strings.TrimSpace(string(b))
 }

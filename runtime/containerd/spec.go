@@ -15,6 +15,7 @@ import (
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 	"github.com/opencontainers/runtime-spec/specs-go"
 
+	"leci/internal/cgroup"
 	"leci/pod"
 )
 
@@ -139,8 +140,8 @@ func joinSandbox(sb pod.Sandbox) []oci.SpecOpts {
 // with swap equal to it (no swap beyond the limit).
 func resourceOpts(r pod.Resources) []oci.SpecOpts {
 	var opts []oci.SpecOpts
-	if quota, shares := cpuQuotaShares(r.CPU); quota > 0 {
-		opts = append(opts, oci.WithCPUCFS(quota, cfsPeriod), oci.WithCPUShares(shares))
+	if quota, shares := cgroup.CPUQuotaShares(r.CPU); quota > 0 {
+		opts = append(opts, oci.WithCPUCFS(quota, cgroup.CFSPeriod), oci.WithCPUShares(shares))
 	}
 	if r.MemoryBytes > 0 {
 		opts = append(opts, oci.WithMemoryLimit(uint64(r.MemoryBytes)), oci.WithMemorySwap(r.MemoryBytes))
@@ -149,7 +150,7 @@ func resourceOpts(r pod.Resources) []oci.SpecOpts {
 }
 
 // withCPUQuotaCap lowers the container's CFS quota to at most max (same
-// period). See cgroupFS.v1CPUQuota for why.
+// period). See cgroup.FS.V1CPUQuota for why.
 func withCPUQuotaCap(limit int64) oci.SpecOpts {
 	return func(_ context.Context, _ oci.Client, _ *containers.Container, s *oci.Spec) error {
 		if s.Linux == nil || s.Linux.Resources == nil || s.Linux.Resources.CPU == nil {

@@ -339,21 +339,6 @@ func TestSpecResources(t *testing.T) {
 	}
 }
 
-func TestCPUQuotaShares(t *testing.T) {
-	for _, tt := range []struct {
-		cores  float64
-		quota  int64
-		shares uint64
-	}{
-		{0, 0, 0}, {0.25, 25000, 256}, {1, 100000, 1024}, {2.5, 250000, 2560}, {0.001, 1000, 2},
-	} {
-		q, s := cpuQuotaShares(tt.cores)
-		if q != tt.quota || s != tt.shares {
-			t.Errorf("cpuQuotaShares(%v) = %d, %d; want %d, %d", tt.cores, q, s, tt.quota, tt.shares)
-		}
-	}
-}
-
 func TestSpecCapabilities(t *testing.T) {
 	cfg := baseConfig()
 	cfg.CapAdd = []string{"NET_ADMIN", "cap_sys_time", "NET_RAW"}

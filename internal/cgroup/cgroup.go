@@ -1,4 +1,8 @@
-package containerd
+// Package cgroup creates, reads and removes the cgroups leci gives its groups,
+// on cgroup v1, v2 and the hybrid layout. Both runtime backends share it: the
+// containerd backend places its containers under a group cgroup it creates,
+// and the Docker backend passes the same path as the containers' cgroup parent.
+package cgroup
 
 import (
 	"errors"
@@ -18,12 +22,12 @@ import (
 	"leci/pod"
 )
 
-// cfsPeriod is the CFS period leci gives every cgroup, in microseconds; CPU
+// CFSPeriod is the CFS period leci gives every cgroup, in microseconds; CPU
 // limits become a quota of this period.
-const cfsPeriod = 100000
+const CFSPeriod = 100000
 
-// cgroupMount is one cgroup hierarchy as mounted on this host.
-type cgroupMount struct {
+// Mount is one cgroup hierarchy as mounted on this host.
+type Mount struct {
 	// Mountpoint is where the hierarchy is mounted.
 	Mountpoint string
 	// Root is the hierarchy path shown at Mountpoint ("/" unless this
@@ -37,38 +41,38 @@ type cgroupMount struct {
 }
 
 // dir is where the cgroup at hierarchy path p lives on this mount.
-func (m cgroupMount) dir(p string) string {
+func (m Mount) dir(p string) string {
 	rel := strings.TrimPrefix(path.Clean("/"+p), path.Clean(m.Root))
 	return filepath.Join(m.Mountpoint, rel)
 }
 
-// cgroupFS is the host's cgroup layout: v1, v2 or the hybrid of both, where
+// FS is the host's cgroup layout: v1, v2 or the hybrid of both, where
 // the v1 hierarchies hold the controllers and the v2 one holds none.
 // Controllers are looked up by name, so one code path serves every layout.
-type cgroupFS struct {
-	mounts []cgroupMount
+type FS struct {
+	mounts []Mount
 }
 
-// discoverCgroups reads this process's mount table.
-func discoverCgroups() (*cgroupFS, error) {
+// Discover reads this process's mount table.
+func Discover() (*FS, error) {
 	table, err := mountinfo.Read()
 	if err != nil {
 		return nil, fmt.Errorf("read cgroup mounts: %w", err)
 	}
-	mounts := cgroupMounts(table)
+	mounts := parseMounts(table)
 	if len(mounts) == 0 {
 		return nil, errors.New("no cgroup filesystem is mounted")
 	}
-	return &cgroupFS{mounts: mounts}, nil
+	return &FS{mounts: mounts}, nil
 }
 
-// cgroupMounts picks the cgroup and cgroup2 mounts out of a mount table.
+// parseMounts picks the cgroup and cgroup2 mounts out of a mount table.
 // A hierarchy mounted twice counts once.
-func cgroupMounts(table []mountinfo.Mount) []cgroupMount {
-	var out []cgroupMount
+func parseMounts(table []mountinfo.Mount) []Mount {
+	var out []Mount
 	seen := map[string]bool{}
 	for _, mi := range table {
-		m := cgroupMount{Root: mi.Root, Mountpoint: mi.Point}
+		m := Mount{Root: mi.Root, Mountpoint: mi.Point}
 		switch mi.FSType {
 		case "cgroup2":
 			m.V2 = true
@@ -93,31 +97,31 @@ func cgroupMounts(table []mountinfo.Mount) []cgroupMount {
 }
 
 // v1 returns the v1 hierarchy holding controller.
-func (c *cgroupFS) v1(controller string) (cgroupMount, bool) {
+func (c *FS) v1(controller string) (Mount, bool) {
 	for _, m := range c.mounts {
 		if slices.Contains(m.Controllers, controller) {
 			return m, true
 		}
 	}
-	return cgroupMount{}, false
+	return Mount{}, false
 }
 
 // unified returns the cgroup2 hierarchy, if one is mounted.
-func (c *cgroupFS) unified() (cgroupMount, bool) {
+func (c *FS) unified() (Mount, bool) {
 	for _, m := range c.mounts {
 		if m.V2 {
 			return m, true
 		}
 	}
-	return cgroupMount{}, false
+	return Mount{}, false
 }
 
-// createGroup makes the group cgroup p carrying res, in the hierarchies that
+// CreateGroup makes the group cgroup p carrying res, in the hierarchies that
 // hold the cpu and memory controllers. runc creates the containers' cgroups
 // below it, in every hierarchy. Applied again to an existing group it
 // resets the limits to res.
-func (c *cgroupFS) createGroup(p string, res pod.Resources) error {
-	quota, shares := cpuQuotaShares(res.CPU)
+func (c *FS) CreateGroup(p string, res pod.Resources) error {
+	quota, shares := CPUQuotaShares(res.CPU)
 	for _, ctl := range []string{"cpu", "memory"} {
 		if m, ok := c.v1(ctl); ok {
 			if err := c.createV1(m, ctl, p, res, quota, shares); err != nil {
@@ -136,7 +140,7 @@ func (c *cgroupFS) createGroup(p string, res pod.Resources) error {
 	return nil
 }
 
-func (c *cgroupFS) createV1(m cgroupMount, ctl, p string, res pod.Resources, quota int64, shares uint64) error {
+func (c *FS) createV1(m Mount, ctl, p string, res pod.Resources, quota int64, shares uint64) error {
 	dir := m.dir(p)
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return fmt.Errorf("create cgroup %s: %w", dir, err)
@@ -149,7 +153,7 @@ func (c *cgroupFS) createV1(m cgroupMount, ctl, p string, res pod.Resources, quo
 			q, s = strconv.FormatInt(quota, 10), strconv.FormatUint(shares, 10)
 		}
 		// The period first: the quota is checked against it.
-		files = [][2]string{{"cpu.cfs_period_us", strconv.Itoa(cfsPeriod)}, {"cpu.cfs_quota_us", q}, {"cpu.shares", s}}
+		files = [][2]string{{"cpu.cfs_period_us", strconv.Itoa(CFSPeriod)}, {"cpu.cfs_quota_us", q}, {"cpu.shares", s}}
 	case "memory":
 		l := "-1"
 		if res.MemoryBytes > 0 {
@@ -160,7 +164,7 @@ func (c *cgroupFS) createV1(m cgroupMount, ctl, p string, res pod.Resources, quo
 	return writeCgroupFiles(dir, files)
 }
 
-func (c *cgroupFS) createV2(m cgroupMount, ctl, p string, res pod.Resources, quota int64, shares uint64) error {
+func (c *FS) createV2(m Mount, ctl, p string, res pod.Resources, quota int64, shares uint64) error {
 	dir := m.dir(p)
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return fmt.Errorf("create cgroup %s: %w", dir, err)
@@ -187,7 +191,7 @@ func (c *cgroupFS) createV2(m cgroupMount, ctl, p string, res pod.Resources, quo
 		if quota > 0 {
 			q, w = strconv.FormatInt(quota, 10), strconv.FormatUint(sharesToWeight(shares), 10)
 		}
-		files = [][2]string{{"cpu.max", q + " " + strconv.Itoa(cfsPeriod)}, {"cpu.weight", w}}
+		files = [][2]string{{"cpu.max", q + " " + strconv.Itoa(CFSPeriod)}, {"cpu.weight", w}}
 	case "memory":
 		l := "max"
 		if res.MemoryBytes > 0 {
@@ -208,13 +212,13 @@ func writeCgroupFiles(dir string, files [][2]string) error {
 	return nil
 }
 
-// cpuQuotaShares turns cores into a CFS quota of cfsPeriod and CPU shares
+// CPUQuotaShares turns cores into a CFS quota of CFSPeriod and CPU shares
 // (1024 a core), as the kubelet does; 0 cores is no limit (0, 0).
-func cpuQuotaShares(cores float64) (quota int64, shares uint64) {
+func CPUQuotaShares(cores float64) (quota int64, shares uint64) {
 	if cores <= 0 {
 		return 0, 0
 	}
-	quota = int64(cores*cfsPeriod + 0.5)
+	quota = int64(cores*CFSPeriod + 0.5)
 	// The kernel refuses a quota under 1 ms.
 	quota = max(quota, 1000)
 	shares = max(uint64(cores*1024+0.5), 2)
@@ -231,10 +235,10 @@ func sharesToWeight(shares uint64) uint64 {
 	return 1 + ((shares-2)*9999)/262142
 }
 
-// removeTree removes the cgroup p and every cgroup below it from every
+// RemoveTree removes the cgroup p and every cgroup below it from every
 // hierarchy, deepest first. Cgroups still holding processes cannot go: that
 // is reported, and nothing is killed. A missing cgroup is no error.
-func (c *cgroupFS) removeTree(p string) error {
+func (c *FS) RemoveTree(p string) error {
 	var errs []error
 	for _, m := range c.mounts {
 		root := m.dir(p)
@@ -283,11 +287,11 @@ func rmdirCgroup(dir string) error {
 	}
 }
 
-// oomKills reads how many processes of cgroup p the kernel's OOM killer
+// OOMKills reads how many processes of cgroup p the kernel's OOM killer
 // killed: memory.oom_control's oom_kill on v1, memory.events' on v2. The
 // count covers kills in p whether p's own limit or an ancestor's (the
 // group's) was hit, since the kernel counts a kill in the victim's cgroup.
-func (c *cgroupFS) oomKills(p string) (uint64, error) {
+func (c *FS) OOMKills(p string) (uint64, error) {
 	file := "memory.events"
 	m, ok := c.v1("memory")
 	if ok {
@@ -313,12 +317,12 @@ func parseFlatKey(s, key string) (uint64, error) {
 	return 0, fmt.Errorf("no %s in cgroup file", key)
 }
 
-// v1CPUQuota returns the CFS quota of cgroup p on a v1 cpu hierarchy, in
-// microseconds of cfsPeriod; ok is false when p has no quota or the cpu
+// V1CPUQuota returns the CFS quota of cgroup p on a v1 cpu hierarchy, in
+// microseconds of CFSPeriod; ok is false when p has no quota or the cpu
 // controller is not on v1. On v1 the kernel refuses a child a quota larger
 // than its parent's (v2 just takes the smaller), so containers are capped
 // with it.
-func (c *cgroupFS) v1CPUQuota(p string) (quota int64, ok bool) {
+func (c *FS) V1CPUQuota(p string) (quota int64, ok bool) {
 	m, found := c.v1("cpu")
 	if !found {
 		return 0, false
@@ -338,5 +342,5 @@ func (c *cgroupFS) v1CPUQuota(p string) (quota int64, ok bool) {
 	if err != nil || period <= 0 {
 		return 0, false
 	}
-	return q * cfsPeriod / period, true
+	return q * CFSPeriod / period, true
 }

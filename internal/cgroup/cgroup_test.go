@@ -1,4 +1,4 @@
-package containerd
+package cgroup
 
 import (
 	"leci/internal/mountinfo"
@@ -27,11 +27,11 @@ const unifiedMountinfo = `25 22 0:23 / /sys/fs/cgroup rw,nosuid,nodev,noexec,rel
 
 func TestParseCgroupMounts(t *testing.T) {
 	table, err := mountinfo.Parse(strings.NewReader(hybridMountinfo))
-	ms := cgroupMounts(table)
+	ms := parseMounts(table)
 	if err != nil {
 		t.Fatal(err)
 	}
-	cg := &cgroupFS{mounts: ms}
+	cg := &FS{mounts: ms}
 	if len(ms) != 5 {
 		t.Fatalf("mounts = %+v, want 5 (the second memory mount is the same hierarchy)", ms)
 	}
@@ -46,11 +46,11 @@ func TestParseCgroupMounts(t *testing.T) {
 	}
 
 	table, err = mountinfo.Parse(strings.NewReader(unifiedMountinfo))
-	ms = cgroupMounts(table)
+	ms = parseMounts(table)
 	if err != nil {
 		t.Fatal(err)
 	}
-	cg = &cgroupFS{mounts: ms}
+	cg = &FS{mounts: ms}
 	if _, ok := cg.v1("cpu"); ok {
 		t.Error("cpu on v1 on a unified host")
 	}
@@ -60,7 +60,7 @@ func TestParseCgroupMounts(t *testing.T) {
 }
 
 func TestCgroupMountDir(t *testing.T) {
-	m := cgroupMount{Mountpoint: "/sys/fs/cgroup/memory", Root: "/"}
+	m := Mount{Mountpoint: "/sys/fs/cgroup/memory", Root: "/"}
 	if got := m.dir("/leci/g"); got != "/sys/fs/cgroup/memory/leci/g" {
 		t.Errorf("dir = %q", got)
 	}
@@ -93,22 +93,22 @@ func TestSharesToWeight(t *testing.T) {
 }
 
 // fakeHierarchies lays out plain directories standing for cgroup mounts:
-// writes land in ordinary files, which is all createGroup does.
-func fakeHierarchies(t *testing.T, v2 bool) *cgroupFS {
+// writes land in ordinary files, which is all CreateGroup does.
+func fakeHierarchies(t *testing.T, v2 bool) *FS {
 	t.Helper()
 	root := t.TempDir()
 	if v2 {
-		return &cgroupFS{mounts: []cgroupMount{{Mountpoint: root, Root: "/", V2: true}}}
+		return &FS{mounts: []Mount{{Mountpoint: root, Root: "/", V2: true}}}
 	}
-	var ms []cgroupMount
+	var ms []Mount
 	for _, c := range []string{"cpu", "memory", "pids"} {
 		dir := filepath.Join(root, c)
 		if err := os.Mkdir(dir, 0o755); err != nil {
 			t.Fatal(err)
 		}
-		ms = append(ms, cgroupMount{Mountpoint: dir, Root: "/", Controllers: []string{c}})
+		ms = append(ms, Mount{Mountpoint: dir, Root: "/", Controllers: []string{c}})
 	}
-	return &cgroupFS{mounts: ms}
+	return &FS{mounts: ms}
 }
 
 func readTrim(t *testing.T, p string) string {
@@ -122,7 +122,7 @@ func readTrim(t *testing.T, p string) string {
 
 func TestCreateGroupV1(t *testing.T) {
 	cg := fakeHierarchies(t, false)
-	if err := cg.createGroup("/leci/g1", pod.Resources{CPU: 1.5, MemoryBytes: 32 << 20}); err != nil {
+	if err := cg.CreateGroup("/leci/g1", pod.Resources{CPU: 1.5, MemoryBytes: 32 << 20}); err != nil {
 		t.Fatal(err)
 	}
 	cpu, _ := cg.v1("cpu")
@@ -137,24 +137,24 @@ func TestCreateGroupV1(t *testing.T) {
 			t.Errorf("%s = %q, want %q", file, got, want)
 		}
 	}
-	if q, ok := cg.v1CPUQuota("/leci/g1"); !ok || q != 150000 {
-		t.Errorf("v1CPUQuota = %d, %v", q, ok)
+	if q, ok := cg.V1CPUQuota("/leci/g1"); !ok || q != 150000 {
+		t.Errorf("V1CPUQuota = %d, %v", q, ok)
 	}
 	// No limits resets them.
-	if err := cg.createGroup("/leci/g1", pod.Resources{}); err != nil {
+	if err := cg.CreateGroup("/leci/g1", pod.Resources{}); err != nil {
 		t.Fatal(err)
 	}
 	if got := readTrim(t, filepath.Join(cpu.Mountpoint, "leci/g1/cpu.cfs_quota_us")); got != "-1" {
 		t.Errorf("quota after reset = %q", got)
 	}
-	if _, ok := cg.v1CPUQuota("/leci/g1"); ok {
-		t.Error("v1CPUQuota reports a quota after reset")
+	if _, ok := cg.V1CPUQuota("/leci/g1"); ok {
+		t.Error("V1CPUQuota reports a quota after reset")
 	}
 }
 
 func TestCreateGroupV2(t *testing.T) {
 	cg := fakeHierarchies(t, true)
-	if err := cg.createGroup("/leci/g1", pod.Resources{CPU: 0.5, MemoryBytes: 1 << 20}); err != nil {
+	if err := cg.CreateGroup("/leci/g1", pod.Resources{CPU: 0.5, MemoryBytes: 1 << 20}); err != nil {
 		t.Fatal(err)
 	}
 	m, _ := cg.unified()
@@ -181,7 +181,7 @@ func TestRemoveTree(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	if err := cg.removeTree("/leci/g1"); err != nil {
+	if err := cg.RemoveTree("/leci/g1"); err != nil {
 		t.Fatal(err)
 	}
 	for _, m := range cg.mounts {
@@ -192,7 +192,22 @@ func TestRemoveTree(t *testing.T) {
 			t.Errorf("%s: the cgroup root went too: %v", m.Mountpoint, err)
 		}
 	}
-	if err := cg.removeTree("/leci/g1"); err != nil {
+	if err := cg.RemoveTree("/leci/g1"); err != nil {
 		t.Errorf("second remove: %v", err)
+	}
+}
+
+func TestCPUQuotaShares(t *testing.T) {
+	for _, tt := range []struct {
+		cores  float64
+		quota  int64
+		shares uint64
+	}{
+		{0, 0, 0}, {0.25, 25000, 256}, {1, 100000, 1024}, {2.5, 250000, 2560}, {0.001, 1000, 2},
+	} {
+		q, s := CPUQuotaShares(tt.cores)
+		if q != tt.quota || s != tt.shares {
+			t.Errorf("CPUQuotaShares(%v) = %d, %d; want %d, %d", tt.cores, q, s, tt.quota, tt.shares)
+		}
 	}
 }
