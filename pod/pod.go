@@ -279,7 +279,7 @@ type GroupUsage struct {
 
 // InterfaceUsage is the traffic counters of one network interface.
 type InterfaceUsage struct {
-	Name                                   string
-	RxBytes, TxBytes, RxPackets, TxPackets uint64
+	Name                                     string
+	RxBytes, TxBytes, RxPackets, TxPackets   uint64
 	RxErrors, TxErrors, RxDropped, TxDropped uint64
 }
