@@ -26,6 +26,12 @@ import (
 type Config struct {
 	// Root is leci's state directory (default /var/lib/leci).
 	Root string
+	// Runtime is the backend: "containerd", "docker", or "auto" (containerd
+	// when reachable, else Docker). Empty means "containerd".
+	Runtime string
+	// DockerHost is the Docker Engine API address for the docker runtime
+	// (unix:///path or tcp://...); empty: DOCKER_HOST, else the standard socket.
+	DockerHost string
 	// Containerd is a socket path or "auto".
 	Containerd string
 	// Namespace is leci's containerd namespace.
