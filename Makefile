@@ -39,8 +39,12 @@ fuzz:
 
 # Privileged end-to-end tests against a real containerd, runc, CNI plugins
 # and registries. One package at a time: they share the host's kernel state.
+# Every package runs on containerd (runtime/docker's own tests start their
+# dockerd); then the group suite (./integration) runs again on a dockerd it
+# starts itself (LECI_TEST_RUNTIME=docker, see the README's "Backends").
 integration: require-root build
-	$(GO) test -count=1 -p 1 -tags integration -timeout 30m ./...
+	LECI_TEST_RUNTIME=containerd $(GO) test -count=1 -p 1 -tags integration -timeout 30m ./...
+	LECI_TEST_RUNTIME=docker $(GO) test -count=1 -p 1 -tags integration -timeout 30m ./integration/
 
 test: deps build lint unit fuzz integration
 

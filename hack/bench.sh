@@ -3,10 +3,12 @@
 #
 #  1. the request decoders (./api), with allocations;
 #  2. as root, the runtime (./integration, BenchmarkGroup*, BenchmarkTwenty*,
-#     BenchmarkDelete*): real groups on the integration package's own
+#     BenchmarkDelete*), twice: real groups on the integration package's own
 #     containerd, next to `ctr run --cni` of the same image on that same
-#     containerd, then a table of the medians with leci/ctr ratios and the
-#     issue's targets.
+#     containerd (the reference), then the same groups on the Docker backend
+#     (LECI_TEST_RUNTIME=docker, on a dockerd the package starts itself);
+#     then a table of the medians side by side with leci/ctr ratios and the
+#     issue's targets (which are about containerd).
 #
 # ctr's --cni reads /etc/cni/net.d and runs plugins from /opt/cni/bin, with no
 # flag for other places. For the run, this script writes a bench-only conflist
@@ -18,7 +20,8 @@
 #
 # Environment: GO (the go binary), BENCHTIME (default 10x), BENCH (the -bench
 # pattern for the runtime, default .), LECI_BENCH_TRACE=FILE (the engine's
-# debug log with time stamps, for where the time goes).
+# debug log with time stamps, for where the time goes), RUNTIMES (the
+# backends to measure, default "containerd docker").
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -27,6 +30,7 @@ GO=${GO:-$(command -v go 2>/dev/null || echo /usr/local/go/bin/go)}
 export PATH="$(dirname "$GO"):$PATH"
 BENCHTIME=${BENCHTIME:-10x}
 BENCH=${BENCH:-'GroupRunToExit|InitPlusTwo|TwentyGroups|DeleteRunning'}
+RUNTIMES=${RUNTIMES:-containerd docker}
 
 BENCH_NET=leci-bench
 BENCH_BRIDGE=lcbench0
@@ -172,23 +176,32 @@ fi
 # ---- the runtime benchmarks ----
 
 out=$(mktemp /tmp/leci-bench-out.XXXXXX)
+out_docker=$(mktemp /tmp/leci-bench-out-docker.XXXXXX)
 echo "== load average before: $(cut -d' ' -f1-3 /proc/loadavg) ($(nproc) cores); other work on the host skews the timings"
-echo "== runtime: go test -tags integration -run '^\$' -bench '$BENCH' -benchtime=$BENCHTIME ./integration/"
 status=0
-env ${ctr_env[@]+"${ctr_env[@]}"} "$GO" test -count=1 -tags integration -run '^$' -bench "$BENCH" \
-	-benchtime="$BENCHTIME" -timeout 20m ./integration/ 2>&1 | tee "$out" || status=$?
+for rt in $RUNTIMES; do
+	case $rt in
+	containerd) rt_out=$out ;;
+	docker) rt_out=$out_docker ;;
+	*) echo "RUNTIMES: unknown runtime $rt" >&2; exit 2 ;;
+	esac
+	echo "== runtime $rt: LECI_TEST_RUNTIME=$rt go test -tags integration -run '^\$' -bench '$BENCH' -benchtime=$BENCHTIME ./integration/"
+	env ${ctr_env[@]+"${ctr_env[@]}"} LECI_TEST_RUNTIME="$rt" "$GO" test -count=1 -tags integration -run '^$' -bench "$BENCH" \
+		-benchtime="$BENCHTIME" -timeout 20m ./integration/ 2>&1 | tee "$rt_out" || status=$?
+done
 
 # ---- the table ----
 
-# metric NAME UNIT: the value of UNIT on the result line of benchmark NAME
-# (its -GOMAXPROCS suffix left out), or nothing.
+# metric NAME UNIT [FILE]: the value of UNIT on the result line of benchmark
+# NAME (its -GOMAXPROCS suffix left out) in FILE (default: the containerd
+# run's output), or nothing.
 metric() {
 	awk -v name="$1" -v unit="$2" '
 		$1 ~ /^Benchmark/ {
 			n = $1; sub(/-[0-9]+$/, "", n)
 			if (n != name) next
 			for (i = 3; i <= NF; i++) if ($i == unit) { print $(i-1); exit }
-		}' "$out"
+		}' "${3:-$out}"
 }
 # ratio A B, and fmt_ms A: numbers or "n/a".
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (a == "" || b == "" || b == 0) print "n/a"; else printf "%.2fx", a / b }'; }
@@ -203,6 +216,11 @@ c_leci=$(metric BenchmarkTwentyGroupsToRunning/leci ms/median)
 c_ctr=$(metric BenchmarkTwentyGroupsToRunning/ctr ms/median)
 c_failed=$(metric BenchmarkTwentyGroupsToRunning/leci failed-groups | awk '{ printf "%d", $1 }')
 d_leci=$(metric BenchmarkDeleteRunningGroup ms/median)
+a_docker=$(metric BenchmarkGroupRunToExit/leci ms/median "$out_docker")
+b_docker=$(metric BenchmarkGroupInitPlusTwoToRunning ms/median "$out_docker")
+c_docker=$(metric BenchmarkTwentyGroupsToRunning/leci ms/median "$out_docker")
+d_docker=$(metric BenchmarkDeleteRunningGroup ms/median "$out_docker")
+c_docker_failed=$(metric BenchmarkTwentyGroupsToRunning/leci failed-groups "$out_docker" | awk '{ printf "%d", $1 }')
 a_ratio=$(ratio "$a_leci" "$a_ctr")
 c_ratio=$(ratio "$c_leci" "$c_ctr")
 a_limit=$(awk -v c="$a_ctr" 'BEGIN { if (c != "") print 1.5 * c }')
@@ -214,20 +232,25 @@ fi
 
 echo
 echo "== runtime medians ($BENCHTIME, $(nproc) cores, load average after: $(cut -d' ' -f1-3 /proc/loadavg))"
-row() { printf '%-40s %11s %11s %9s  %-16s %s\n' "$@"; }
-row "case" "leci" "ctr" "leci/ctr" "target" "result"
-row "(a) 1 container: create, exit, delete" "$(fmt_ms "$a_leci")" "$(fmt_ms "$a_ctr")" "$a_ratio" "<= 1.5x ctr" "$(verdict "$a_leci" "$a_limit")"
-row "(b) 1 init + 2 apps to Running" "$(fmt_ms "$b_leci")" "-" "-" "<= 350 ms" "$(verdict "$b_leci" 350)"
-row "(c) 20 groups at once to Running" "$(fmt_ms "$c_leci")" "$(fmt_ms "$c_ctr")" "$c_ratio" "<= 1.2x ctr" "$c_verdict"
-row "(d) delete a running group" "$(fmt_ms "$d_leci")" "-" "-" "<= 100 ms" "$(verdict "$d_leci" 100)"
-echo "ctr: (a) ctr run --rm --cni; (c) 20 concurrent ctr run -d --cni (then removed). Timings are medians of wall time."
-rm -f "$out"
+row() { printf '%-40s %11s %11s %11s %9s  %-16s %s\n' "$@"; }
+row "case" "leci" "leci" "ctr" "leci/ctr" "target" "result"
+row "" "containerd" "docker" "" "" "(containerd)" ""
+row "(a) 1 container: create, exit, delete" "$(fmt_ms "$a_leci")" "$(fmt_ms "$a_docker")" "$(fmt_ms "$a_ctr")" "$a_ratio" "<= 1.5x ctr" "$(verdict "$a_leci" "$a_limit")"
+row "(b) 1 init + 2 apps to Running" "$(fmt_ms "$b_leci")" "$(fmt_ms "$b_docker")" "-" "-" "<= 350 ms" "$(verdict "$b_leci" 350)"
+row "(c) 20 groups at once to Running" "$(fmt_ms "$c_leci")" "$(fmt_ms "$c_docker")" "$(fmt_ms "$c_ctr")" "$c_ratio" "<= 1.2x ctr" "$c_verdict"
+row "(d) delete a running group" "$(fmt_ms "$d_leci")" "$(fmt_ms "$d_docker")" "-" "-" "<= 100 ms" "$(verdict "$d_leci" 100)"
+echo "ctr: (a) ctr run --rm --cni; (c) 20 concurrent ctr run -d --cni (then removed), on containerd. Timings are medians of wall time."
+echo "leci/ctr and the targets compare leci on containerd with ctr; the docker column is the same groups on the Docker backend."
+if [ -n "$c_docker_failed" ] && [ "$c_docker_failed" != 0 ]; then
+	echo "docker: $c_docker_failed of the concurrently created groups did not come up (c)"
+fi
+rm -f "$out" "$out_docker"
 
 if [ "$status" != 0 ]; then
 	echo "runtime benchmarks failed (exit $status)" >&2
 	exit "$status"
 fi
-if [ -n "$c_failed" ] && [ "$c_failed" != 0 ]; then
-	echo "$c_failed of the concurrently created groups did not come up: see the log above" >&2
+if [ "${c_failed:-0}" != 0 ] || [ "${c_docker_failed:-0}" != 0 ]; then
+	echo "${c_failed:-0} (containerd) and ${c_docker_failed:-0} (docker) of the concurrently created groups did not come up: see the log above" >&2
 	exit 1
 fi

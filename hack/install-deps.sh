@@ -1,22 +1,28 @@
 #!/usr/bin/env bash
 # install-deps.sh installs, on Debian or Ubuntu, what leci's build and tests need:
 # containerd and runc (the runtime), the CNI plugins, a static busybox (the test
-# image is built from it), iptables and iproute2 (pod networking), and, for the
-# registry tests, docker-registry, skopeo, htpasswd and openssl.
+# image is built from it), iptables and iproute2 (pod networking), docker.io
+# (dockerd for the Docker backend's tests, which start their own dockerd) and,
+# for the registry tests, docker-registry, skopeo, htpasswd and openssl.
 #
 # It is idempotent: when every package is installed it does nothing, not even
 # "apt-get update". It never enables a service. Debian's containerd and
 # docker-registry packages start their service on install; leci's tests start
-# their own containerd and registries, so a policy-rc.d that denies service
+# their own containerd, dockerd and registries, so a policy-rc.d that denies service
 # starts is put in place for the install (and removed afterwards when this
 # script created it). Without it, a system containerd would answer on
 # /run/containerd/containerd.sock and "auto" would pick it instead of leci's own.
+# docker.io enables docker.service and docker.socket on install (policy-rc.d
+# only stops them from starting); they are disabled again, so no boot starts a
+# system dockerd either. A docker CLI already in PATH (for example a newer one
+# in /usr/local/bin) stays first in PATH and keeps working.
 set -euo pipefail
 
 packages=(
 	containerd
 	runc
 	containernetworking-plugins
+	docker.io # dockerd for the Docker backend's integration tests
 	busybox-static
 	iptables
 	iproute2
@@ -81,15 +87,27 @@ if [[ $created_policy -eq 1 ]]; then
 	echo "install-deps: removed $policy"
 fi
 
+# docker.io's postinst enables its units even when it may not start them.
+# Disable them (only the units docker.io installed) so that nothing starts a
+# system dockerd, which would answer on /var/run/docker.sock.
+if [[ " ${missing[*]} " == *" docker.io "* ]] && command -v deb-systemd-helper >/dev/null; then
+	deb-systemd-helper disable docker.service docker.socket >/dev/null 2>&1 || true
+	echo "install-deps: disabled docker.service and docker.socket"
+fi
+
 # A service may still have started, for example when a distribution ignores
 # policy-rc.d. Say so rather than stop something this script did not start.
-for svc in containerd docker-registry; do
+for svc in containerd docker docker.socket docker-registry; do
 	if command -v systemctl >/dev/null && systemctl is-active --quiet "$svc" 2>/dev/null; then
 		echo "install-deps: note: service $svc is running (started by its package); leci does not need it" >&2
 	fi
 done
 if [[ -S /run/containerd/containerd.sock ]]; then
 	echo "install-deps: note: /run/containerd/containerd.sock exists; leci's 'auto' will use that containerd" >&2
+fi
+
+if [[ -S /var/run/docker.sock ]]; then
+	echo "install-deps: note: /var/run/docker.sock exists; leci's tests start their own dockerd and do not use it" >&2
 fi
 
 echo "install-deps: installed ${missing[*]}"

@@ -1,12 +1,15 @@
 // Package host assembles leci's group engine from the real parts of this
-// host: containerd (the system's or leci's own), CNI networking, volumes,
-// and the leci binary itself as the sandbox process and the log writer.
+// host: a container runtime (containerd, the system's or leci's own, or a
+// Docker Engine), CNI networking, volumes, and the leci binary itself as the
+// sandbox process and the log writer.
 // The command line and the integration tests both start from here.
 package host
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -15,11 +18,20 @@ import (
 
 	"github.com/containerd/containerd/v2/pkg/cio"
 
+	"leci/internal/registries"
 	"leci/logs"
 	"leci/network"
 	"leci/runtime"
 	"leci/runtime/containerd"
+	"leci/runtime/docker"
 	"leci/volumes"
+)
+
+// Runtimes, as Config.Runtime names them.
+const (
+	RuntimeContainerd = "containerd"
+	RuntimeDocker     = "docker"
+	RuntimeAuto       = "auto"
 )
 
 // Config says where leci keeps its state and which parts it uses.
@@ -64,6 +76,10 @@ type Config struct {
 	// Recorder keeps the groups' status for a restarted leci (the daemon's
 	// store); nil keeps nothing.
 	Recorder runtime.Recorder
+	// Registries is the host's registry configuration (the daemon's
+	// registries and docker's config.json), for pulls where a request says
+	// nothing of a registry; nil configures nothing. Used by containerd.
+	Registries *registries.Config
 }
 
 // Volumes is the volume manager the configuration describes.
@@ -96,14 +112,29 @@ func (c Config) NetworkConfig() network.Config {
 // Host is a group engine on real parts.
 type Host struct {
 	// Root is leci's state directory.
-	Root    string
-	Conn    *containerd.Conn
+	Root string
+	// Runtime is the runtime in use, RuntimeContainerd or RuntimeDocker
+	// ("auto" resolved).
+	Runtime string
+	// Conn is the containerd connection; nil with Docker.
+	Conn *containerd.Conn
+	// Docker is the Docker backend; nil with containerd.
+	Docker  *docker.Backend
 	Network *network.Manager
 	Volumes *volumes.Manager
 	Engine  *runtime.Engine
 }
 
-// Open connects to containerd and builds the engine.
+// Open connects to the runtime Config.Runtime names and builds the engine.
+//
+// "auto" is containerd when containerd can be had, else Docker: it tries
+// containerd.Connect at Config.Containerd first (with "auto" there, the
+// system containerd if it answers, else leci's own, started on demand, so
+// containerd wins wherever its binary is installed), and only when that
+// fails the Docker Engine at DockerHost; when both fail, both errors are
+// returned. The choice is made at each Open, so a daemon should be given
+// an explicit runtime: groups it adopts after a restart must be found in
+// the runtime that runs them.
 func Open(ctx context.Context, cfg Config, log *slog.Logger) (_ *Host, retErr error) {
 	if cfg.LeciBinary == "" {
 		self, err := os.Executable()
@@ -112,32 +143,82 @@ func Open(ctx context.Context, cfg Config, log *slog.Logger) (_ *Host, retErr er
 		}
 		cfg.LeciBinary = self
 	}
-	conn, err := containerd.Connect(ctx, containerd.Config{Address: cfg.Containerd, Namespace: cfg.Namespace, Root: cfg.Root}, log)
-	if err != nil {
-		return nil, fmt.Errorf("containerd: %w", err)
-	}
-	defer func() {
-		if retErr != nil {
-			conn.Close()
+	h := &Host{Root: cfg.Root}
+	var backend runtime.Backend
+	switch cfg.Runtime {
+	case "", RuntimeContainerd, RuntimeAuto:
+		conn, err := containerd.Connect(ctx, containerd.Config{Address: cfg.Containerd, Namespace: cfg.Namespace, Root: cfg.Root}, log)
+		if err != nil && cfg.Runtime == RuntimeAuto {
+			log.Info("containerd not reachable, trying Docker", "err", err)
+			d, derr := openDocker(ctx, cfg, log)
+			if derr != nil {
+				return nil, fmt.Errorf("runtime auto: containerd: %w; docker: %w", err, derr)
+			}
+			h.Runtime, h.Docker, backend = RuntimeDocker, d, d
+			break
 		}
-	}()
-	leci := cfg.LeciBinary
-	backend, err := containerd.NewBackend(conn, containerd.BackendOptions{
-		Root:       cfg.Root,
-		LeciBinary: leci,
-		CgroupRoot: cfg.CgroupRoot,
-		LogIO:      func(path string) cio.Creator { return cio.BinaryIO(leci, logs.BinaryArgs(path)) },
-	}, log)
-	if err != nil {
-		return nil, err
+		if err != nil {
+			return nil, fmt.Errorf("containerd: %w", err)
+		}
+		defer func() {
+			if retErr != nil {
+				conn.Close()
+			}
+		}()
+		leci := cfg.LeciBinary
+		b, err := containerd.NewBackend(conn, containerd.BackendOptions{
+			Root:       cfg.Root,
+			LeciBinary: leci,
+			CgroupRoot: cfg.CgroupRoot,
+			Registries: cfg.Registries,
+			LogIO:      func(path string) cio.Creator { return cio.BinaryIO(leci, logs.BinaryArgs(path)) },
+		}, log)
+		if err != nil {
+			return nil, err
+		}
+		h.Runtime, h.Conn, backend = RuntimeContainerd, conn, b
+	case RuntimeDocker:
+		d, err := openDocker(ctx, cfg, log)
+		if err != nil {
+			return nil, err
+		}
+		h.Runtime, h.Docker, backend = RuntimeDocker, d, d
+	default:
+		return nil, fmt.Errorf("runtime %q: want containerd, docker or auto", cfg.Runtime)
+	}
+	if h.Docker != nil {
+		defer func() {
+			if retErr != nil {
+				h.Docker.Close()
+			}
+		}()
 	}
 	nm, err := network.New(cfg.NetworkConfig(), log)
 	if err != nil {
 		return nil, fmt.Errorf("network: %w", err)
 	}
 	vm := cfg.Volumes()
-	eng := runtime.New(backend, nm, vm, runtime.Options{Root: cfg.Root, Backoff: cfg.Backoff, LogTail: logTail, Recorder: cfg.Recorder}, log)
-	return &Host{Root: cfg.Root, Conn: conn, Network: nm, Volumes: vm, Engine: eng}, nil
+	h.Network, h.Volumes = nm, vm
+	h.Engine = runtime.New(backend, nm, vm, runtime.Options{Root: cfg.Root, Backoff: cfg.Backoff, LogTail: logTail, Recorder: cfg.Recorder}, log)
+	return h, nil
+}
+
+func openDocker(ctx context.Context, cfg Config, log *slog.Logger) (*docker.Backend, error) {
+	d, err := docker.New(ctx, docker.Options{Host: cfg.DockerHost, Root: cfg.Root, LeciBinary: cfg.LeciBinary, CgroupRoot: cfg.CgroupRoot}, log)
+	if err != nil {
+		return nil, fmt.Errorf("docker: %w", err)
+	}
+	return d, nil
+}
+
+// ImportImage loads images from a tar into the runtime in use: an OCI
+// layout or docker-archive for containerd, a docker-archive for Docker
+// (testimage.BuildArchive writes a tar both take). It returns the names.
+func (h *Host) ImportImage(ctx context.Context, r io.Reader) ([]string, error) {
+	if h.Docker != nil {
+		return h.Docker.Import(ctx, r)
+	}
+	return h.Conn.Import(ctx, r)
 }
 
 // logTail is the end of a finished container's log, for termination
@@ -160,5 +241,14 @@ func logTail(path string, lines, bytes int) string {
 	return b.String()
 }
 
-// Close lets go of containerd; groups keep running.
-func (h *Host) Close() error { return h.Conn.Close() }
+// Close lets go of the runtime; groups keep running.
+func (h *Host) Close() error {
+	var errs []error
+	if h.Conn != nil {
+		errs = append(errs, h.Conn.Close())
+	}
+	if h.Docker != nil {
+		errs = append(errs, h.Docker.Close())
+	}
+	return errors.Join(errs...)
+}

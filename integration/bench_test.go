@@ -1,7 +1,8 @@
 //go:build integration
 
-// Runtime benchmarks: real groups on the package's containerd, next to
-// `ctr run --cni` of the same image on the same containerd. hack/bench.sh
+// Runtime benchmarks: real groups on the package's runtime (containerd, or
+// Docker with LECI_TEST_RUNTIME=docker), next to `ctr run --cni` of the same
+// image on the package's containerd (in the containerd run only). hack/bench.sh
 // (make bench) runs them with -benchtime=10x and prints the medians side by
 // side; the ctr halves need the CNI configuration that script puts in
 // /etc/cni/net.d (ctr has no flag for another directory) and skip without it.
@@ -287,9 +288,7 @@ func newBenchHost(tb testing.TB) *benchHost {
 	}
 	bh.h = h
 	tb.Cleanup(bh.cleanup)
-	if _, err := h.Conn.Import(ctx, bytes.NewReader(testImage.Bytes())); err != nil {
-		tb.Fatal(err)
-	}
+	importTestImages(tb, h)
 	// One group first, untimed: the first on a root prepares the sandbox's
 	// rootfs and the bridge, which later groups find made.
 	id := bh.create(bh.request(benchRunToExit))
@@ -302,16 +301,7 @@ func newBenchHost(tb testing.TB) *benchHost {
 
 func requireBenchPrereqs(tb testing.TB) {
 	tb.Helper()
-	testutil.RequireRoot(tb)
-	for _, bin := range []string{"containerd", "runc"} {
-		testutil.RequireBinary(tb, bin)
-	}
-	if errNoPrereq != nil {
-		if os.Getenv("CI") == "true" {
-			tb.Fatal(errNoPrereq)
-		}
-		tb.Skip(errNoPrereq)
-	}
+	requirePrereqs(tb)
 }
 
 var traceMu sync.Mutex // benchmarks run one at a time; the file is shared
@@ -447,8 +437,10 @@ func (bh *benchHost) cleanup() {
 		bh.h.Engine.Delete(context.Background(), st.ID)
 	}
 	bh.checkNothingLeft()
-	if err := removeNamespace(bh.h.Conn); err != nil {
-		bh.tb.Error(err)
+	if bh.h.Conn != nil {
+		if err := removeNamespace(bh.h.Conn); err != nil {
+			bh.tb.Error(err)
+		}
 	}
 	removeCgroupDirs(bh.cgroupRoot)
 	bh.h.Close()
@@ -476,6 +468,9 @@ type ctrSide struct {
 func newCtrSide(tb testing.TB) *ctrSide {
 	tb.Helper()
 	requireBenchPrereqs(tb)
+	if testRuntime != host.RuntimeContainerd {
+		tb.Skipf("ctr is the containerd reference, measured when %s=%s", runtimeEnv, host.RuntimeContainerd)
+	}
 	conflist := os.Getenv(ctrConflistEnv)
 	if conflist == "" {
 		tb.Skipf("the ctr side needs the CNI config hack/bench.sh writes to /etc/cni/net.d (%s unset)", ctrConflistEnv)

@@ -18,14 +18,10 @@ import (
 	"leci/api"
 )
 
-// leci runs the leci binary on the harness's root, containerd namespace,
-// network and cgroup root.
+// leci runs the leci binary on the harness's root, runtime, containerd
+// namespace, network and cgroup root.
 func (hr *harness) leci(stdin string, args ...string) *exec.Cmd {
-	global := []string{
-		"--root", hr.cfg.Root, "--containerd", hr.cfg.Containerd, "--namespace", hr.cfg.Namespace,
-		"--bridge", hr.cfg.Bridge, "--subnet", hr.cfg.Subnet, "--cgroup-root", hr.cgroupRoot,
-	}
-	cmd := exec.Command(leciBinary, append(global, args...)...)
+	cmd := exec.Command(leciBinary, append(globalFlags(hr.cfg), args...)...)
 	cmd.Stdin = strings.NewReader(stdin)
 	return cmd
 }

@@ -36,11 +36,7 @@ const daemonBenchGroups = 100
 // deleted afterwards. Run it once: -bench Describe100Groups -benchtime=1x.
 func BenchmarkDescribe100Groups(b *testing.B) {
 	bh := newBenchHost(b)
-	global := []string{
-		"--root", bh.cfg.Root, "--containerd", bh.cfg.Containerd, "--namespace", bh.cfg.Namespace,
-		"--bridge", bh.cfg.Bridge, "--subnet", bh.cfg.Subnet, "--cgroup-root", bh.cgroupRoot,
-	}
-	d := startTCPDaemon(b, bh.cfg.Root, global)
+	d := startTCPDaemon(b, bh.cfg.Root, globalFlags(bh.cfg))
 	rc := newRPCClient(d.sock)
 
 	var (

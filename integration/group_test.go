@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"leci/api"
+	"leci/host"
 	"leci/runtime"
 )
 
@@ -312,8 +313,12 @@ Container:
 }
 
 // The sandbox's root filesystem is shared by every group: starting groups
-// must not change it (a rebuild under a starting sandbox breaks it).
+// must not change it (a rebuild under a starting sandbox breaks it). Only
+// the containerd backend has one: Docker's sandbox is an image.
 func TestSandboxRootfsStaysPut(t *testing.T) {
+	if !runsOn(t, host.RuntimeContainerd) {
+		return
+	}
 	hr := newHarness(t)
 	group := func(name string) string {
 		return hr.create("ContainerGroupName: " + name + "\nRestartPolicy: Never\nContainer:\n  - {Name: app, Image: " + image + ", Command: [\"true\"]}\n")

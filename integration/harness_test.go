@@ -1,9 +1,17 @@
 //go:build integration
 
-// Package integration drives real container groups: a real containerd,
-// runc, the CNI plugins and the leci binary, as root. Each test gets its own
-// leci root, containerd namespace, bridge, subnet and cgroup root, and
-// checks when it ends that its groups left nothing behind.
+// Package integration drives real container groups: a real containerd (or
+// Docker Engine), runc, the CNI plugins and the leci binary, as root. Each
+// test gets its own leci root, containerd namespace, bridge, subnet and
+// cgroup root, and checks when it ends that its groups left nothing behind.
+//
+// LECI_TEST_RUNTIME picks the backend the suite runs on: "containerd" (the
+// default; one leci-owned containerd serves every test, each in its own
+// namespace) or "docker" (TestMain starts one dockerd of its own with
+// testutil.StartDockerd; each test's groups are told apart by their owner
+// label, the test's root). `make integration` runs the suite once for each.
+// The few tests about one runtime's own mechanics start with
+// `if !runsOn(t, host.RuntimeContainerd) { return }`.
 package integration
 
 import (
@@ -20,6 +28,8 @@ import (
 	"time"
 
 	"github.com/containerd/containerd/v2/core/snapshots"
+	"github.com/docker/docker/api/types/container"
+	"github.com/docker/docker/api/types/filters"
 	"github.com/vishvananda/netlink"
 
 	"leci/api"
@@ -28,16 +38,25 @@ import (
 	"leci/internal/testimage"
 	"leci/internal/testutil"
 	"leci/logs"
+	"leci/pod"
 	"leci/runtime"
 	"leci/runtime/containerd"
 )
 
+// runtimeEnv names the environment variable that picks the backend.
+const runtimeEnv = "LECI_TEST_RUNTIME"
+
 var (
-	leciBinary     string // built once for the package
+	leciBinary string // built once for the package
+	// testRuntime is the backend the suite runs on: host.RuntimeContainerd
+	// or host.RuntimeDocker, from LECI_TEST_RUNTIME.
+	testRuntime    string
 	containerdRoot string // one containerd serves every test, each in its own namespace
 	containerdAddr string
-	fastBackoff    = runtime.Backoff{Base: 100 * time.Millisecond, Max: 400 * time.Millisecond, ResetAfter: time.Minute}
-	errNoPrereq    error
+	// dockerHost is the address of the suite's own dockerd, with Docker.
+	dockerHost  string
+	fastBackoff = runtime.Backoff{Base: 100 * time.Millisecond, Max: 400 * time.Millisecond, ResetAfter: time.Minute}
+	errNoPrereq error
 	// testImage holds the busybox image under two names: the examples' and
 	// the tests' own, whose registry is a closed port on loopback, so that
 	// a pull that should not happen fails there and sends nothing out.
@@ -51,6 +70,15 @@ func TestMain(m *testing.M) {
 }
 
 func runMain(m *testing.M) int {
+	switch testRuntime = os.Getenv(runtimeEnv); testRuntime {
+	case "":
+		testRuntime = host.RuntimeContainerd
+	case host.RuntimeContainerd, host.RuntimeDocker:
+	default:
+		fmt.Fprintf(os.Stderr, "%s=%q: want %s or %s\n", runtimeEnv, testRuntime, host.RuntimeContainerd, host.RuntimeDocker)
+		return 2
+	}
+	fmt.Fprintf(os.Stderr, "integration: runtime %s (%s)\n", testRuntime, runtimeEnv)
 	if os.Geteuid() != 0 {
 		errNoPrereq = fmt.Errorf("integration tests need root")
 		return m.Run()
@@ -68,17 +96,45 @@ func runMain(m *testing.M) int {
 		errNoPrereq = fmt.Errorf("build leci: %v\n%s", err, out)
 		return m.Run()
 	}
-	if err := testimage.Build(&testImage, testImageRef); err != nil {
+	// Docker 20.10 loads only docker-archives; containerd takes both.
+	buildImage := testimage.Build
+	if testRuntime == host.RuntimeDocker {
+		buildImage = testimage.BuildArchive
+	}
+	if err := buildImage(&testImage, testImageRef); err != nil {
 		errNoPrereq = fmt.Errorf("build test image: %w", err)
 		return m.Run()
 	}
 	exampleRef, _ := containerd.NormalizeRef(exampleImageRef)
-	if err := testimage.Build(&exampleImage, exampleRef); err != nil {
+	if err := buildImage(&exampleImage, exampleRef); err != nil {
 		errNoPrereq = fmt.Errorf("build example image: %w", err)
 		return m.Run()
 	}
-	containerdRoot = filepath.Join(tmp, "ctrd")
 	ctx := context.Background()
+	if testRuntime == host.RuntimeDocker {
+		// Its own short directory: the socket path must fit a sockaddr.
+		dir, err := os.MkdirTemp("", "leci-itd-")
+		if err != nil {
+			panic(err)
+		}
+		defer func() {
+			testutil.UnmountAll(dir)
+			os.RemoveAll(dir)
+		}()
+		d, err := testutil.StartDockerd(ctx, dir)
+		if err != nil {
+			errNoPrereq = fmt.Errorf("dockerd: %w", err)
+			return m.Run()
+		}
+		defer func() {
+			if err := d.Stop(); err != nil {
+				fmt.Fprintf(os.Stderr, "stop dockerd: %v (log: %s)\n", err, d.LogFile)
+			}
+		}()
+		dockerHost = d.Host
+		return m.Run()
+	}
+	containerdRoot = filepath.Join(tmp, "ctrd")
 	log := slog.New(slog.DiscardHandler)
 	conn, err := containerd.Connect(ctx, containerd.Config{Address: containerd.AutoAddress, Namespace: "leci-it", Root: containerdRoot}, log)
 	if err != nil {
@@ -101,16 +157,7 @@ type harness struct {
 
 func newHarness(t *testing.T) *harness {
 	t.Helper()
-	testutil.RequireRoot(t)
-	for _, bin := range []string{"containerd", "runc"} {
-		testutil.RequireBinary(t, bin)
-	}
-	if errNoPrereq != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatal(errNoPrereq)
-		}
-		t.Skip(errNoPrereq)
-	}
+	requirePrereqs(t)
 	hr := &harness{t: t}
 	hr.cfg = ownHostConfig(t, "it", "li", 214)
 	hr.cgroupRoot = hr.cfg.CgroupRoot
@@ -120,11 +167,7 @@ func newHarness(t *testing.T) *harness {
 		t.Fatal(err)
 	}
 	hr.h = h
-	for _, img := range []*bytes.Buffer{&testImage, &exampleImage} {
-		if _, err := h.Conn.Import(ctx, bytes.NewReader(img.Bytes())); err != nil {
-			t.Fatal(err)
-		}
-	}
+	importTestImages(t, h)
 	t.Cleanup(func() {
 		for _, st := range h.Engine.List() {
 			h.Engine.Delete(context.Background(), st.ID)
@@ -139,12 +182,76 @@ func newHarness(t *testing.T) *harness {
 	return hr
 }
 
-// ownHostConfig is a leci of its own on the package's containerd: its own
+// requirePrereqs skips the test, or fails it in CI, unless the suite's
+// runtime could be had.
+func requirePrereqs(tb testing.TB) {
+	tb.Helper()
+	testutil.RequireRoot(tb)
+	bins := []string{"containerd", "runc"}
+	if testRuntime == host.RuntimeDocker {
+		bins = append(bins, "dockerd")
+	}
+	for _, bin := range bins {
+		testutil.RequireBinary(tb, bin)
+	}
+	if errNoPrereq != nil {
+		if os.Getenv("CI") == "true" {
+			tb.Fatal(errNoPrereq)
+		}
+		tb.Skip(errNoPrereq)
+	}
+}
+
+// runsOn tells whether the suite runs on runtime; when it does not, it logs
+// that the test does not apply there. A test about one runtime's own
+// mechanics (containerd's snapshots, leci's sandbox rootfs, a restarted
+// containerd) starts with
+//
+//	if !runsOn(t, host.RuntimeContainerd) {
+//		return
+//	}
+//
+// so that it passes, saying why, on the other runtime: CI allows no skip.
+func runsOn(tb testing.TB, runtime string) bool {
+	tb.Helper()
+	if testRuntime != runtime {
+		tb.Logf("not applicable: this test is about the %s runtime; the suite runs on %s (%s)", runtime, testRuntime, runtimeEnv)
+		return false
+	}
+	return true
+}
+
+// importTestImages loads the test images into the test's runtime.
+func importTestImages(tb testing.TB, h *host.Host) {
+	tb.Helper()
+	for _, img := range []*bytes.Buffer{&testImage, &exampleImage} {
+		if _, err := h.ImportImage(context.Background(), bytes.NewReader(img.Bytes())); err != nil {
+			tb.Fatal(err)
+		}
+	}
+}
+
+// globalFlags are the leci command line's global flags for a host
+// configuration: the same root, runtime, namespace, network and cgroup root.
+func globalFlags(cfg host.Config) []string {
+	flags := []string{
+		"--root", cfg.Root, "--runtime", cfg.Runtime, "--containerd", cfg.Containerd, "--namespace", cfg.Namespace,
+		"--bridge", cfg.Bridge, "--subnet", cfg.Subnet, "--cgroup-root", cfg.CgroupRoot,
+	}
+	if cfg.DockerHost != "" {
+		flags = append(flags, "--docker-host", cfg.DockerHost)
+	}
+	return flags
+}
+
+// ownHostConfig is a leci of its own on the package's runtime: its own
 // root, namespace, bridge, cgroup root and a /24 of 10.<octet>.0.0/16.
 func ownHostConfig(tb testing.TB, kind, bridgePrefix string, octet int) host.Config {
 	n := rand.IntN(1 << 20)
 	return host.Config{
 		Root:       testutil.TempDir(tb, "leci-"+kind),
+		Runtime:    testRuntime,
+		DockerHost: dockerHost,
 		Containerd: containerdAddr,
 		Namespace:  fmt.Sprintf("%s-%x", kind, n),
 		Bridge:     fmt.Sprintf("%s%x", bridgePrefix, n),
@@ -260,16 +367,11 @@ func (hr *harness) assertNothingLeft() {
 
 // assertNothingLeft is the check of a harness, for tests and benchmarks.
 func assertNothingLeft(t testing.TB, h *host.Host, cfg host.Config, cgroupRoot string) {
-	ctx := h.Conn.WithNamespace(context.Background())
-	cl := h.Conn.Client()
-	if cs, err := cl.Containers(ctx); err != nil || len(cs) != 0 {
-		t.Errorf("containers left: %d (%v)", len(cs), err)
-	}
-	n := 0
-	cl.SnapshotService("overlayfs").Walk(ctx, func(context.Context, snapshots.Info) error { n++; return nil })
-	// The image's own layer stays; what a container adds must not.
-	if n > 1 {
-		t.Errorf("%d snapshots left (want only the image's layer)", n)
+	switch {
+	case h.Conn != nil:
+		assertContainerdEmpty(t, h)
+	case h.Docker != nil:
+		assertDockerEmpty(t, h, cfg)
 	}
 	if mounts := mountsUnder(cfg.Root); len(mounts) != 0 {
 		t.Errorf("mounts left under the root: %v", mounts)
@@ -308,10 +410,51 @@ func assertNothingLeft(t testing.TB, h *host.Host, cfg host.Config, cgroupRoot s
 	}
 }
 
-// removeNamespace removes the test's image and containerd namespace.
+// assertContainerdEmpty checks that the test's containerd namespace holds
+// no container and no snapshot beyond the image's layer.
+func assertContainerdEmpty(t testing.TB, h *host.Host) {
+	ctx := h.Conn.WithNamespace(context.Background())
+	cl := h.Conn.Client()
+	if cs, err := cl.Containers(ctx); err != nil || len(cs) != 0 {
+		t.Errorf("containers left: %d (%v)", len(cs), err)
+	}
+	n := 0
+	cl.SnapshotService("overlayfs").Walk(ctx, func(context.Context, snapshots.Info) error { n++; return nil })
+	// The image's own layer stays; what a container adds must not.
+	if n > 1 {
+		t.Errorf("%d snapshots left (want only the image's layer)", n)
+	}
+}
+
+// dockerOwnerLabel is the label runtime/docker gives every container it
+// makes, with leci's root as its value: the suite's tests share one dockerd.
+const dockerOwnerLabel = "leci.owner"
+
+// assertDockerEmpty checks that the dockerd holds no container, running or
+// not, of the test's leci (its root) with leci's group label. Docker
+// removes a container's writable layer with the container, so there are no
+// snapshots to count.
+func assertDockerEmpty(t testing.TB, h *host.Host, cfg host.Config) {
+	cs, err := h.Docker.Client().ContainerList(context.Background(), container.ListOptions{
+		All:     true,
+		Filters: filters.NewArgs(filters.Arg("label", dockerOwnerLabel+"="+cfg.Root), filters.Arg("label", pod.LabelGroupID)),
+	})
+	if err != nil {
+		t.Errorf("list docker containers: %v", err)
+		return
+	}
+	for _, c := range cs {
+		t.Errorf("docker container left: %s (%s, group %s)", strings.Join(c.Names, ","), c.State, c.Labels[pod.LabelGroupID])
+	}
+}
+
+// removeNamespace removes the test's image and containerd namespace; with
+// Docker, the images stay in the suite's dockerd for the next tests.
 func (hr *harness) removeNamespace() {
-	if err := removeNamespace(hr.h.Conn); err != nil {
-		hr.t.Logf("remove namespace %s: %v", hr.cfg.Namespace, err)
+	if hr.h.Conn != nil {
+		if err := removeNamespace(hr.h.Conn); err != nil {
+			hr.t.Logf("remove namespace %s: %v", hr.cfg.Namespace, err)
+		}
 	}
 	removeCgroupDirs(hr.cgroupRoot)
 }

@@ -308,7 +308,22 @@ func (m *Manager) prepare(groupID string, opts pod.NetworkOptions) (*libcni.Netw
 //     publishing is on, and shapes the traffic to opts' bandwidth.
 //
 // If any step fails, what was done is undone before Setup returns.
-func (m *Manager) Setup(ctx context.Context, groupID string, opts pod.NetworkOptions) (_ pod.Network, retErr error) {
+func (m *Manager) Setup(ctx context.Context, groupID string, opts pod.NetworkOptions) (pod.Network, error) {
+	return m.setup(ctx, groupID, opts, createNetNS)
+}
+
+// SetupIn is Setup for a network namespace that exists already: the one a
+// runtime made for the group's sandbox (Docker's, with network mode none),
+// given as nsPath (/proc/<sandbox pid>/ns/net). Instead of a new namespace,
+// step 2 pins that one at NetNSPath(groupID) with a bind mount, so that
+// everything after it (CNI ADD, the journal, probes entering the
+// namespace, Check, Teardown and GC) is the same as with Setup, and the
+// namespace outlives the sandbox process until Teardown.
+func (m *Manager) SetupIn(ctx context.Context, groupID string, opts pod.NetworkOptions, nsPath string) (pod.Network, error) {
+	return m.setup(ctx, groupID, opts, func(path string) error { return pinNetNS(nsPath, path) })
+}
+
+func (m *Manager) setup(ctx context.Context, groupID string, opts pod.NetworkOptions, pin func(path string) error) (_ pod.Network, retErr error) {
 	if err := validateGroupID(groupID); err != nil {
 		return pod.Network{}, err
 	}
@@ -356,7 +371,7 @@ func (m *Manager) Setup(ctx context.Context, groupID string, opts pod.NetworkOpt
 		}
 	}()
 
-	if err := createNetNS(path); err != nil {
+	if err := pin(path); err != nil {
 		return pod.Network{}, fmt.Errorf("create network namespace: %w", err)
 	}
 	if err := RunInNetNS(path, loopbackUp); err != nil {

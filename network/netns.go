@@ -72,6 +72,36 @@ func createNetNS(path string) error {
 	return nil
 }
 
+// pinNetNS pins the existing network namespace nsPath (a /proc/<pid>/ns/net
+// file, or another pinned one) at path, as createNetNS pins a new one.
+func pinNetNS(nsPath, path string) error {
+	if !isNetNS(nsPath) {
+		return fmt.Errorf("%s is not a network namespace", nsPath)
+	}
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		return err
+	}
+	f, err := os.OpenFile(path, os.O_RDONLY|os.O_CREATE|os.O_EXCL, 0o444)
+	if errors.Is(err, fs.ErrExist) {
+		if isNetNS(path) {
+			return fmt.Errorf("%s: %w", path, ErrNetNSExists)
+		}
+		if err := os.Remove(path); err != nil {
+			return err
+		}
+		f, err = os.OpenFile(path, os.O_RDONLY|os.O_CREATE|os.O_EXCL, 0o444)
+	}
+	if err != nil {
+		return err
+	}
+	f.Close()
+	if err := unix.Mount(nsPath, path, "none", unix.MS_BIND, ""); err != nil {
+		os.Remove(path)
+		return fmt.Errorf("pin network namespace %s on %s: %w", nsPath, path, err)
+	}
+	return nil
+}
+
 // removeNetNS unpins the namespace at path and removes the file. A path
 // that is not mounted, or is gone, is not an error.
 func removeNetNS(path string) error {

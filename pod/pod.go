@@ -36,6 +36,9 @@ var (
 	// ErrCreateConfig: the container cannot be created as asked (for
 	// instance RunAsNonRoot with an image whose user is root).
 	ErrCreateConfig = errors.New("container configuration error")
+	// ErrUnavailable: the container runtime (containerd, dockerd) does not
+	// answer. The groups it runs go on; what needs it waits for its return.
+	ErrUnavailable = errors.New("container runtime unreachable")
 )
 
 // Resources are limits in the request's units made concrete.

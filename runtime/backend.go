@@ -2,6 +2,7 @@ package runtime
 
 import (
 	"context"
+	"errors"
 	"time"
 
 	"leci/pod"
@@ -55,3 +56,22 @@ type Backend interface {
 	// running containers.
 	Usage(ctx context.Context, groupID string) (pod.GroupUsage, error)
 }
+
+// NetNSOwner is implemented by a backend whose runtime makes the sandbox's
+// network namespace itself and cannot join one leci made (Docker: network
+// mode none, then containers join with container:<sandbox>). For such a
+// backend the engine starts the sandbox first, with no NetNSPath, and then
+// attaches leci's network to the sandbox's namespace (Networker.SetupIn);
+// for the others it makes the network first and starts the sandbox in it.
+// An optional interface, rather than a Backend method, since only the
+// order of setup depends on it.
+type NetNSOwner interface {
+	OwnsNetNS() bool
+}
+
+// ErrSandboxLost is wrapped by a NetNSOwner's StartSandbox when it is asked
+// for the sandbox in a recorded namespace (SandboxConfig.NetNSPath, after a
+// restart of leci) and none runs there any more: the engine then replaces
+// the sandbox and attaches the network anew. Any other error leaves the
+// network alone.
+var ErrSandboxLost = errors.New("the group's sandbox is gone with its network namespace")

@@ -34,6 +34,10 @@ type Options struct {
 	// once its writer is done: the termination message of a failed
 	// container with FallbackToLogsOnError.
 	LogTail func(path string, lines, bytes int) string
+	// MetricsInterval is how often every running group's usage is sampled
+	// for Metrics: DefaultMetricsInterval when 0; negative for never
+	// (tests sample by hand).
+	MetricsInterval time.Duration
 }
 
 // Recorder keeps the groups' status, so that leci can adopt them after a
@@ -57,6 +61,8 @@ type Engine struct {
 
 	mu     sync.Mutex
 	groups map[string]*group
+	// metrics holds each group's latest usage samples.
+	metrics *metricStore
 }
 
 // New returns an engine on the given backend, network and volumes.
@@ -67,10 +73,17 @@ func New(backend Backend, net Networker, vols Volumes, opts Options, log *slog.L
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
+	if opts.MetricsInterval == 0 {
+		opts.MetricsInterval = DefaultMetricsInterval
+	}
 	ctx, cancel := context.WithCancel(context.Background())
-	e := &Engine{backend: backend, net: net, vols: vols, opts: opts, log: log, groups: map[string]*group{}, ctx: ctx, cancel: cancel}
+	e := &Engine{backend: backend, net: net, vols: vols, opts: opts, log: log, groups: map[string]*group{}, ctx: ctx, cancel: cancel,
+		metrics: newMetricStore()}
 	e.probes = probes.NewManager(backend, log, probes.Options{Observe: e.observeProbe})
 	go e.dispatchProbes()
+	if opts.MetricsInterval > 0 {
+		go e.sampleMetricsLoop(opts.MetricsInterval)
+	}
 	return e
 }
 
@@ -115,15 +128,29 @@ func (e *Engine) observeProbe(u probes.Update) {
 // applied and validated) and returns its id at once; the group comes up
 // asynchronously, as in ECI. Watch or Get tell how it goes.
 func (e *Engine) Create(ctx context.Context, req *api.CreateContainerGroupRequest) (string, error) {
+	if err := e.Available(ctx); err != nil {
+		return "", err
+	}
 	id, err := newGroupID()
 	if err != nil {
 		return "", err
 	}
 	dir := filepath.Join(e.opts.Root, "groups", id)
+	g := newGroup(e, id, dir, req)
+	// Recorded before anything is made for it and before its id is
+	// answered: a crash of leci at any point neither loses an acknowledged
+	// group nor leaves files no record knows.
+	if r := e.opts.Recorder; r != nil {
+		if err := r.Save(g.snapshot()); err != nil {
+			return "", fmt.Errorf("record group %s: %w", id, err)
+		}
+	}
 	if err := os.MkdirAll(dir, 0o711); err != nil {
+		if r := e.opts.Recorder; r != nil {
+			r.Remove(id)
+		}
 		return "", fmt.Errorf("create group directory: %w", err)
 	}
-	g := newGroup(e, id, dir, req)
 	e.mu.Lock()
 	e.groups[id] = g
 	e.mu.Unlock()
@@ -219,10 +246,16 @@ func (e *Engine) Delete(ctx context.Context, id string) error {
 	if err != nil {
 		return err
 	}
+	// Without the backend the containers could not be stopped, and tearing
+	// the rest down under them would break them: the group stays as it is.
+	if err := e.Available(ctx); err != nil {
+		return err
+	}
 	err = g.delete(ctx)
 	e.mu.Lock()
 	delete(e.groups, id)
 	e.mu.Unlock()
+	e.metrics.drop(id)
 	return err
 }
 
@@ -257,6 +290,9 @@ var ErrExpired = errors.New("container group has expired")
 func (e *Engine) Restart(ctx context.Context, id string) error {
 	g, err := e.group(id)
 	if err != nil {
+		return err
+	}
+	if err := e.Available(ctx); err != nil {
 		return err
 	}
 	return g.restart(ctx)
@@ -294,7 +330,34 @@ func (e *Engine) Exec(ctx context.Context, id, container string, cmd []string, m
 		if c.Current.State != api.StateRunning {
 			return pod.ExecResult{}, fmt.Errorf("%s/%s: %w", id, c.Name, ErrNotRunning)
 		}
+		if err := e.Available(ctx); err != nil {
+			return pod.ExecResult{}, err
+		}
 		return e.backend.Exec(ctx, c.ID, cmd, maxOutput)
 	}
 	return pod.ExecResult{}, fmt.Errorf("container %s of %s: %w", container, id, ErrNotFound)
+}
+
+// ExecAttach runs an interactive command in a running container of a group
+// ("" for the first app container), attached to eio, and returns its exit
+// code; the lookup and its errors are Exec's.
+func (e *Engine) ExecAttach(ctx context.Context, id, container string, eio pod.ExecIO) (int, error) {
+	g, err := e.group(id)
+	if err != nil {
+		return 0, err
+	}
+	st := g.snapshot()
+	for _, c := range append(st.Containers, st.InitContainers...) {
+		if container != "" && c.Name != container {
+			continue
+		}
+		if c.Current.State != api.StateRunning {
+			return 0, fmt.Errorf("%s/%s: %w", id, c.Name, ErrNotRunning)
+		}
+		if err := e.Available(ctx); err != nil {
+			return 0, err
+		}
+		return e.backend.ExecAttach(ctx, c.ID, eio)
+	}
+	return 0, fmt.Errorf("container %s of %s: %w", container, id, ErrNotFound)
 }

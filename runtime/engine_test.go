@@ -369,3 +369,57 @@ func TestAdoptFinishesDelete(t *testing.T) {
 		t.Errorf("after adoption: %d groups, %d containers, %d teardowns; want the delete finished", len(second.List()), len(b.live), n.teardowns)
 	}
 }
+
+// ownerBackend is a backend whose runtime makes the sandbox's network
+// namespace (as Docker does): it checks that the sandbox starts before the
+// network exists and without a namespace given.
+type ownerBackend struct {
+	*fakeBackend
+	net *fakeNet
+	// bad records what went wrong at a sandbox start.
+	bad []string
+}
+
+func (o *ownerBackend) OwnsNetNS() bool { return true }
+
+func (o *ownerBackend) StartSandbox(ctx context.Context, cfg pod.SandboxConfig) (pod.Sandbox, error) {
+	o.net.mu.Lock()
+	if o.net.setups != 0 {
+		o.bad = append(o.bad, "network set up before the sandbox started")
+	}
+	o.net.mu.Unlock()
+	if cfg.NetNSPath != "" {
+		o.bad = append(o.bad, "sandbox given a namespace: "+cfg.NetNSPath)
+	}
+	sb, err := o.fakeBackend.StartSandbox(ctx, cfg)
+	sb.NetNSPath = "/proc/4242/ns/net"
+	return sb, err
+}
+
+func TestNetNSOwnerStartsSandboxBeforeNetwork(t *testing.T) {
+	b := newFakeBackend()
+	b.scripts["app"] = []int{0}
+	n := &fakeNet{}
+	ob := &ownerBackend{fakeBackend: b, net: n}
+	e := New(ob, n, fakeVolumes{}, Options{Root: t.TempDir(), Backoff: fastBackoff}, slog.New(slog.DiscardHandler))
+	id, err := e.Create(context.Background(), testRequest(api.RestartNever, nil, []string{"app"}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	st := waitFor(t, e, id, phaseIs(api.GroupSucceeded))
+	if len(ob.bad) != 0 {
+		t.Errorf("sandbox start: %v", ob.bad)
+	}
+	if len(n.setupIns) != 1 || n.setupIns[0] != "/proc/4242/ns/net" {
+		t.Errorf("SetupIn namespaces %v, want the sandbox's", n.setupIns)
+	}
+	if st.IPv4 != "10.89.0.7" || st.Host.Sandbox.NetNSPath != "/run/netns/"+id {
+		t.Errorf("IP %q, sandbox netns %q: want the network's address and pinned path", st.IPv4, st.Host.Sandbox.NetNSPath)
+	}
+	if err := e.Delete(context.Background(), id); err != nil {
+		t.Fatal(err)
+	}
+	if n.teardowns != 1 {
+		t.Errorf("teardowns = %d, want 1", n.teardowns)
+	}
+}

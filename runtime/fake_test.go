@@ -25,6 +25,8 @@ type fakeBackend struct {
 	removed    []string
 	stopped    []string
 	createFail map[string]error
+	// usage, when set, answers Usage.
+	usage func(groupID string) (pod.GroupUsage, error)
 }
 
 type fakeContainer struct {
@@ -166,7 +168,13 @@ func (f *fakeBackend) ExecAttach(ctx context.Context, id string, eio pod.ExecIO)
 }
 
 func (f *fakeBackend) Usage(ctx context.Context, groupID string) (pod.GroupUsage, error) {
-	return pod.GroupUsage{}, errors.New("usage is not faked")
+	f.mu.Lock()
+	usage := f.usage
+	f.mu.Unlock()
+	if usage == nil {
+		return pod.GroupUsage{}, errors.New("usage is not faked")
+	}
+	return usage(groupID)
 }
 
 func (f *fakeBackend) starts() []string {
@@ -180,6 +188,10 @@ type fakeNet struct {
 	setups    int
 	teardowns int
 	fail      error
+	// usage, when set, answers Usage.
+	usage func(groupID string) ([]pod.InterfaceUsage, error)
+	// setupIns are the namespaces SetupIn was given.
+	setupIns []string
 }
 
 func (n *fakeNet) Setup(ctx context.Context, groupID string, opts pod.NetworkOptions) (pod.Network, error) {
@@ -190,6 +202,13 @@ func (n *fakeNet) Setup(ctx context.Context, groupID string, opts pod.NetworkOpt
 	}
 	n.setups++
 	return pod.Network{NetNSPath: "/run/netns/" + groupID, IPv4: "10.89.0.7"}, nil
+}
+
+func (n *fakeNet) SetupIn(ctx context.Context, groupID string, opts pod.NetworkOptions, nsPath string) (pod.Network, error) {
+	n.mu.Lock()
+	n.setupIns = append(n.setupIns, nsPath)
+	n.mu.Unlock()
+	return n.Setup(ctx, groupID, opts)
 }
 
 func (n *fakeNet) Teardown(ctx context.Context, groupID string) error {
@@ -206,7 +225,13 @@ func (n *fakeNet) WriteEtcFiles(dir string, f pod.EtcFiles) (pod.EtcPaths, error
 }
 
 func (n *fakeNet) Usage(ctx context.Context, groupID string) ([]pod.InterfaceUsage, error) {
-	return nil, errors.New("network usage is not faked")
+	n.mu.Lock()
+	usage := n.usage
+	n.mu.Unlock()
+	if usage == nil {
+		return nil, errors.New("network usage is not faked")
+	}
+	return usage(groupID)
 }
 
 type fakeVolumes struct{}

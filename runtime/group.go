@@ -209,6 +209,12 @@ func (g *group) resume() {
 		g.images[ref.image] = p
 	}
 	sb, err := g.e.backend.StartSandbox(g.ctx, g.sandboxConfig())
+	if errors.Is(err, ErrSandboxLost) && g.ownsNetNS() {
+		// The running sandbox could not be adopted in the recorded
+		// namespace: it is gone, and so is the namespace the runtime gave it.
+		g.log.Warn("sandbox not adoptable; starting a new one with a new network", "err", err)
+		sb, err = g.renewSandbox(g.ctx)
+	}
 	if err != nil {
 		g.setupFailed(fmt.Errorf("sandbox: %w", err))
 		return
@@ -491,7 +497,59 @@ func (g *group) setup(ctx context.Context) error {
 			}
 		}()
 	}
-	nw, err := g.e.net.Setup(ctx, g.id, networkOptions(g.req))
+	owns := g.ownsNetNS()
+	if !owns {
+		if err := g.attachNetwork(ctx, nil); err != nil {
+			return err
+		}
+	}
+	var err error
+	g.volumes, err = g.e.vols.Prepare(ctx, filepath.Join(g.dir, "volumes"), g.req.Volume)
+	if err != nil {
+		return fmt.Errorf("volumes: %w", err)
+	}
+	g.sandbox, err = g.e.backend.StartSandbox(ctx, g.sandboxConfig())
+	if err != nil {
+		return fmt.Errorf("sandbox: %w", err)
+	}
+	if owns {
+		if err := g.attachNetwork(ctx, &g.sandbox); err != nil {
+			return err
+		}
+	}
+	g.update(func(st *GroupStatus) {
+		st.Host = HostState{SetUp: true, Network: g.network, Etc: g.etc, Volumes: g.volumes, Sandbox: g.sandbox}
+	})
+	return nil
+}
+
+// ownsNetNS tells whether the backend makes the sandbox's network namespace
+// itself (NetNSOwner), so that the network is attached after the sandbox
+// starts rather than made before it.
+func (g *group) ownsNetNS() bool {
+	o, ok := g.e.backend.(NetNSOwner)
+	return ok && o.OwnsNetNS()
+}
+
+// attachNetwork gives the group its network and writes the /etc files
+// that carry its address. With sb nil the network gets a new namespace
+// (the sandbox is started in it later); otherwise it goes into the
+// namespace of the running sandbox sb, whose NetNSPath then becomes the
+// pinned path, which stands for that namespace from here on.
+func (g *group) attachNetwork(ctx context.Context, sb *pod.Sandbox) error {
+	var (
+		nw  pod.Network
+		err error
+	)
+	switch {
+	case sb == nil:
+		nw, err = g.e.net.Setup(ctx, g.id, networkOptions(g.req))
+	case sb.NetNSPath == "":
+		err = errors.New("the sandbox reports no network namespace to attach to")
+	default:
+		nw, err = g.e.net.SetupIn(ctx, g.id, networkOptions(g.req), sb.NetNSPath)
+		sb.NetNSPath = nw.NetNSPath
+	}
 	if err != nil {
 		return fmt.Errorf("network: %w", err)
 	}
@@ -501,18 +559,29 @@ func (g *group) setup(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("write /etc files: %w", err)
 	}
-	g.volumes, err = g.e.vols.Prepare(ctx, filepath.Join(g.dir, "volumes"), g.req.Volume)
-	if err != nil {
-		return fmt.Errorf("volumes: %w", err)
-	}
-	g.sandbox, err = g.e.backend.StartSandbox(ctx, g.sandboxConfig())
-	if err != nil {
-		return fmt.Errorf("sandbox: %w", err)
-	}
-	g.update(func(st *GroupStatus) {
-		st.Host = HostState{SetUp: true, Network: g.network, Etc: g.etc, Volumes: g.volumes, Sandbox: g.sandbox}
-	})
 	return nil
+}
+
+// renewSandbox replaces a lost sandbox for a NetNSOwner backend. Its network
+// namespace went with it (or is no longer the sandbox's), and a new sandbox
+// gets a new one from the runtime, so the group's network is torn down and
+// attached again to the new namespace; the address may change, and the /etc
+// files are written anew. The caller holds sandboxMu, or runs before
+// anything else of the group does.
+func (g *group) renewSandbox(ctx context.Context) (pod.Sandbox, error) {
+	if err := g.e.net.Teardown(ctx, g.id); err != nil {
+		return pod.Sandbox{}, fmt.Errorf("network: %w", err)
+	}
+	g.network = pod.Network{}
+	sb, err := g.e.backend.StartSandbox(ctx, g.sandboxConfig())
+	if err != nil {
+		return pod.Sandbox{}, err
+	}
+	if err := g.attachNetwork(ctx, &sb); err != nil {
+		return pod.Sandbox{}, err
+	}
+	g.update(func(st *GroupStatus) { st.Host.Network, st.Host.Etc = g.network, g.etc })
+	return sb, nil
 }
 
 // ensureSandbox starts the sandbox again when its process is gone, so that
@@ -524,7 +593,15 @@ func (g *group) ensureSandbox() (pod.Sandbox, error) {
 		return g.sandbox, nil
 	}
 	g.log.Warn("sandbox process is gone; starting it again", "pid", g.sandbox.PID)
-	sb, err := g.e.backend.StartSandbox(g.ctx, g.sandboxConfig())
+	var (
+		sb  pod.Sandbox
+		err error
+	)
+	if g.ownsNetNS() {
+		sb, err = g.renewSandbox(g.ctx)
+	} else {
+		sb, err = g.e.backend.StartSandbox(g.ctx, g.sandboxConfig())
+	}
 	if err != nil {
 		return pod.Sandbox{}, fmt.Errorf("restart sandbox: %w", err)
 	}
@@ -693,7 +770,10 @@ func (g *group) startProbes(app *api.Container, attempt int, id string, started 
 }
 
 func (g *group) probeTarget(id string, started time.Time) probes.Target {
-	return probes.Target{ContainerID: id, NetNSPath: g.network.NetNSPath, IP: g.network.IPv4, StartedAt: started}
+	g.sandboxMu.Lock() // renewSandbox may change the network
+	nw := g.network
+	g.sandboxMu.Unlock()
+	return probes.Target{ContainerID: id, NetNSPath: nw.NetNSPath, IP: nw.IPv4, StartedAt: started}
 }
 
 // Bounds of lifecycle hooks: the output kept for the log, and the time a

@@ -13,6 +13,10 @@ type Networker interface {
 	// Setup creates the group's network namespace and attaches it, before
 	// any container starts.
 	Setup(ctx context.Context, groupID string, opts pod.NetworkOptions) (pod.Network, error)
+	// SetupIn is Setup in the network namespace nsPath, which the
+	// backend's sandbox already holds (see NetNSOwner): the namespace is
+	// pinned where Setup would have made one, then attached alike.
+	SetupIn(ctx context.Context, groupID string, opts pod.NetworkOptions, nsPath string) (pod.Network, error)
 	// Teardown detaches and removes it; it succeeds when nothing is left,
 	// including when nothing was ever set up.
 	Teardown(ctx context.Context, groupID string) error

@@ -164,6 +164,11 @@ func (s *Server) deleteContainerGroup(c *call) (any, error) {
 	if _, err := s.group(req.ContainerGroupID); err != nil {
 		return nil, err
 	}
+	// The deletion runs after the answer: a runtime out of reach is told
+	// now, not found out later in the background.
+	if err := s.available(c.ctx); err != nil {
+		return nil, err
+	}
 	s.deleteInBackground(req.ContainerGroupID)
 	return api.DeleteContainerGroupResponse{RequestID: c.requestID}, nil
 }
@@ -316,15 +321,19 @@ func (s *Server) execContainerCommand(c *call) (any, error) {
 		}
 		return nil, invalidParameter("Command", "%v", err)
 	}
-	if !req.Sync {
-		return nil, NotImplemented("ExecContainerCommand without Sync=true (an interactive WebSocket session)")
-	}
-	if req.TTY {
+	if req.Sync && req.TTY {
 		return nil, invalidParameter("TTY", "must be false with Sync=true")
 	}
 	ctr, err := container(st, req.ContainerName)
 	if err != nil {
 		return nil, err
+	}
+	if !req.Sync {
+		// No session is handed out that could only fail when attached.
+		if err := s.available(c.ctx); err != nil {
+			return nil, err
+		}
+		return s.newExecSession(c, st.ID, ctr, args, req.StdinEnabled(), req.TTY)
 	}
 	res, err := s.opts.Groups.Exec(c.ctx, st.ID, ctr.Name, args, MaxExecOutput)
 	if err != nil {
@@ -341,8 +350,56 @@ func (s *Server) describeContainerGroupMetric(c *call) (any, error) {
 	if err := decode(c.params, &req); err != nil {
 		return nil, err
 	}
-	if _, err := s.group(req.ContainerGroupID); err != nil {
+	st, err := s.group(req.ContainerGroupID)
+	if err != nil {
 		return nil, err
 	}
-	return nil, NotImplemented("DescribeContainerGroupMetric")
+	start, err := metricTime("StartTime", req.StartTime)
+	if err != nil {
+		return nil, err
+	}
+	end, err := metricTime("EndTime", req.EndTime)
+	if err != nil {
+		return nil, err
+	}
+	// A Period ECI does not offer is refused even where it would be
+	// ignored: without StartTime and EndTime, ECI answers the last 5
+	// minutes at 15 s.
+	period, err := req.PeriodSeconds()
+	if err != nil {
+		return nil, invalidParameter("Period", "%v", err)
+	}
+	if start.IsZero() && end.IsZero() {
+		period = metricPeriodWithoutRange
+	}
+	if until := end; !start.IsZero() {
+		if until.IsZero() {
+			until = time.Now()
+		}
+		if start.After(until) {
+			return nil, invalidParameter("StartTime", "%s is after EndTime %s", req.StartTime, until.Format(time.RFC3339))
+		}
+	}
+	records, err := s.opts.Groups.Metrics(c.ctx, st.ID, start, end, time.Duration(period)*time.Second)
+	if err != nil {
+		return nil, err
+	}
+	return api.DescribeContainerGroupMetricResponse{RequestID: c.requestID, ContainerGroupID: st.ID, Records: records}, nil
+}
+
+// metricPeriodWithoutRange is the Period, in seconds, of a
+// DescribeContainerGroupMetric without StartTime and EndTime.
+const metricPeriodWithoutRange = 15
+
+// metricTime parses StartTime or EndTime (RFC 3339); "" is the zero time,
+// which Groups.Metrics takes for its default.
+func metricTime(field, value string) (time.Time, error) {
+	if value == "" {
+		return time.Time{}, nil
+	}
+	t, err := time.Parse(time.RFC3339, value)
+	if err != nil {
+		return time.Time{}, invalidParameter(field, "must be an RFC 3339 time such as 2019-03-12T01:00:00.000Z, got %q", value)
+	}
+	return t, nil
 }

@@ -402,7 +402,6 @@ func TestExec(t *testing.T) {
 		t.Errorf("exec %+v", x)
 	}
 
-	e.wantError(t, action("ExecContainerCommand", "ContainerGroupId", id, "Command", `["ls"]`), http.StatusNotImplemented, CodeNotImplemented)
 	e.wantError(t, action("ExecContainerCommand", "ContainerGroupId", id, "Command", `["ls"]`, "Sync", "true", "TTY", "true"), http.StatusBadRequest, api.CodeInvalidParameter)
 	e.wantError(t, action("ExecContainerCommand", "ContainerGroupId", id, "Sync", "true"), http.StatusBadRequest, api.CodeMissingParameter)
 	e.wantError(t, action("ExecContainerCommand", "ContainerGroupId", id, "Command", "ls", "Sync", "true"), http.StatusBadRequest, api.CodeInvalidParameter)
@@ -457,7 +456,8 @@ func TestErrors(t *testing.T) {
 		{"restart unknown", action("RestartContainerGroup", "ContainerGroupId", "eci-nothere"), http.StatusNotFound, CodeGroupNotFound},
 		{"logs unknown", action("DescribeContainerLog", "ContainerGroupId", "eci-nothere"), http.StatusNotFound, CodeGroupNotFound},
 		{"exec unknown", action("ExecContainerCommand", "ContainerGroupId", "eci-nothere", "Command", `["ls"]`, "Sync", "true"), http.StatusNotFound, CodeGroupNotFound},
-		{"metric", action("DescribeContainerGroupMetric", "ContainerGroupId", id), http.StatusNotImplemented, CodeNotImplemented},
+		{"metric unknown", action("DescribeContainerGroupMetric", "ContainerGroupId", "eci-nothere"), http.StatusNotFound, CodeGroupNotFound},
+		{"metric bad period", action("DescribeContainerGroupMetric", "ContainerGroupId", id, "Period", "7"), http.StatusBadRequest, api.CodeInvalidParameter},
 		{"owner params on other actions", action("DeleteContainerGroup", "OwnerId", "1", "OwnerAccount", "a", "ResourceOwnerId", "2", "ResourceOwnerAccount", "b", "ContainerGroupId", "eci-nothere"), http.StatusNotFound, CodeGroupNotFound},
 	} {
 		t.Run(tc.name, func(t *testing.T) { e.wantError(t, tc.params, tc.status, tc.code) })

@@ -51,27 +51,53 @@
 //	404     InvalidAction.NotFound            an action leci does not serve (as Alibaba Cloud's API gateway answers)
 //	405     UnsupportedHTTPMethod             a method other than GET and POST
 //	413     RequestTooLarge                   a body over MaxBodyBytes
-//	501     NotImplemented                    an action or mode leci does not implement yet (interactive exec, metrics)
+//	501     NotImplemented                    an action or mode leci does not implement yet
 //	400     IncompleteSignature               a TCP request that is unsigned, or whose signature lacks a part
 //	404     InvalidAccessKeyId.NotFound       an AccessKey id not in the configuration
 //	400     SignatureDoesNotMatch             a wrong signature (the message carries the server's string to sign)
 //	400     InvalidTimeStamp.Format           an unreadable Timestamp or x-acs-date
 //	400     InvalidTimeStamp.Expired          a signed time more than 15 minutes from the server's clock
 //	400     SignatureNonceUsed                a SignatureNonce seen before
-//	400     Throttling.User                   the nonce cache is full (more than MaxNonces signed requests in 30 minutes)
+//	400     Throttling.User                   the nonce cache is full (more than MaxNonces signed requests in 30 minutes),
+//	                                          or 1000 exec sessions wait for their WebSocket
+//	404     InvalidExecSession.NotFound       GET /exec/TOKEN with a token unknown, already used or expired
 //	500     InternalError                     anything else; the message is the error's text
+//	503     ServiceUnavailable                create, delete, restart or exec while containerd cannot be reached (stopped or
+//	                                          restarting): nothing was done; reads go on, and leci reconnects by itself
 //	504     Timeout                           an action that did not finish within ActionTimeout
 //
 // # Actions
 //
 // CreateContainerGroup, DescribeContainerGroups, DescribeContainerGroupStatus,
 // DeleteContainerGroup, RestartContainerGroup, DescribeContainerLog,
-// ExecContainerCommand (Sync=true; the WebSocket session of Sync=false is
-// NotImplemented for now) and DescribeContainerGroupEvents.
-// DescribeContainerGroupMetric answers NotImplemented. CreateContainerGroup
+// ExecContainerCommand (Sync=true: the output in SyncResponse; otherwise a
+// WebSocket session, see below) and DescribeContainerGroupEvents.
+// DescribeContainerGroupMetric answers from the engine's samples of the
+// group's cgroups and interfaces, taken every 15 s and kept for an hour (see
+// runtime.Engine.Metrics for each figure); StartTime and EndTime are RFC 3339,
+// Period is 15, 30, 60 or 600 (60 by default; without StartTime and EndTime,
+// the last 5 minutes at 15 s). CreateContainerGroup
 // answers as soon as the group is accepted; DeleteContainerGroup as soon as
 // the group is found, the deletion going on in the background (as in ECI, the
 // group shows Terminating meanwhile); Force is accepted and ignored.
+//
+// # Exec sessions
+//
+// ExecContainerCommand without Sync=true answers a WebSocketUri,
+// ws://HOST/exec/TOKEN (HOST: the request's Host; over the unix socket a
+// client dials the socket it called, with that path) and an empty HttpUrl
+// (leci serves no browser terminal). The session is bound to the group,
+// container, Command, Stdin (default true) and TTY of the request; the
+// container must be running. The token is the credential: GET /exec/TOKEN
+// needs no signature, even over TCP, works once, and only within
+// ExecSessionTTL (60 s). The WebSocket speaks Kubernetes' channel protocol,
+// v5.channel.k8s.io or v4.channel.k8s.io: each message's first byte is its
+// channel, 0 stdin, 1 stdout, 2 stderr (none with TTY), 3 the final status
+// (a Kubernetes metav1.Status: Success, or Failure with reason
+// NonZeroExitCode and the exit code in details.causes), 4 a resize
+// {"Width","Height"}, and in v5 255 followed by 0 to close stdin. With TTY
+// the first message (at most 1 s awaited) gives the initial size when it is
+// a resize. Closing the WebSocket early kills the command. See exec_ws.go.
 //
 // # Metrics
 //

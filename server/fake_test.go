@@ -38,6 +38,18 @@ type fakeGroups struct {
 	execResult pod.ExecResult
 	execErr    error
 	createErr  error
+	// attach runs the commands of ExecAttach; nil answers exit code 0.
+	attach   func(ctx context.Context, eio pod.ExecIO) (int, error)
+	attaches []fakeExec
+
+	metricRecords []api.MetricRecord
+	metricCalls   []fakeMetricCall
+}
+
+type fakeMetricCall struct {
+	id         string
+	start, end time.Time
+	period     time.Duration
 }
 
 type fakeExec struct {
@@ -124,6 +136,27 @@ func (f *fakeGroups) Exec(_ context.Context, id, container string, cmd []string,
 	defer f.mu.Unlock()
 	f.execs = append(f.execs, fakeExec{id: id, container: container, cmd: cmd, maxOutput: maxOutput})
 	return f.execResult, f.execErr
+}
+
+func (f *fakeGroups) Metrics(_ context.Context, id string, start, end time.Time, period time.Duration) ([]api.MetricRecord, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if _, ok := f.groups[id]; !ok {
+		return nil, fmt.Errorf("%s: %w", id, runtime.ErrNotFound)
+	}
+	f.metricCalls = append(f.metricCalls, fakeMetricCall{id: id, start: start, end: end, period: period})
+	return f.metricRecords, nil
+}
+
+func (f *fakeGroups) ExecAttach(ctx context.Context, id, container string, eio pod.ExecIO) (int, error) {
+	f.mu.Lock()
+	f.attaches = append(f.attaches, fakeExec{id: id, container: container, cmd: eio.Cmd})
+	attach := f.attach
+	f.mu.Unlock()
+	if attach == nil {
+		return 0, nil
+	}
+	return attach(ctx, eio)
 }
 
 // mutate changes a group's status in place.

@@ -42,6 +42,14 @@ type Groups interface {
 	// Exec runs cmd in a running container and returns its output, cut at
 	// maxOutput bytes. runtime.ErrNotRunning is answered IncorrectStatus.
 	Exec(ctx context.Context, id, container string, cmd []string, maxOutput int) (pod.ExecResult, error)
+	// ExecAttach runs an interactive command in a running container,
+	// attached to eio, and returns its exit code (the WebSocket session of
+	// ExecContainerCommand without Sync). Errors are Exec's.
+	ExecAttach(ctx context.Context, id, container string, eio pod.ExecIO) (int, error)
+	// Metrics returns a group's usage, one record per period between start
+	// and end (a zero end is now, a zero start 5 minutes before end):
+	// DescribeContainerGroupMetric's Records.
+	Metrics(ctx context.Context, id string, start, end time.Time, period time.Duration) ([]api.MetricRecord, error)
 }
 
 // ClientTokens keeps the ClientToken of each create; *store.Store provides it.
@@ -112,6 +120,8 @@ type Server struct {
 	delWG    sync.WaitGroup
 	delCtx   context.Context
 	delStop  context.CancelFunc
+
+	execs execSessions // interactive exec sessions not yet attached
 }
 
 // New returns a server on opts.Groups and opts.Tokens.
@@ -190,6 +200,10 @@ type call struct {
 	ctx       context.Context
 	requestID string
 	params    url.Values
+	// host is the request's Host, and tls whether it came over TLS: where
+	// the URLs an answer gives (WebSocketUri) point.
+	host string
+	tls  bool
 }
 
 type handler func(c *call) (any, error)
@@ -198,6 +212,10 @@ type handler func(c *call) (any, error)
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if r.URL.Path == MetricsPath && (r.Method == http.MethodGet || r.Method == http.MethodHead) {
 		s.serveMetrics(w)
+		return
+	}
+	if strings.HasPrefix(r.URL.Path, ExecPathPrefix) {
+		s.serveExec(w, r)
 		return
 	}
 	start := time.Now()
@@ -269,7 +287,7 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request, reqID string) (ac
 	}
 	ctx, cancel := context.WithTimeout(r.Context(), s.opts.ActionTimeout)
 	defer cancel()
-	resp, err := h(&call{ctx: ctx, requestID: reqID, params: params})
+	resp, err := h(&call{ctx: ctx, requestID: reqID, params: params, host: r.Host, tls: r.TLS != nil})
 	if err != nil {
 		return action, 0, err
 	}
@@ -383,7 +401,7 @@ func recommend(code string) string {
 		strings.HasPrefix(code, "InvalidTimeStamp"), strings.HasPrefix(code, "InvalidAccessKeyId"):
 		return "Sign the request with an AccessKey configured on the leci daemon (--access-key or accessKeys), with a clock within 15 minutes of the host's and a new SignatureNonce each time."
 	case code == "InvalidAction.NotFound", code == "NotImplemented":
-		return "leci serves CreateContainerGroup, DescribeContainerGroups, DescribeContainerGroupStatus, DeleteContainerGroup, RestartContainerGroup, DescribeContainerLog, ExecContainerCommand (Sync=true) and DescribeContainerGroupEvents."
+		return "leci serves CreateContainerGroup, DescribeContainerGroups, DescribeContainerGroupStatus, DeleteContainerGroup, RestartContainerGroup, DescribeContainerLog, ExecContainerCommand (Sync=true, or a WebSocket session) and DescribeContainerGroupEvents."
 	}
 	return ""
 }
@@ -412,6 +430,8 @@ func toAPI(err error) error {
 		return &api.Error{Code: api.ErrIncorrectStatus.Code, Status: http.StatusBadRequest, Message: err.Error()}
 	case errors.Is(err, runtime.ErrNotFound):
 		return &api.Error{Code: CodeGroupNotFound, Status: http.StatusNotFound, Message: err.Error()}
+	case errors.Is(err, pod.ErrUnavailable):
+		return &api.Error{Code: CodeServiceUnavailable, Status: http.StatusServiceUnavailable, Message: err.Error()}
 	case errors.Is(err, store.ErrClientTokenMismatch):
 		return &api.Error{Code: CodeTokenMismatch, Status: http.StatusBadRequest, Field: "ClientToken",
 			Message: "was already used with different parameters"}

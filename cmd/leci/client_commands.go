@@ -24,7 +24,7 @@ func newClientCommands(g *globalOptions) []*cobra.Command {
 	cmds := []*cobra.Command{
 		newCreateCommand(&o), newPsCommand(&o), newDescribeCommand(&o),
 		newLogsCommand(&o), newExecCommand(&o), newDeleteCommand(&o),
-		newEventsCommand(&o), newRestartCommand(&o),
+		newEventsCommand(&o), newRestartCommand(&o), newTopCommand(&o),
 	}
 	for _, cmd := range cmds {
 		cmd.Flags().StringVar(&o.host, "host", "", "the daemon: unix:///PATH or tcp://HOST:PORT (default $"+envHost+", else "+defaultListen+"); "+
@@ -333,15 +333,22 @@ deleted, or the command is interrupted.`,
 
 func newExecCommand(o *clientOptions) *cobra.Command {
 	var container string
+	var stdin, tty bool
 	cmd := &cobra.Command{
-		Use:   "exec ID|NAME [-c CONTAINER] -- COMMAND [ARG...]",
-		Short: "Run a command in a running container and print its output",
+		Use:   "exec ID|NAME [-c CONTAINER] [-i] [-t] -- COMMAND [ARG...]",
+		Short: "Run a command in a running container",
 		Long: `Run a command in a running container of a group (-c; default the first app
-container) with ExecContainerCommand Sync=true, and print its output (stdout
-and stderr together, at most 1 MiB). Interactive sessions are not available yet.`,
+container).
+
+Without -i and -t the command runs with ExecContainerCommand Sync=true, and
+its output (stdout and stderr together, at most 1 MiB) is printed once it has
+ended. With -i (send leci's standard input; its end closes the command's) or
+-t (give the command a terminal, with the local one in raw mode and its size
+followed), it runs in an interactive session of the daemon, a WebSocket, and
+its output streams as it comes. leci then exits with the command's exit code.`,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if cmd.ArgsLenAtDash() != 1 || len(args) < 2 {
-				return usageErrorf("usage: leci exec ID|NAME [-c CONTAINER] -- COMMAND [ARG...]")
+				return usageErrorf("usage: leci exec ID|NAME [-c CONTAINER] [-i] [-t] -- COMMAND [ARG...]")
 			}
 			c, err := o.client()
 			if err != nil {
@@ -350,6 +357,10 @@ and stderr together, at most 1 MiB). Interactive sessions are not available yet.
 			g, err := c.resolve(cmd.Context(), args[0])
 			if err != nil {
 				return err
+			}
+			if stdin || tty {
+				return execSession(cmd, c, execSessionOptions{groupID: g.ContainerGroupID, container: container,
+					command: args[1:], stdin: stdin, tty: tty})
 			}
 			command, err := json.Marshal(args[1:])
 			if err != nil {
@@ -369,6 +380,8 @@ and stderr together, at most 1 MiB). Interactive sessions are not available yet.
 		},
 	}
 	cmd.Flags().StringVarP(&container, "container", "c", "", "container name (default: the first app container)")
+	cmd.Flags().BoolVarP(&stdin, "stdin", "i", false, "send standard input to the command (an interactive session)")
+	cmd.Flags().BoolVarP(&tty, "tty", "t", false, "give the command a terminal (an interactive session)")
 	return cmd
 }
 

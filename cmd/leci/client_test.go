@@ -6,10 +6,12 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -78,6 +80,39 @@ func (m *memGroups) Restart(context.Context, string) error {
 
 func (m *memGroups) Exec(_ context.Context, id, container string, cmd []string, _ int) (pod.ExecResult, error) {
 	return pod.ExecResult{Output: []byte(container + ": " + strings.Join(cmd, " ") + "\n")}, nil
+}
+
+// ExecAttach runs two commands: cat (stdin to stdout) and exit N; it tells
+// on stderr whether it had a terminal.
+func (m *memGroups) ExecAttach(_ context.Context, _, container string, eio pod.ExecIO) (int, error) {
+	if eio.Stderr != nil {
+		fmt.Fprintf(eio.Stderr, "%s: tty=%v\n", container, eio.TTY)
+	}
+	switch {
+	case len(eio.Cmd) == 1 && eio.Cmd[0] == "cat" && eio.Stdin != nil:
+		_, err := io.Copy(eio.Stdout, eio.Stdin)
+		return 0, err
+	case len(eio.Cmd) == 2 && eio.Cmd[0] == "exit":
+		return strconv.Atoi(eio.Cmd[1])
+	}
+	return 127, nil
+}
+
+// Metrics answers one record of half a core for a known group.
+func (m *memGroups) Metrics(_ context.Context, id string, _, _ time.Time, _ time.Duration) ([]api.MetricRecord, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if _, ok := m.groups[id]; !ok {
+		return nil, fmt.Errorf("%s: %w", id, runtime.ErrNotFound)
+	}
+	return []api.MetricRecord{{
+		Timestamp: "2026-11-27T15:00:00.000Z",
+		CPU:       api.CPUMetric{Limit: 1000, Load: 500, UsageCoreNanoSeconds: 3e9, UsageNanoCores: 5e8},
+		Memory:    api.MemoryMetric{UsageBytes: 20 << 20, WorkingSet: 18 << 20, AvailableBytes: 1<<30 - 18<<20},
+		Network:   api.NetworkMetric{Interfaces: []api.NetworkInterfaceMetric{{Name: "eth0", RxBytes: 2048, TxBytes: 1024}}},
+		Containers: []api.ContainerMetric{{Name: "web", CPU: api.CPUMetric{Limit: 1000, UsageNanoCores: 5e8},
+			Memory: api.MemoryMetric{UsageBytes: 20 << 20, WorkingSet: 18 << 20}}},
+	}}, nil
 }
 
 // clientEnv is a daemon's API (on memGroups) on a unix socket and a TCP

@@ -20,6 +20,7 @@ import (
 	"go.yaml.in/yaml/v3"
 
 	"leci/host"
+	"leci/internal/registries"
 	"leci/runtime"
 	"leci/server"
 	"leci/store"
@@ -40,6 +41,13 @@ type daemonConfig struct {
 	// Listen holds unix:///path and tcp://host:port addresses.
 	Listen     []string          `yaml:"listen"`
 	AccessKeys []daemonAccessKey `yaml:"accessKeys"`
+	// Runtime and DockerHost are --runtime and --docker-host, which win
+	// when given (see daemonRuntimeSettings).
+	Runtime    string `yaml:"runtime"`
+	DockerHost string `yaml:"dockerHost"`
+	// Registries configures registry hosts for pulls, by host (see
+	// daemonRegistries).
+	Registries map[string]registries.Host `yaml:"registries"`
 }
 
 type daemonAccessKey struct {
@@ -66,6 +74,19 @@ TCP listener on a non-loopback address is meant for trusted networks only.
 --config FILE reads a YAML file with the same settings:
   listen: [unix:///run/leci/leci.sock, tcp://127.0.0.1:8080]
   accessKeys: [{id: LTAIexample, secret: ...}]
+  runtime: docker                # or containerd, auto (--runtime wins)
+  dockerHost: unix:///var/run/docker.sock
+  registries:                    # for pulls, where a request says nothing
+    registry.example.com:
+      mirrors: [https://mirror.example.com, http://127.0.0.1:5000]
+      insecure: true             # HTTPS without verifying the certificate
+      plainHTTP: false           # http:// instead of https://
+      username: user             # or auth: base64 of user:password
+      password: secret
+A request's ImageRegistryCredential for a registry wins over the
+configuration's login, which wins over docker's config.json
+($DOCKER_CONFIG/config.json or ~/.docker/config.json: its auths entries;
+credential helpers are not run). Logins are never logged.
 --listen replaces the file's listen list; --access-key adds to its keys.
 
 The daemon's state is in <root>/leci.db, locked while it runs: a second daemon
@@ -73,6 +94,9 @@ on the same --root stops at once. SIGTERM or SIGINT stops the daemon; the
 groups keep running.`,
 		Args: noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			if err := daemonRuntimeSettings(opts.config, g, cmd.Flags().Changed("runtime"), cmd.Flags().Changed("docker-host")); err != nil {
+				return err
+			}
 			return daemonAction(cmd.Context(), g, opts, cmd.ErrOrStderr())
 		},
 	}
@@ -232,11 +256,19 @@ func daemonAction(ctx context.Context, g *globalOptions, opts daemonOptions, std
 	defer stop()
 	cfg := g.hostConfig(runtime.DefaultBackoff)
 	cfg.Recorder = storeRecorder{st}
+	if cfg.Registries, err = daemonRegistries(opts.config, log); err != nil {
+		return err
+	}
 	env, err := host.Open(ctx, cfg, log)
 	if err != nil {
 		return err
 	}
 	defer env.Close()
+	if env.Conn != nil {
+		// leci's own containerd (with --containerd auto and no system
+		// one) is started again should it die; the groups run on meanwhile.
+		go env.Conn.SuperviseOwn(ctx)
+	}
 	if err := collectGarbage(ctx, st, env, log); err != nil {
 		return err
 	}

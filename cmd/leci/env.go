@@ -6,17 +6,21 @@ import (
 	"io"
 	"log/slog"
 	"path/filepath"
+	"strings"
 
 	"github.com/spf13/cobra"
 
 	"leci/host"
 	"leci/runtime"
 	"leci/runtime/containerd"
+	"leci/runtime/docker"
 )
 
 // globalOptions are the flags every command that touches containers shares.
 type globalOptions struct {
 	root          string
+	runtime       string
+	dockerHost    string
 	containerd    string
 	namespace     string
 	bridge        string
@@ -38,6 +42,11 @@ type globalOptions struct {
 func (o *globalOptions) register(cmd *cobra.Command) {
 	f := cmd.PersistentFlags()
 	f.StringVar(&o.root, "root", "/var/lib/leci", "leci's state directory")
+	// containerd stays the default: with "auto", which runtime a group
+	// lands in would depend on what answers at the moment, and a daemon
+	// restarted with the other one would not find its groups again.
+	f.StringVar(&o.runtime, "runtime", host.RuntimeContainerd, `container runtime: containerd, docker, or "auto" (containerd when it can be had, else Docker)`)
+	f.StringVar(&o.dockerHost, "docker-host", docker.ResolveHost(""), "Docker Engine address for --runtime docker: unix:///PATH or tcp://HOST:PORT; the default is DOCKER_HOST, else the standard socket")
 	f.StringVar(&o.containerd, "containerd", containerd.AutoAddress, `containerd socket, or "auto": the system one if it answers, else leci's own`)
 	f.StringVar(&o.namespace, "namespace", containerd.DefaultNamespace, "containerd namespace of leci's containers and images")
 	f.StringVar(&o.bridge, "bridge", "leci0", "bridge of the groups' network")
@@ -75,7 +84,7 @@ func (o *globalOptions) connect(ctx context.Context, log *slog.Logger) (*contain
 // hostConfig is the configuration of leci's parts the flags give.
 func (o *globalOptions) hostConfig(backoff runtime.Backoff) host.Config {
 	cfg := host.Config{
-		Root: o.root, Containerd: o.containerd, Namespace: o.namespace,
+		Root: o.root, Runtime: o.runtime, DockerHost: o.dockerHost, Containerd: o.containerd, Namespace: o.namespace,
 		Bridge: o.bridge, Subnet: o.subnet, CNIBinDirs: o.cniBinDirs, CgroupRoot: o.cgroupRoot, Backoff: backoff,
 		HostPathAllow: o.hostPathAllow,
 		Subnet6:       o.subnet6, MTU: o.mtu, CNIConfDir: o.cniConfDir, CNINetwork: o.cniNetwork,
@@ -85,6 +94,10 @@ func (o *globalOptions) hostConfig(backoff runtime.Backoff) host.Config {
 		// The directory of the containerd socket leci uses is never a
 		// HostPath: mounting it would hand containerd to a container.
 		cfg.HostPathDeny = append(cfg.HostPathDeny, filepath.Dir(o.containerd))
+	}
+	if sock, ok := strings.CutPrefix(o.dockerHost, "unix://"); ok && o.runtime != host.RuntimeContainerd {
+		// Nor the Docker socket, for the same reason.
+		cfg.HostPathDeny = append(cfg.HostPathDeny, sock)
 	}
 	return cfg
 }

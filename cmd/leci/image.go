@@ -46,34 +46,44 @@ func newImageCommand(g *globalOptions) *cobra.Command {
 				if err != nil {
 					return usageErrorf("%v", err)
 				}
-				var buf bytes.Buffer
-				if err := testimage.Build(&buf, name); err != nil {
+				images, err := g.openImages(cmd.Context(), g.logger(cmd.ErrOrStderr()))
+				if err != nil {
 					return err
 				}
-				return importImage(cmd, g, &buf)
+				defer images.Close()
+				var buf bytes.Buffer
+				if err := images.BuildBusybox(&buf, name); err != nil {
+					return err
+				}
+				names, err := images.Import(cmd.Context(), &buf)
+				if err != nil {
+					return err
+				}
+				fmt.Fprintln(cmd.OutOrStdout(), strings.Join(names, "\n"))
+				return nil
 			},
 		},
 		&cobra.Command{
 			Use: "pull REF", Short: "Pull an image from a registry",
 			Args: cobra.ExactArgs(1),
 			RunE: func(cmd *cobra.Command, args []string) error {
-				conn, err := g.connect(cmd.Context(), g.logger(cmd.ErrOrStderr()))
+				conn, err := g.openImages(cmd.Context(), g.logger(cmd.ErrOrStderr()))
 				if err != nil {
 					return err
 				}
 				defer conn.Close()
-				img, err := conn.Pull(cmd.Context(), args[0], containerd.PullOptions{})
+				name, digest, err := conn.Pull(cmd.Context(), args[0])
 				if err != nil {
 					return err
 				}
-				fmt.Fprintf(cmd.OutOrStdout(), "%s %s\n", img.Name, img.Digest)
+				fmt.Fprintf(cmd.OutOrStdout(), "%s %s\n", name, digest)
 				return nil
 			},
 		},
 		&cobra.Command{
 			Use: "ls", Short: "List images", Args: noArgs,
 			RunE: func(cmd *cobra.Command, _ []string) error {
-				conn, err := g.connect(cmd.Context(), g.logger(cmd.ErrOrStderr()))
+				conn, err := g.openImages(cmd.Context(), g.logger(cmd.ErrOrStderr()))
 				if err != nil {
 					return err
 				}
@@ -93,7 +103,7 @@ func newImageCommand(g *globalOptions) *cobra.Command {
 		&cobra.Command{
 			Use: "rm REF...", Short: "Remove images", Args: cobra.MinimumNArgs(1),
 			RunE: func(cmd *cobra.Command, args []string) error {
-				conn, err := g.connect(cmd.Context(), g.logger(cmd.ErrOrStderr()))
+				conn, err := g.openImages(cmd.Context(), g.logger(cmd.ErrOrStderr()))
 				if err != nil {
 					return err
 				}
@@ -112,7 +122,7 @@ func newImageCommand(g *globalOptions) *cobra.Command {
 }
 
 func importImage(cmd *cobra.Command, g *globalOptions, r io.Reader) error {
-	conn, err := g.connect(cmd.Context(), g.logger(cmd.ErrOrStderr()))
+	conn, err := g.openImages(cmd.Context(), g.logger(cmd.ErrOrStderr()))
 	if err != nil {
 		return err
 	}

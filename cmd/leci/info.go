@@ -7,6 +7,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"leci/host"
 	"leci/network"
 	"leci/runtime"
 )
@@ -14,16 +15,28 @@ import (
 func newInfoCommand(g *globalOptions) *cobra.Command {
 	var output string
 	cmd := &cobra.Command{
-		Use: "info", Short: "Show containerd, network and cgroup settings leci uses", Args: noArgs,
+		Use: "info", Short: "Show the runtime, network and cgroup settings leci uses", Args: noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			conn, err := g.connect(cmd.Context(), g.logger(cmd.ErrOrStderr()))
+			images, err := g.openImages(cmd.Context(), g.logger(cmd.ErrOrStderr()))
 			if err != nil {
 				return err
 			}
-			defer conn.Close()
-			ci, err := conn.Info(cmd.Context())
-			if err != nil {
-				return err
+			defer images.Close()
+			var (
+				runtimeName, runtimeLine string
+				ci, di                   any
+			)
+			switch st := images.(type) {
+			case containerdImages:
+				info, err := st.Info(cmd.Context())
+				if err != nil {
+					return err
+				}
+				ci, runtimeName = info, host.RuntimeContainerd
+				runtimeLine = fmt.Sprintf("containerd:  %s (version %s, namespace %s, own %v)", info.Address, info.Version, info.Namespace, info.Own)
+			case dockerImages:
+				di, runtimeName = map[string]string{"host": st.Host(), "version": st.Version()}, host.RuntimeDocker
+				runtimeLine = fmt.Sprintf("docker:      %s (version %s)", st.Host(), st.Version())
 			}
 			nm, err := network.New(g.hostConfig(runtime.Backoff{}).NetworkConfig(), g.logger(cmd.ErrOrStderr()))
 			if err != nil {
@@ -31,10 +44,12 @@ func newInfoCommand(g *globalOptions) *cobra.Command {
 			}
 			info := struct {
 				Root       string         `json:"root"`
-				Containerd any            `json:"containerd"`
+				Runtime    string         `json:"runtime"`
+				Containerd any            `json:"containerd,omitempty"`
+				Docker     any            `json:"docker,omitempty"`
 				Network    network.Info   `json:"network"`
 				Cgroup     map[string]any `json:"cgroup"`
-			}{g.root, ci, nm.Info(), map[string]any{"driver": "cgroupfs", "version": cgroupVersion()}}
+			}{g.root, runtimeName, ci, di, nm.Info(), map[string]any{"driver": "cgroupfs", "version": cgroupVersion()}}
 			if output == "json" {
 				enc := json.NewEncoder(cmd.OutOrStdout())
 				enc.SetIndent("", "  ")
@@ -42,7 +57,8 @@ func newInfoCommand(g *globalOptions) *cobra.Command {
 			}
 			w := cmd.OutOrStdout()
 			fmt.Fprintf(w, "root:        %s\n", g.root)
-			fmt.Fprintf(w, "containerd:  %s (version %s, namespace %s, own %v)\n", ci.Address, ci.Version, ci.Namespace, ci.Own)
+			fmt.Fprintf(w, "runtime:     %s\n", runtimeName)
+			fmt.Fprintln(w, runtimeLine)
 			fmt.Fprintf(w, "network:     %s on bridge %s, subnet %s, plugins in %v\n", nm.Info().NetworkName, nm.Info().Bridge, nm.Info().Subnet, nm.Info().BinDirs)
 			fmt.Fprintf(w, "cgroup:      cgroupfs, v%d\n", cgroupVersion())
 			return nil

@@ -17,6 +17,7 @@ import (
 	"github.com/containerd/errdefs"
 
 	"leci/internal/cgroup"
+	"leci/internal/registries"
 	"leci/pod"
 	"leci/runtime"
 )
@@ -65,6 +66,10 @@ type BackendOptions struct {
 	// Runtime is containerd's runtime for every container. Default
 	// io.containerd.runc.v2.
 	Runtime string
+	// Registries is the host's registry configuration (mirrors, TLS, plain
+	// HTTP, logins), for what a request's own credentials and registry
+	// lists leave out; nil configures nothing.
+	Registries *registries.Config
 }
 
 func (o BackendOptions) withDefaults() (BackendOptions, error) {

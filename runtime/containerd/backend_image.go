@@ -42,7 +42,9 @@ func (b *Backend) EnsureImage(ctx context.Context, ref, policy string, auth pod.
 }
 
 func (b *Backend) pull(ctx context.Context, ref string, auth pod.ImageAuth) error {
-	if _, err := b.conn.Pull(ctx, ref, pullOptions(auth)); err != nil {
+	opts := pullOptions(auth)
+	opts.Registries = b.opts.Registries
+	if _, err := b.conn.Pull(ctx, ref, opts); err != nil {
 		return fmt.Errorf("%w: %w", pod.ErrImagePull, err)
 	}
 	return nil

@@ -13,9 +13,17 @@ import (
 
 	"github.com/containerd/containerd/v2/client"
 	"github.com/containerd/containerd/v2/pkg/namespaces"
+	"github.com/containerd/errdefs"
 	clog "github.com/containerd/log"
 	"github.com/sirupsen/logrus"
 	"golang.org/x/sync/singleflight"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/backoff"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+
+	"leci/pod"
+	"leci/runtime"
 )
 
 const (
@@ -35,6 +43,15 @@ const (
 	// probeTimeout bounds the check that a socket answers, so that a stale
 	// socket costs "auto" about a second and not a dial timeout.
 	probeTimeout = time.Second
+
+	// reconnectDelay caps the gRPC connection's wait between attempts to
+	// reach a containerd that went away (the client's default is its dial
+	// timeout, 10 s): leci is back in business about a second after
+	// containerd is. A failed attempt on a unix socket costs next to nothing.
+	reconnectDelay = time.Second
+	// pingTimeout bounds Ping: containerd answers Version in well under a
+	// millisecond, and an unreachable one fails at once.
+	pingTimeout = 2 * time.Second
 )
 
 // Config says which containerd to use.
@@ -105,12 +122,23 @@ func connect(ctx context.Context, cfg Config, log *slog.Logger, systemAddress st
 		return newConn(cl, systemAddress, cfg.Namespace, nil, log), nil
 	}
 	log.Debug("system containerd does not answer", "address", systemAddress, "err", err)
+	return ConnectOwn(ctx, cfg, log)
+}
 
+// ConnectOwn returns a connection to leci's own containerd under cfg.Root,
+// started if it is not running, whether or not a system containerd answers;
+// cfg.Address is not used. It is "auto" without the system containerd, for
+// tests that must stop and start the containerd they use.
+func ConnectOwn(ctx context.Context, cfg Config, log *slog.Logger) (*Conn, error) {
+	cfg = cfg.withDefaults()
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
 	own, err := ensureOwn(ctx, filepath.Join(cfg.Root, "containerd"), log)
 	if err != nil {
 		return nil, err
 	}
-	cl, err = dial(ctx, own.socket, cfg.Namespace, 0)
+	cl, err := dial(ctx, own.socket, cfg.Namespace, 0)
 	if err != nil {
 		return nil, err
 	}
@@ -145,6 +173,15 @@ func dial(ctx context.Context, address, namespace string, timeout time.Duration)
 	} else {
 		timeout = 10 * time.Second
 	}
+	// The connection outlives a restart of containerd at the same address:
+	// gRPC dials again by itself, at most reconnectDelay apart. These
+	// parameters replace the client's (later dial options win).
+	reconnect := backoff.DefaultConfig
+	reconnect.BaseDelay = 100 * time.Millisecond
+	reconnect.MaxDelay = reconnectDelay
+	opts = append(opts, client.WithExtraDialOpts([]grpc.DialOption{
+		grpc.WithConnectParams(grpc.ConnectParams{Backoff: reconnect, MinConnectTimeout: timeout}),
+	}))
 	cl, err := client.New(address, opts...)
 	if err != nil {
 		return nil, fmt.Errorf("connect to containerd at %s: %w", address, err)
@@ -181,6 +218,67 @@ func (c *Conn) Close() error {
 // sends what containerd's client library logs to the Conn's logger.
 func (c *Conn) WithNamespace(ctx context.Context) context.Context {
 	return namespaces.WithNamespace(clog.WithLogger(ctx, c.clientLog), c.namespace)
+}
+
+// Ping checks that containerd answers. When it does not (it stopped, or is
+// restarting) the error wraps pod.ErrUnavailable: the engine then refuses
+// what would need containerd, and the groups' containers run on under their
+// shims. The connection comes back by itself once containerd does.
+func (c *Conn) Ping(ctx context.Context) error {
+	ctx, cancel := context.WithTimeout(ctx, pingTimeout)
+	defer cancel()
+	if _, err := c.client.Version(ctx); err != nil {
+		return fmt.Errorf("%w: containerd at %s does not answer (%v)", pod.ErrUnavailable, c.address, err)
+	}
+	return nil
+}
+
+// ownCheckPeriod is how often SuperviseOwn looks at leci's own containerd.
+const ownCheckPeriod = 2 * time.Second
+
+// SuperviseOwn starts leci's own containerd again, at the same address,
+// when its process has died, until ctx is done; the connection then comes
+// back by itself. It returns at once for a containerd that is not leci's own
+// (the system's, or one given by address), which leci never starts. The
+// daemon runs it, as k3s supervises its containerd; one-shot commands do
+// not need to.
+func (c *Conn) SuperviseOwn(ctx context.Context) {
+	if c.own == nil {
+		return
+	}
+	t := time.NewTicker(ownCheckPeriod)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		// Only a dead process is replaced: a containerd that runs but does
+		// not answer (busy, starting) is waited for by ensureOwn.
+		if _, running := c.own.runningPID(); running || c.Ping(ctx) == nil {
+			continue
+		}
+		c.log.Warn("own containerd is gone; starting it again", "dir", c.own.dir)
+		own, err := ensureOwn(ctx, c.own.dir, c.log)
+		if err != nil {
+			c.log.Error("start own containerd again", "err", err)
+			continue
+		}
+		c.log.Info("own containerd is back", "pid", own.pid)
+	}
+}
+
+// The engine asks the backend before what needs containerd.
+var _ runtime.Pinger = (*Backend)(nil)
+
+// Ping tells whether containerd answers; see Conn.Ping.
+func (b *Backend) Ping(ctx context.Context) error { return b.conn.Ping(ctx) }
+
+// unreachable tells whether err says that containerd could not be reached
+// (connection refused or dropped), as opposed to an answer from it.
+func unreachable(err error) bool {
+	return errdefs.IsUnavailable(err) || status.Code(err) == codes.Unavailable
 }
 
 // errNotSocket is returned by dial for a path that exists but is no socket.

@@ -13,9 +13,15 @@ import (
 )
 
 const (
-	// waitRetryFor is how long an exit watcher whose wait broke (containerd
-	// restarting) keeps trying to wait again before it gives up.
+	// waitRetryFor is how long an exit watcher whose wait broke keeps trying
+	// to wait again, while containerd answers but the wait fails, before it
+	// gives up. Time in which containerd cannot be reached at all (stopped,
+	// restarting) does not count: the container runs on under its shim, and
+	// its exit is read once containerd is back, however long that takes.
 	waitRetryFor = 2 * time.Minute
+	// maxWaitRetryDelay caps the pause between two attempts to wait again,
+	// so that an exit is seen about a second after containerd is back.
+	maxWaitRetryDelay = time.Second
 	// watcherGrace bounds how long RemoveContainer waits for the exit
 	// watchers to read the exit before deleting the task anyway.
 	watcherGrace = 5 * time.Second
@@ -74,12 +80,14 @@ func (b *Backend) watch(ctx context.Context, cancel context.CancelFunc, ctr clie
 }
 
 // awaitExit waits for the task's exit and describes it. A wait that breaks
-// (containerd restarted, the connection dropped) is made again, for up to
-// waitRetryFor; ok is false when no exit could be had.
+// (containerd restarted, the connection dropped) is made again: for as long
+// as containerd cannot be reached, and for up to waitRetryFor while it
+// answers but the wait fails. An exit that happened meanwhile is read from
+// the shim, which keeps it. ok is false when no exit could be had.
 func (b *Backend) awaitExit(ctx context.Context, ctr client.Container, exited <-chan client.ExitStatus, started time.Time, cgroupsPath string) (pod.Exit, bool) {
 	log := b.log.With("container", ctr.ID())
 	var (
-		firstErr time.Time
+		failures waitFailures
 		delay    = 100 * time.Millisecond
 	)
 	for {
@@ -104,30 +112,45 @@ func (b *Backend) awaitExit(ctx context.Context, ctr client.Container, exited <-
 			log.Debug("container exited", "code", exit.Code, "oom", exit.OOMKilled)
 			return exit, true
 		}
-		if firstErr.IsZero() {
-			firstErr = time.Now()
-		}
 		log.Warn("waiting for exit failed, waiting again", "err", st.Error())
+		err := st.Error()
 		for {
-			if time.Since(firstErr) > waitRetryFor {
-				log.Error("gave up waiting for the container's exit")
+			if failures.giveUp(err, time.Now()) {
+				log.Error("gave up waiting for the container's exit", "err", err)
 				return pod.Exit{}, false
 			}
 			time.Sleep(delay)
-			delay = min(2*delay, 5*time.Second)
-			task, err := ctr.Task(ctx, nil)
+			delay = min(2*delay, maxWaitRetryDelay)
+			var task client.Task
+			task, err = ctr.Task(ctx, nil)
 			if errdefs.IsNotFound(err) {
 				log.Warn("task removed before its exit was seen")
 				return pod.Exit{}, false
 			}
-			if err != nil {
-				continue
-			}
-			if exited, err = task.Wait(ctx); err == nil {
-				break
+			if err == nil {
+				if exited, err = task.Wait(ctx); err == nil {
+					failures = waitFailures{}
+					log.Info("waiting for exit again")
+					break
+				}
 			}
 		}
 	}
+}
+
+// waitFailures decides when an exit watcher whose wait keeps failing gives
+// up: once the failures have lasted waitRetryFor with containerd answering.
+// A failure to reach containerd at all starts the count again, so an outage
+// of containerd, however long, never makes leci take a running container
+// for dead (and start a second one beside it).
+type waitFailures struct{ since time.Time }
+
+// giveUp records a failure at now and tells whether to give up.
+func (w *waitFailures) giveUp(err error, now time.Time) bool {
+	if w.since.IsZero() || unreachable(err) {
+		w.since = now
+	}
+	return now.Sub(w.since) > waitRetryFor
 }
 
 // watcherStarted counts a watcher of container id in; the returned func

@@ -4,12 +4,11 @@ import (
 	"crypto/tls"
 	"fmt"
 	"log/slog"
-	"net"
 	"net/http"
-	"net/url"
-	"strings"
 
 	"github.com/containerd/containerd/v2/core/remotes/docker"
+
+	"leci/internal/registries"
 )
 
 // Credential is a user name and password for one registry, as in an ECI
@@ -55,56 +54,17 @@ type PullOptions struct {
 	// Insecure hosts are spoken to with https:// without verifying their
 	// certificate (self-signed registries).
 	Insecure []string
+	// Registries is the host's configuration (the daemon's registries and
+	// docker's config.json): mirrors, and what the lists above leave out.
+	// The request's lists and credentials win; nil configures nothing.
+	Registries *registries.Config
 }
 
-// dockerHubHosts are the names Docker Hub goes by; credentials for any of
-// them serve all.
-var dockerHubHosts = map[string]bool{
-	"docker.io":               true,
-	"index.docker.io":         true,
-	"registry-1.docker.io":    true,
-	"registry.hub.docker.com": true,
-}
+// canonicalHost and hostMatches are the registries package's: one reading
+// of registry names for requests and for the host's configuration.
+func canonicalHost(s string) string { return registries.CanonicalHost(s) }
 
-// canonicalHost reduces a registry name as a user may write it ("Docker.io",
-// "https://index.docker.io/v1/", "127.0.0.1:5000/") to host[:port], lower
-// case, with Docker Hub's aliases folded into "docker.io".
-func canonicalHost(s string) string {
-	s = strings.TrimSpace(s)
-	if strings.Contains(s, "://") {
-		if u, err := url.Parse(s); err == nil {
-			s = u.Host
-		}
-	}
-	if i := strings.IndexByte(s, '/'); i >= 0 {
-		s = s[:i]
-	}
-	s = strings.ToLower(s)
-	if dockerHubHosts[s] {
-		return "docker.io"
-	}
-	return s
-}
-
-// hostMatches tells whether entry, from a host list, names host (host[:port]
-// as the registry is addressed). An entry without a port matches the host on
-// any port.
-func hostMatches(entry, host string) bool {
-	e, h := canonicalHost(entry), canonicalHost(host)
-	if e == "" {
-		return false
-	}
-	if e == h {
-		return true
-	}
-	if _, _, err := net.SplitHostPort(e); err == nil {
-		return false // the entry names a port, and it is not this one
-	}
-	if hostOnly, _, err := net.SplitHostPort(h); err == nil {
-		return strings.Trim(e, "[]") == strings.Trim(hostOnly, "[]")
-	}
-	return false
-}
+func hostMatches(entry, host string) bool { return registries.HostMatches(entry, host) }
 
 func anyHostMatches(list []string, host string) bool {
 	for _, e := range list {
@@ -133,42 +93,63 @@ func credentialFor(creds []Credential, host string) (Credential, bool) {
 }
 
 // registryHosts turns the options into containerd's per-host configuration:
-// scheme, TLS and credentials are chosen for the host a reference names.
+// for the host a reference names, its mirrors (from the host's
+// configuration) in order, then the host itself, each with its scheme, TLS
+// and login. containerd tries them in that order, so a mirror that has the
+// image serves it and the host is never contacted.
 func (o PullOptions) registryHosts() docker.RegistryHosts {
 	return func(host string) ([]docker.RegistryHost, error) {
+		var out []docker.RegistryHost
+		for _, m := range o.Registries.Mirrors(host) {
+			scheme := m.Scheme
+			if scheme == "" {
+				scheme = o.scheme(m.Host)
+			}
+			out = append(out, o.registryHost(m.Host, scheme, m.Path))
+		}
 		apiHost := host
 		if canonicalHost(host) == "docker.io" {
 			apiHost = "registry-1.docker.io"
 		}
-		scheme := "https"
-		if anyHostMatches(o.PlainHTTP, host) {
-			scheme = "http"
-		}
-		var tlsConfig *tls.Config
-		if anyHostMatches(o.Insecure, host) {
-			tlsConfig = &tls.Config{InsecureSkipVerify: true} //nolint:gosec // asked for by the InsecureRegistry list
-		}
-		httpClient := &http.Client{Transport: docker.DefaultHTTPTransport(tlsConfig)}
+		return append(out, o.registryHost(apiHost, o.scheme(host), "/v2")), nil
+	}
+}
 
-		creds := o.Credentials
-		authorizer := docker.NewDockerAuthorizer(
-			docker.WithAuthClient(httpClient),
-			// The authorizer asks with the host of the request, which for
-			// Docker Hub is registry-1.docker.io; credentialFor folds it.
-			docker.WithAuthCreds(func(h string) (string, string, error) {
-				if c, ok := credentialFor(creds, h); ok {
-					return c.UserName, c.Password, nil
-				}
-				return "", "", nil
-			}),
-		)
-		return []docker.RegistryHost{{
-			Client:       httpClient,
-			Authorizer:   authorizer,
-			Host:         apiHost,
-			Scheme:       scheme,
-			Path:         "/v2",
-			Capabilities: docker.HostCapabilityPull | docker.HostCapabilityResolve,
-		}}, nil
+// login is the user name and password for host, which the authorizer asks
+// with the host it talks to (a mirror; for Docker Hub registry-1.docker.io,
+// which credentialFor folds): the request's credential for it first, then
+// the host's configuration; none is "", "".
+func (o PullOptions) login(host string) (user, secret string, _ error) {
+	if c, ok := credentialFor(o.Credentials, host); ok {
+		return c.UserName, c.Password, nil
+	}
+	if l, ok := o.Registries.Login(host); ok {
+		return l.Username, l.Password, nil
+	}
+	return "", "", nil
+}
+
+// scheme is http for a host the request's PlainHTTP list or the host's
+// configuration names, else https.
+func (o PullOptions) scheme(host string) string {
+	if cfg, _ := o.Registries.Host(host); anyHostMatches(o.PlainHTTP, host) || cfg.PlainHTTP {
+		return "http"
+	}
+	return "https"
+}
+
+func (o PullOptions) registryHost(host, scheme, path string) docker.RegistryHost {
+	var tlsConfig *tls.Config
+	if cfg, _ := o.Registries.Host(host); anyHostMatches(o.Insecure, host) || cfg.Insecure {
+		tlsConfig = &tls.Config{InsecureSkipVerify: true} //nolint:gosec // asked for by InsecureRegistry or the configuration
+	}
+	httpClient := &http.Client{Transport: docker.DefaultHTTPTransport(tlsConfig)}
+	return docker.RegistryHost{
+		Client:       httpClient,
+		Authorizer:   docker.NewDockerAuthorizer(docker.WithAuthClient(httpClient), docker.WithAuthCreds(o.login)),
+		Host:         host,
+		Scheme:       scheme,
+		Path:         path,
+		Capabilities: docker.HostCapabilityPull | docker.HostCapabilityResolve,
 	}
 }

@@ -1,0 +1,256 @@
+package docker
+
+import (
+	"cmp"
+	"fmt"
+	"os"
+	"path"
+	"slices"
+	"strconv"
+	"strings"
+
+	"github.com/containerd/containerd/v2/pkg/cap"
+	"github.com/docker/docker/api/types/container"
+	"github.com/docker/docker/api/types/mount"
+
+	"leci/internal/cgroup"
+	"leci/pod"
+)
+
+// labelLogPath keeps a container's log file with it, for StartContainer and
+// for a restarted leci (WaitContainer).
+const labelLogPath = "leci.log-path"
+
+// imageConfig is what of an image's configuration a container's options
+// depend on.
+type imageConfig struct {
+	User       string
+	Entrypoint []string
+	Cmd        []string
+}
+
+// createOptions maps a container of the engine's onto Docker's create
+// options. It reads nothing, so it is unit-tested as it is. cpuQuotaCap
+// (> 0) caps the CFS quota, see cgroup.FS.V1CPUQuota.
+func createOptions(img imageConfig, sb pod.Sandbox, cfg pod.ContainerConfig, labels map[string]string, cpuQuotaCap int64) (*container.Config, *container.HostConfig, error) {
+	args := processArgs(img, cfg)
+	if len(args) == 0 {
+		return nil, nil, fmt.Errorf("%w: no command: the image has no entrypoint or cmd and none is given", pod.ErrCreateConfig)
+	}
+	user, err := userOf(img.User, cfg.User)
+	if err != nil {
+		return nil, nil, err
+	}
+	mounts, err := dockerMounts(cfg.Mounts)
+	if err != nil {
+		return nil, nil, err
+	}
+	if labels == nil {
+		labels = map[string]string{}
+	}
+	if cfg.LogPath != "" {
+		labels[labelLogPath] = cfg.LogPath
+	}
+	config := &container.Config{
+		Image: cfg.Image,
+		// The whole command as entrypoint, so that Docker merges nothing
+		// of the image's in (processArgs did, by the kubelet's rule).
+		Entrypoint: args,
+		Cmd:        nil,
+		Env:        cfg.Env,
+		WorkingDir: cfg.WorkingDir,
+		User:       user,
+		Tty:        cfg.TTY,
+		Labels:     labels,
+	}
+	sandbox := "container:" + sandboxName(cmp.Or(sb.GroupID, cfg.GroupID))
+	hc := &container.HostConfig{
+		NetworkMode:    container.NetworkMode(sandbox),
+		IpcMode:        container.IpcMode(sandbox),
+		RestartPolicy:  container.RestartPolicy{Name: container.RestartPolicyDisabled},
+		ReadonlyRootfs: cfg.ReadOnlyRootfs,
+		Mounts:         mounts,
+		Privileged:     cfg.Privileged,
+		// json-file, whatever dockerd's default: StartContainer copies the
+		// output to leci's log, and a restarted leci follows it from here
+		// (the logs API needs a driver that can be read back).
+		LogConfig: container.LogConfig{Type: "json-file", Config: map[string]string{"max-size": "10m", "max-file": "1"}},
+		Resources: container.Resources{CgroupParent: sb.CgroupParent},
+	}
+	if sb.PIDPath != "" {
+		hc.PidMode = container.PidMode(sandbox)
+	}
+	if !cfg.Privileged {
+		caps, err := capabilities(cfg.CapAdd)
+		if err != nil {
+			return nil, nil, err
+		}
+		hc.CapAdd = caps
+		hc.SecurityOpt = []string{"no-new-privileges"}
+	}
+	if quota, shares := cgroup.CPUQuotaShares(cfg.Resources.CPU); quota > 0 {
+		if cpuQuotaCap > 0 {
+			quota = min(quota, cpuQuotaCap)
+		}
+		hc.CPUPeriod, hc.CPUQuota, hc.CPUShares = cgroup.CFSPeriod, quota, int64(shares)
+	}
+	if m := cfg.Resources.MemoryBytes; m > 0 {
+		// Swap equal to the limit: no swap beyond it.
+		hc.Memory, hc.MemorySwap = m, m
+	}
+	return config, hc, nil
+}
+
+// processArgs applies the kubelet's rule: Command replaces the image's
+// entrypoint and drops its cmd; Args replaces the cmd.
+func processArgs(img imageConfig, cfg pod.ContainerConfig) []string {
+	entrypoint, cmd := img.Entrypoint, img.Cmd
+	if len(cfg.Command) > 0 {
+		entrypoint, cmd = cfg.Command, nil
+	}
+	if len(cfg.Args) > 0 {
+		cmd = cfg.Args
+	}
+	return append(slices.Clone(entrypoint), cmd...)
+}
+
+// userOf is Docker's user string for the rules of the containerd backend:
+// RunAsUser (with RunAsGroup), else the image's USER, else root; RunAsGroup
+// alone replaces the primary group of that user. Docker resolves names and
+// supplementary groups in the image's /etc/passwd and /etc/group itself.
+// RunAsNonRoot is checked here where the uid is known: a numeric uid, or
+// the user root; an image user given by another name is not resolved.
+func userOf(imageUser string, u pod.User) (string, error) {
+	check := func(id int64) error {
+		if id < 0 || id > 1<<31-1 {
+			return fmt.Errorf("%w: user: id %d out of range", pod.ErrCreateConfig, id)
+		}
+		return nil
+	}
+	for _, id := range []*int64{u.UID, u.GID} {
+		if id != nil {
+			if err := check(*id); err != nil {
+				return "", err
+			}
+		}
+	}
+	var user string
+	switch {
+	case u.UID != nil && u.GID != nil:
+		user = fmt.Sprintf("%d:%d", *u.UID, *u.GID)
+	case u.UID != nil:
+		user = strconv.FormatInt(*u.UID, 10)
+	case u.GID != nil:
+		name, _, _ := strings.Cut(imageUser, ":")
+		user = cmp.Or(name, "0") + ":" + strconv.FormatInt(*u.GID, 10)
+	default:
+		user = imageUser
+	}
+	if u.NonRoot {
+		name, _, _ := strings.Cut(user, ":")
+		if name == "" || name == "0" || name == "root" {
+			return "", fmt.Errorf("%w: RunAsNonRoot is set and the container would run as uid 0", pod.ErrCreateConfig)
+		}
+	}
+	return user, nil
+}
+
+// capabilities normalises added capabilities; names may come with or
+// without CAP_, in any case. An unknown one is a configuration error here
+// rather than a failure at create.
+func capabilities(names []string) ([]string, error) {
+	known := cap.Known()
+	var out []string
+	for _, n := range names {
+		name := strings.ToUpper(strings.TrimSpace(n))
+		if !strings.HasPrefix(name, "CAP_") {
+			name = "CAP_" + name
+		}
+		if !slices.Contains(known, name) {
+			return nil, fmt.Errorf("%w: unknown capability %q", pod.ErrCreateConfig, n)
+		}
+		out = append(out, name)
+	}
+	return out, nil
+}
+
+// propagations maps pod.Mount.Propagation onto Docker's ("" is rprivate).
+var propagations = map[string]mount.Propagation{
+	"":         mount.PropagationRPrivate,
+	"private":  mount.PropagationPrivate,
+	"rprivate": mount.PropagationRPrivate,
+	"slave":    mount.PropagationSlave,
+	"rslave":   mount.PropagationRSlave,
+	"shared":   mount.PropagationShared,
+	"rshared":  mount.PropagationRShared,
+}
+
+// dockerMounts converts mounts. Bind mounts are recursive, as the
+// containerd backend's rbind; the options a bind mount may carry are ro and
+// rw, and a tmpfs size= and mode=, since Docker's mount API takes no others.
+func dockerMounts(ms []pod.Mount) ([]mount.Mount, error) {
+	var out []mount.Mount
+	for _, m := range ms {
+		if !path.IsAbs(m.Destination) {
+			return nil, fmt.Errorf("%w: mount destination %q is not absolute", pod.ErrCreateConfig, m.Destination)
+		}
+		prop, ok := propagations[m.Propagation]
+		if !ok {
+			return nil, fmt.Errorf("%w: mount %s: propagation %q", pod.ErrCreateConfig, m.Destination, m.Propagation)
+		}
+		dm := mount.Mount{Target: path.Clean(m.Destination), ReadOnly: m.ReadOnly}
+		switch m.Type {
+		case "", "bind":
+			if !path.IsAbs(m.Source) {
+				return nil, fmt.Errorf("%w: mount %s: source %q is not absolute", pod.ErrCreateConfig, m.Destination, m.Source)
+			}
+			dm.Type, dm.Source = mount.TypeBind, m.Source
+			dm.BindOptions = &mount.BindOptions{Propagation: prop}
+			for _, o := range m.Options {
+				switch o {
+				case "ro":
+					dm.ReadOnly = true
+				case "rw", "rbind", "bind":
+				default:
+					return nil, fmt.Errorf("%w: mount %s: option %q is not supported with Docker", pod.ErrCreateConfig, m.Destination, o)
+				}
+			}
+		case "tmpfs":
+			dm.Type = mount.TypeTmpfs
+			dm.TmpfsOptions = &mount.TmpfsOptions{}
+			for _, o := range m.Options {
+				k, v, _ := strings.Cut(o, "=")
+				switch k {
+				case "size":
+					n, err := strconv.ParseInt(v, 10, 64)
+					if err != nil {
+						return nil, fmt.Errorf("%w: mount %s: tmpfs size %q", pod.ErrCreateConfig, m.Destination, v)
+					}
+					dm.TmpfsOptions.SizeBytes = n
+				case "mode":
+					n, err := strconv.ParseUint(v, 8, 32)
+					if err != nil {
+						return nil, fmt.Errorf("%w: mount %s: tmpfs mode %q", pod.ErrCreateConfig, m.Destination, v)
+					}
+					dm.TmpfsOptions.Mode = fileMode(n)
+				case "ro":
+					dm.ReadOnly = true
+				case "rw", "nosuid", "nodev", "noexec":
+				default:
+					return nil, fmt.Errorf("%w: mount %s: tmpfs option %q is not supported with Docker", pod.ErrCreateConfig, m.Destination, o)
+				}
+			}
+		default:
+			return nil, fmt.Errorf("%w: mount %s: type %q", pod.ErrCreateConfig, m.Destination, m.Type)
+		}
+		out = append(out, dm)
+	}
+	// Shallow first, so that /a does not hide /a/b (Docker sorts too; this
+	// keeps the order plain to read in inspect).
+	slices.SortStableFunc(out, func(a, b mount.Mount) int {
+		return strings.Count(a.Target, "/") - strings.Count(b.Target, "/")
+	})
+	return out, nil
+}
+
+func fileMode(n uint64) os.FileMode { return os.FileMode(n) }
