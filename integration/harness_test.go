@@ -221,7 +221,9 @@ func runsOn(tb testing.TB, runtime string) bool {
 	return true
 }
 
-// importTestImages loads the test images into the test's runtime.
+// importTestImages loads the test images into the test's runtime: into the
+// test's own containerd namespace, or into the suite's dockerd, where they
+// stay from the first test on and a load again only re-tags them.
 func importTestImages(tb testing.TB, h *host.Host) {
 	tb.Helper()
 	for _, img := range []*bytes.Buffer{&testImage, &exampleImage} {

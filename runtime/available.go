@@ -1,6 +1,10 @@
 package runtime
 
-import "context"
+import (
+	"context"
+	"log/slog"
+	"time"
+)
 
 // Pinger is implemented by a backend whose runtime can go away while leci
 // runs (containerd stopped or restarting). Ping answers nil when the runtime
@@ -25,4 +29,26 @@ func (e *Engine) Available(ctx context.Context) error {
 		return p.Ping(ctx)
 	}
 	return nil
+}
+
+// availablePoll is how often awaitAvailable asks the backend again.
+const availablePoll = time.Second
+
+// awaitAvailable waits until the backend answers again; false when ctx
+// ended first.
+func (e *Engine) awaitAvailable(ctx context.Context, log *slog.Logger) bool {
+	log.Warn("container runtime unreachable; waiting for it")
+	t := time.NewTicker(availablePoll)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return false
+		case <-t.C:
+		}
+		if e.Available(ctx) == nil {
+			log.Info("container runtime is back")
+			return true
+		}
+	}
 }

@@ -123,3 +123,54 @@ func TestRuntimeAway(t *testing.T) {
 		t.Errorf("group left after delete")
 	}
 }
+
+// outageBackend is awayBackend whose runtime goes away while the next
+// sandbox starts.
+type outageBackend struct {
+	*awayBackend
+	attempts chan struct{}
+}
+
+func (b *outageBackend) StartSandbox(ctx context.Context, cfg pod.SandboxConfig) (pod.Sandbox, error) {
+	select {
+	case b.attempts <- struct{}{}:
+		b.setAway(true)
+		return pod.Sandbox{}, fmt.Errorf("start sandbox: %w", pod.ErrUnavailable)
+	default:
+		return b.awayBackend.StartSandbox(ctx, cfg)
+	}
+}
+
+// A runtime that goes away while a group is being set up does not fail the
+// group: what was made is undone, and the group is set up again once the
+// runtime is back.
+func TestSetupInterruptedByOutage(t *testing.T) {
+	b := &outageBackend{awayBackend: &awayBackend{fakeBackend: newFakeBackend()}, attempts: make(chan struct{}, 1)}
+	b.scripts["app"] = []int{-1}
+	n := &fakeNet{}
+	e := New(b, n, fakeVolumes{}, Options{Root: t.TempDir(), Backoff: fastBackoff}, slog.New(slog.DiscardHandler))
+	id, err := e.Create(context.Background(), testRequest("Always", nil, []string{"app"}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The first sandbox start fails as containerd goes away.
+	waitFor(t, e, id, func(st GroupStatus) bool {
+		for _, ev := range st.Events {
+			if ev.Reason == "FailedCreatePodSandBox" {
+				return true
+			}
+		}
+		return false
+	})
+	if st, _ := e.Get(id); st.Phase == api.GroupFailed {
+		t.Fatalf("group failed while the runtime was away: %s", st.Message)
+	}
+	b.setAway(false)
+	st := waitFor(t, e, id, phaseIs(api.GroupRunning))
+	if st.Containers[0].RestartCount != 0 {
+		t.Errorf("restarts %d, want 0", st.Containers[0].RestartCount)
+	}
+	if err := e.Delete(context.Background(), id); err != nil {
+		t.Fatal(err)
+	}
+}

@@ -158,9 +158,26 @@ func (g *group) watch(ctx context.Context) <-chan GroupStatus {
 // run is the supervisor of a new group: set it up, then supervise.
 func (g *group) run() {
 	defer close(g.done)
-	if err := g.setup(g.ctx); err != nil {
-		g.setupFailed(err)
-		return
+	for {
+		err := g.setup(g.ctx)
+		if err == nil {
+			break
+		}
+		// The backend went away in the middle (containerd stopped): what
+		// was set up is undone and set up again once it is back, rather
+		// than failing a group that was accepted.
+		if g.e.Available(g.ctx) == nil {
+			g.setupFailed(err)
+			return
+		}
+		g.update(func(st *GroupStatus) {
+			st.event(g.e.opts.Now(), "Warning", "FailedCreatePodSandBox", "", err.Error()+" (set up again once the container runtime is back)")
+		})
+		if !g.e.awaitAvailable(g.ctx, g.log) {
+			g.setupFailed(err)
+			return
+		}
+		g.teardownHost(g.ctx)
 	}
 	g.supervise()
 }

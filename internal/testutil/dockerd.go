@@ -43,14 +43,16 @@ type Dockerd struct {
 
 // StartDockerd starts a dockerd with everything of its own under dir (which
 // must be short: unix socket paths are limited to 107 bytes): data root, exec
-// root, pid file, socket, an empty daemon.json (so the host's
-// /etc/docker/daemon.json, with its mirrors or registries, is not read), and
+// root, pid file, socket, trust key (Docker 20.10 writes one), a daemon.json
+// of its own (so the host's /etc/docker/daemon.json, with its mirrors or
+// registries, is not read), and
 // its own containerd. dockerd 20.10 would otherwise use a system containerd
 // whenever /run/containerd/containerd.sock exists, or start a managed one.
 // The engine has no bridge, touches no iptables rule or sysctl and uses the
 // cgroupfs driver, as leci's groups bring their own network and cgroups.
 // It returns once /_ping answers. A missing dockerd or containerd gives an
-// error wrapping ErrNoDockerd.
+// error wrapping ErrNoDockerd. The one thing outside dir is the empty
+// directory /run/docker/plugins, whose path dockerd fixes.
 func StartDockerd(ctx context.Context, dir string) (*Dockerd, error) {
 	dockerdBin, err := exec.LookPath("dockerd")
 	if err != nil {
@@ -90,7 +92,7 @@ func StartDockerd(ctx context.Context, dir string) (*Dockerd, error) {
 	}
 
 	daemonJSON := filepath.Join(dir, "daemon.json")
-	if err := os.WriteFile(daemonJSON, []byte("{}\n"), 0o600); err != nil {
+	if err := os.WriteFile(daemonJSON, []byte(daemonConfig(dockerdBin, dir)), 0o600); err != nil {
 		d.Stop()
 		return nil, err
 	}
@@ -201,6 +203,22 @@ func (d *Dockerd) waitPing(ctx context.Context) error {
 		case <-time.After(100 * time.Millisecond):
 		}
 	}
+}
+
+// daemonConfig is the daemon.json of a test dockerd. Docker before 23 keeps
+// a trust key, by default /etc/docker/key.json, which is put under dir
+// instead; later versions have no such key and refuse the setting.
+func daemonConfig(dockerdBin, dir string) string {
+	out, err := exec.Command(dockerdBin, "--version").Output()
+	if err != nil {
+		return "{}\n"
+	}
+	// "Docker version 20.10.24+dfsg1, build 5d6db84"
+	var major int
+	if _, err := fmt.Sscanf(strings.TrimPrefix(string(out), "Docker version "), "%d.", &major); err != nil || major >= 23 {
+		return "{}\n"
+	}
+	return fmt.Sprintf("{\"deprecated-key-path\": %q}\n", filepath.Join(dir, "key.json"))
 }
 
 // dockerdContainerdConfig is the configuration of dockerd's own containerd:

@@ -29,6 +29,12 @@ func TestStartDockerd(t *testing.T) {
 	if got, want := strings.TrimSpace(string(out)), filepath.Join(d.Dir, "data")+" cgroupfs"; got != want {
 		t.Errorf("docker info = %q, want %q", got, want)
 	}
+	// Docker 20.10's trust key goes under Dir, not to /etc/docker.
+	if cfg, _ := os.ReadFile(filepath.Join(d.Dir, "daemon.json")); strings.Contains(string(cfg), "deprecated-key-path") {
+		if _, err := os.Stat(filepath.Join(d.Dir, "key.json")); err != nil {
+			t.Errorf("trust key not under %s: %v", d.Dir, err)
+		}
+	}
 	if err := d.Stop(); err != nil {
 		t.Fatal(err)
 	}

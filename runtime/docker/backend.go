@@ -105,6 +105,8 @@ type Backend struct {
 	cg   *cgroup.FS
 	// version is the Engine's version, for Info.
 	version string
+	// privilegedCaps: see hostLimits.
+	privilegedCaps []string
 
 	pulls *pullGroup
 
@@ -172,13 +174,14 @@ func newBackend(ctx context.Context, cli *client.Client, opts Options, log *slog
 		return nil, err
 	}
 	return &Backend{
-		cli:        cli,
-		opts:       opts,
-		log:        log,
-		cg:         cg,
-		version:    info.ServerVersion,
-		pulls:      newPullGroup(),
-		logWriters: map[string]chan struct{}{},
+		cli:            cli,
+		opts:           opts,
+		log:            log,
+		cg:             cg,
+		version:        info.ServerVersion,
+		privilegedCaps: boundedCapabilities(),
+		pulls:          newPullGroup(),
+		logWriters:     map[string]chan struct{}{},
 	}, nil
 }
 

@@ -325,6 +325,15 @@ func TestExecAndList(t *testing.T) {
 		t.Errorf("ExecAttach with TTY and input = %d, %v, %q", code, err, stdout.String())
 	}
 
+	stdout.Reset()
+	sizes := make(chan pod.TermSize, 1)
+	sizes <- pod.TermSize{Width: 100, Height: 30}
+	code, err = e.b.ExecAttach(ctx, cfg.ID, pod.ExecIO{Cmd: []string{"sh", "-c", "stty size"}, TTY: true, Stdin: strings.NewReader(""), Stdout: &stdout, Resize: sizes})
+	close(sizes)
+	if err != nil || code != 0 || strings.TrimSpace(stdout.String()) != "30 100" {
+		t.Errorf("ExecAttach with a terminal size = %d, %v, %q; want 30 100", code, err, stdout.String())
+	}
+
 	list, err := e.b.ListContainers(ctx, e.groupID)
 	if err != nil {
 		t.Fatal(err)

@@ -35,9 +35,9 @@ func (b *Backend) CreateContainer(ctx context.Context, sb pod.Sandbox, cfg pod.C
 	if ii.Config != nil {
 		img = imageConfig{User: ii.Config.User, Entrypoint: ii.Config.Entrypoint, Cmd: ii.Config.Cmd}
 	}
-	var quotaCap int64
+	limits := hostLimits{privilegedCaps: b.privilegedCaps}
 	if q, ok := b.cg.V1CPUQuota(sb.CgroupParent); ok {
-		quotaCap = q
+		limits.cpuQuotaCap = q
 	}
 	labels := b.containerLabels(cfg.Labels, map[string]string{
 		pod.LabelGroupID:   cfg.GroupID,
@@ -45,7 +45,7 @@ func (b *Backend) CreateContainer(ctx context.Context, sb pod.Sandbox, cfg pod.C
 		pod.LabelKind:      cfg.Kind,
 		pod.LabelAttempt:   strconv.Itoa(cfg.Attempt),
 	})
-	config, hc, err := createOptions(img, sb, cfg, labels, quotaCap)
+	config, hc, err := createOptions(img, sb, cfg, labels, limits)
 	if err != nil {
 		return fmt.Errorf("container %s: %w", cfg.ID, err)
 	}

@@ -106,7 +106,25 @@ func (b *Backend) ExecAttach(ctx context.Context, id string, eio pod.ExecIO) (in
 		return 0, errors.New("exec: no command")
 	}
 	nctx := context.WithoutCancel(ctx)
+	// The terminal's first size is known before the start: API 1.42 takes
+	// it with the exec (ConsoleSize); older Engines get it at once after.
+	var first *pod.TermSize
+	if eio.TTY && eio.Resize != nil {
+		select {
+		case size, ok := <-eio.Resize:
+			if ok {
+				first = &size
+			}
+		case <-ctx.Done():
+			return 0, ctx.Err()
+		}
+	}
+	var consoleSize *[2]uint
+	if first != nil {
+		consoleSize = &[2]uint{uint(first.Height), uint(first.Width)}
+	}
 	created, err := b.cli.ContainerExecCreate(nctx, id, container.ExecOptions{
+		ConsoleSize:  consoleSize,
 		Cmd:          eio.Cmd,
 		Tty:          eio.TTY,
 		AttachStdin:  eio.Stdin != nil,
@@ -122,6 +140,9 @@ func (b *Backend) ExecAttach(ctx context.Context, id string, eio pod.ExecIO) (in
 	}
 	defer resp.Close()
 
+	if first != nil {
+		b.resizeStartingExec(nctx, created.ID, *first)
+	}
 	if eio.Resize != nil {
 		go b.resizeExec(nctx, created.ID, eio.Resize)
 	}
@@ -160,16 +181,31 @@ func (b *Backend) ExecAttach(ctx context.Context, id string, eio pod.ExecIO) (in
 	return b.execExitCode(nctx, created.ID)
 }
 
-// resizeExec passes terminal sizes on. The first may come before the
-// process runs, which the Engine refuses; it is tried again briefly.
+// resizeStartingExec sets the terminal size of an exec that is starting.
+// The Engine refuses a resize until the process runs, so it is tried
+// again at once until then: the process may ask for its size right away.
+func (b *Backend) resizeStartingExec(ctx context.Context, execID string, size pod.TermSize) {
+	opts := container.ResizeOptions{Width: uint(size.Width), Height: uint(size.Height)}
+	deadline := time.Now().Add(2 * time.Second)
+	for {
+		err := b.cli.ContainerExecResize(ctx, execID, opts)
+		if err == nil {
+			return
+		}
+		if time.Now().After(deadline) {
+			b.log.Warn("set the exec's terminal size", "err", err)
+			return
+		}
+		time.Sleep(time.Millisecond)
+	}
+}
+
+// resizeExec passes the terminal's later sizes on.
 func (b *Backend) resizeExec(ctx context.Context, execID string, sizes <-chan pod.TermSize) {
 	for size := range sizes {
 		opts := container.ResizeOptions{Width: uint(size.Width), Height: uint(size.Height)}
-		for i := 0; i < 20; i++ {
-			if err := b.cli.ContainerExecResize(ctx, execID, opts); err == nil {
-				break
-			}
-			time.Sleep(10 * time.Millisecond)
+		if err := b.cli.ContainerExecResize(ctx, execID, opts); err != nil {
+			b.log.Debug("resize exec", "err", err)
 		}
 	}
 }

@@ -30,9 +30,9 @@ type imageConfig struct {
 }
 
 // createOptions maps a container of the engine's onto Docker's create
-// options. It reads nothing, so it is unit-tested as it is. cpuQuotaCap
-// (> 0) caps the CFS quota, see cgroup.FS.V1CPUQuota.
-func createOptions(img imageConfig, sb pod.Sandbox, cfg pod.ContainerConfig, labels map[string]string, cpuQuotaCap int64) (*container.Config, *container.HostConfig, error) {
+// options. It reads nothing, so it is unit-tested as it is. host says what
+// of this host the mapping depends on.
+func createOptions(img imageConfig, sb pod.Sandbox, cfg pod.ContainerConfig, labels map[string]string, host hostLimits) (*container.Config, *container.HostConfig, error) {
 	args := processArgs(img, cfg)
 	if len(args) == 0 {
 		return nil, nil, fmt.Errorf("%w: no command: the image has no entrypoint or cmd and none is given", pod.ErrCreateConfig)
@@ -80,6 +80,15 @@ func createOptions(img imageConfig, sb pod.Sandbox, cfg pod.ContainerConfig, lab
 	if sb.PIDPath != "" {
 		hc.PidMode = container.PidMode(sandbox)
 	}
+	if cfg.Privileged && host.privilegedCaps != nil {
+		// Docker's privileged mode asks for every capability the kernel
+		// knows, which runc cannot grant where the bounding set lacks some
+		// (leci itself in a container, say): the same made by hand, but
+		// with the capabilities there are, and the host's devices left out.
+		hc.Privileged = false
+		hc.CapAdd = host.privilegedCaps
+		hc.SecurityOpt = []string{"seccomp=unconfined", "apparmor=unconfined", "label=disable", "systempaths=unconfined"}
+	}
 	if !cfg.Privileged {
 		caps, err := capabilities(cfg.CapAdd)
 		if err != nil {
@@ -89,8 +98,8 @@ func createOptions(img imageConfig, sb pod.Sandbox, cfg pod.ContainerConfig, lab
 		hc.SecurityOpt = []string{"no-new-privileges"}
 	}
 	if quota, shares := cgroup.CPUQuotaShares(cfg.Resources.CPU); quota > 0 {
-		if cpuQuotaCap > 0 {
-			quota = min(quota, cpuQuotaCap)
+		if host.cpuQuotaCap > 0 {
+			quota = min(quota, host.cpuQuotaCap)
 		}
 		hc.CPUPeriod, hc.CPUQuota, hc.CPUShares = cgroup.CFSPeriod, quota, int64(shares)
 	}
@@ -99,6 +108,47 @@ func createOptions(img imageConfig, sb pod.Sandbox, cfg pod.ContainerConfig, lab
 		hc.Memory, hc.MemorySwap = m, m
 	}
 	return config, hc, nil
+}
+
+// hostLimits are what of the host createOptions depends on.
+type hostLimits struct {
+	// cpuQuotaCap (> 0) caps the CFS quota, see cgroup.FS.V1CPUQuota.
+	cpuQuotaCap int64
+	// privilegedCaps, when not nil, are the capabilities a privileged
+	// container gets instead of Docker's privileged mode (see
+	// boundedCapabilities).
+	privilegedCaps []string
+}
+
+// boundedCapabilities returns nil when this process's capability bounding
+// set holds every capability the kernel knows, so that Docker's privileged
+// mode works; otherwise the capabilities it does hold. dockerd on this
+// host is taken to have the same bounding set.
+func boundedCapabilities() []string {
+	f, err := os.Open("/proc/self/status")
+	if err != nil {
+		return nil
+	}
+	defer f.Close()
+	sets, err := cap.ParseProcPIDStatus(f)
+	if err != nil {
+		return nil
+	}
+	b, err := os.ReadFile("/proc/sys/kernel/cap_last_cap")
+	if err != nil {
+		return nil
+	}
+	last, err := strconv.Atoi(strings.TrimSpace(string(b)))
+	if err != nil || last < 0 || last > 62 {
+		return nil
+	}
+	all := uint64(1)<<(last+1) - 1
+	bnd := sets[cap.Bounding]
+	if bnd&all == all {
+		return nil
+	}
+	names, _ := cap.FromBitmap(bnd & all)
+	return names
 }
 
 // processArgs applies the kubelet's rule: Command replaces the image's

@@ -16,7 +16,7 @@ func ptr[T any](v T) *T { return &v }
 func TestCreateOptionsJoinSandbox(t *testing.T) {
 	sb := pod.Sandbox{GroupID: "g1", PIDPath: "/proc/9/ns/pid", CgroupParent: "/leci/g1"}
 	cfg := pod.ContainerConfig{ID: "g1-web-1", Name: "web", Image: "busybox", Command: []string{"httpd"}, LogPath: "/l/web.log"}
-	c, hc, err := createOptions(imageConfig{}, sb, cfg, map[string]string{pod.LabelGroupID: "g1"}, 0)
+	c, hc, err := createOptions(imageConfig{}, sb, cfg, map[string]string{pod.LabelGroupID: "g1"}, hostLimits{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -42,7 +42,7 @@ func TestCreateOptionsJoinSandbox(t *testing.T) {
 
 	// Without a shared PID namespace the container has its own.
 	sb.PIDPath = ""
-	_, hc, err = createOptions(imageConfig{}, sb, cfg, nil, 0)
+	_, hc, err = createOptions(imageConfig{}, sb, cfg, nil, hostLimits{})
 	if err != nil || hc.PidMode != "" {
 		t.Errorf("pid mode %q, %v; want its own", hc.PidMode, err)
 	}
@@ -61,7 +61,7 @@ func TestCreateOptionsCommand(t *testing.T) {
 		{"both", []string{"sh"}, []string{"-c", "x"}, []string{"sh", "-c", "x"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			c, _, err := createOptions(img, pod.Sandbox{GroupID: "g"}, pod.ContainerConfig{Command: tc.command, Args: tc.args}, nil, 0)
+			c, _, err := createOptions(img, pod.Sandbox{GroupID: "g"}, pod.ContainerConfig{Command: tc.command, Args: tc.args}, nil, hostLimits{})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -70,7 +70,7 @@ func TestCreateOptionsCommand(t *testing.T) {
 			}
 		})
 	}
-	_, _, err := createOptions(imageConfig{}, pod.Sandbox{GroupID: "g"}, pod.ContainerConfig{}, nil, 0)
+	_, _, err := createOptions(imageConfig{}, pod.Sandbox{GroupID: "g"}, pod.ContainerConfig{}, nil, hostLimits{})
 	if !errors.Is(err, pod.ErrCreateConfig) {
 		t.Errorf("no command anywhere: %v, want ErrCreateConfig", err)
 	}
@@ -112,7 +112,7 @@ func TestUserOf(t *testing.T) {
 
 func TestCreateOptionsResources(t *testing.T) {
 	cfg := pod.ContainerConfig{Command: []string{"x"}, Resources: pod.Resources{CPU: 2, MemoryBytes: 64 << 20}}
-	_, hc, err := createOptions(imageConfig{}, pod.Sandbox{GroupID: "g"}, cfg, nil, 0)
+	_, hc, err := createOptions(imageConfig{}, pod.Sandbox{GroupID: "g"}, cfg, nil, hostLimits{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -123,7 +123,7 @@ func TestCreateOptionsResources(t *testing.T) {
 		t.Errorf("memory %d swap %d: want equal, no swap beyond the limit", hc.Memory, hc.MemorySwap)
 	}
 	// On cgroup v1 the group's quota caps the container's.
-	_, hc, _ = createOptions(imageConfig{}, pod.Sandbox{GroupID: "g"}, cfg, nil, 50000)
+	_, hc, _ = createOptions(imageConfig{}, pod.Sandbox{GroupID: "g"}, cfg, nil, hostLimits{cpuQuotaCap: 50000})
 	if hc.CPUQuota != 50000 {
 		t.Errorf("capped quota %d, want 50000", hc.CPUQuota)
 	}
@@ -131,7 +131,7 @@ func TestCreateOptionsResources(t *testing.T) {
 
 func TestCreateOptionsSecurity(t *testing.T) {
 	cfg := pod.ContainerConfig{Command: []string{"x"}, CapAdd: []string{"net_admin", "CAP_SYS_TIME"}, ReadOnlyRootfs: true}
-	_, hc, err := createOptions(imageConfig{}, pod.Sandbox{GroupID: "g"}, cfg, nil, 0)
+	_, hc, err := createOptions(imageConfig{}, pod.Sandbox{GroupID: "g"}, cfg, nil, hostLimits{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -139,11 +139,11 @@ func TestCreateOptionsSecurity(t *testing.T) {
 		t.Errorf("caps %v read-only %v privileged %v", hc.CapAdd, hc.ReadonlyRootfs, hc.Privileged)
 	}
 	cfg.CapAdd = []string{"NOT_A_CAP"}
-	if _, _, err := createOptions(imageConfig{}, pod.Sandbox{GroupID: "g"}, cfg, nil, 0); !errors.Is(err, pod.ErrCreateConfig) {
+	if _, _, err := createOptions(imageConfig{}, pod.Sandbox{GroupID: "g"}, cfg, nil, hostLimits{}); !errors.Is(err, pod.ErrCreateConfig) {
 		t.Errorf("unknown capability: %v", err)
 	}
 	cfg = pod.ContainerConfig{Command: []string{"x"}, Privileged: true, CapAdd: []string{"NOT_A_CAP"}}
-	_, hc, err = createOptions(imageConfig{}, pod.Sandbox{GroupID: "g"}, cfg, nil, 0)
+	_, hc, err = createOptions(imageConfig{}, pod.Sandbox{GroupID: "g"}, cfg, nil, hostLimits{})
 	if err != nil || !hc.Privileged || len(hc.SecurityOpt) != 0 {
 		t.Errorf("privileged: %+v, %v", hc, err)
 	}
@@ -219,5 +219,18 @@ func TestCredentialFor(t *testing.T) {
 	}
 	if _, ok := credentialFor("reg.example", creds); ok {
 		t.Error("a login for host:port used for the host without the port")
+	}
+}
+
+func TestPrivilegedWithoutFullBoundingSet(t *testing.T) {
+	cfg := pod.ContainerConfig{Command: []string{"x"}, Privileged: true}
+	_, hc, err := createOptions(imageConfig{}, pod.Sandbox{GroupID: "g"}, cfg, nil, hostLimits{privilegedCaps: []string{"CAP_SYS_ADMIN", "CAP_NET_ADMIN"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if hc.Privileged || !slices.Equal(hc.CapAdd, []string{"CAP_SYS_ADMIN", "CAP_NET_ADMIN"}) ||
+		!slices.Contains(hc.SecurityOpt, "seccomp=unconfined") || !slices.Contains(hc.SecurityOpt, "systempaths=unconfined") ||
+		slices.Contains(hc.SecurityOpt, "no-new-privileges") {
+		t.Errorf("privileged by hand: privileged %v caps %v security %v", hc.Privileged, hc.CapAdd, hc.SecurityOpt)
 	}
 }
