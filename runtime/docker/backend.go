@@ -105,7 +105,9 @@ type Backend struct {
 	cg   *cgroup.FS
 	// version is the Engine's version, for Info.
 	version string
-	// privilegedCaps: see hostLimits.
+	// privilegedCaps: see hostLimits; capsMu guards it, as capabilities
+	// the Engine refuses are dropped from it.
+	capsMu         sync.Mutex
 	privilegedCaps []string
 
 	pulls *pullGroup

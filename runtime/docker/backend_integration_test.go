@@ -7,6 +7,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"os"
 	"os/exec"
@@ -325,13 +326,27 @@ func TestExecAndList(t *testing.T) {
 		t.Errorf("ExecAttach with TTY and input = %d, %v, %q", code, err, stdout.String())
 	}
 
+	// The terminal gets the first size, and then the next. (Docker 20.10
+	// sizes an exec's terminal only once it runs: the command waits a
+	// moment before it asks.)
 	stdout.Reset()
 	sizes := make(chan pod.TermSize, 1)
 	sizes <- pod.TermSize{Width: 100, Height: 30}
-	code, err = e.b.ExecAttach(ctx, cfg.ID, pod.ExecIO{Cmd: []string{"sh", "-c", "stty size"}, TTY: true, Stdin: strings.NewReader(""), Stdout: &stdout, Resize: sizes})
+	input, moreInput := io.Pipe()
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		code, err = e.b.ExecAttach(ctx, cfg.ID, pod.ExecIO{Cmd: []string{"sh", "-c", "sleep 0.5; stty size; read x; stty size"}, TTY: true, Stdin: input, Stdout: &stdout, Resize: sizes})
+	}()
+	time.Sleep(time.Second)
+	sizes <- pod.TermSize{Width: 120, Height: 40}
+	time.Sleep(100 * time.Millisecond)
+	io.WriteString(moreInput, "go\n")
+	moreInput.Close()
+	<-done
 	close(sizes)
-	if err != nil || code != 0 || strings.TrimSpace(stdout.String()) != "30 100" {
-		t.Errorf("ExecAttach with a terminal size = %d, %v, %q; want 30 100", code, err, stdout.String())
+	if out := strings.ReplaceAll(stdout.String(), "\r", ""); err != nil || code != 0 || !strings.Contains(out, "30 100\n") || !strings.Contains(out, "40 120\n") {
+		t.Errorf("ExecAttach with terminal sizes = %d, %v, %q; want 30 100, then 40 120", code, err, out)
 	}
 
 	list, err := e.b.ListContainers(ctx, e.groupID)

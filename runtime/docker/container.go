@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"regexp"
+	"slices"
 	"strconv"
 	"time"
 
@@ -35,9 +37,9 @@ func (b *Backend) CreateContainer(ctx context.Context, sb pod.Sandbox, cfg pod.C
 	if ii.Config != nil {
 		img = imageConfig{User: ii.Config.User, Entrypoint: ii.Config.Entrypoint, Cmd: ii.Config.Cmd}
 	}
-	limits := hostLimits{privilegedCaps: b.privilegedCaps}
+	var quotaCap int64
 	if q, ok := b.cg.V1CPUQuota(sb.CgroupParent); ok {
-		limits.cpuQuotaCap = q
+		quotaCap = q
 	}
 	labels := b.containerLabels(cfg.Labels, map[string]string{
 		pod.LabelGroupID:   cfg.GroupID,
@@ -45,11 +47,19 @@ func (b *Backend) CreateContainer(ctx context.Context, sb pod.Sandbox, cfg pod.C
 		pod.LabelKind:      cfg.Kind,
 		pod.LabelAttempt:   strconv.Itoa(cfg.Attempt),
 	})
-	config, hc, err := createOptions(img, sb, cfg, labels, limits)
-	if err != nil {
-		return fmt.Errorf("container %s: %w", cfg.ID, err)
-	}
-	if _, err := b.cli.ContainerCreate(ctx, config, hc, nil, nil, cfg.ID); err != nil {
+	for {
+		limits := hostLimits{cpuQuotaCap: quotaCap, privilegedCaps: b.privileged()}
+		config, hc, err := createOptions(img, sb, cfg, labels, limits)
+		if err != nil {
+			return fmt.Errorf("container %s: %w", cfg.ID, err)
+		}
+		_, err = b.cli.ContainerCreate(ctx, config, hc, nil, nil, cfg.ID)
+		if err == nil {
+			break
+		}
+		if cfg.Privileged && limits.privilegedCaps != nil && b.forgetUnknownCap(err) {
+			continue
+		}
 		if errdefs.IsInvalidParameter(err) {
 			return fmt.Errorf("%w: create container %s: %w", pod.ErrCreateConfig, cfg.ID, err)
 		}
@@ -57,6 +67,36 @@ func (b *Backend) CreateContainer(ctx context.Context, sb pod.Sandbox, cfg pod.C
 	}
 	b.log.Debug("created container", "container", cfg.ID, "image", cfg.Image, "took", time.Since(began).Round(time.Millisecond))
 	return nil
+}
+
+// privileged is the capabilities a privileged container gets by hand (nil:
+// Docker's privileged mode); see hostLimits.
+func (b *Backend) privileged() []string {
+	b.capsMu.Lock()
+	defer b.capsMu.Unlock()
+	return b.privilegedCaps
+}
+
+// unknownCap finds the capability an Engine refused as unknown.
+var unknownCap = regexp.MustCompile(`unknown capability: "(CAP_[A-Z_]+)"`)
+
+// forgetUnknownCap drops from the privileged set a capability the Engine
+// does not know (Docker 20.10 knows none after CAP_AUDIT_READ), so that
+// the create can be made again; false when err is no such refusal.
+func (b *Backend) forgetUnknownCap(err error) bool {
+	m := unknownCap.FindStringSubmatch(err.Error())
+	if m == nil {
+		return false
+	}
+	b.capsMu.Lock()
+	defer b.capsMu.Unlock()
+	i := slices.Index(b.privilegedCaps, m[1])
+	if i < 0 {
+		return false
+	}
+	b.privilegedCaps = slices.Delete(slices.Clone(b.privilegedCaps), i, i+1)
+	b.log.Info("the engine does not know a capability; privileged containers go without it", "capability", m[1])
+	return true
 }
 
 // StartContainer attaches the container's output to its log, arms the wait

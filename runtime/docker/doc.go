@@ -63,6 +63,14 @@
 //     "insecure-registries"; Docker takes no such setting per pull.
 //   - The Engine API cannot kill an exec: a timed-out exec or exec probe is
 //     killed by its pid, which works only for an Engine on this host.
+//   - Docker before 23 (API 1.42) sizes an exec's terminal only once the
+//     command runs: a command that asks for its size at once (stty size
+//     first thing) may see 0x0; later resizes arrive as with containerd.
+//   - Where leci's capability bounding set lacks a capability (leci itself
+//     in a container), Docker's privileged mode cannot start at all; a
+//     privileged container then gets every capability there is (and the
+//     Engine knows), no seccomp, AppArmor or masked paths, but not the
+//     host's devices.
 //   - RunAsNonRoot with an image USER given by a name other than root is not
 //     checked before the start (Docker resolves names itself).
 //   - Bind mounts take only ro/rw options and tmpfs mounts only size and

@@ -181,22 +181,18 @@ func (b *Backend) ExecAttach(ctx context.Context, id string, eio pod.ExecIO) (in
 	return b.execExitCode(nctx, created.ID)
 }
 
-// resizeStartingExec sets the terminal size of an exec that is starting.
-// The Engine refuses a resize until the process runs, so it is tried
-// again at once until then: the process may ask for its size right away.
+// resizeStartingExec sets the terminal size of an exec just started. The
+// Engine holds the call until the process runs; an Engine before API 1.42
+// (Docker 23) can size the terminal no earlier, so a command that asks for
+// its size at once may still see 0x0 there.
 func (b *Backend) resizeStartingExec(ctx context.Context, execID string, size pod.TermSize) {
+	if size.Width == 0 && size.Height == 0 {
+		return // no size known: the runtime's default
+	}
 	opts := container.ResizeOptions{Width: uint(size.Width), Height: uint(size.Height)}
-	deadline := time.Now().Add(2 * time.Second)
-	for {
-		err := b.cli.ContainerExecResize(ctx, execID, opts)
-		if err == nil {
-			return
-		}
-		if time.Now().After(deadline) {
-			b.log.Warn("set the exec's terminal size", "err", err)
-			return
-		}
-		time.Sleep(time.Millisecond)
+	if err := b.cli.ContainerExecResize(ctx, execID, opts); err != nil {
+		// An exec that has already ended has no terminal to size.
+		b.log.Debug("set the exec's terminal size", "err", err)
 	}
 }
 

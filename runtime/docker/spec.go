@@ -87,7 +87,10 @@ func createOptions(img imageConfig, sb pod.Sandbox, cfg pod.ContainerConfig, lab
 		// with the capabilities there are, and the host's devices left out.
 		hc.Privileged = false
 		hc.CapAdd = host.privilegedCaps
-		hc.SecurityOpt = []string{"seccomp=unconfined", "apparmor=unconfined", "label=disable", "systempaths=unconfined"}
+		hc.SecurityOpt = []string{"seccomp=unconfined", "apparmor=unconfined", "label=disable"}
+		// Empty, not nil: no masked or read-only /proc and /sys paths (the
+		// CLI's systempaths=unconfined).
+		hc.MaskedPaths, hc.ReadonlyPaths = []string{}, []string{}
 	}
 	if !cfg.Privileged {
 		caps, err := capabilities(cfg.CapAdd)

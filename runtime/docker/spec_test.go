@@ -229,7 +229,7 @@ func TestPrivilegedWithoutFullBoundingSet(t *testing.T) {
 		t.Fatal(err)
 	}
 	if hc.Privileged || !slices.Equal(hc.CapAdd, []string{"CAP_SYS_ADMIN", "CAP_NET_ADMIN"}) ||
-		!slices.Contains(hc.SecurityOpt, "seccomp=unconfined") || !slices.Contains(hc.SecurityOpt, "systempaths=unconfined") ||
+		!slices.Contains(hc.SecurityOpt, "seccomp=unconfined") || hc.MaskedPaths == nil || len(hc.MaskedPaths) != 0 || hc.ReadonlyPaths == nil ||
 		slices.Contains(hc.SecurityOpt, "no-new-privileges") {
 		t.Errorf("privileged by hand: privileged %v caps %v security %v", hc.Privileged, hc.CapAdd, hc.SecurityOpt)
 	}
