@@ -21,6 +21,7 @@ import (
 	"github.com/coder/websocket"
 	"golang.org/x/sys/unix"
 
+	"leci/host"
 	"leci/server"
 )
 
@@ -179,7 +180,15 @@ func execOnTerminal(t *testing.T, hr *harness, hostEnv, id string) {
 	if l := next("tty"); !strings.HasPrefix(l, "/dev/pts/") {
 		t.Errorf("tty printed %q, want /dev/pts/N", l)
 	}
-	if l := next("the size"); l != "30 100" {
+	initial := next("the size")
+	switch l := initial; {
+	case l == "30 100":
+	case testRuntime == host.RuntimeDocker:
+		// Docker before 23 (Engine API < 1.42) sizes an exec's terminal
+		// only once the command runs: a documented difference (README,
+		// Backends). The resize below must still reach the command.
+		t.Logf("stty before the terminal was sized: %q (the Engine sizes it after the start)", l)
+	default:
 		t.Errorf("stty size %q, want the local terminal's 30 100", l)
 	}
 	if err := unix.IoctlSetWinsize(int(master.Fd()), unix.TIOCSWINSZ, &unix.Winsize{Row: 40, Col: 120}); err != nil {
@@ -197,7 +206,7 @@ func execOnTerminal(t *testing.T, hr *harness, hostEnv, id string) {
 		if l == "40 120" {
 			break
 		}
-		if l != "30 100" || i == 100 {
+		if (l != "30 100" && l != initial) || i == 100 {
 			t.Fatalf("stty size after a resize: %q, want 40 120", l)
 		}
 	}
