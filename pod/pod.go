@@ -7,6 +7,7 @@ package pod
 
 import (
 	"errors"
+	"fmt"
 	"io"
 	"time"
 )
@@ -285,4 +286,33 @@ type InterfaceUsage struct {
 	Name                                     string
 	RxBytes, TxBytes, RxPackets, TxPackets   uint64
 	RxErrors, TxErrors, RxDropped, TxDropped uint64
+}
+
+// Image pull policies, as in an ECI request ("" means PullIfNotPresent).
+const (
+	PullAlways       = "Always"
+	PullIfNotPresent = "IfNotPresent"
+	PullNever        = "Never"
+)
+
+// SandboxAt describes a running sandbox whose process is pid, joined through
+// its /proc namespaces. netnsPath is the group's network namespace ("": the
+// process's own); the PID namespace is given only when sharePID.
+func SandboxAt(groupID string, pid int, netnsPath, cgroupParent string, sharePID bool) Sandbox {
+	ns := func(name string) string { return fmt.Sprintf("/proc/%d/ns/%s", pid, name) }
+	sb := Sandbox{
+		GroupID:      groupID,
+		PID:          pid,
+		NetNSPath:    netnsPath,
+		IPCPath:      ns("ipc"),
+		UTSPath:      ns("uts"),
+		CgroupParent: cgroupParent,
+	}
+	if sb.NetNSPath == "" {
+		sb.NetNSPath = ns("net")
+	}
+	if sharePID {
+		sb.PIDPath = ns("pid")
+	}
+	return sb
 }

@@ -9,21 +9,14 @@ import (
 	"leci/pod"
 )
 
-// Image pull policies, as in an ECI request.
-const (
-	pullAlways       = "Always"
-	pullIfNotPresent = "IfNotPresent"
-	pullNever        = "Never"
-)
-
 // EnsureImage makes ref present per policy ("" is IfNotPresent). Concurrent
 // pulls of one ref share one fetch (Conn.Pull). Errors wrap
 // pod.ErrImageNeverPull or pod.ErrImagePull.
 func (b *Backend) EnsureImage(ctx context.Context, ref, policy string, auth pod.ImageAuth) error {
 	switch policy {
-	case pullAlways:
+	case pod.PullAlways:
 		return b.pull(ctx, ref, auth)
-	case pullIfNotPresent, "", pullNever:
+	case pod.PullIfNotPresent, "", pod.PullNever:
 	default:
 		return fmt.Errorf("image %s: pull policy %q: %w", ref, policy, errdefs.ErrInvalidArgument)
 	}
@@ -34,7 +27,7 @@ func (b *Backend) EnsureImage(ctx context.Context, ref, policy string, auth pod.
 	switch {
 	case ok:
 		return nil
-	case policy == pullNever:
+	case policy == pod.PullNever:
 		return fmt.Errorf("image %s: %w", ref, pod.ErrImageNeverPull)
 	default:
 		return b.pull(ctx, ref, auth)

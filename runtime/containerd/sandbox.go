@@ -95,22 +95,7 @@ func (b *Backend) StartSandbox(ctx context.Context, cfg pod.SandboxConfig) (_ po
 
 // sandboxOf describes the running sandbox of cfg whose process is pid.
 func (b *Backend) sandboxOf(cfg pod.SandboxConfig, pid int) pod.Sandbox {
-	ns := func(name string) string { return fmt.Sprintf("/proc/%d/ns/%s", pid, name) }
-	sb := pod.Sandbox{
-		GroupID:      cfg.GroupID,
-		PID:          pid,
-		NetNSPath:    cfg.NetNSPath,
-		IPCPath:      ns("ipc"),
-		UTSPath:      ns("uts"),
-		CgroupParent: b.groupCgroup(cfg.GroupID),
-	}
-	if sb.NetNSPath == "" {
-		sb.NetNSPath = ns("net")
-	}
-	if cfg.SharePID {
-		sb.PIDPath = ns("pid")
-	}
-	return sb
+	return pod.SandboxAt(cfg.GroupID, pid, cfg.NetNSPath, b.groupCgroup(cfg.GroupID), cfg.SharePID)
 }
 
 // adoptSandbox returns the group's sandbox if it is running in cfg's

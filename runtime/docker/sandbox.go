@@ -282,22 +282,7 @@ func sandboxCreateOptions(img string, cfg pod.SandboxConfig, groupCg string, lab
 // sandboxOf describes the running sandbox of cfg whose process is pid.
 // netnsPath is the namespace to report ("" is the process's own).
 func (b *Backend) sandboxOf(cfg pod.SandboxConfig, pid int, netnsPath string) pod.Sandbox {
-	ns := func(name string) string { return fmt.Sprintf("/proc/%d/ns/%s", pid, name) }
-	sb := pod.Sandbox{
-		GroupID:      cfg.GroupID,
-		PID:          pid,
-		NetNSPath:    netnsPath,
-		IPCPath:      ns("ipc"),
-		UTSPath:      ns("uts"),
-		CgroupParent: b.groupCgroup(cfg.GroupID),
-	}
-	if sb.NetNSPath == "" {
-		sb.NetNSPath = ns("net")
-	}
-	if cfg.SharePID {
-		sb.PIDPath = ns("pid")
-	}
-	return sb
+	return pod.SandboxAt(cfg.GroupID, pid, netnsPath, b.groupCgroup(cfg.GroupID), cfg.SharePID)
 }
 
 // adoptSandbox returns the group's sandbox if it runs in cfg's network
