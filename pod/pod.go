@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"strconv"
 	"time"
 )
 
@@ -315,4 +316,17 @@ func SandboxAt(groupID string, pid int, netnsPath, cgroupParent string, sharePID
 		sb.PIDPath = ns("pid")
 	}
 	return sb
+}
+
+// InfoFromLabels reads back a container's identity from the pod.Label*
+// labels a backend gave it.
+func InfoFromLabels(id string, labels map[string]string) ContainerInfo {
+	attempt, _ := strconv.Atoi(labels[LabelAttempt])
+	return ContainerInfo{
+		ID:      id,
+		GroupID: labels[LabelGroupID],
+		Name:    labels[LabelContainer],
+		Kind:    labels[LabelKind],
+		Attempt: attempt,
+	}
 }

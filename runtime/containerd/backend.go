@@ -8,7 +8,6 @@ import (
 	"os"
 	"path"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -18,7 +17,6 @@ import (
 
 	"leci/internal/cgroup"
 	"leci/internal/registries"
-	"leci/pod"
 	"leci/runtime"
 )
 
@@ -191,18 +189,6 @@ func containerLabels(extra map[string]string, own map[string]string) map[string]
 	maps.Copy(labels, extra)
 	maps.Copy(labels, own)
 	return labels
-}
-
-// infoFromLabels reads back what containerLabels wrote.
-func infoFromLabels(id string, labels map[string]string) pod.ContainerInfo {
-	attempt, _ := strconv.Atoi(labels[pod.LabelAttempt])
-	return pod.ContainerInfo{
-		ID:      id,
-		GroupID: labels[pod.LabelGroupID],
-		Name:    labels[pod.LabelContainer],
-		Kind:    labels[pod.LabelKind],
-		Attempt: attempt,
-	}
 }
 
 // cleanupContext is a context for rollback and removal steps: it keeps

@@ -219,7 +219,7 @@ func (b *Backend) ListContainers(ctx context.Context, groupID string) ([]pod.Con
 	}
 	out := make([]pod.ContainerInfo, 0, len(records))
 	for _, r := range records {
-		info := infoFromLabels(r.ID, r.Labels)
+		info := pod.InfoFromLabels(r.ID, r.Labels)
 		if t, ok := tasks[r.ID]; ok {
 			info.Running = t.Status == tasktypes.Status_RUNNING
 			info.PID = int(t.Pid)

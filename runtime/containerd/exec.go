@@ -1,7 +1,6 @@
 package containerd
 
 import (
-	"bytes"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
@@ -16,6 +15,7 @@ import (
 	"github.com/containerd/containerd/v2/pkg/cio"
 	"github.com/opencontainers/runtime-spec/specs-go"
 
+	"leci/internal/capped"
 	"leci/pod"
 )
 
@@ -31,7 +31,7 @@ func (b *Backend) Exec(ctx context.Context, id string, cmd []string, maxOutput i
 	}
 	ps.Terminal = false
 
-	out := &boundedBuffer{max: maxOutput}
+	out := &capped.Buffer{Max: maxOutput}
 	execID := execName()
 	proc, err := task.Exec(nctx, execID, ps, cio.NewCreator(cio.WithStreams(nil, out, out)))
 	if err != nil {
@@ -108,29 +108,6 @@ func execName() string {
 	b := make([]byte, 6)
 	rand.Read(b)
 	return "exec-" + hex.EncodeToString(b)
-}
-
-// boundedBuffer keeps the first max bytes written to it and drops the rest,
-// so that a chatty command cannot grow leci's memory.
-type boundedBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-	max int
-}
-
-func (b *boundedBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	if room := b.max - b.buf.Len(); room > 0 {
-		b.buf.Write(p[:min(len(p), room)])
-	}
-	return len(p), nil
-}
-
-func (b *boundedBuffer) Bytes() []byte {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return bytes.Clone(b.buf.Bytes())
 }
 
 // ExecAttach runs an interactive command attached to eio's streams, as the

@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"leci/internal/capped"
 	"leci/pod"
 )
 
@@ -159,4 +160,4 @@ func TestBackendExecAttach(t *testing.T) {
 
 // sharedOutput is one writer for both stdout and stderr, which are copied
 // by separate goroutines.
-func sharedOutput() *boundedBuffer { return &boundedBuffer{max: 1 << 20} }
+func sharedOutput() *capped.Buffer { return &capped.Buffer{Max: 1 << 20} }

@@ -8,7 +8,6 @@ import (
 	"maps"
 	"os"
 	"path"
-	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -238,18 +237,6 @@ func (b *Backend) containerLabels(extra, own map[string]string) map[string]strin
 	maps.Copy(labels, own)
 	labels[labelOwner] = b.opts.Root
 	return labels
-}
-
-// infoFromLabels reads back what containerLabels wrote.
-func infoFromLabels(id string, labels map[string]string) pod.ContainerInfo {
-	attempt, _ := strconv.Atoi(labels[pod.LabelAttempt])
-	return pod.ContainerInfo{
-		ID:      id,
-		GroupID: labels[pod.LabelGroupID],
-		Name:    labels[pod.LabelContainer],
-		Kind:    labels[pod.LabelKind],
-		Attempt: attempt,
-	}
 }
 
 // ownFilter selects this root's containers, of one group unless groupID is "".

@@ -283,7 +283,7 @@ func (b *Backend) ListContainers(ctx context.Context, groupID string) ([]pod.Con
 	}
 	out := make([]pod.ContainerInfo, 0, len(list))
 	for _, c := range list {
-		info := infoFromLabels(nameOf(c.Names), c.Labels)
+		info := pod.InfoFromLabels(nameOf(c.Names), c.Labels)
 		if c.State == container.StateRunning {
 			// The list does not carry the pid.
 			if st, err := b.cli.ContainerInspect(ctx, c.ID); err == nil && st.State != nil && st.State.Running {

@@ -1,18 +1,17 @@
 package docker
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"io"
-	"sync"
 	"time"
 
 	"github.com/docker/docker/api/types/container"
 	"github.com/docker/docker/pkg/stdcopy"
 	"golang.org/x/sys/unix"
 
+	"leci/internal/capped"
 	"leci/pod"
 )
 
@@ -39,7 +38,7 @@ func (b *Backend) Exec(ctx context.Context, id string, cmd []string, maxOutput i
 		return pod.ExecResult{}, fmt.Errorf("start exec in %s: %w", id, err)
 	}
 	defer resp.Close()
-	out := &boundedBuffer{max: maxOutput}
+	out := &capped.Buffer{Max: maxOutput}
 	copied := make(chan struct{})
 	go func() {
 		defer close(copied)
@@ -211,27 +210,4 @@ func writerOr(w io.Writer) io.Writer {
 		return io.Discard
 	}
 	return w
-}
-
-// boundedBuffer keeps the first max bytes written to it and drops the rest,
-// so that a chatty command cannot grow leci's memory.
-type boundedBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-	max int
-}
-
-func (b *boundedBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	if room := b.max - b.buf.Len(); room > 0 {
-		b.buf.Write(p[:min(len(p), room)])
-	}
-	return len(p), nil
-}
-
-func (b *boundedBuffer) Bytes() []byte {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return bytes.Clone(b.buf.Bytes())
 }
