@@ -176,9 +176,7 @@ func TestDaemonKilledDuringCreates(t *testing.T) {
 		if c := st.Containers[0]; c.RestartCount != 0 {
 			t.Errorf("%s: %d restarts after the daemon's restart, want 0", g.name, c.RestartCount)
 		}
-		if pids[g.name] = mainPID(g.marker); pids[g.name] == 0 {
-			t.Errorf("%s: no process", g.name)
-		}
+		pids[g.name] = startedPID(t, g.marker)
 	}
 
 	// Again, with the first groups running under the daemon that is killed.
@@ -363,7 +361,7 @@ func TestContainerdRestartedUnderDaemon(t *testing.T) {
 	}
 	for _, g := range groups {
 		d.waitStatus(ids[g.name], api.GroupRunning)
-		pids[g.name] = mainPID(g.marker)
+		pids[g.name] = startedPID(t, g.marker)
 	}
 	// A group whose container exits, with code 3, while containerd is away:
 	// when the test puts a file into a host directory it mounts.
@@ -493,7 +491,7 @@ func TestOwnContainerdRestartedByDaemon(t *testing.T) {
 	pids := map[string]int{}
 	for _, g := range groups {
 		d.waitStatus(ids[g.name], api.GroupRunning)
-		pids[g.name] = mainPID(g.marker)
+		pids[g.name] = startedPID(t, g.marker)
 	}
 
 	ctd.kill()

@@ -122,6 +122,22 @@ func mainPID(marker string) int {
 	return best
 }
 
+// startedPID is mainPID once the process has shown up: a container is
+// Running as soon as runc has started it, a moment before its process has
+// replaced runc's and carries the marker.
+func startedPID(t testing.TB, marker string) int {
+	t.Helper()
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+		if pid := mainPID(marker); pid != 0 {
+			return pid
+		}
+		if time.Now().After(deadline) {
+			t.Errorf("no process with %q after 10 s", marker)
+			return 0
+		}
+	}
+}
+
 // A daemon killed with SIGKILL while creating groups: once restarted, every
 // acknowledged group converges, running containers keep their process and
 // restart count, and deleting everything leaves nothing behind.
@@ -155,10 +171,7 @@ func TestDaemonKilledAndRestarted(t *testing.T) {
 		if c := g.Containers[0]; c.RestartCount != 0 {
 			t.Errorf("%s: %d restarts after the daemon's restart, want 0", id, c.RestartCount)
 		}
-		before[id] = mainPID(fmt.Sprintf("# survivor-%d", i))
-		if before[id] == 0 {
-			t.Errorf("%s: no process", id)
-		}
+		before[id] = startedPID(t, fmt.Sprintf("# survivor-%d", i))
 	}
 	// Killed again, once everything runs: the processes are the same after.
 	d.kill()
