@@ -204,7 +204,7 @@ func Open(ctx context.Context, cfg Config, log *slog.Logger) (_ *Host, retErr er
 }
 
 func openDocker(ctx context.Context, cfg Config, log *slog.Logger) (*docker.Backend, error) {
-	d, err := docker.New(ctx, docker.Options{Host: cfg.DockerHost, Root: cfg.Root, LeciBinary: cfg.LeciBinary, CgroupRoot: cfg.CgroupRoot}, log)
+	d, err := docker.New(ctx, docker.Options{Host: cfg.DockerHost, Root: cfg.Root, LeciBinary: cfg.LeciBinary, CgroupRoot: cfg.CgroupRoot, Registries: cfg.Registries}, log)
 	if err != nil {
 		return nil, fmt.Errorf("docker: %w", err)
 	}

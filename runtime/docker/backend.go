@@ -17,6 +17,7 @@ import (
 	"github.com/docker/docker/errdefs"
 
 	"leci/internal/cgroup"
+	"leci/internal/registries"
 	"leci/pod"
 	"leci/runtime"
 )
@@ -60,6 +61,10 @@ type Options struct {
 	// CgroupRoot is the cgroup holding the groups' cgroups,
 	// CgroupRoot/<group ID>. Default /leci.
 	CgroupRoot string
+	// Registries is the host's registry configuration; Docker takes only
+	// its logins, for hosts the request has none for (mirrors, TLS and
+	// plain HTTP are dockerd's own settings). Nil: none.
+	Registries *registries.Config
 }
 
 // ResolveHost is the Engine address leci uses for host: host itself, else

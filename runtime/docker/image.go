@@ -75,7 +75,15 @@ func (b *Backend) pullOnce(ctx context.Context, ref string, auth pod.ImageAuth) 
 	named = reference.TagNameOnly(named)
 	host := reference.Domain(named)
 	opts := image.PullOptions{}
-	if c, ok := credentialFor(host, auth.Credentials); ok {
+	c, ok := credentialFor(host, auth.Credentials)
+	if !ok {
+		// The request's own logins win; the host's configuration fills in.
+		if l, found := b.opts.Registries.Login(host); found {
+			c, ok = pod.Credential{Server: host, UserName: l.Username, Password: l.Password}, true
+			b.log.Info("pulling with a configured login", "host", host, "from", l.From)
+		}
+	}
+	if ok {
 		opts.RegistryAuth, err = encodeAuth(c)
 		if err != nil {
 			return err

@@ -17,6 +17,7 @@ import (
 
 	"leci/internal/testimage"
 	"leci/internal/testutil"
+	"leci/internal/registries"
 	"leci/pod"
 )
 
@@ -57,6 +58,23 @@ func TestPullWithCredentials(t *testing.T) {
 	}
 	if ok, err := e.b.imageExists(ctx, ref); err != nil || !ok {
 		t.Errorf("pulled image not present: %v %v", ok, err)
+	}
+
+	// A login from the host's configuration (the daemon's registries:),
+	// for a request that brings none.
+	if err := e.b.RemoveImage(ctx, ref); err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := registries.New(map[string]registries.Host{host: {Username: user, Password: pass}}, "", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.b.opts.Registries = cfg
+	if err := e.b.EnsureImage(ctx, ref, "IfNotPresent", pod.ImageAuth{}); err != nil {
+		t.Fatalf("pull with the configured login: %v", err)
+	}
+	if ok, err := e.b.imageExists(ctx, ref); err != nil || !ok {
+		t.Errorf("image pulled with the configured login not present: %v %v", ok, err)
 	}
 }
 
