@@ -34,27 +34,10 @@ func isNetNS(path string) bool {
 // createNetNS makes a new network namespace and pins it by bind mounting it
 // onto path, which must not be a live namespace already.
 func createNetNS(path string) error {
-	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+	if err := makePinPoint(path); err != nil {
 		return err
 	}
-	f, err := os.OpenFile(path, os.O_RDONLY|os.O_CREATE|os.O_EXCL, 0o444)
-	if errors.Is(err, fs.ErrExist) {
-		if isNetNS(path) {
-			return fmt.Errorf("%s: %w", path, ErrNetNSExists)
-		}
-		// A plain file is what a crash between create and mount leaves; it
-		// pins nothing and can go.
-		if err := os.Remove(path); err != nil {
-			return err
-		}
-		f, err = os.OpenFile(path, os.O_RDONLY|os.O_CREATE|os.O_EXCL, 0o444)
-	}
-	if err != nil {
-		return err
-	}
-	f.Close()
-
-	err = onNetNSThread(func() error {
+	err := onNetNSThread(func() error {
 		if err := unix.Unshare(unix.CLONE_NEWNET); err != nil {
 			return fmt.Errorf("unshare network namespace: %w", err)
 		}
@@ -72,12 +55,10 @@ func createNetNS(path string) error {
 	return nil
 }
 
-// pinNetNS pins the existing network namespace nsPath (a /proc/<pid>/ns/net
-// file, or another pinned one) at path, as createNetNS pins a new one.
-func pinNetNS(nsPath, path string) error {
-	if !isNetNS(nsPath) {
-		return fmt.Errorf("%s is not a network namespace", nsPath)
-	}
+// makePinPoint makes the empty file a namespace is bind mounted onto. A
+// live namespace already at path is ErrNetNSExists; a plain file is what a
+// crash between create and mount leaves: it pins nothing and can go.
+func makePinPoint(path string) error {
 	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
 		return err
 	}
@@ -94,7 +75,18 @@ func pinNetNS(nsPath, path string) error {
 	if err != nil {
 		return err
 	}
-	f.Close()
+	return f.Close()
+}
+
+// pinNetNS pins the existing network namespace nsPath (a /proc/<pid>/ns/net
+// file, or another pinned one) at path, as createNetNS pins a new one.
+func pinNetNS(nsPath, path string) error {
+	if !isNetNS(nsPath) {
+		return fmt.Errorf("%s is not a network namespace", nsPath)
+	}
+	if err := makePinPoint(path); err != nil {
+		return err
+	}
 	if err := unix.Mount(nsPath, path, "none", unix.MS_BIND, ""); err != nil {
 		os.Remove(path)
 		return fmt.Errorf("pin network namespace %s on %s: %w", nsPath, path, err)
