@@ -271,3 +271,21 @@ func nameOf(names []string) string {
 func cleanupContext(ctx context.Context) (context.Context, context.CancelFunc) {
 	return context.WithTimeout(context.WithoutCancel(ctx), cleanupTimeout)
 }
+
+// pingTimeout bounds Ping: an Engine that does not answer within it is
+// taken to be away.
+const pingTimeout = 2 * time.Second
+
+// Ping answers nil when the Engine answers, else an error wrapping
+// pod.ErrUnavailable (runtime.Pinger): while dockerd is away the daemon keeps
+// serving reads and refuses writes, as with containerd.
+func (b *Backend) Ping(ctx context.Context) error {
+	ctx, cancel := context.WithTimeout(ctx, pingTimeout)
+	defer cancel()
+	if _, err := b.cli.Ping(ctx); err != nil {
+		return fmt.Errorf("%w: the Docker Engine at %s does not answer (%v)", pod.ErrUnavailable, b.opts.Host, err)
+	}
+	return nil
+}
+
+var _ runtime.Pinger = (*Backend)(nil)

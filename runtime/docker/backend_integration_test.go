@@ -436,3 +436,20 @@ func TestRemoveLeavesNothing(t *testing.T) {
 		}
 	}
 }
+
+// TestPingWhenTheEngineGoes: Ping answers while dockerd runs, and says the
+// runtime is unavailable once it has stopped, which the daemon turns into
+// 503 ServiceUnavailable for writes.
+func TestPingWhenTheEngineGoes(t *testing.T) {
+	e := newEnv(t)
+	ctx := context.Background()
+	if err := e.b.Ping(ctx); err != nil {
+		t.Fatalf("Ping with dockerd running: %v", err)
+	}
+	if err := e.d.Stop(); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.b.Ping(ctx); !errors.Is(err, pod.ErrUnavailable) {
+		t.Errorf("Ping with dockerd stopped: %v, want ErrUnavailable", err)
+	}
+}
