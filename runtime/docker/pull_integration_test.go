@@ -15,9 +15,9 @@ import (
 	"testing"
 	"time"
 
+	"leci/internal/registries"
 	"leci/internal/testimage"
 	"leci/internal/testutil"
-	"leci/internal/registries"
 	"leci/pod"
 )
 
