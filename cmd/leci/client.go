@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"net/url"
 	"os"
+	"slices"
 	"strings"
 	"time"
 
@@ -139,6 +140,28 @@ func (c *apiClient) describeGroups(ctx context.Context, params url.Values) ([]ap
 			return out, nil
 		}
 	}
+}
+
+// clientFor connects to the daemon and finds the group arg names, what
+// every per-group command starts with.
+func (o *clientOptions) clientFor(ctx context.Context, arg string) (*apiClient, api.ContainerGroupDetail, error) {
+	c, err := o.client()
+	if err != nil {
+		return nil, api.ContainerGroupDetail{}, err
+	}
+	g, err := c.resolve(ctx, arg)
+	if err != nil {
+		return nil, api.ContainerGroupDetail{}, err
+	}
+	return c, g, nil
+}
+
+// checkOutput refuses an --output value the command does not print.
+func checkOutput(output string, formats ...string) error {
+	if slices.Contains(formats, output) {
+		return nil
+	}
+	return usageErrorf("unknown --output %q: want %s", output, strings.Join(formats, " or "))
 }
 
 // resolve finds the group an argument names: its id, else its

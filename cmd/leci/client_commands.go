@@ -136,8 +136,8 @@ func newPsCommand(o *clientOptions) *cobra.Command {
 		Short: "List the daemon's container groups",
 		Args:  noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if output != "table" && output != "json" {
-				return usageErrorf("unknown --output %q: want table or json", output)
+			if err := checkOutput(output, "table", "json"); err != nil {
+				return err
 			}
 			c, err := o.client()
 			if err != nil {
@@ -217,14 +217,10 @@ func newDescribeCommand(o *clientOptions) *cobra.Command {
 		Short: "Show a container group as DescribeContainerGroups shows it",
 		Args:  exactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if output != "json" && output != "yaml" {
-				return usageErrorf("unknown --output %q: want json or yaml", output)
-			}
-			c, err := o.client()
-			if err != nil {
+			if err := checkOutput(output, "json", "yaml"); err != nil {
 				return err
 			}
-			g, err := c.resolve(cmd.Context(), args[0])
+			_, g, err := o.clientFor(cmd.Context(), args[0])
 			if err != nil {
 				return err
 			}
@@ -283,11 +279,7 @@ each second, across restarts of the container) until the group ends or is
 deleted, or the command is interrupted.`,
 		Args: exactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			c, err := o.client()
-			if err != nil {
-				return err
-			}
-			g, err := c.resolve(cmd.Context(), args[0])
+			c, g, err := o.clientFor(cmd.Context(), args[0])
 			if err != nil {
 				return err
 			}
@@ -350,11 +342,7 @@ its output streams as it comes. leci then exits with the command's exit code.`,
 			if cmd.ArgsLenAtDash() != 1 || len(args) < 2 {
 				return usageErrorf("usage: leci exec ID|NAME [-c CONTAINER] [-i] [-t] -- COMMAND [ARG...]")
 			}
-			c, err := o.client()
-			if err != nil {
-				return err
-			}
-			g, err := c.resolve(cmd.Context(), args[0])
+			c, g, err := o.clientFor(cmd.Context(), args[0])
 			if err != nil {
 				return err
 			}

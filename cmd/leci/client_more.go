@@ -32,14 +32,10 @@ func newEventsCommand(o *clientOptions) *cobra.Command {
 BackOff, probe failures, ...), oldest first.`,
 		Args: exactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if output != "table" && output != "json" {
-				return usageErrorf("unknown --output %q: want table or json", output)
-			}
-			c, err := o.client()
-			if err != nil {
+			if err := checkOutput(output, "table", "json"); err != nil {
 				return err
 			}
-			g, err := c.resolve(cmd.Context(), args[0])
+			c, g, err := o.clientFor(cmd.Context(), args[0])
 			if err != nil {
 				return err
 			}
