@@ -73,6 +73,11 @@ type Config struct {
 	// the runtimes' state and sockets.
 	HostPathAllow []string
 	HostPathDeny  []string
+	// MetricsInterval is how often the engine samples each group's usage
+	// for DescribeContainerGroupMetric (runtime.Options.MetricsInterval):
+	// 0 for the default, negative for never, as for `leci run`, which
+	// answers no API.
+	MetricsInterval time.Duration
 	// Recorder keeps the groups' status for a restarted leci (the daemon's
 	// store); nil keeps nothing.
 	Recorder runtime.Recorder
@@ -199,7 +204,7 @@ func Open(ctx context.Context, cfg Config, log *slog.Logger) (_ *Host, retErr er
 	}
 	vm := cfg.Volumes()
 	h.Network, h.Volumes = nm, vm
-	h.Engine = runtime.New(backend, nm, vm, runtime.Options{Root: cfg.Root, Backoff: cfg.Backoff, LogTail: logTail, Recorder: cfg.Recorder}, log)
+	h.Engine = runtime.New(backend, nm, vm, runtime.Options{Root: cfg.Root, Backoff: cfg.Backoff, LogTail: logTail, Recorder: cfg.Recorder, MetricsInterval: cfg.MetricsInterval}, log)
 	return h, nil
 }
 

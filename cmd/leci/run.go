@@ -83,7 +83,9 @@ func runAction(ctx context.Context, g *globalOptions, stdin io.Reader, stdout, s
 	defer stop()
 	log := g.logger(stderr)
 	backoff := runtime.Backoff{Base: opts.backoffBase, Max: opts.backoffMax, ResetAfter: runtime.DefaultBackoff.ResetAfter}
-	env, err := host.Open(ctx, g.hostConfig(backoff), log)
+	cfg := g.hostConfig(backoff)
+	cfg.MetricsInterval = -1 // nothing asks a foreground run for metrics
+	env, err := host.Open(ctx, cfg, log)
 	if err != nil {
 		return err
 	}
