@@ -19,6 +19,7 @@ import (
 	"github.com/containerd/containerd/v2/pkg/cio"
 
 	"leci/internal/registries"
+	"leci/internal/trace"
 	"leci/logs"
 	"leci/network"
 	"leci/runtime"
@@ -85,6 +86,9 @@ type Config struct {
 	// registries and docker's config.json), for pulls where a request says
 	// nothing of a registry; nil configures nothing. Used by containerd.
 	Registries *registries.Config
+	// Trace, when set, records how long each step of each group takes
+	// (internal/trace).
+	Trace *trace.Recorder
 }
 
 // Volumes is the volume manager the configuration describes.
@@ -204,7 +208,7 @@ func Open(ctx context.Context, cfg Config, log *slog.Logger) (_ *Host, retErr er
 	}
 	vm := cfg.Volumes()
 	h.Network, h.Volumes = nm, vm
-	h.Engine = runtime.New(backend, nm, vm, runtime.Options{Root: cfg.Root, Backoff: cfg.Backoff, LogTail: logTail, Recorder: cfg.Recorder, MetricsInterval: cfg.MetricsInterval}, log)
+	h.Engine = runtime.New(backend, nm, vm, runtime.Options{Root: cfg.Root, Backoff: cfg.Backoff, LogTail: logTail, Recorder: cfg.Recorder, MetricsInterval: cfg.MetricsInterval, Trace: cfg.Trace}, log)
 	return h, nil
 }
 

@@ -14,6 +14,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"leci/api"
+	"leci/internal/trace"
 	"leci/pod"
 	"leci/probes"
 )
@@ -75,7 +76,7 @@ type imagePull struct {
 
 func newGroup(e *Engine, id, dir string, req *api.CreateContainerGroupRequest) *group {
 	now := e.opts.Now()
-	ctx, cancel := context.WithCancel(context.Background())
+	ctx, cancel := context.WithCancel(trace.WithGroup(trace.WithRecorder(context.Background(), e.opts.Trace), id))
 	g := &group{
 		e: e, id: id, dir: dir, req: req,
 		log:      e.log.With("group", id),
@@ -256,7 +257,7 @@ func (g *group) resume() {
 				close(lost)
 				ch = lost
 			}
-			g.watchExit(list.init, i, c.Attempt, ch)
+			g.watchExit(list.init, i, c.Attempt, trace.Span{}, ch)
 			if !list.init {
 				g.startProbes(&g.req.Container[i], c.Attempt, c.ID, c.Current.StartedAt)
 			}
@@ -506,7 +507,9 @@ func (g *group) setup(ctx context.Context) error {
 				st.event(g.e.opts.Now(), "Normal", "Pulling", "", "Pulling image "+ref.image)
 			})
 			start := time.Now()
+			sp := trace.Begin(ctx, "image.ensure "+ref.image)
 			p.err = g.e.backend.EnsureImage(ctx, ref.image, ref.policy, auth)
+			sp.End(p.err)
 			if p.err == nil {
 				g.update(func(st *GroupStatus) {
 					st.event(g.e.opts.Now(), "Normal", "Pulled", "", fmt.Sprintf("Image %s is present (%s)", ref.image, time.Since(start).Round(time.Millisecond)))
@@ -521,11 +524,15 @@ func (g *group) setup(ctx context.Context) error {
 		}
 	}
 	var err error
+	sp := trace.Begin(ctx, "volumes.prepare")
 	g.volumes, err = g.e.vols.Prepare(ctx, filepath.Join(g.dir, "volumes"), g.req.Volume)
+	sp.End(err)
 	if err != nil {
 		return fmt.Errorf("volumes: %w", err)
 	}
+	sp = trace.Begin(ctx, "sandbox.start")
 	g.sandbox, err = g.e.backend.StartSandbox(ctx, g.sandboxConfig())
+	sp.End(err)
 	if err != nil {
 		return fmt.Errorf("sandbox: %w", err)
 	}
@@ -558,6 +565,8 @@ func (g *group) attachNetwork(ctx context.Context, sb *pod.Sandbox) error {
 		nw  pod.Network
 		err error
 	)
+	sp := trace.Begin(ctx, "network.setup")
+	defer func() { sp.End(err) }()
 	switch {
 	case sb == nil:
 		nw, err = g.e.net.Setup(ctx, g.id, networkOptions(g.req))
@@ -572,7 +581,9 @@ func (g *group) attachNetwork(ctx context.Context, sb *pod.Sandbox) error {
 	}
 	g.network = nw
 	g.update(func(st *GroupStatus) { st.IPv4, st.IPv6 = nw.IPv4, nw.IPv6 })
+	esp := trace.Begin(ctx, "etc.write")
 	g.etc, err = g.e.net.WriteEtcFiles(filepath.Join(g.dir, "etc"), etcFiles(g.req, nw))
+	esp.End(err)
 	if err != nil {
 		return fmt.Errorf("write /etc files: %w", err)
 	}
@@ -737,7 +748,10 @@ func (g *group) startContainer(init bool, i int) {
 		fail(ReasonCreateContainerErr, err)
 		return
 	}
-	if err := g.e.backend.CreateContainer(g.ctx, sb, cfg); err != nil {
+	sp := trace.Begin(g.ctx, "container.create "+spec.Name)
+	err = g.e.backend.CreateContainer(g.ctx, sb, cfg)
+	sp.End(err)
+	if err != nil {
 		g.removeContainer(id)
 		if errors.Is(err, pod.ErrCreateConfig) {
 			fail(ReasonCreateConfigError, err)
@@ -749,7 +763,9 @@ func (g *group) startContainer(init bool, i int) {
 	g.update(func(st *GroupStatus) {
 		st.event(g.e.opts.Now(), "Normal", "Created", spec.Name, "Created container "+spec.Name)
 	})
+	sp = trace.Begin(g.ctx, "container.start "+spec.Name)
 	exitCh, err := g.e.backend.StartContainer(g.ctx, id)
+	sp.End(err)
 	if err != nil {
 		g.removeContainer(id)
 		fail(ReasonRunContainerError, err)
@@ -765,7 +781,7 @@ func (g *group) startContainer(init bool, i int) {
 		st.event(started, "Normal", "Started", spec.Name, "Started container "+spec.Name)
 	})
 	log.Debug("container started", "id", id, "attempt", attempt)
-	g.watchExit(init, i, attempt, exitCh)
+	g.watchExit(init, i, attempt, trace.Begin(g.ctx, "container.run "+spec.Name), exitCh)
 	if app == nil {
 		return
 	}
@@ -882,10 +898,12 @@ func (g *group) probed(u probes.Update) {
 	}
 }
 
-// watchExit hands the exit of a container's run to the supervisor.
-func (g *group) watchExit(init bool, i, attempt int, exitCh <-chan pod.Exit) {
+// watchExit hands the exit of a container's run to the supervisor; run,
+// the span of the run, ends with it.
+func (g *group) watchExit(init bool, i, attempt int, run trace.Span, exitCh <-chan pod.Exit) {
 	go func() {
 		ex, ok := <-exitCh
+		run.End(nil)
 		if !ok {
 			ex = pod.Exit{Code: 255, FinishedAt: g.e.opts.Now()}
 		}
@@ -1015,7 +1033,10 @@ func (g *group) stopProbes(name string, attempt int) {
 func (g *group) removeContainer(id string) {
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(g.ctx), time.Minute)
 	defer cancel()
-	if err := g.e.backend.RemoveContainer(ctx, id); err != nil {
+	sp := trace.Begin(ctx, "container.remove")
+	err := g.e.backend.RemoveContainer(ctx, id)
+	sp.End(err)
+	if err != nil {
 		g.log.Warn("remove container", "id", id, "err", err)
 	}
 }
@@ -1023,10 +1044,13 @@ func (g *group) removeContainer(id string) {
 // teardownHost undoes setup: the sandbox, the network and the volumes go
 // at once (none needs another), each whether or not the others succeed.
 func (g *group) teardownHost(ctx context.Context) error {
-	steps := []func() error{
-		func() error { return g.e.backend.RemoveSandbox(ctx, g.id) },
-		func() error { return g.e.net.Teardown(ctx, g.id) },
-		func() error { return g.e.vols.Cleanup(ctx, filepath.Join(g.dir, "volumes")) },
+	steps := []struct {
+		name string
+		do   func() error
+	}{
+		{"sandbox.remove", func() error { return g.e.backend.RemoveSandbox(ctx, g.id) }},
+		{"network.teardown", func() error { return g.e.net.Teardown(ctx, g.id) }},
+		{"volumes.cleanup", func() error { return g.e.vols.Cleanup(ctx, filepath.Join(g.dir, "volumes")) }},
 	}
 	errs := make([]error, len(steps))
 	var wg sync.WaitGroup
@@ -1034,7 +1058,9 @@ func (g *group) teardownHost(ctx context.Context) error {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			errs[i] = step()
+			sp := trace.Begin(ctx, step.name)
+			errs[i] = step.do()
+			sp.End(errs[i])
 		}()
 	}
 	wg.Wait()
@@ -1046,6 +1072,8 @@ func (g *group) teardownHost(ctx context.Context) error {
 // the ones before it succeeded.
 func (g *group) delete(ctx context.Context) error {
 	g.deleteOnce.Do(func() {
+		ctx = trace.WithGroup(trace.WithRecorder(ctx, g.e.opts.Trace), g.id)
+		whole := trace.Begin(ctx, "group.delete")
 		g.cancel()
 		<-g.done
 		g.removals.Wait()
@@ -1064,7 +1092,13 @@ func (g *group) delete(ctx context.Context) error {
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
-				err := errors.Join(g.stopContainer(ctx, c.Name, c.Kind, c.ID, grace), g.e.backend.RemoveContainer(ctx, c.ID))
+				sp := trace.Begin(ctx, "container.stop "+c.Name)
+				err := g.stopContainer(ctx, c.Name, c.Kind, c.ID, grace)
+				sp.End(err)
+				sp = trace.Begin(ctx, "container.remove "+c.Name)
+				rerr := g.e.backend.RemoveContainer(ctx, c.ID)
+				sp.End(rerr)
+				err = errors.Join(err, rerr)
 				mu.Lock()
 				errs = append(errs, err)
 				mu.Unlock()
@@ -1086,6 +1120,7 @@ func (g *group) delete(ctx context.Context) error {
 				g.deleteErr = err
 			}
 		}
+		whole.End(g.deleteErr)
 		close(g.gone)
 	})
 	return g.deleteErr
