@@ -35,6 +35,9 @@ type fakeContainer struct {
 	stop chan struct{}
 	done chan struct{} // closed at exit, with code set
 	code int
+	// started is set by StartContainer: with done still open, the
+	// container runs, as ListContainers reports.
+	started bool
 }
 
 func newFakeBackend() *fakeBackend {
@@ -79,6 +82,7 @@ func (f *fakeBackend) StartContainer(ctx context.Context, id string) (<-chan pod
 	if !ok {
 		return nil, errors.New("no such container")
 	}
+	c.started = true
 	name := c.cfg.Name
 	run := f.runs[name]
 	f.runs[name]++
@@ -153,7 +157,13 @@ func (f *fakeBackend) ListContainers(ctx context.Context, groupID string) ([]pod
 	var out []pod.ContainerInfo
 	for id, c := range f.live {
 		if c.cfg.GroupID == groupID {
-			out = append(out, pod.ContainerInfo{ID: id, GroupID: groupID, Name: c.cfg.Name, Kind: c.cfg.Kind})
+			running := c.started
+			select {
+			case <-c.done:
+				running = false
+			default:
+			}
+			out = append(out, pod.ContainerInfo{ID: id, GroupID: groupID, Name: c.cfg.Name, Kind: c.cfg.Kind, Running: running})
 		}
 	}
 	return out, nil

@@ -617,7 +617,7 @@ func (g *group) renewSandbox(ctx context.Context) (pod.Sandbox, error) {
 func (g *group) ensureSandbox() (pod.Sandbox, error) {
 	g.sandboxMu.Lock()
 	defer g.sandboxMu.Unlock()
-	if g.sandbox.PID > 0 && unix.Kill(g.sandbox.PID, 0) != unix.ESRCH {
+	if sandboxAlive(g.sandbox) {
 		return g.sandbox, nil
 	}
 	g.log.Warn("sandbox process is gone; starting it again", "pid", g.sandbox.PID)
@@ -639,6 +639,16 @@ func (g *group) ensureSandbox() (pod.Sandbox, error) {
 		st.event(g.e.opts.Now(), "Warning", "SandboxChanged", "", "Pod sandbox changed, it will be killed and re-created.")
 	})
 	return sb, nil
+}
+
+// sandboxAlive tells whether containers can still join sb: its process
+// runs, or it has none and its namespaces are files, which last until the
+// group is deleted.
+func sandboxAlive(sb pod.Sandbox) bool {
+	if sb.PID > 0 {
+		return unix.Kill(sb.PID, 0) != unix.ESRCH
+	}
+	return sb.IPCPath != ""
 }
 
 func (g *group) sandboxConfig() pod.SandboxConfig {
@@ -1044,13 +1054,30 @@ func (g *group) removeContainer(id string) {
 // teardownHost undoes setup: the sandbox, the network and the volumes go
 // at once (none needs another), each whether or not the others succeed.
 func (g *group) teardownHost(ctx context.Context) error {
+	return g.teardownAfter(ctx, nil)
+}
+
+// teardownAfter is teardownHost for a group whose containers are stopped
+// but may not be removed yet: removeContainers, when not nil, removes
+// them, and the sandbox (which holds their cgroups) and the volumes (which
+// they mount) go once it is done, while the network goes at once.
+func (g *group) teardownAfter(ctx context.Context, removeContainers func() error) error {
+	removed := make(chan struct{})
+	var removeErr error
+	go func() {
+		defer close(removed)
+		if removeContainers != nil {
+			removeErr = removeContainers()
+		}
+	}()
 	steps := []struct {
-		name string
-		do   func() error
+		name        string
+		needRemoved bool
+		do          func() error
 	}{
-		{"sandbox.remove", func() error { return g.e.backend.RemoveSandbox(ctx, g.id) }},
-		{"network.teardown", func() error { return g.e.net.Teardown(ctx, g.id) }},
-		{"volumes.cleanup", func() error { return g.e.vols.Cleanup(ctx, filepath.Join(g.dir, "volumes")) }},
+		{"sandbox.remove", true, func() error { return g.e.backend.RemoveSandbox(ctx, g.id) }},
+		{"network.teardown", false, func() error { return g.e.net.Teardown(ctx, g.id) }},
+		{"volumes.cleanup", true, func() error { return g.e.vols.Cleanup(ctx, filepath.Join(g.dir, "volumes")) }},
 	}
 	errs := make([]error, len(steps))
 	var wg sync.WaitGroup
@@ -1058,9 +1085,31 @@ func (g *group) teardownHost(ctx context.Context) error {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
+			if step.needRemoved {
+				<-removed
+			}
 			sp := trace.Begin(ctx, step.name)
 			errs[i] = step.do()
 			sp.End(errs[i])
+		}()
+	}
+	wg.Wait()
+	return errors.Join(append(errs, removeErr)...)
+}
+
+// eachContainer runs fn for every container of containers but the
+// sandbox, all at once, and joins their errors.
+func eachContainer(containers []pod.ContainerInfo, fn func(c pod.ContainerInfo) error) error {
+	errs := make([]error, len(containers))
+	var wg sync.WaitGroup
+	for i, c := range containers {
+		if c.Kind == pod.KindSandbox {
+			continue
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			errs[i] = fn(c)
 		}()
 	}
 	wg.Wait()
@@ -1076,40 +1125,39 @@ func (g *group) delete(ctx context.Context) error {
 		whole := trace.Begin(ctx, "group.delete")
 		g.cancel()
 		<-g.done
-		g.removals.Wait()
 		g.e.probes.StopAll(g.id)
 		g.update(func(st *GroupStatus) { st.Phase = api.GroupTerminating })
 		grace := time.Duration(*g.req.TerminationGracePeriodSeconds) * time.Second
 		var errs []error
 		containers, err := g.e.backend.ListContainers(ctx, g.id)
 		errs = append(errs, err)
-		var wg sync.WaitGroup
-		var mu sync.Mutex
-		for _, c := range containers {
-			if c.Kind == pod.KindSandbox {
-				continue
+		// Every running container stops first, all at once; until then the
+		// group keeps its network (a preStop hook may need it).
+		errs = append(errs, eachContainer(containers, func(c pod.ContainerInfo) error {
+			if !c.Running {
+				return nil // ended; maybe being removed in the background
 			}
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				sp := trace.Begin(ctx, "container.stop "+c.Name)
-				err := g.stopContainer(ctx, c.Name, c.Kind, c.ID, grace)
-				sp.End(err)
-				sp = trace.Begin(ctx, "container.remove "+c.Name)
-				rerr := g.e.backend.RemoveContainer(ctx, c.ID)
-				sp.End(rerr)
-				err = errors.Join(err, rerr)
-				mu.Lock()
-				errs = append(errs, err)
-				mu.Unlock()
-			}()
-		}
-		wg.Wait()
+			sp := trace.Begin(ctx, "container.stop "+c.Name)
+			err := g.stopContainer(ctx, c.Name, c.Kind, c.ID, grace)
+			sp.End(err)
+			return err
+		}))
 		g.recordStopped(2 * time.Second)
-		// Only once everything under it is unmounted may the group's
-		// directory go: removing through a mount would delete what it
-		// shows (a host directory, say).
-		if err := g.teardownHost(ctx); err != nil {
+		// Then nothing runs in the group: the network goes while the
+		// containers are removed. Only once everything under it is
+		// unmounted may the group's directory go: removing through a
+		// mount would delete what it shows (a host directory, say).
+		err = g.teardownAfter(ctx, func() error {
+			// After the removals of ended runs, which would race these.
+			g.removals.Wait()
+			return eachContainer(containers, func(c pod.ContainerInfo) error {
+				sp := trace.Begin(ctx, "container.remove "+c.Name)
+				err := g.e.backend.RemoveContainer(ctx, c.ID)
+				sp.End(err)
+				return err
+			})
+		})
+		if err != nil {
 			errs = append(errs, err)
 		} else {
 			errs = append(errs, os.RemoveAll(g.dir))
