@@ -80,6 +80,7 @@ type backendEnv struct {
 	conn    *Conn
 	b       *Backend
 	netns   string // path of the pinned network namespace
+	root    string // the backend's state directory
 	group   string
 	logDir  string
 	sbArgs  []string
@@ -114,13 +115,14 @@ func newBackendEnv(t *testing.T) *backendEnv {
 	suffix := randomSuffix(t)
 	e := &backendEnv{
 		conn:   conn,
+		root:   t.TempDir(),
 		group:  "eci-test-" + suffix,
 		logDir: t.TempDir(),
 		sbArgs: args,
 		ctx:    ctx,
 	}
 	e.b, err = NewBackend(conn, BackendOptions{
-		Root:               t.TempDir(),
+		Root:               e.root,
 		SandboxArgs:        args,
 		SandboxRootfsFiles: map[string]string{"/leci": leci, "/busybox": testimage.BusyboxPath},
 	}, testLogger(t))
@@ -198,12 +200,13 @@ func (e *backendEnv) run(t *testing.T, sb pod.Sandbox, cfg pod.ContainerConfig) 
 	began := time.Now()
 	exit := awaitExit(t, e.start(t, sb, cfg), 30*time.Second)
 	t.Logf("container %s create→start→exit: %v", cfg.Name, time.Since(began).Round(time.Millisecond))
+	// Read once the task is deleted: its output is then all written.
+	if err := e.b.RemoveContainer(e.ctx, cfg.ID); err != nil {
+		t.Errorf("remove %s: %v", cfg.Name, err)
+	}
 	out, err := os.ReadFile(cfg.LogPath)
 	if err != nil {
 		t.Errorf("read log: %v", err)
-	}
-	if err := e.b.RemoveContainer(e.ctx, cfg.ID); err != nil {
-		t.Errorf("remove %s: %v", cfg.Name, err)
 	}
 	return exit, string(out)
 }
