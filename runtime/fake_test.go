@@ -25,6 +25,7 @@ type fakeBackend struct {
 	removed    []string
 	stopped    []string
 	createFail map[string]error
+	created    []string // names in create order
 	// usage, when set, answers Usage.
 	usage func(groupID string) (pod.GroupUsage, error)
 }
@@ -71,6 +72,7 @@ func (f *fakeBackend) CreateContainer(ctx context.Context, sb pod.Sandbox, cfg p
 	if err := f.createFail[cfg.Name]; err != nil {
 		return err
 	}
+	f.created = append(f.created, cfg.Name)
 	f.live[cfg.ID] = &fakeContainer{cfg: cfg, exit: make(chan pod.Exit, 1), stop: make(chan struct{}), done: make(chan struct{})}
 	return nil
 }
@@ -202,9 +204,16 @@ type fakeNet struct {
 	usage func(groupID string) ([]pod.InterfaceUsage, error)
 	// setupIns are the namespaces SetupIn was given.
 	setupIns []string
+	// gate, when set, holds Setup until it is closed; entered is then
+	// closed when Setup is entered.
+	gate, entered chan struct{}
 }
 
 func (n *fakeNet) Setup(ctx context.Context, groupID string, opts pod.NetworkOptions) (pod.Network, error) {
+	if n.gate != nil {
+		close(n.entered)
+		<-n.gate
+	}
 	n.mu.Lock()
 	defer n.mu.Unlock()
 	if n.fail != nil {
@@ -229,6 +238,8 @@ func (n *fakeNet) Teardown(ctx context.Context, groupID string) error {
 }
 
 func (n *fakeNet) Check(ctx context.Context, groupID string) error { return nil }
+
+func (n *fakeNet) NetNSPath(groupID string) string { return "/run/netns/" + groupID }
 
 func (n *fakeNet) WriteEtcFiles(dir string, f pod.EtcFiles) (pod.EtcPaths, error) {
 	return pod.EtcPaths{Hosts: dir + "/hosts", Hostname: dir + "/hostname", Resolv: dir + "/resolv.conf"}, nil

@@ -54,6 +54,11 @@ type group struct {
 	volumes   map[string]string
 	images    map[string]*imagePull
 
+	// precreated holds the backend IDs of the containers setup created
+	// ahead of their start, while the network was being set up; the start
+	// takes each over once.
+	precreated sync.Map
+
 	deleteOnce sync.Once
 	deleteErr  error
 	removals   sync.WaitGroup // background removals of ended runs
@@ -518,23 +523,36 @@ func (g *group) setup(ctx context.Context) error {
 		}()
 	}
 	owns := g.ownsNetNS()
+	var netDone chan networkResult
 	if !owns {
-		if err := g.attachNetwork(ctx, nil); err != nil {
-			return err
+		// CNI ADD runs while the volumes, the sandbox and the first
+		// containers are made: they need the namespace's path, not its
+		// address. The /etc files exist from the start, written again
+		// with the address once it is known, and the containers start
+		// (and bind mount them) only after that.
+		var err error
+		if g.etc, err = g.e.net.WriteEtcFiles(filepath.Join(g.dir, "etc"), etcFiles(g.req, pod.Network{})); err != nil {
+			return fmt.Errorf("write /etc files: %w", err)
+		}
+		g.network = pod.Network{NetNSPath: g.e.net.NetNSPath(g.id)}
+		netDone = make(chan networkResult, 1)
+		go func() {
+			nw, etc, err := g.connectNetwork(ctx, nil)
+			netDone <- networkResult{nw, etc, err}
+		}()
+	}
+	err := g.setupLocal(ctx)
+	if netDone != nil {
+		// Whatever setupLocal did, the network's setup must have ended
+		// before setup returns: delete undoes both.
+		r := <-netDone
+		err = errors.Join(err, r.err)
+		if r.err == nil {
+			g.network, g.etc = r.nw, r.etc
 		}
 	}
-	var err error
-	sp := trace.Begin(ctx, "volumes.prepare")
-	g.volumes, err = g.e.vols.Prepare(ctx, filepath.Join(g.dir, "volumes"), g.req.Volume)
-	sp.End(err)
 	if err != nil {
-		return fmt.Errorf("volumes: %w", err)
-	}
-	sp = trace.Begin(ctx, "sandbox.start")
-	g.sandbox, err = g.e.backend.StartSandbox(ctx, g.sandboxConfig())
-	sp.End(err)
-	if err != nil {
-		return fmt.Errorf("sandbox: %w", err)
+		return err
 	}
 	if owns {
 		if err := g.attachNetwork(ctx, &g.sandbox); err != nil {
@@ -547,6 +565,111 @@ func (g *group) setup(ctx context.Context) error {
 	return nil
 }
 
+type networkResult struct {
+	nw  pod.Network
+	etc pod.EtcPaths
+	err error
+}
+
+// setupLocal makes the volumes, the sandbox and, when the network is made
+// alongside, the containers that start first. It must not touch g.network
+// or g.etc, which the network's setup sets meanwhile.
+func (g *group) setupLocal(ctx context.Context) error {
+	owns := g.ownsNetNS()
+	var err error
+	sp := trace.Begin(ctx, "volumes.prepare")
+	g.volumes, err = g.e.vols.Prepare(ctx, filepath.Join(g.dir, "volumes"), g.req.Volume)
+	sp.End(err)
+	if err != nil {
+		return fmt.Errorf("volumes: %w", err)
+	}
+	cfg := g.sandboxConfig()
+	if !owns {
+		cfg.NetNSPath = g.e.net.NetNSPath(g.id)
+	}
+	sp = trace.Begin(ctx, "sandbox.start")
+	g.sandbox, err = g.e.backend.StartSandbox(ctx, cfg)
+	sp.End(err)
+	if err != nil {
+		return fmt.Errorf("sandbox: %w", err)
+	}
+	if !owns {
+		g.precreate(ctx)
+	}
+	return nil
+}
+
+// precreate creates the containers that start first (the first init
+// container, or else the app containers) while the network is being set
+// up, so that their starts wait for nothing but it. A container whose
+// environment needs the group's address waits for its start; one that
+// fails here is removed and created again, with its error reported, by
+// its start.
+func (g *group) precreate(ctx context.Context) {
+	snap := g.snapshot()
+	acts := Plan(&snap, g.e.opts.Now())
+	var first []int
+	init := acts.StartInit >= 0
+	if init {
+		first = []int{acts.StartInit}
+	} else {
+		first = acts.StartApps
+	}
+	var wg sync.WaitGroup
+	for _, i := range first {
+		spec, app := g.containerSpec(init, i)
+		if usesPodIP(spec) {
+			continue
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			// The group's first pull of the image; a failed one is left
+			// to the start, which pulls again and reports it.
+			select {
+			case <-g.images[spec.Image].done:
+			case <-ctx.Done():
+				return
+			}
+			if g.images[spec.Image].err != nil {
+				return
+			}
+			attempt := statusOf(&snap, init, i).Attempt + 1
+			id := containerID(g.id, spec.Name, attempt)
+			cfg, err := g.containerConfig(spec, app, init, attempt, id)
+			if err != nil {
+				return
+			}
+			sp := trace.Begin(ctx, "container.create "+spec.Name)
+			err = g.e.backend.CreateContainer(ctx, g.sandbox, cfg)
+			sp.End(err)
+			if err != nil {
+				g.log.Debug("create ahead of start failed; the start tries again", "container", spec.Name, "err", err)
+				g.removeContainer(id)
+				return
+			}
+			g.precreated.Store(id, true)
+		}()
+	}
+	wg.Wait()
+}
+
+// usesPodIP tells whether a container's environment holds the group's
+// address, known only once the network is set up.
+func usesPodIP(spec *api.ContainerCommon) bool {
+	for _, e := range spec.EnvironmentVar {
+		if e.FieldRef != nil && e.FieldRef.FieldPath == api.FieldPathPodIP {
+			return true
+		}
+	}
+	return false
+}
+
+// containerID is the backend ID of a container's run.
+func containerID(groupID, name string, attempt int) string {
+	return fmt.Sprintf("%s-%s-%d", groupID, name, attempt)
+}
+
 // ownsNetNS tells whether the backend makes the sandbox's network namespace
 // itself (NetNSOwner), so that the network is attached after the sandbox
 // starts rather than made before it.
@@ -556,15 +679,22 @@ func (g *group) ownsNetNS() bool {
 }
 
 // attachNetwork gives the group its network and writes the /etc files
-// that carry its address. With sb nil the network gets a new namespace
-// (the sandbox is started in it later); otherwise it goes into the
-// namespace of the running sandbox sb, whose NetNSPath then becomes the
-// pinned path, which stands for that namespace from here on.
+// that carry its address, as connectNetwork, and keeps them.
 func (g *group) attachNetwork(ctx context.Context, sb *pod.Sandbox) error {
-	var (
-		nw  pod.Network
-		err error
-	)
+	nw, etc, err := g.connectNetwork(ctx, sb)
+	if err != nil {
+		return err
+	}
+	g.network, g.etc = nw, etc
+	return nil
+}
+
+// connectNetwork gives the group its network and writes the /etc files
+// that carry its address. With sb nil the network gets a new namespace
+// (the sandbox is started in it, or joins it by path); otherwise it goes
+// into the namespace of the running sandbox sb, whose NetNSPath then
+// becomes the pinned path, which stands for that namespace from here on.
+func (g *group) connectNetwork(ctx context.Context, sb *pod.Sandbox) (nw pod.Network, etc pod.EtcPaths, err error) {
 	sp := trace.Begin(ctx, "network.setup")
 	defer func() { sp.End(err) }()
 	switch {
@@ -577,17 +707,16 @@ func (g *group) attachNetwork(ctx context.Context, sb *pod.Sandbox) error {
 		sb.NetNSPath = nw.NetNSPath
 	}
 	if err != nil {
-		return fmt.Errorf("network: %w", err)
+		return pod.Network{}, pod.EtcPaths{}, fmt.Errorf("network: %w", err)
 	}
-	g.network = nw
 	g.update(func(st *GroupStatus) { st.IPv4, st.IPv6 = nw.IPv4, nw.IPv6 })
 	esp := trace.Begin(ctx, "etc.write")
-	g.etc, err = g.e.net.WriteEtcFiles(filepath.Join(g.dir, "etc"), etcFiles(g.req, nw))
+	etc, err = g.e.net.WriteEtcFiles(filepath.Join(g.dir, "etc"), etcFiles(g.req, nw))
 	esp.End(err)
 	if err != nil {
-		return fmt.Errorf("write /etc files: %w", err)
+		return pod.Network{}, pod.EtcPaths{}, fmt.Errorf("write /etc files: %w", err)
 	}
-	return nil
+	return nw, etc, nil
 }
 
 // renewSandbox replaces a lost sandbox for a NetNSOwner backend. Its network
@@ -747,7 +876,7 @@ func (g *group) startContainer(init bool, i int) {
 		return
 	}
 	attempt := cur.Attempt + 1
-	id := fmt.Sprintf("%s-%s-%d", g.id, spec.Name, attempt)
+	id := containerID(g.id, spec.Name, attempt)
 	cfg, err := g.containerConfig(spec, app, init, attempt, id)
 	if err != nil {
 		fail(ReasonCreateConfigError, err)
@@ -758,9 +887,13 @@ func (g *group) startContainer(init bool, i int) {
 		fail(ReasonCreateContainerErr, err)
 		return
 	}
-	sp := trace.Begin(g.ctx, "container.create "+spec.Name)
-	err = g.e.backend.CreateContainer(g.ctx, sb, cfg)
-	sp.End(err)
+	if _, ok := g.precreated.LoadAndDelete(id); ok {
+		err = nil // made during setup, from the same request and sandbox
+	} else {
+		sp := trace.Begin(g.ctx, "container.create "+spec.Name)
+		err = g.e.backend.CreateContainer(g.ctx, sb, cfg)
+		sp.End(err)
+	}
 	if err != nil {
 		g.removeContainer(id)
 		if errors.Is(err, pod.ErrCreateConfig) {
@@ -773,7 +906,7 @@ func (g *group) startContainer(init bool, i int) {
 	g.update(func(st *GroupStatus) {
 		st.event(g.e.opts.Now(), "Normal", "Created", spec.Name, "Created container "+spec.Name)
 	})
-	sp = trace.Begin(g.ctx, "container.start "+spec.Name)
+	sp := trace.Begin(g.ctx, "container.start "+spec.Name)
 	exitCh, err := g.e.backend.StartContainer(g.ctx, id)
 	sp.End(err)
 	if err != nil {
