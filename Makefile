@@ -5,6 +5,13 @@ SHELL := /bin/bash
 GO ?= $(shell command -v go 2>/dev/null || echo /usr/local/go/bin/go)
 VERSION ?= $(shell git describe --always --dirty 2>/dev/null || echo dev)
 BIN := bin/leci
+# leci-helper, the small program leci runs per container (log writer) and
+# per group (sandbox process), built first and embedded into leci (package
+# internal/helper). The overlay shows it to the leci build inside the
+# package's directory without writing it there, so a later plain go build
+# or go test embeds no stale copy.
+HELPER := bin/leci-helper
+HELPER_OVERLAY := bin/leci-helper.overlay.json
 # A count, not a duration: Go 1.26's fuzz coordinator may fail a run whose
 # duration ends while a worker is mid-input ("context deadline exceeded",
 # go.dev/issue/75804, fixed in Go 1.27); a count has no deadline to race.
@@ -17,7 +24,9 @@ FUZZERS := ./api:FuzzDecodeRPC ./api:FuzzDecodeJSON ./api:FuzzDecodeYAML ./api:F
 all: build
 
 build:
-	CGO_ENABLED=0 $(GO) build -trimpath -ldflags "-s -w -X main.version=$(VERSION)" -o $(BIN) ./cmd/leci
+	CGO_ENABLED=0 $(GO) build -trimpath -ldflags "-s -w" -o $(HELPER) ./internal/helper/cmd/leci-helper
+	printf '{"Replace":{"%s":"%s"}}\n' "$(CURDIR)/internal/helper/bin/leci-helper" "$(CURDIR)/$(HELPER)" >$(HELPER_OVERLAY)
+	CGO_ENABLED=0 $(GO) build -trimpath -overlay $(HELPER_OVERLAY) -ldflags "-s -w -X main.version=$(VERSION)" -o $(BIN) ./cmd/leci
 
 # Installs containerd, runc, the CNI plugins, busybox-static, ... from the
 # distribution's packages; does nothing when they are all there.

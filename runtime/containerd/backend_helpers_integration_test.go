@@ -23,14 +23,13 @@ import (
 )
 
 var (
-	leciBinOnce  sync.Once
-	leciBinDir   string
-	leciBinPath  string
-	leciBinErr   error
-	leciHasPause bool
+	leciBinOnce sync.Once
+	leciBinDir  string
+	leciBuild   testutil.LeciBuild
+	leciBinErr  error
 )
 
-// TestMain removes the leci binary the backend tests build, once, for all.
+// TestMain removes the binaries the backend tests build, once, for all.
 func TestMain(m *testing.M) {
 	code := m.Run()
 	if leciBinDir != "" {
@@ -39,39 +38,21 @@ func TestMain(m *testing.M) {
 	os.Exit(code)
 }
 
-// leciBinary builds the static leci binary from this module, once per test
-// run, and tells whether it has the sandbox's pause command yet.
-func leciBinary(t *testing.T) (path string, hasPause bool) {
+// sandboxBinary builds leci-helper (and leci carrying it) from this module,
+// once per test run, and returns leci-helper, the sandbox's /leci as leci
+// places it.
+func sandboxBinary(t *testing.T) string {
 	t.Helper()
 	leciBinOnce.Do(func() {
-		goBin, err := exec.LookPath("go")
-		if err != nil {
-			goBin = "/usr/local/go/bin/go"
-		}
-		out, err := exec.Command(goBin, "env", "GOMOD").Output()
-		if err != nil {
-			leciBinErr = fmt.Errorf("go env GOMOD: %w", err)
-			return
-		}
-		modRoot := filepath.Dir(strings.TrimSpace(string(out)))
 		if leciBinDir, leciBinErr = os.MkdirTemp("", "leci-bin-"); leciBinErr != nil {
 			return
 		}
-		leciBinPath = filepath.Join(leciBinDir, "leci")
-		cmd := exec.Command(goBin, "build", "-o", leciBinPath, "./cmd/leci")
-		cmd.Dir = modRoot
-		cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
-		if out, err := cmd.CombinedOutput(); err != nil {
-			leciBinErr = fmt.Errorf("go build ./cmd/leci: %w\n%s", err, out)
-			return
-		}
-		// A hidden command still answers --help.
-		leciHasPause = exec.Command(leciBinPath, "pause", "--help").Run() == nil
+		leciBuild, leciBinErr = testutil.BuildLeci(leciBinDir)
 	})
 	if leciBinErr != nil {
 		t.Fatal(leciBinErr)
 	}
-	return leciBinPath, leciHasPause
+	return leciBuild.Helper
 }
 
 // backendEnv is one test's backend: its own containerd namespace on its
@@ -104,13 +85,8 @@ func newBackendEnv(t *testing.T) *backendEnv {
 		t.Fatalf("import test image: %v", err)
 	}
 
-	leci, hasPause := leciBinary(t)
-	// Until leci has its pause command, busybox waits in the sandbox.
-	args := []string{"/busybox", "sleep", "infinity"}
-	if hasPause {
-		args = []string{"/leci", "pause"}
-	}
-	t.Logf("sandbox process: %q", args)
+	leci := sandboxBinary(t)
+	args := []string{"/leci", "pause"}
 
 	suffix := randomSuffix(t)
 	e := &backendEnv{

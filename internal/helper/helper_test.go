@@ -1,0 +1,151 @@
+package helper
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
+	"os"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+)
+
+func inode(t *testing.T, path string) uint64 {
+	t.Helper()
+	fi, err := os.Stat(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return fi.Sys().(*syscall.Stat_t).Ino
+}
+
+// checkInstalled wants path to be dir/leci-helper-<hash prefix of prog>,
+// a 0755 file holding prog, and dir to hold nothing else but others.
+func checkInstalled(t *testing.T, dir, path string, prog []byte, others ...string) {
+	t.Helper()
+	sum := sha256.Sum256(prog)
+	if want := filepath.Join(dir, "leci-helper-"+hex.EncodeToString(sum[:])[:16]); path != want {
+		t.Fatalf("installed at %s, want %s", path, want)
+	}
+	fi, err := os.Stat(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if fi.Mode() != 0o755 {
+		t.Errorf("mode %v, want 0755", fi.Mode())
+	}
+	got, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(got, prog) {
+		t.Errorf("content %q, want %q", got, prog)
+	}
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	for _, e := range entries {
+		names = append(names, e.Name())
+	}
+	if want := append([]string{filepath.Base(path)}, others...); len(names) != len(want) {
+		t.Errorf("%s holds %q, want %q (no temporary file left)", dir, names, want)
+	}
+}
+
+func TestInstallWritesOnceAndReuses(t *testing.T) {
+	// The directory is made as needed, and the umask narrows nothing.
+	dir := filepath.Join(t.TempDir(), "bin")
+	old := syscall.Umask(0o077)
+	defer syscall.Umask(old)
+	prog := []byte("#!/bin/sh\necho v1\n")
+
+	path, err := Install(dir, prog)
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkInstalled(t, dir, path, prog)
+	ino := inode(t, path)
+
+	again, err := Install(dir, prog)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if again != path || inode(t, again) != ino {
+		t.Errorf("second install gave %s (inode changed: %v), want %s reused", again, inode(t, again) != ino, path)
+	}
+	checkInstalled(t, dir, path, prog)
+}
+
+func TestInstallReplacesWrongContent(t *testing.T) {
+	prog := []byte("#!/bin/sh\necho v1\n")
+	for name, spoil := range map[string]func(path string) error{
+		"same size, other bytes": func(p string) error { return os.WriteFile(p, bytes.ToUpper(prog), 0o755) },
+		"cut short":              func(p string) error { return os.Truncate(p, 4) },
+		"not executable":         func(p string) error { return os.Chmod(p, 0o644) },
+	} {
+		t.Run(name, func(t *testing.T) {
+			dir := t.TempDir()
+			path, err := Install(dir, prog)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := spoil(path); err != nil {
+				t.Fatal(err)
+			}
+			again, err := Install(dir, prog)
+			if err != nil {
+				t.Fatal(err)
+			}
+			checkInstalled(t, dir, again, prog)
+		})
+	}
+}
+
+func TestInstallKeepsOtherVersions(t *testing.T) {
+	dir := t.TempDir()
+	v1, err := Install(dir, []byte("v1"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	v2, err := Install(dir, []byte("v2"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if v1 == v2 {
+		t.Fatalf("two programs installed at one path %s", v1)
+	}
+	checkInstalled(t, dir, v2, []byte("v2"), filepath.Base(v1))
+	checkInstalled(t, dir, v1, []byte("v1"), filepath.Base(v2))
+}
+
+func TestInstallFailsOnUnwritableDir(t *testing.T) {
+	file := filepath.Join(t.TempDir(), "file")
+	if err := os.WriteFile(file, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	_, err := Install(filepath.Join(file, "bin"), []byte("v1"))
+	if err == nil || !strings.Contains(err.Error(), "install leci-helper") {
+		t.Fatalf("install below a file: %v, want an error", err)
+	}
+}
+
+// TestPath: with leci-helper embedded (make build, or go test -overlay) it
+// is installed; without (a plain go test) the fallback is run instead.
+func TestPath(t *testing.T) {
+	dir := t.TempDir()
+	got, err := Path(dir, "/usr/local/bin/leci")
+	if err != nil {
+		t.Fatal(err)
+	}
+	prog := Embedded()
+	if prog == nil {
+		if got != "/usr/local/bin/leci" {
+			t.Errorf("Path without an embedded program = %s, want the fallback", got)
+		}
+		return
+	}
+	checkInstalled(t, dir, got, prog)
+}
