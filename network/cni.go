@@ -109,8 +109,14 @@ func New(cfg Config, log *slog.Logger) (*Manager, error) {
 			}
 		}
 	}
-	if !m.user && !cfg.Firewall && forwardDrops() {
-		m.log.Warn("the host's FORWARD policy drops packets, which may cut groups off from each other; set Firewall to add the firewall plugin")
+	if !m.user && !cfg.Firewall {
+		// Advice only, and an iptables run costs milliseconds: not on the
+		// way to the first group.
+		go func() {
+			if forwardDrops() {
+				m.log.Warn("the host's FORWARD policy drops packets, which may cut groups off from each other; set Firewall to add the firewall plugin")
+			}
+		}()
 	}
 	return m, nil
 }

@@ -80,8 +80,10 @@ type IPCUTS struct {
 
 // PinIPCUTS makes new IPC and UTS namespaces, sets hostname in the UTS one
 // (when not empty), and pins them at p.IPC and p.UTS. It is done on an OS
-// thread of its own that unshares and then ends: no other goroutine ever
-// runs in those namespaces. On failure nothing is left pinned.
+// thread locked for it, which is switched back to its own namespaces
+// afterwards; a thread that cannot be switched back ends with its
+// goroutine, so no other goroutine ever runs in those namespaces. On
+// failure nothing is left pinned.
 func PinIPCUTS(p IPCUTS, hostname string) (retErr error) {
 	for _, path := range []string{p.IPC, p.UTS} {
 		if err := MakePinPoint(path); err != nil {
@@ -96,13 +98,40 @@ func PinIPCUTS(p IPCUTS, hostname string) (retErr error) {
 	}()
 	errc := make(chan error, 1)
 	go func() {
-		// Never unlocked: the goroutine ends locked, and Go ends its
-		// thread with it rather than hand a thread in other namespaces to
-		// the scheduler.
 		runtime.LockOSThread()
-		errc <- pinOnThisThread(p, hostname)
+		var orig []*os.File
+		defer func() {
+			for _, f := range orig {
+				f.Close()
+			}
+		}()
+		for _, name := range []string{"ipc", "uts"} {
+			f, err := os.Open(threadNSPath(name))
+			if err != nil {
+				runtime.UnlockOSThread()
+				errc <- fmt.Errorf("open the thread's %s namespace: %w", name, err)
+				return
+			}
+			orig = append(orig, f)
+		}
+		err := pinOnThisThread(p, hostname)
+		for i, flag := range []int{unix.CLONE_NEWIPC, unix.CLONE_NEWUTS} {
+			if serr := unix.Setns(int(orig[i].Fd()), flag); serr != nil {
+				// Left locked: Go ends the thread with the goroutine.
+				errc <- errors.Join(err, fmt.Errorf("switch the thread back: %w", serr))
+				return
+			}
+		}
+		runtime.UnlockOSThread()
+		errc <- err
 	}()
 	return <-errc
+}
+
+// threadNSPath is the namespace file of the calling OS thread, which is
+// not the process's once the thread has switched.
+func threadNSPath(name string) string {
+	return fmt.Sprintf("/proc/%d/task/%d/ns/%s", os.Getpid(), unix.Gettid(), name)
 }
 
 func pinOnThisThread(p IPCUTS, hostname string) error {
@@ -114,10 +143,8 @@ func pinOnThisThread(p IPCUTS, hostname string) error {
 			return fmt.Errorf("set hostname %q: %w", hostname, err)
 		}
 	}
-	tid := unix.Gettid()
 	for _, ns := range []struct{ name, path string }{{"ipc", p.IPC}, {"uts", p.UTS}} {
-		src := fmt.Sprintf("/proc/%d/task/%d/ns/%s", os.Getpid(), tid, ns.name)
-		if err := unix.Mount(src, ns.path, "none", unix.MS_BIND, ""); err != nil {
+		if err := unix.Mount(threadNSPath(ns.name), ns.path, "none", unix.MS_BIND, ""); err != nil {
 			return fmt.Errorf("pin %s namespace on %s: %w", ns.name, ns.path, err)
 		}
 	}
