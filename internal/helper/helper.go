@@ -6,8 +6,8 @@
 // Why a program of its own: such a process lives as long as its container
 // or group, and the leci binary (the CLI, the daemon, containerd's and
 // Docker's clients) takes tens of milliseconds to start and holds over
-// 17 MiB once started, where leci-helper starts in a few milliseconds and
-// holds about 2.5 MiB, most of it its binary's pages, which all of its
+// 17 MiB once started, where leci-helper starts in a quarter of that time
+// and holds about 2.5 MiB, most of it its binary's pages, which all of its
 // processes share. Why it is carried inside leci: the user installs one
 // binary.
 package helper

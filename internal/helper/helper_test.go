@@ -149,3 +149,19 @@ func TestPath(t *testing.T) {
 	}
 	checkInstalled(t, dir, got, prog)
 }
+
+// BenchmarkInstallReused is what every leci start pays once leci-helper is
+// written out: hash the program, read the file, compare.
+func BenchmarkInstallReused(b *testing.B) {
+	dir := b.TempDir()
+	prog := bytes.Repeat([]byte("leci-helper "), 2<<20/12)
+	if _, err := Install(dir, prog); err != nil {
+		b.Fatal(err)
+	}
+	b.SetBytes(int64(len(prog)))
+	for b.Loop() {
+		if _, err := Install(dir, prog); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
