@@ -39,8 +39,11 @@ lint:
 	$(GO) vet ./...
 	$(GO) vet -tags integration ./...
 
-unit:
+# internal/helper twice: as go test ./... builds it (no leci-helper embedded)
+# and as make build builds leci (embedded).
+unit: build
 	$(GO) test -count=1 ./...
+	$(GO) test -count=1 -overlay $(HELPER_OVERLAY) ./internal/helper/
 
 fuzz:
 	@for pf in $(FUZZERS); do \
