@@ -147,6 +147,7 @@ func TestPath(t *testing.T) {
 		}
 		return
 	}
+	t.Logf("leci-helper embedded, %d bytes", len(prog))
 	checkInstalled(t, dir, got, prog)
 }
 
