@@ -19,9 +19,11 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
+	"strings"
 )
 
 // Name is the program's name, the prefix of the files Install writes.
@@ -37,39 +39,46 @@ const Name = "leci-helper"
 var bin embed.FS
 
 // Embedded returns the leci-helper program this leci was built with, nil
-// if it was built without one.
-func Embedded() []byte {
+// if it was built without one, and the hex SHA-256 of the program, which
+// the build computes (leci-helper.sha256 beside it) so that a leci start
+// need not: hashing takes milliseconds, comparing a file a fraction of one.
+func Embedded() (prog []byte, sum string) {
 	prog, err := bin.ReadFile("bin/" + Name)
 	if err != nil {
-		return nil
+		return nil, ""
 	}
-	return prog
+	b, _ := bin.ReadFile("bin/" + Name + ".sha256")
+	return prog, strings.TrimSpace(string(b))
 }
 
 // Path returns the leci-helper to run, written out to dir by Install, or
 // fallback (the leci binary, which takes the same command lines) when this
 // leci was built without the program.
 func Path(dir, fallback string) (string, error) {
-	prog := Embedded()
+	prog, sum := Embedded()
 	if prog == nil {
 		return fallback, nil
 	}
-	return Install(dir, prog)
+	return Install(dir, prog, sum)
 }
 
 // Install writes prog to dir as leci-helper-<first 16 hex digits of its
-// SHA-256>, mode 0755, and returns the file's path. A file already there
-// with that content is used as it is; any other file by that name (cut
-// short by a crash, changed) is replaced. The file is written under a
-// temporary name and renamed into place, so that a process started from
-// the path never finds a file half written.
+// SHA-256>, mode 0755, and returns the file's path; sum is that SHA-256 in
+// hex, computed here when it is not one. A file already there with prog's
+// content is used as it is; any other file by that name (cut short by a
+// crash, changed) is replaced. The file is written under a temporary name
+// and renamed into place, so that a process started from the path never
+// finds a file half written.
 //
 // Files of other leci builds are left alone: a leci of another version may
 // run on the same state directory at the same time, and is about to run
 // its own.
-func Install(dir string, prog []byte) (string, error) {
-	sum := sha256.Sum256(prog)
-	path := filepath.Join(dir, Name+"-"+hex.EncodeToString(sum[:8]))
+func Install(dir string, prog []byte, sum string) (string, error) {
+	if b, err := hex.DecodeString(sum); err != nil || len(b) != sha256.Size {
+		h := sha256.Sum256(prog)
+		sum = hex.EncodeToString(h[:])
+	}
+	path := filepath.Join(dir, Name+"-"+sum[:16])
 	if same, err := sameFile(path, prog); err != nil {
 		return "", err
 	} else if same {
@@ -115,9 +124,22 @@ func sameFile(path string, prog []byte) (bool, error) {
 	if !fi.Mode().IsRegular() || fi.Mode().Perm() != 0o755 || fi.Size() != int64(len(prog)) {
 		return false, nil
 	}
-	got, err := os.ReadFile(path)
+	f, err := os.Open(path)
 	if err != nil {
 		return false, nil // unreadable: written anew
 	}
-	return bytes.Equal(got, prog), nil
+	defer f.Close()
+	// In pieces: reading the whole file into fresh memory costs more than
+	// the comparison.
+	buf := make([]byte, 64<<10)
+	for rest := prog; ; {
+		n, err := f.Read(buf)
+		if n > len(rest) || !bytes.Equal(buf[:n], rest[:n]) {
+			return false, nil
+		}
+		rest = rest[n:]
+		if err != nil {
+			return errors.Is(err, io.EOF) && len(rest) == 0, nil
+		}
+	}
 }

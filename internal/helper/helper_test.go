@@ -62,14 +62,14 @@ func TestInstallWritesOnceAndReuses(t *testing.T) {
 	defer syscall.Umask(old)
 	prog := []byte("#!/bin/sh\necho v1\n")
 
-	path, err := Install(dir, prog)
+	path, err := Install(dir, prog, "")
 	if err != nil {
 		t.Fatal(err)
 	}
 	checkInstalled(t, dir, path, prog)
 	ino := inode(t, path)
 
-	again, err := Install(dir, prog)
+	again, err := Install(dir, prog, "")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -77,6 +77,29 @@ func TestInstallWritesOnceAndReuses(t *testing.T) {
 		t.Errorf("second install gave %s (inode changed: %v), want %s reused", again, inode(t, again) != ino, path)
 	}
 	checkInstalled(t, dir, path, prog)
+}
+
+// The build's SHA-256 names the file; anything that is not a SHA-256 is
+// ignored and the program hashed instead.
+func TestInstallTakesTheBuildsSum(t *testing.T) {
+	dir := t.TempDir()
+	prog := []byte("v1")
+	h := sha256.Sum256(prog)
+	for _, sum := range []string{hex.EncodeToString(h[:]), "", "v1", "abcd"} {
+		path, err := Install(dir, prog, sum)
+		if err != nil {
+			t.Fatal(err)
+		}
+		checkInstalled(t, dir, path, prog)
+	}
+	other := strings.Repeat("ab", sha256.Size)
+	path, err := Install(dir, prog, other)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := filepath.Join(dir, "leci-helper-"+other[:16]); path != want {
+		t.Errorf("installed at %s, want %s, named by the sum given", path, want)
+	}
 }
 
 func TestInstallReplacesWrongContent(t *testing.T) {
@@ -88,14 +111,14 @@ func TestInstallReplacesWrongContent(t *testing.T) {
 	} {
 		t.Run(name, func(t *testing.T) {
 			dir := t.TempDir()
-			path, err := Install(dir, prog)
+			path, err := Install(dir, prog, "")
 			if err != nil {
 				t.Fatal(err)
 			}
 			if err := spoil(path); err != nil {
 				t.Fatal(err)
 			}
-			again, err := Install(dir, prog)
+			again, err := Install(dir, prog, "")
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -106,11 +129,11 @@ func TestInstallReplacesWrongContent(t *testing.T) {
 
 func TestInstallKeepsOtherVersions(t *testing.T) {
 	dir := t.TempDir()
-	v1, err := Install(dir, []byte("v1"))
+	v1, err := Install(dir, []byte("v1"), "")
 	if err != nil {
 		t.Fatal(err)
 	}
-	v2, err := Install(dir, []byte("v2"))
+	v2, err := Install(dir, []byte("v2"), "")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -126,7 +149,7 @@ func TestInstallFailsOnUnwritableDir(t *testing.T) {
 	if err := os.WriteFile(file, nil, 0o644); err != nil {
 		t.Fatal(err)
 	}
-	_, err := Install(filepath.Join(file, "bin"), []byte("v1"))
+	_, err := Install(filepath.Join(file, "bin"), []byte("v1"), "")
 	if err == nil || !strings.Contains(err.Error(), "install leci-helper") {
 		t.Fatalf("install below a file: %v, want an error", err)
 	}
@@ -140,7 +163,7 @@ func TestPath(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	prog := Embedded()
+	prog, sum := Embedded()
 	if prog == nil {
 		if got != "/usr/local/bin/leci" {
 			t.Errorf("Path without an embedded program = %s, want the fallback", got)
@@ -148,20 +171,25 @@ func TestPath(t *testing.T) {
 		return
 	}
 	t.Logf("leci-helper embedded, %d bytes", len(prog))
+	if h := sha256.Sum256(prog); sum != hex.EncodeToString(h[:]) {
+		t.Errorf("the build's SHA-256 of leci-helper is %q, want %x", sum, h)
+	}
 	checkInstalled(t, dir, got, prog)
 }
 
 // BenchmarkInstallReused is what every leci start pays once leci-helper is
-// written out: hash the program, read the file, compare.
+// written out: compare the file with the program (the build hashed it).
 func BenchmarkInstallReused(b *testing.B) {
 	dir := b.TempDir()
 	prog := bytes.Repeat([]byte("leci-helper "), 2<<20/12)
-	if _, err := Install(dir, prog); err != nil {
+	if _, err := Install(dir, prog, ""); err != nil {
 		b.Fatal(err)
 	}
+	h := sha256.Sum256(prog)
+	sum := hex.EncodeToString(h[:])
 	b.SetBytes(int64(len(prog)))
 	for b.Loop() {
-		if _, err := Install(dir, prog); err != nil {
+		if _, err := Install(dir, prog, sum); err != nil {
 			b.Fatal(err)
 		}
 	}
