@@ -38,48 +38,44 @@ const Name = "leci-helper"
 //go:embed bin
 var bin embed.FS
 
-// Embedded returns the leci-helper program this leci was built with, nil
-// if it was built without one, and the hex SHA-256 of the program, which
-// the build computes (leci-helper.sha256 beside it) so that a leci start
-// need not: hashing takes milliseconds, comparing a file a fraction of one.
-func Embedded() (prog []byte, sum string) {
-	prog, err := bin.ReadFile("bin/" + Name)
-	if err != nil {
-		return nil, ""
-	}
-	b, _ := bin.ReadFile("bin/" + Name + ".sha256")
-	return prog, strings.TrimSpace(string(b))
-}
+// embedded is leci-helper's name in bin.
+const embedded = "bin/" + Name
 
 // Path returns the leci-helper to run, written out to dir by Install, or
 // fallback (the leci binary, which takes the same command lines) when this
-// leci was built without the program.
+// leci was built without the program. The build also embeds the program's
+// SHA-256 (leci-helper.sha256), so that a leci start need not hash it:
+// that takes milliseconds, comparing the file written out a fraction of
+// one.
 func Path(dir, fallback string) (string, error) {
-	prog, sum := Embedded()
-	if prog == nil {
+	if _, err := fs.Stat(bin, embedded); err != nil {
 		return fallback, nil
 	}
-	return Install(dir, prog, sum)
+	sum, _ := fs.ReadFile(bin, embedded+".sha256")
+	return Install(dir, bin, embedded, strings.TrimSpace(string(sum)))
 }
 
-// Install writes prog to dir as leci-helper-<first 16 hex digits of its
-// SHA-256>, mode 0755, and returns the file's path; sum is that SHA-256 in
-// hex, computed here when it is not one. A file already there with prog's
-// content is used as it is; any other file by that name (cut short by a
-// crash, changed) is replaced. The file is written under a temporary name
-// and renamed into place, so that a process started from the path never
-// finds a file half written.
+// Install writes the program at name in fsys to dir as
+// leci-helper-<first 16 hex digits of its SHA-256>, mode 0755, and returns
+// the file's path; sum is that SHA-256 in hex, computed here when it is
+// not one. A file already there with the program's content is used as it
+// is; any other file by that name (cut short by a crash, changed) is
+// replaced. The file is written under a temporary name and renamed into
+// place, so that a process started from the path never finds a file half
+// written. The program is read in pieces, never whole: embedded, it would
+// be copied to the heap, which in a leci daemon stays.
 //
 // Files of other leci builds are left alone: a leci of another version may
 // run on the same state directory at the same time, and is about to run
 // its own.
-func Install(dir string, prog []byte, sum string) (string, error) {
+func Install(dir string, fsys fs.FS, name, sum string) (string, error) {
 	if b, err := hex.DecodeString(sum); err != nil || len(b) != sha256.Size {
-		h := sha256.Sum256(prog)
-		sum = hex.EncodeToString(h[:])
+		if sum, err = hashFile(fsys, name); err != nil {
+			return "", fmt.Errorf("install %s: %w", Name, err)
+		}
 	}
 	path := filepath.Join(dir, Name+"-"+sum[:16])
-	if same, err := sameFile(path, prog); err != nil {
+	if same, err := sameFile(path, fsys, name); err != nil {
 		return "", err
 	} else if same {
 		return path, nil
@@ -92,7 +88,7 @@ func Install(dir string, prog []byte, sum string) (string, error) {
 		return "", fmt.Errorf("install %s: %w", Name, err)
 	}
 	defer os.Remove(tmp.Name()) // after the rename there is nothing to remove
-	_, err = tmp.Write(prog)
+	err = copyFile(tmp, fsys, name)
 	if err == nil {
 		// CreateTemp makes the file 0600; Chmod is not narrowed by the umask.
 		err = tmp.Chmod(0o755)
@@ -112,8 +108,32 @@ func Install(dir string, prog []byte, sum string) (string, error) {
 	return path, nil
 }
 
-// sameFile tells whether path is a regular file, mode 0755, holding prog.
-func sameFile(path string, prog []byte) (bool, error) {
+func hashFile(fsys fs.FS, name string) (string, error) {
+	f, err := fsys.Open(name)
+	if err != nil {
+		return "", err
+	}
+	defer f.Close()
+	h := sha256.New()
+	if _, err := io.Copy(h, f); err != nil {
+		return "", err
+	}
+	return hex.EncodeToString(h.Sum(nil)), nil
+}
+
+func copyFile(dst io.Writer, fsys fs.FS, name string) error {
+	f, err := fsys.Open(name)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	_, err = io.Copy(dst, f)
+	return err
+}
+
+// sameFile tells whether path is a regular file, mode 0755, with the
+// content of the program at name in fsys.
+func sameFile(path string, fsys fs.FS, name string) (bool, error) {
 	fi, err := os.Lstat(path)
 	if errors.Is(err, fs.ErrNotExist) {
 		return false, nil
@@ -121,25 +141,33 @@ func sameFile(path string, prog []byte) (bool, error) {
 	if err != nil {
 		return false, fmt.Errorf("install %s: %w", Name, err)
 	}
-	if !fi.Mode().IsRegular() || fi.Mode().Perm() != 0o755 || fi.Size() != int64(len(prog)) {
+	want, err := fs.Stat(fsys, name)
+	if err != nil {
+		return false, fmt.Errorf("install %s: %w", Name, err)
+	}
+	if !fi.Mode().IsRegular() || fi.Mode().Perm() != 0o755 || fi.Size() != want.Size() {
 		return false, nil
 	}
+	prog, err := fsys.Open(name)
+	if err != nil {
+		return false, fmt.Errorf("install %s: %w", Name, err)
+	}
+	defer prog.Close()
 	f, err := os.Open(path)
 	if err != nil {
 		return false, nil // unreadable: written anew
 	}
 	defer f.Close()
-	// In pieces: reading the whole file into fresh memory costs more than
-	// the comparison.
-	buf := make([]byte, 64<<10)
-	for rest := prog; ; {
-		n, err := f.Read(buf)
-		if n > len(rest) || !bytes.Equal(buf[:n], rest[:n]) {
+	a, b := make([]byte, 64<<10), make([]byte, 64<<10)
+	for {
+		n, errA := io.ReadFull(prog, a)
+		m, errB := io.ReadFull(f, b)
+		if n != m || !bytes.Equal(a[:n], b[:m]) {
 			return false, nil
 		}
-		rest = rest[n:]
-		if err != nil {
-			return errors.Is(err, io.EOF) && len(rest) == 0, nil
+		if errA != nil || errB != nil {
+			// Both ended at once (the sizes are equal), or one failed.
+			return (errA == io.EOF || errA == io.ErrUnexpectedEOF) && errA == errB, nil
 		}
 	}
 }
