@@ -7,9 +7,10 @@ VERSION ?= $(shell git describe --always --dirty 2>/dev/null || echo dev)
 BIN := bin/leci
 # leci-helper, the small program leci runs per container (log writer) and
 # per group (sandbox process), built first and embedded into leci (package
-# internal/helper). The overlay shows it to the leci build inside the
-# package's directory without writing it there, so a later plain go build
-# or go test embeds no stale copy.
+# internal/helper) with its SHA-256, which names the file leci writes out.
+# The overlay shows both to the leci build inside the package's directory
+# without writing them there, so a later plain go build or go test embeds
+# no stale copy.
 HELPER := bin/leci-helper
 HELPER_OVERLAY := bin/leci-helper.overlay.json
 # A count, not a duration: Go 1.26's fuzz coordinator may fail a run whose
@@ -25,7 +26,10 @@ all: build
 
 build:
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags "-s -w" -o $(HELPER) ./internal/helper/cmd/leci-helper
-	printf '{"Replace":{"%s":"%s"}}\n' "$(CURDIR)/internal/helper/bin/leci-helper" "$(CURDIR)/$(HELPER)" >$(HELPER_OVERLAY)
+	sha256sum $(HELPER) | cut -d' ' -f1 >$(HELPER).sha256
+	printf '{"Replace":{"%s":"%s","%s":"%s"}}\n' \
+		"$(CURDIR)/internal/helper/bin/leci-helper" "$(CURDIR)/$(HELPER)" \
+		"$(CURDIR)/internal/helper/bin/leci-helper.sha256" "$(CURDIR)/$(HELPER).sha256" >$(HELPER_OVERLAY)
 	CGO_ENABLED=0 $(GO) build -trimpath -overlay $(HELPER_OVERLAY) -ldflags "-s -w -X main.version=$(VERSION)" -o $(BIN) ./cmd/leci
 
 # Installs containerd, runc, the CNI plugins, busybox-static, ... from the
@@ -39,8 +43,11 @@ lint:
 	$(GO) vet ./...
 	$(GO) vet -tags integration ./...
 
-unit:
+# internal/helper twice: as go test ./... builds it (no leci-helper embedded)
+# and as make build builds leci (embedded).
+unit: build
 	$(GO) test -count=1 ./...
+	$(GO) test -count=1 -overlay $(HELPER_OVERLAY) ./internal/helper/
 
 fuzz:
 	@for pf in $(FUZZERS); do \

@@ -166,6 +166,11 @@ func Open(ctx context.Context, cfg Config, log *slog.Logger) (_ *Host, retErr er
 		if root == "" {
 			root = containerd.DefaultRoot
 		}
+		// Made as the daemon makes it, before helper.Path would make it
+		// 0755 on the way to Root/bin.
+		if err := os.MkdirAll(root, 0o711); err != nil {
+			return nil, fmt.Errorf("state directory: %w", err)
+		}
 		p, err := helper.Path(filepath.Join(root, "bin"), cfg.LeciBinary)
 		if err != nil {
 			return nil, err

@@ -1,6 +1,8 @@
 package testutil
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"os"
@@ -19,9 +21,10 @@ type LeciBuild struct {
 	Helper string
 }
 
-// BuildLeci builds leci-helper and then leci carrying it into dir, as make
-// build does: static (CGO_ENABLED=0), the helper shown to the leci build
-// through an overlay so that nothing is written into the source tree.
+// BuildLeci builds leci-helper and then leci carrying it (and its SHA-256)
+// into dir, as make build does: static (CGO_ENABLED=0), leci-helper shown
+// to the leci build through an overlay so that nothing is written into the
+// source tree.
 func BuildLeci(dir string) (LeciBuild, error) {
 	goBin, err := exec.LookPath("go")
 	if err != nil {
@@ -33,9 +36,32 @@ func BuildLeci(dir string) (LeciBuild, error) {
 	}
 	modRoot := filepath.Dir(strings.TrimSpace(string(out)))
 	b := LeciBuild{Leci: filepath.Join(dir, "leci"), Helper: filepath.Join(dir, "leci-helper")}
-	overlay, err := json.Marshal(map[string]map[string]string{
-		"Replace": {filepath.Join(modRoot, "internal", "helper", "bin", "leci-helper"): b.Helper},
-	})
+	goBuild := func(args ...string) error {
+		cmd := exec.Command(goBin, append([]string{"build", "-trimpath"}, args...)...)
+		cmd.Dir = modRoot
+		cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
+		if out, err := cmd.CombinedOutput(); err != nil {
+			return fmt.Errorf("go build %s: %w\n%s", strings.Join(args, " "), err, out)
+		}
+		return nil
+	}
+	if err := goBuild("-ldflags", "-s -w", "-o", b.Helper, "./internal/helper/cmd/leci-helper"); err != nil {
+		return LeciBuild{}, err
+	}
+	prog, err := os.ReadFile(b.Helper)
+	if err != nil {
+		return LeciBuild{}, err
+	}
+	sum := sha256.Sum256(prog)
+	sumFile := b.Helper + ".sha256"
+	if err := os.WriteFile(sumFile, []byte(hex.EncodeToString(sum[:])+"\n"), 0o644); err != nil {
+		return LeciBuild{}, err
+	}
+	embedDir := filepath.Join(modRoot, "internal", "helper", "bin")
+	overlay, err := json.Marshal(map[string]map[string]string{"Replace": {
+		filepath.Join(embedDir, "leci-helper"):        b.Helper,
+		filepath.Join(embedDir, "leci-helper.sha256"): sumFile,
+	}})
 	if err != nil {
 		return LeciBuild{}, err
 	}
@@ -43,16 +69,8 @@ func BuildLeci(dir string) (LeciBuild, error) {
 	if err := os.WriteFile(overlayFile, overlay, 0o644); err != nil {
 		return LeciBuild{}, err
 	}
-	for _, args := range [][]string{
-		{"build", "-trimpath", "-ldflags", "-s -w", "-o", b.Helper, "./internal/helper/cmd/leci-helper"},
-		{"build", "-trimpath", "-overlay", overlayFile, "-o", b.Leci, "./cmd/leci"},
-	} {
-		cmd := exec.Command(goBin, args...)
-		cmd.Dir = modRoot
-		cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
-		if out, err := cmd.CombinedOutput(); err != nil {
-			return LeciBuild{}, fmt.Errorf("go %s: %w\n%s", strings.Join(args, " "), err, out)
-		}
+	if err := goBuild("-overlay", overlayFile, "-o", b.Leci, "./cmd/leci"); err != nil {
+		return LeciBuild{}, err
 	}
 	return b, nil
 }
