@@ -244,7 +244,7 @@ func BenchmarkTwentyGroupsToRunning(b *testing.B) {
 			for j := range benchGroups {
 				wg.Go(func() {
 					// Named after the namespace too: the FIFO directory is
-					// multiShim by every namespace.
+					// shared by every namespace.
 					errs[j] = cs.run([]string{"-d", "--cni"}, fmt.Sprintf("%s-run-%d-%d", cs.ns, i, j), ctrLongRunner...)
 				})
 			}
@@ -617,7 +617,7 @@ func requireBenchPrereqs(tb testing.TB) {
 	requirePrereqs(tb)
 }
 
-var traceMu sync.Mutex // benchmarks run one at a time; the file is multiShim
+var traceMu sync.Mutex // benchmarks run one at a time; the file is shared
 
 // benchLogger keeps the engine's warnings and errors, and logs them when
 // the benchmark ends: written as they come they would split the result
