@@ -310,7 +310,7 @@ fi
 for f in "$steps" "$steps_docker"; do
 	if [ -s "$f" ]; then
 		echo
-		echo "== where the time of (a) goes: per step, the median start from the group's first step and the median duration"
+		echo "== where the time goes: per step, how often it ran, its median start and its median duration"
 		cat "$f"
 	fi
 done

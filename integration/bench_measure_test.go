@@ -231,22 +231,38 @@ func memoryBreakdown(procs []proc, n int) (total memory, table string, err error
 
 func mib(kib int) float64 { return float64(kib) / 1024 }
 
-// stepTable summarizes the trace steps of groups: for each step name, how
-// many times it ran, its median duration and its median start offset from
-// the first step of its group, sorted by that offset; and the median span
-// of a group from its first step's start to its last step's end. It works
-// with whatever step names the engine records.
-func stepTable(steps []trace.Step, groups []string) string {
-	want := map[string]bool{}
-	for _, g := range groups {
-		want[g] = true
-	}
+// traced is what one group, or one process, recorded of its steps.
+type traced struct {
+	// origin is what step starts are offset from: the process's fork, or
+	// (zero) the first step's start.
+	origin time.Time
+	// end, when known, is when it ended: the process's exit.
+	end   time.Time
+	steps []trace.Step
+}
+
+// groupsTraced picks the steps of groups out of a trace, one traced per
+// group that recorded any.
+func groupsTraced(steps []trace.Step, groups []string) []traced {
 	byGroup := map[string][]trace.Step{}
 	for _, s := range steps {
-		if want[s.Group] {
-			byGroup[s.Group] = append(byGroup[s.Group], s)
+		byGroup[s.Group] = append(byGroup[s.Group], s)
+	}
+	var out []traced
+	for _, g := range groups {
+		if len(byGroup[g]) > 0 {
+			out = append(out, traced{steps: byGroup[g]})
 		}
 	}
+	return out
+}
+
+// stepTable summarizes traces: for each step name, how many times it ran,
+// its median start offset (from the trace's origin) and its median
+// duration, sorted by that offset; and the median span, from the origin to
+// the last step's end, or to the end when known. It works with whatever
+// step names were recorded.
+func stepTable(units []traced) string {
 	type stat struct {
 		name          string
 		took, offsets []float64
@@ -254,32 +270,35 @@ func stepTable(steps []trace.Step, groups []string) string {
 	}
 	stats := map[string]*stat{}
 	var spans []float64
-	for _, gs := range byGroup {
-		first, last := gs[0].Start, time.Time{}
-		for _, s := range gs {
-			if s.Start.Before(first) {
-				first = s.Start
+	for _, u := range units {
+		if len(u.steps) == 0 {
+			continue
+		}
+		origin, last := u.origin, u.end
+		for _, s := range u.steps {
+			if u.origin.IsZero() && (origin.IsZero() || s.Start.Before(origin)) {
+				origin = s.Start
 			}
-			if end := s.Start.Add(time.Duration(s.MS * float64(time.Millisecond))); end.After(last) {
+			if end := s.Start.Add(time.Duration(s.MS * float64(time.Millisecond))); u.end.IsZero() && end.After(last) {
 				last = end
 			}
 		}
-		spans = append(spans, ms(last.Sub(first)))
-		for _, s := range gs {
+		spans = append(spans, ms(last.Sub(origin)))
+		for _, s := range u.steps {
 			st := stats[s.Name]
 			if st == nil {
 				st = &stat{name: s.Name}
 				stats[s.Name] = st
 			}
 			st.took = append(st.took, s.MS)
-			st.offsets = append(st.offsets, ms(s.Start.Sub(first)))
+			st.offsets = append(st.offsets, ms(s.Start.Sub(origin)))
 			if s.Err != "" {
 				st.errs++
 			}
 		}
 	}
-	if len(byGroup) == 0 {
-		return fmt.Sprintf("no trace steps of the %d timed groups (is the engine instrumented? %s)\n", len(groups), trace.EnvVar)
+	if len(spans) == 0 {
+		return fmt.Sprintf("no steps recorded by the %d traced runs\n", len(units))
 	}
 	rows := make([]*stat, 0, len(stats))
 	for _, st := range stats {
@@ -289,12 +308,12 @@ func stepTable(steps []trace.Step, groups []string) string {
 		return cmp.Or(cmp.Compare(median(a.offsets), median(b.offsets)), cmp.Compare(a.name, b.name))
 	})
 	var buf bytes.Buffer
-	fmt.Fprintf(&buf, "%d groups traced; a group's median span, first step's start to last step's end: %.1f ms\n", len(byGroup), median(spans))
 	w := tabwriter.NewWriter(&buf, 0, 0, 2, ' ', 0)
 	fmt.Fprintf(w, "step\tcount\tstart ms\ttook ms\terrors\n")
 	for _, st := range rows {
 		fmt.Fprintf(w, "%s\t%d\t%.1f\t%.1f\t%d\n", st.name, len(st.took), median(st.offsets), median(st.took), st.errs)
 	}
+	fmt.Fprintf(w, "(end, of %d)\t\t%.1f\t\t\n", len(spans), median(spans))
 	w.Flush()
 	return buf.String()
 }

@@ -29,10 +29,11 @@
 // suppressed, as setup and cleanup between iterations are not timed. Each
 // benchmark runs its function once (b.Loop), so its setup is paid once.
 //
-// (a) runs the engine with LECI_TRACE on and reports, per step, the median
-// start and duration of its timed groups: to the file LECI_BENCH_STEPS
-// names (appended), else to the log. LECI_BENCH_TRACE=FILE appends the
-// engine's debug log, with millisecond time stamps, to FILE.
+// (a) traces its engine's steps (internal/trace), and (a') its leci run
+// processes (LECI_TRACE); each reports, per step, the median start and
+// duration over its timed runs: to the file LECI_BENCH_STEPS names
+// (appended), else to the log. LECI_BENCH_TRACE=FILE appends the engine's
+// debug log, with millisecond time stamps, to FILE.
 package integration
 
 import (
@@ -122,8 +123,7 @@ Container:
 // the engine, against `ctr run --rm --cni` (`docker run --rm`), in turns.
 func BenchmarkGroupRunToExit(b *testing.B) {
 	tracePath := filepath.Join(b.TempDir(), "trace.jsonl")
-	b.Setenv(trace.EnvVar, tracePath) // read when the host opens
-	bh := newBenchHost(b)
+	bh := newBenchHost(b, tracePath)
 	ref := newRunToExitReference(b, true)
 	var leci, other durations
 	var ids []string // the timed groups, whose steps make the table
@@ -146,16 +146,26 @@ func BenchmarkGroupRunToExit(b *testing.B) {
 	}
 	leci.report(b, "leci")
 	other.report(b, ref.name)
-	f, err := os.Open(tracePath)
+	writeSteps(b, fmt.Sprintf("(a) 1 container: create, exit, delete, on %s: the engine's steps, from the group's first step", testRuntime),
+		stepTable(groupsTraced(readTrace(b, tracePath), ids)))
+}
+
+// readTrace reads the steps of a trace file; none when the engine made no
+// file (it records no steps).
+func readTrace(tb testing.TB, path string) []trace.Step {
+	f, err := os.Open(path)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil
+	}
 	if err != nil {
-		b.Fatal(err)
+		tb.Fatal(err)
 	}
 	defer f.Close()
 	steps, err := trace.Read(f)
 	if err != nil {
-		b.Fatal(err)
+		tb.Fatal(err)
 	}
-	writeSteps(b, fmt.Sprintf("(a) 1 container: create, exit, delete (%s): the engine's steps", testRuntime), stepTable(steps, ids))
+	return steps
 }
 
 // (a') The whole `leci run -f FILE` process of a one-container group, as a
@@ -168,17 +178,25 @@ func BenchmarkRunProcess(b *testing.B) {
 	if err := os.WriteFile(file, []byte(benchRunToExit), 0o600); err != nil {
 		b.Fatal(err)
 	}
+	traceDir := b.TempDir()
+	var runs []traced // each timed process's steps, from its fork to its exit
+	n := 0
 	leciRun := func() time.Duration {
+		n++
+		tracePath := filepath.Join(traceDir, fmt.Sprintf("run-%d.jsonl", n))
 		cmd := exec.Command(leciBinary, append(globalFlags(bh.cfg), "run", "-f", file)...)
+		cmd.Env = append(os.Environ(), trace.EnvVar+"="+tracePath)
 		start := time.Now()
 		out, err := cmd.CombinedOutput()
-		took := time.Since(start)
+		end := time.Now()
 		if err != nil {
 			b.Fatalf("leci run: %v\n%s", err, out)
 		}
-		return took
+		runs = append(runs, traced{origin: start, end: end, steps: readTrace(b, tracePath)})
+		return end.Sub(start)
 	}
 	leciRun() // untimed, as the references' first run: the binary's pages come in
+	runs = runs[:0]
 	ref := newRunToExitReference(b, false)
 	var leci, other durations
 	i := 0
@@ -192,6 +210,7 @@ func BenchmarkRunProcess(b *testing.B) {
 	}
 	leci.report(b, "leci")
 	other.report(b, ref.name)
+	writeSteps(b, fmt.Sprintf("(a') leci run -f, the whole process, on %s: its steps, from the fork", testRuntime), stepTable(runs))
 }
 
 // (b) One init container and two app containers, from Create to Running.
@@ -588,12 +607,22 @@ type benchHost struct {
 	cgroupRoot string
 }
 
-func newBenchHost(tb testing.TB) *benchHost {
+// newBenchHost opens a benchmark's leci; with a tracePath, its engine
+// records its steps there.
+func newBenchHost(tb testing.TB, tracePath ...string) *benchHost {
 	tb.Helper()
 	requireBenchPrereqs(tb)
 	// Apart from the tests' 10.214.0.0/16 and ctr's 10.215.0.0/24.
 	bh := &benchHost{tb: tb, cfg: ownHostConfig(tb, "bench", "lb", 216)}
 	bh.cgroupRoot = bh.cfg.CgroupRoot
+	for _, p := range tracePath {
+		rec, err := trace.Open(p)
+		if err != nil {
+			tb.Fatal(err)
+		}
+		tb.Cleanup(func() { rec.Close() }) // after the host's cleanup
+		bh.cfg.Trace = rec
+	}
 	ctx := context.Background()
 	h, err := host.Open(ctx, bh.cfg, benchLogger(tb))
 	if err != nil {
