@@ -29,8 +29,8 @@
 // suppressed, as setup and cleanup between iterations are not timed. Each
 // benchmark runs its function once (b.Loop), so its setup is paid once.
 //
-// (a) traces its engine's steps (internal/trace), and (a') its leci run
-// processes (LECI_TRACE); each reports, per step, the median start and
+// (a) and (b) trace their engine's steps (internal/trace), and (a') its
+// leci run processes (LECI_TRACE); each reports, per step, the median start and
 // duration over its timed runs: to the file LECI_BENCH_STEPS names
 // (appended), else to the log. LECI_BENCH_TRACE=FILE appends the engine's
 // debug log, with millisecond time stamps, to FILE.
@@ -215,8 +215,10 @@ func BenchmarkRunProcess(b *testing.B) {
 
 // (b) One init container and two app containers, from Create to Running.
 func BenchmarkGroupInitPlusTwoToRunning(b *testing.B) {
-	bh := newBenchHost(b)
+	tracePath := filepath.Join(b.TempDir(), "trace.jsonl")
+	bh := newBenchHost(b, tracePath)
 	var took durations
+	var runs []traced
 	for b.Loop() {
 		req := bh.request(benchInitPlusTwo)
 		start := time.Now()
@@ -224,10 +226,20 @@ func BenchmarkGroupInitPlusTwoToRunning(b *testing.B) {
 		if err := bh.waitPhase(id, api.GroupRunning, time.Minute); err != nil {
 			b.Fatal(err)
 		}
-		took = append(took, time.Since(start))
+		end := time.Now()
+		took = append(took, end.Sub(start))
 		bh.delete(id)
+		// From the create call to Running: what ended later (the apps'
+		// runs, the delete) left out.
+		for _, u := range groupsTraced(readTrace(b, tracePath), []string{id}) {
+			steps := slices.DeleteFunc(u.steps, func(s trace.Step) bool {
+				return s.Start.Add(time.Duration(s.MS * float64(time.Millisecond))).After(end)
+			})
+			runs = append(runs, traced{origin: start, end: end, steps: steps})
+		}
 	}
 	took.report(b, "")
+	writeSteps(b, fmt.Sprintf("(b) 1 init + 2 apps to Running, on %s: the engine's steps, from the create call", testRuntime), stepTable(runs))
 }
 
 // (c) Twenty groups created at once, until every one is Running, against
