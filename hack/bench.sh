@@ -111,8 +111,14 @@ cleanup() {
 		n=$(find "$CNI_CACHE_DIR/results" -maxdepth 1 -name "$BENCH_NET-*" 2>/dev/null | wc -l)
 		rm -f "$CNI_CACHE_DIR/results/$BENCH_NET-"*
 		[ "$n" = 0 ] || echo "warning: $n CNI cache entries of $BENCH_NET were left; removed" >&2
-		[ "${cache_existed[1]}" = 1 ] || { rmdir "$CNI_CACHE_DIR/results" 2>/dev/null && removed+=("$CNI_CACHE_DIR/results"); }
-		[ "${cache_existed[0]}" = 1 ] || { rmdir "$CNI_CACHE_DIR" 2>/dev/null && removed+=("$CNI_CACHE_DIR"); }
+		# Not there when ctr never ran with CNI (RUNTIMES=docker): an if, as
+		# a failed last command of a list would end the trap under set -e.
+		if [ "${cache_existed[1]}" != 1 ] && rmdir "$CNI_CACHE_DIR/results" 2>/dev/null; then
+			removed+=("$CNI_CACHE_DIR/results")
+		fi
+		if [ "${cache_existed[0]}" != 1 ] && rmdir "$CNI_CACHE_DIR" 2>/dev/null; then
+			removed+=("$CNI_CACHE_DIR")
+		fi
 	fi
 	if [ ${#removed[@]} -gt 0 ]; then
 		echo "== removed what the ctr side made: ${removed[*]}"
@@ -181,10 +187,13 @@ EOF
 
 ctr_env=()
 why=""
-if setup_ctr_cni; then
-	ctr_env=(LECI_BENCH_CTR_CONFLIST="$CONFLIST")
-else
-	echo "== the ctr side is skipped: $why"
+# Only the containerd run has ctr --cni references.
+if [[ " $RUNTIMES " == *" containerd "* ]]; then
+	if setup_ctr_cni; then
+		ctr_env=(LECI_BENCH_CTR_CONFLIST="$CONFLIST")
+	else
+		echo "== the ctr --cni side is skipped: $why"
+	fi
 fi
 
 # ---- the runtime benchmarks ----
