@@ -258,6 +258,7 @@ func groupsTraced(steps []trace.Step, groups []string) []traced {
 }
 
 // stepTable summarizes traces: for each step name, how many times it ran,
+// the n-th run of a name within one trace counted as a step of its own,
 // its median start offset (from the trace's origin) and its median
 // duration, sorted by that offset; and the median span, from the origin to
 // the last step's end, or to the end when known. It works with whatever
@@ -284,11 +285,20 @@ func stepTable(units []traced) string {
 			}
 		}
 		spans = append(spans, ms(last.Sub(origin)))
-		for _, s := range u.steps {
-			st := stats[s.Name]
+		// A name that recurs in a run (a backend step of each container)
+		// is told apart by its rank: "task.new", "task.new #2", ...
+		inOrder := slices.SortedStableFunc(slices.Values(u.steps), func(a, b trace.Step) int { return a.Start.Compare(b.Start) })
+		seen := map[string]int{}
+		for _, s := range inOrder {
+			seen[s.Name]++
+			name := s.Name
+			if n := seen[s.Name]; n > 1 {
+				name = fmt.Sprintf("%s #%d", s.Name, n)
+			}
+			st := stats[name]
 			if st == nil {
-				st = &stat{name: s.Name}
-				stats[s.Name] = st
+				st = &stat{name: name}
+				stats[name] = st
 			}
 			st.took = append(st.took, s.MS)
 			st.offsets = append(st.offsets, ms(s.Start.Sub(origin)))
