@@ -316,13 +316,11 @@ EOF
 if [ -n "$c_docker_failed" ] && [ "$c_docker_failed" != 0 ]; then
 	echo "docker: $c_docker_failed of the concurrently created groups did not come up (c)"
 fi
-for f in "$steps" "$steps_docker"; do
-	if [ -s "$f" ]; then
-		echo
-		echo "== where the time goes: per step, how often it ran, its median start and its median duration"
-		cat "$f"
-	fi
-done
+if [ -s "$steps" ] || [ -s "$steps_docker" ]; then
+	echo
+	echo "== where the time goes: per step, how often it ran, its median start and its median duration"
+	cat "$steps" "$steps_docker"
+fi
 
 if [ "$status" != 0 ]; then
 	echo "runtime benchmarks failed (exit $status)" >&2
