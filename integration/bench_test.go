@@ -30,10 +30,12 @@
 // benchmark runs its function once (b.Loop), so its setup is paid once.
 //
 // (a) and (b) trace their engine's steps (internal/trace), and (a') its
-// leci run processes (LECI_TRACE); each reports, per step, the median start and
-// duration over its timed runs: to the file LECI_BENCH_STEPS names
-// (appended), else to the log. LECI_BENCH_TRACE=FILE appends the engine's
-// debug log, with millisecond time stamps, to FILE.
+// leci run processes (LECI_TRACE); each reports, per step, the median start
+// and duration over its timed runs: to the file LECI_BENCH_STEPS names
+// (appended), else to the log, of which go test keeps a benchmark's first
+// ten lines (and printed as they come, the tables would split the result
+// lines). LECI_BENCH_TRACE=FILE appends the engine's debug log, with
+// millisecond time stamps, to FILE.
 package integration
 
 import (
