@@ -67,6 +67,10 @@ integration: require-root build
 
 test: deps build lint unit fuzz integration
 
+# The speed requirement's cases, each in turns with ctr run (docker run) on
+# the same runtime, medians against the targets, and where the time goes:
+# see hack/bench.sh. As root; BENCHTIME (10x), RUNTIMES ("containerd
+# docker") and BENCH pass through the environment.
 bench:
 	GO="$(GO)" hack/bench.sh
 
