@@ -26,6 +26,8 @@ type fakeBackend struct {
 	stopped    []string
 	createFail map[string]error
 	created    []string // names in create order
+	// hold, by container name, keeps a run from exiting until closed.
+	hold map[string]chan struct{}
 	// usage, when set, answers Usage.
 	usage func(groupID string) (pod.GroupUsage, error)
 }
@@ -95,7 +97,11 @@ func (f *fakeBackend) StartContainer(ctx context.Context, id string) (<-chan pod
 	} else if len(s) > 0 {
 		code = s[len(s)-1]
 	}
+	hold := f.hold[name]
 	go func() {
+		if hold != nil {
+			<-hold
+		}
 		if code < 0 {
 			<-c.stop
 			code = 137

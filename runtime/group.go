@@ -54,10 +54,11 @@ type group struct {
 	volumes   map[string]string
 	images    map[string]*imagePull
 
-	// precreated holds the backend IDs of the containers setup created
-	// ahead of their start, while the network was being set up; the start
-	// takes each over once.
-	precreated sync.Map
+	// ahead holds the runs being created ahead of their starts (by
+	// backend ID, *aheadCreate); each start takes its own over once.
+	// aheads counts the creations under way.
+	ahead  sync.Map
+	aheads sync.WaitGroup
 
 	deleteOnce sync.Once
 	deleteErr  error
@@ -76,7 +77,20 @@ type exitEvent struct {
 // images at once so that pulls overlap with the sandbox's creation.
 type imagePull struct {
 	done chan struct{}
-	err  error
+	mu   sync.Mutex
+	err  error // once done is closed; a later pull that works clears it
+}
+
+func (p *imagePull) result() error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.err
+}
+
+func (p *imagePull) setResult(err error) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.err = err
 }
 
 func newGroup(e *Engine, id, dir string, req *api.CreateContainerGroupRequest) *group {
@@ -183,6 +197,7 @@ func (g *group) run() {
 			g.setupFailed(err)
 			return
 		}
+		g.dropAhead()
 		g.teardownHost(g.ctx)
 	}
 	g.supervise()
@@ -513,9 +528,10 @@ func (g *group) setup(ctx context.Context) error {
 			})
 			start := time.Now()
 			sp := trace.Begin(ctx, "image.ensure "+ref.image)
-			p.err = g.e.backend.EnsureImage(ctx, ref.image, ref.policy, auth)
-			sp.End(p.err)
-			if p.err == nil {
+			err := g.e.backend.EnsureImage(ctx, ref.image, ref.policy, auth)
+			p.setResult(err)
+			sp.End(err)
+			if err == nil {
 				g.update(func(st *GroupStatus) {
 					st.event(g.e.opts.Now(), "Normal", "Pulled", "", fmt.Sprintf("Image %s is present (%s)", ref.image, time.Since(start).Round(time.Millisecond)))
 				})
@@ -599,59 +615,130 @@ func (g *group) setupLocal(ctx context.Context) error {
 	return nil
 }
 
-// precreate creates the containers that start first (the first init
-// container, or else the app containers) while the network is being set
-// up, so that their starts wait for nothing but it. A container whose
-// environment needs the group's address waits for its start; one that
-// fails here is removed and created again, with its error reported, by
-// its start.
+// precreate starts creating the containers that start first (the first
+// init container, or else the app containers) while the network is being
+// set up, so that their starts wait for nothing but it. A container whose
+// environment needs the group's address is left to its start.
 func (g *group) precreate(ctx context.Context) {
 	snap := g.snapshot()
 	acts := Plan(&snap, g.e.opts.Now())
-	var first []int
-	init := acts.StartInit >= 0
-	if init {
-		first = []int{acts.StartInit}
+	if acts.StartInit >= 0 {
+		g.createAhead(ctx, true, []int{acts.StartInit}, false)
 	} else {
-		first = acts.StartApps
+		g.createAhead(ctx, false, acts.StartApps, false)
 	}
-	var wg sync.WaitGroup
-	for _, i := range first {
+}
+
+// createNext starts creating the containers that follow init container i
+// (the next init container, or the app containers), while it runs: only
+// their starts wait for its exit.
+func (g *group) createNext(i int) {
+	if i+1 < len(g.req.InitContainer) {
+		g.createAhead(g.ctx, true, []int{i + 1}, true)
+		return
+	}
+	apps := make([]int, len(g.req.Container))
+	for j := range apps {
+		apps[j] = j
+	}
+	g.createAhead(g.ctx, false, apps, true)
+}
+
+// aheadCreate is a container being created ahead of its start.
+type aheadCreate struct {
+	done chan struct{}
+	sb   pod.Sandbox // the sandbox it was created in
+	ok   bool        // set before done is closed
+}
+
+// createAhead creates, in the background, the next run of each container
+// idx of the kind init, for its start to take over (takeAhead). The
+// configurations are made here, on the caller's goroutine, which owns the
+// group's fields; the goroutines only wait for the image and call the
+// backend. A run that fails to be created here is removed, and created
+// again (with its error reported) by its start. Without ipKnown, a
+// container whose environment holds the group's address is skipped.
+func (g *group) createAhead(ctx context.Context, init bool, idx []int, ipKnown bool) {
+	snap := g.snapshot()
+	sb := g.sandbox
+	for _, i := range idx {
 		spec, app := g.containerSpec(init, i)
-		if usesPodIP(spec) {
+		if !ipKnown && usesPodIP(spec) {
 			continue
 		}
-		wg.Add(1)
+		attempt := statusOf(&snap, init, i).Attempt + 1
+		id := containerID(g.id, spec.Name, attempt)
+		cfg, err := g.containerConfig(spec, app, init, attempt, id)
+		if err != nil {
+			continue // the start reports it
+		}
+		f := &aheadCreate{done: make(chan struct{}), sb: sb}
+		if _, loaded := g.ahead.LoadOrStore(id, f); loaded {
+			continue
+		}
+		pull := g.images[spec.Image]
+		g.aheads.Add(1)
 		go func() {
-			defer wg.Done()
+			defer g.aheads.Done()
+			defer close(f.done)
 			// The group's first pull of the image; a failed one is left
 			// to the start, which pulls again and reports it.
 			select {
-			case <-g.images[spec.Image].done:
+			case <-pull.done:
 			case <-ctx.Done():
 				return
 			}
-			if g.images[spec.Image].err != nil {
-				return
-			}
-			attempt := statusOf(&snap, init, i).Attempt + 1
-			id := containerID(g.id, spec.Name, attempt)
-			cfg, err := g.containerConfig(spec, app, init, attempt, id)
-			if err != nil {
+			if pull.result() != nil {
 				return
 			}
 			sp := trace.Begin(ctx, "container.create "+spec.Name)
-			err = g.e.backend.CreateContainer(ctx, g.sandbox, cfg)
+			err := g.e.backend.CreateContainer(ctx, sb, cfg)
 			sp.End(err)
 			if err != nil {
 				g.log.Debug("create ahead of start failed; the start tries again", "container", spec.Name, "err", err)
 				g.removeContainer(id)
 				return
 			}
-			g.precreated.Store(id, true)
+			f.ok = true
 		}()
 	}
-	wg.Wait()
+}
+
+// takeAhead tells whether run id was created ahead of its start in sb, and
+// is to be started as it is. One created in another sandbox (it was
+// replaced meanwhile) is removed, for the start to create it anew.
+func (g *group) takeAhead(id string, sb pod.Sandbox) bool {
+	v, ok := g.ahead.LoadAndDelete(id)
+	if !ok {
+		return false
+	}
+	f := v.(*aheadCreate)
+	select {
+	case <-f.done:
+	case <-g.ctx.Done():
+		return false
+	}
+	if !f.ok {
+		return false
+	}
+	if f.sb.PID != sb.PID || f.sb.NetNSPath != sb.NetNSPath || f.sb.IPCPath != sb.IPCPath || f.sb.UTSPath != sb.UTSPath || f.sb.PIDPath != sb.PIDPath {
+		g.removeContainer(id)
+		return false
+	}
+	return true
+}
+
+// dropAhead removes the runs created ahead that no start took over (the
+// group is restarted from its first init container).
+func (g *group) dropAhead() {
+	g.aheads.Wait()
+	g.ahead.Range(func(k, v any) bool {
+		g.ahead.Delete(k)
+		if v.(*aheadCreate).ok {
+			g.removeContainer(k.(string))
+		}
+		return true
+	})
 }
 
 // usesPodIP tells whether a container's environment holds the group's
@@ -821,12 +908,12 @@ func (g *group) ensureImage(c *api.ContainerCommon) error {
 	case <-g.ctx.Done():
 		return g.ctx.Err()
 	}
-	if p.err == nil {
+	if p.result() == nil {
 		return nil
 	}
 	err := g.e.backend.EnsureImage(g.ctx, c.Image, c.ImagePullPolicy, imageAuth(g.req))
 	if err == nil {
-		p.err = nil
+		p.setResult(nil)
 	}
 	return err
 }
@@ -887,8 +974,8 @@ func (g *group) startContainer(init bool, i int) {
 		fail(ReasonCreateContainerErr, err)
 		return
 	}
-	if _, ok := g.precreated.LoadAndDelete(id); ok {
-		err = nil // made during setup, from the same request and sandbox
+	if g.takeAhead(id, sb) {
+		err = nil // made ahead, from the same request and sandbox
 	} else {
 		sp := trace.Begin(g.ctx, "container.create "+spec.Name)
 		err = g.e.backend.CreateContainer(g.ctx, sb, cfg)
@@ -925,6 +1012,9 @@ func (g *group) startContainer(init bool, i int) {
 	})
 	log.Debug("container started", "id", id, "attempt", attempt)
 	g.watchExit(init, i, attempt, trace.Begin(g.ctx, "container.run "+spec.Name), exitCh)
+	if init {
+		g.createNext(i)
+	}
 	if app == nil {
 		return
 	}
@@ -1258,6 +1348,7 @@ func (g *group) delete(ctx context.Context) error {
 		whole := trace.Begin(ctx, "group.delete")
 		g.cancel()
 		<-g.done
+		g.aheads.Wait() // what they create is listed below
 		g.e.probes.StopAll(g.id)
 		g.update(func(st *GroupStatus) { st.Phase = api.GroupTerminating })
 		grace := time.Duration(*g.req.TerminationGracePeriodSeconds) * time.Second
@@ -1323,6 +1414,7 @@ func (g *group) restartAll() error {
 	})
 	errs := g.stopAll(g.ctx)
 	g.recordStopped(5 * time.Second)
+	g.dropAhead()
 	g.update(func(st *GroupStatus) {
 		for _, list := range [][]ContainerStatus{st.InitContainers, st.Containers} {
 			for i := range list {
