@@ -18,6 +18,7 @@ import (
 
 	"github.com/containerd/containerd/v2/pkg/cio"
 
+	"leci/api"
 	"leci/internal/registries"
 	"leci/logs"
 	"leci/network"
@@ -73,6 +74,9 @@ type Config struct {
 	// the runtimes' state and sockets.
 	HostPathAllow []string
 	HostPathDeny  []string
+	// AllowPrivileged lets requests have privileged containers
+	// (--allow-privileged); off, they are refused with Forbidden.Privileged.
+	AllowPrivileged bool
 	// MetricsInterval is how often the engine samples each group's usage
 	// for DescribeContainerGroupMetric (runtime.Options.MetricsInterval):
 	// 0 for the default, negative for never, as for `leci run`, which
@@ -90,6 +94,14 @@ type Config struct {
 // Volumes is the volume manager the configuration describes.
 func (c Config) Volumes() *volumes.Manager {
 	return volumes.New(volumes.Config{Root: c.Root, HostPathAllow: c.HostPathAllow, HostPathDeny: c.HostPathDeny})
+}
+
+// Check refuses, before anything is made, what this configuration does not
+// allow in a valid request: privileged containers without AllowPrivileged,
+// and the volumes the volume manager refuses (volumes.Manager.Check).
+func (c Config) Check(req *api.CreateContainerGroupRequest) api.Errors {
+	errs := runtime.CheckPrivileged(req, c.AllowPrivileged)
+	return append(errs, c.Volumes().Check(req.Volume)...)
 }
 
 // NetworkConfig is the network part of the configuration, every path under
@@ -204,7 +216,7 @@ func Open(ctx context.Context, cfg Config, log *slog.Logger) (_ *Host, retErr er
 	}
 	vm := cfg.Volumes()
 	h.Network, h.Volumes = nm, vm
-	h.Engine = runtime.New(backend, nm, vm, runtime.Options{Root: cfg.Root, Backoff: cfg.Backoff, LogTail: logTail, Recorder: cfg.Recorder, MetricsInterval: cfg.MetricsInterval}, log)
+	h.Engine = runtime.New(backend, nm, vm, runtime.Options{Root: cfg.Root, Backoff: cfg.Backoff, LogTail: logTail, Recorder: cfg.Recorder, MetricsInterval: cfg.MetricsInterval, AllowPrivileged: cfg.AllowPrivileged}, log)
 	return h, nil
 }
 

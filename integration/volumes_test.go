@@ -205,7 +205,7 @@ Volume:
 }
 
 func TestVolumeConfigFileSymlinkSwapSparesHost(t *testing.T) {
-	hr := newHarness(t)
+	hr := newHarness(t, allowPrivileged)
 	host := testutil.TempDir(t, "leci-host")
 	victim := filepath.Join(host, "victim")
 	os.WriteFile(victim, []byte("host file\n"), 0o644)
@@ -340,7 +340,7 @@ Volume:
 }
 
 func TestVolumePropagation(t *testing.T) {
-	hr := newHarness(t)
+	hr := newHarness(t, allowPrivileged)
 	host := testutil.TempDir(t, "leci-host")
 	// The HostPath's mount must be shared for HostToContainer to work.
 	if err := unix.Mount(host, host, "", unix.MS_BIND, ""); err != nil {

@@ -38,6 +38,9 @@ type Options struct {
 	// for Metrics: DefaultMetricsInterval when 0; negative for never
 	// (tests sample by hand).
 	MetricsInterval time.Duration
+	// AllowPrivileged lets requests have privileged containers
+	// (CheckPrivileged); off, Create refuses them.
+	AllowPrivileged bool
 }
 
 // Recorder keeps the groups' status, so that leci can adopt them after a
@@ -128,6 +131,9 @@ func (e *Engine) observeProbe(u probes.Update) {
 // applied and validated) and returns its id at once; the group comes up
 // asynchronously, as in ECI. Watch or Get tell how it goes.
 func (e *Engine) Create(ctx context.Context, req *api.CreateContainerGroupRequest) (string, error) {
+	if errs := CheckPrivileged(req, e.opts.AllowPrivileged); len(errs) > 0 {
+		return "", errs
+	}
 	if err := e.Available(ctx); err != nil {
 		return "", err
 	}

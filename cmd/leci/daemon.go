@@ -48,6 +48,8 @@ type daemonConfig struct {
 	// Registries configures registry hosts for pulls, by host (see
 	// daemonRegistries).
 	Registries map[string]registries.Host `yaml:"registries"`
+	// AllowPrivileged is --allow-privileged (either one enables).
+	AllowPrivileged bool `yaml:"allowPrivileged"`
 }
 
 type daemonAccessKey struct {
@@ -76,6 +78,7 @@ TCP listener on a non-loopback address is meant for trusted networks only.
   accessKeys: [{id: LTAIexample, secret: ...}]
   runtime: docker                # or containerd, auto (--runtime wins)
   dockerHost: unix:///var/run/docker.sock
+  allowPrivileged: false         # as --allow-privileged
   registries:                    # for pulls, where a request says nothing
     registry.example.com:
       mirrors: [https://mirror.example.com, http://127.0.0.1:5000]
@@ -94,7 +97,7 @@ on the same --root stops at once. SIGTERM or SIGINT stops the daemon; the
 groups keep running.`,
 		Args: noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if err := daemonRuntimeSettings(opts.config, g, cmd.Flags().Changed("runtime"), cmd.Flags().Changed("docker-host")); err != nil {
+			if err := daemonRuntimeSettings(opts.config, g, cmd.Flags().Changed("runtime"), cmd.Flags().Changed("docker-host"), cmd.Flags().Changed("allow-privileged")); err != nil {
 				return err
 			}
 			return daemonAction(cmd.Context(), g, opts, cmd.ErrOrStderr())
@@ -104,6 +107,7 @@ groups keep running.`,
 	f.StringVar(&opts.config, "config", "", "YAML configuration file (listen, accessKeys)")
 	f.StringArrayVar(&opts.listen, "listen", nil, "address to serve on: unix:///PATH or tcp://HOST:PORT (repeatable; default "+defaultListen+")")
 	f.StringArrayVar(&opts.accessKeys, "access-key", nil, "AccessKey ID:SECRET accepted on TCP listeners (repeatable)")
+	g.registerAllowPrivileged(cmd)
 	return cmd
 }
 

@@ -29,6 +29,9 @@ type globalOptions struct {
 	cgroupRoot    string
 	hostPathAllow []string
 	logLevel      string
+	// allowPrivileged is --allow-privileged of the commands that run
+	// groups (daemon, run), or allowPrivileged in the daemon's config.
+	allowPrivileged bool
 
 	subnet6        string
 	mtu            int
@@ -64,6 +67,13 @@ func (o *globalOptions) register(cmd *cobra.Command) {
 	f.StringVar(&o.logLevel, "log-level", "warn", "log level: debug, info, warn, error")
 }
 
+// registerAllowPrivileged adds --allow-privileged to a command that runs
+// groups itself.
+func (o *globalOptions) registerAllowPrivileged(cmd *cobra.Command) {
+	cmd.Flags().BoolVar(&o.allowPrivileged, "allow-privileged", false,
+		"accept containers with SecurityContextPrivileged (every capability, the host's devices, no seccomp: root on the host)")
+}
+
 func (o *globalOptions) logger(w io.Writer) *slog.Logger {
 	var level slog.Level
 	if err := level.UnmarshalText([]byte(o.logLevel)); err != nil {
@@ -86,7 +96,7 @@ func (o *globalOptions) hostConfig(backoff runtime.Backoff) host.Config {
 	cfg := host.Config{
 		Root: o.root, Runtime: o.runtime, DockerHost: o.dockerHost, Containerd: o.containerd, Namespace: o.namespace,
 		Bridge: o.bridge, Subnet: o.subnet, CNIBinDirs: o.cniBinDirs, CgroupRoot: o.cgroupRoot, Backoff: backoff,
-		HostPathAllow: o.hostPathAllow,
+		HostPathAllow: o.hostPathAllow, AllowPrivileged: o.allowPrivileged,
 		Subnet6:       o.subnet6, MTU: o.mtu, CNIConfDir: o.cniConfDir, CNINetwork: o.cniNetwork,
 		Firewall: o.cniFirewall, PublishPorts: o.publishPorts, PublishAddress: o.publishAddress,
 	}

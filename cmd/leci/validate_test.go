@@ -3,6 +3,8 @@ package main
 import (
 	"bytes"
 	"encoding/json"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 )
@@ -92,5 +94,47 @@ func TestVersion(t *testing.T) {
 	code, out, _ := runCLI(t, "", "version")
 	if code != 0 || !strings.HasPrefix(out, "leci ") {
 		t.Errorf("version: exit %d, %q", code, out)
+	}
+}
+
+// `leci run` refuses a privileged container, before it touches anything,
+// unless --allow-privileged is given (DryRun stops the allowed run there).
+func TestRunRefusesPrivilegedWithoutOptIn(t *testing.T) {
+	in := "ContainerGroupName: root\nDryRun: true\nContainer:\n  - Name: a\n    Image: busybox\n    SecurityContextPrivileged: true\n"
+	code, _, errOut := runCLI(t, in, "run", "--root", t.TempDir(), "-f", "-")
+	if code != 2 || !strings.Contains(errOut, "Forbidden.Privileged: Container.1.SecurityContextPrivileged") || !strings.Contains(errOut, "--allow-privileged") {
+		t.Errorf("run without --allow-privileged: exit %d, stderr %q; want 2 and Forbidden.Privileged naming the field and the switch", code, errOut)
+	}
+	code, _, errOut = runCLI(t, in, "run", "--root", t.TempDir(), "--allow-privileged", "-f", "-")
+	if code != 0 || !strings.Contains(errOut, "DryRunOperation") {
+		t.Errorf("run --allow-privileged: exit %d, stderr %q; want 0 and DryRunOperation", code, errOut)
+	}
+}
+
+// allowPrivileged in the daemon's configuration file enables privileged
+// containers as --allow-privileged does.
+func TestDaemonConfigAllowPrivileged(t *testing.T) {
+	for _, c := range []struct {
+		config  string
+		flagSet bool
+		flag    bool
+		want    bool
+	}{
+		{config: "allowPrivileged: true\n", want: true},
+		{config: "runtime: containerd\n", want: false},
+		{config: "allowPrivileged: true\n", flagSet: true, flag: false, want: false},
+		{config: "allowPrivileged: false\n", flagSet: true, flag: true, want: true},
+	} {
+		path := filepath.Join(t.TempDir(), "leci.yaml")
+		if err := os.WriteFile(path, []byte(c.config), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		g := &globalOptions{allowPrivileged: c.flag}
+		if err := daemonRuntimeSettings(path, g, false, false, c.flagSet); err != nil {
+			t.Fatal(err)
+		}
+		if g.allowPrivileged != c.want {
+			t.Errorf("config %q, flag set %v (%v): allowPrivileged %v, want %v", c.config, c.flagSet, c.flag, g.allowPrivileged, c.want)
+		}
 	}
 }
