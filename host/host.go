@@ -13,6 +13,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
@@ -69,9 +70,11 @@ type Config struct {
 	// CgroupRoot holds the groups' cgroups (default /leci).
 	CgroupRoot string
 	Backoff    runtime.Backoff
-	// HostPathAllow are the host path prefixes HostPath volumes may use
-	// (empty: any); HostPathDeny are refused on top of leci's own state and
-	// the runtimes' state and sockets.
+	// HostPathAllow are the host path prefixes HostPath volumes may use,
+	// each PATH (read-only), PATH:ro or PATH:rw (empty: any path not denied,
+	// read-write); HostPathDeny are refused on top of leci's own state, the
+	// runtimes' state and sockets and the host's system directories
+	// (volumes.DefaultHostPathDeny, volumes.SystemHostPathDeny).
 	HostPathAllow []string
 	HostPathDeny  []string
 	// AllowPrivileged lets requests have privileged containers
@@ -160,6 +163,11 @@ func Open(ctx context.Context, cfg Config, log *slog.Logger) (_ *Host, retErr er
 		}
 		cfg.LeciBinary = self
 	}
+	for _, rule := range cfg.HostPathAllow {
+		if _, _, err := volumes.ParseHostPathAllow(rule); err != nil {
+			return nil, err
+		}
+	}
 	h := &Host{Root: cfg.Root}
 	var backend runtime.Backend
 	switch cfg.Runtime {
@@ -209,6 +217,13 @@ func Open(ctx context.Context, cfg Config, log *slog.Logger) (_ *Host, retErr er
 				h.Docker.Close()
 			}
 		}()
+	}
+	if h.Docker != nil {
+		// Docker's data root may be anywhere (data-root in daemon.json);
+		// a HostPath there would hand the container every other one.
+		if info, err := h.Docker.Client().Info(ctx); err == nil && info.DockerRootDir != "" {
+			cfg.HostPathDeny = append(slices.Clip(cfg.HostPathDeny), info.DockerRootDir)
+		}
 	}
 	nm, err := network.New(cfg.NetworkConfig(), log)
 	if err != nil {

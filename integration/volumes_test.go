@@ -3,6 +3,7 @@
 package integration
 
 import (
+	"context"
 	"crypto/sha256"
 	"encoding/base64"
 	"fmt"
@@ -15,6 +16,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"leci/api"
+	"leci/host"
 	"leci/internal/testutil"
 	"leci/runtime"
 )
@@ -416,5 +418,61 @@ Volume:
 	hr.delete(id)
 	if mounts := mountsUnder(hr.cfg.Root); len(mounts) != 0 {
 		t.Errorf("mounts left under the root after delete: %v", mounts)
+	}
+}
+
+// By default a HostPath of the host's /etc is refused when the request
+// comes in (Forbidden.HostPath, naming the field); an allow rule for /etc
+// makes it usable, read-only (writes fail with EROFS in the container),
+// and a rule that says rw gives a writable mount.
+func TestHostPathSystemDirsDeniedUntilAllowed(t *testing.T) {
+	request := func(path string) *api.CreateContainerGroupRequest {
+		var req api.CreateContainerGroupRequest
+		yaml := `
+ContainerGroupName: hostpath-etc
+RestartPolicy: Never
+Container:
+  - Name: app
+    Image: ` + image + `
+    Command: [sh, -c, "cat /h/hostname >/dev/null && echo read; if touch /h/leci-probe 2>/tmp/err; then echo written; else cat /tmp/err; fi"]
+    VolumeMount: [{Name: h, MountPath: /h}]
+Volume:
+  - {Name: h, Type: HostPathVolume, HostPathVolume: {Path: ` + path + `, Type: Directory}}
+`
+		if err := api.Decode([]byte(yaml), api.FormatYAML, &req); err != nil {
+			t.Fatal(err)
+		}
+		if err := req.Normalize(); err != nil {
+			t.Fatal(err)
+		}
+		return &req
+	}
+	defaults := ownHostConfig(t, "it", "li", 214)
+	errs := defaults.Check(request("/etc"))
+	if len(errs) != 1 || errs[0].Code != "Forbidden.HostPath" || errs[0].Status != 403 || errs[0].Field != "Volume.1.HostPathVolume.Path" {
+		t.Fatalf("HostPath /etc by default: %v, want Forbidden.HostPath (403) on Volume.1.HostPathVolume.Path", errs)
+	}
+
+	rwDir := testutil.TempDir(t, "leci-host")
+	os.WriteFile(filepath.Join(rwDir, "hostname"), []byte("x\n"), 0o644)
+	hr := newHarness(t, func(cfg *host.Config) { cfg.HostPathAllow = []string{"/etc", rwDir + ":rw"} })
+	for path, want := range map[string]string{"/etc": "read\ntouch: /h/leci-probe: Read-only file system\n", rwDir: "read\nwritten\n"} {
+		req := request(path)
+		if errs := hr.cfg.Check(req); len(errs) != 0 {
+			t.Fatalf("HostPath %s with an allow rule: %v", path, errs)
+		}
+		id, err := hr.h.Engine.Create(context.Background(), req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		hr.waitPhase(id, api.GroupSucceeded)
+		if out := hr.logOf(id, "app", 1); out != want {
+			t.Errorf("HostPath %s: output %q, want %q", path, out, want)
+		}
+		hr.delete(id)
+	}
+	if _, err := os.Stat("/etc/leci-probe"); err == nil {
+		os.Remove("/etc/leci-probe")
+		t.Errorf("a read-only allow rule let the container write /etc")
 	}
 }

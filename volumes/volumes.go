@@ -58,7 +58,9 @@ type Config struct {
 	// never allowed.
 	Root string
 	// HostPathAllow lists the host path prefixes HostPath volumes may use
-	// (--host-path-allow). Empty: every path that is not denied.
+	// (--host-path-allow), each PATH (read-only), PATH:ro or PATH:rw.
+	// Empty: every path that is not denied, read-write. A rule that covers
+	// a path in SystemHostPathDeny lifts that denial.
 	HostPathAllow []string
 	// HostPathDeny adds prefixes to DefaultHostPathDeny, which always
 	// applies.
@@ -213,7 +215,9 @@ func (m Manager) Mount(source string, vol api.Volume, vm api.VolumeMount) (pod.M
 	var err error
 	switch vol.Type {
 	case api.VolumeHostPath:
-		out.Source, err = m.mountHostPath(dir, vol, sub, prop)
+		var ro bool
+		out.Source, ro, err = m.mountHostPath(dir, vol, sub, prop)
+		out.ReadOnly = out.ReadOnly || ro
 	case api.VolumeEmptyDir, api.VolumeConfigFile, api.VolumeNFS:
 		if sub == "" {
 			if _, err := os.Lstat(source); err != nil {

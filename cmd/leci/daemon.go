@@ -224,6 +224,7 @@ func daemonAction(ctx context.Context, g *globalOptions, opts daemonOptions, std
 	if err != nil {
 		return err
 	}
+	denyDaemonPaths(g, addrs, opts.config)
 	log := g.logger(stderr)
 	if err := os.MkdirAll(g.root, 0o711); err != nil {
 		return fmt.Errorf("create root: %w", err)
@@ -333,6 +334,23 @@ func daemonAction(ctx context.Context, g *globalOptions, opts daemonOptions, std
 		}
 	}
 	return serveErr
+}
+
+// denyDaemonPaths keeps the daemon's own files out of HostPath volumes:
+// the directory of each unix socket it serves (a container holding it
+// could drive the daemon) and the directory of its configuration file
+// (which holds access keys and registry logins).
+func denyDaemonPaths(g *globalOptions, addrs []listenAddr, config string) {
+	for _, a := range addrs {
+		if a.network == "unix" {
+			g.hostPathDeny = append(g.hostPathDeny, filepath.Dir(a.address))
+		}
+	}
+	if config != "" {
+		if abs, err := filepath.Abs(config); err == nil {
+			g.hostPathDeny = append(g.hostPathDeny, filepath.Dir(abs))
+		}
+	}
 }
 
 // listen opens one listener. A unix socket's directory is made if needed;

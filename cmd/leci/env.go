@@ -29,6 +29,10 @@ type globalOptions struct {
 	cgroupRoot    string
 	hostPathAllow []string
 	logLevel      string
+	// hostPathDeny are paths of this leci no HostPath may reach besides
+	// its root: the daemon's socket directories and configuration file's
+	// directory (denyDaemonPaths).
+	hostPathDeny []string
 	// allowPrivileged is --allow-privileged of the commands that run
 	// groups (daemon, run), or allowPrivileged in the daemon's config.
 	allowPrivileged bool
@@ -63,7 +67,7 @@ func (o *globalOptions) register(cmd *cobra.Command) {
 	f.BoolVar(&o.cniFirewall, "cni-firewall", false, "add the CNI firewall plugin (for hosts whose FORWARD policy drops)")
 	f.BoolVar(&o.publishPorts, "publish-ports", false, "publish the containers' declared ports on --publish-address")
 	f.StringVar(&o.publishAddress, "publish-address", "127.0.0.1", "host address ports are published on")
-	f.StringArrayVar(&o.hostPathAllow, "host-path-allow", nil, "host path prefix HostPath volumes may use (repeatable; default: any path except leci's root and the runtimes' state and sockets)")
+	f.StringArrayVar(&o.hostPathAllow, "host-path-allow", nil, "host path prefix HostPath volumes may use, PATH (read-only) or PATH:rw (repeatable; with none, any path but the host's system directories, leci's root and the runtimes' state and sockets, read-write)")
 	f.StringVar(&o.logLevel, "log-level", "warn", "log level: debug, info, warn, error")
 }
 
@@ -100,6 +104,7 @@ func (o *globalOptions) hostConfig(backoff runtime.Backoff) host.Config {
 		Subnet6:       o.subnet6, MTU: o.mtu, CNIConfDir: o.cniConfDir, CNINetwork: o.cniNetwork,
 		Firewall: o.cniFirewall, PublishPorts: o.publishPorts, PublishAddress: o.publishAddress,
 	}
+	cfg.HostPathDeny = append(cfg.HostPathDeny, o.hostPathDeny...)
 	if o.containerd != containerd.AutoAddress {
 		// The directory of the containerd socket leci uses is never a
 		// HostPath: mounting it would hand containerd to a container.

@@ -3,10 +3,14 @@ package main
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"leci/api"
+	"leci/volumes"
 )
 
 func runCLI(t *testing.T, stdin string, args ...string) (code int, stdout, stderr string) {
@@ -135,6 +139,21 @@ func TestDaemonConfigAllowPrivileged(t *testing.T) {
 		}
 		if g.allowPrivileged != c.want {
 			t.Errorf("config %q, flag set %v (%v): allowPrivileged %v, want %v", c.config, c.flagSet, c.flag, g.allowPrivileged, c.want)
+		}
+	}
+}
+
+// The daemon's socket directories and its configuration file's directory
+// are never HostPaths.
+func TestDaemonPathsDeniedAsHostPath(t *testing.T) {
+	sockDir, confDir := t.TempDir(), t.TempDir()
+	g := &globalOptions{root: t.TempDir()}
+	denyDaemonPaths(g, []listenAddr{{network: "unix", address: filepath.Join(sockDir, "leci.sock")}, {network: "tcp", address: "127.0.0.1:0"}}, filepath.Join(confDir, "leci.yaml"))
+	for _, p := range []string{sockDir, confDir} {
+		req := &api.CreateContainerGroupRequest{Volume: []api.Volume{{Name: "h", Type: api.VolumeHostPath, HostPathVolume: &api.HostPathVolume{Path: p}}}}
+		err := g.checkLocal(req)
+		if !errors.Is(err, volumes.ErrForbiddenHostPath) {
+			t.Errorf("HostPath %s: %v, want Forbidden.HostPath", p, err)
 		}
 	}
 }
