@@ -168,6 +168,9 @@ func Open(ctx context.Context, cfg Config, log *slog.Logger) (_ *Host, retErr er
 			return nil, err
 		}
 	}
+	if err := checkRunc(ctx, log); err != nil {
+		return nil, err
+	}
 	h := &Host{Root: cfg.Root}
 	var backend runtime.Backend
 	switch cfg.Runtime {
