@@ -80,6 +80,10 @@ type Config struct {
 	// AllowPrivileged lets requests have privileged containers
 	// (--allow-privileged); off, they are refused with Forbidden.Privileged.
 	AllowPrivileged bool
+	// PidsLimit and DefaultGroupMemoryBytes are runtime.Options'
+	// PidsLimit and DefaultMemoryBytes (0: no limit).
+	PidsLimit               int64
+	DefaultGroupMemoryBytes int64
 	// MetricsInterval is how often the engine samples each group's usage
 	// for DescribeContainerGroupMetric (runtime.Options.MetricsInterval):
 	// 0 for the default, negative for never, as for `leci run`, which
@@ -171,6 +175,18 @@ func Open(ctx context.Context, cfg Config, log *slog.Logger) (_ *Host, retErr er
 	if err := checkRunc(ctx, log); err != nil {
 		return nil, err
 	}
+	// leci's root holds the groups' volumes, logs and termination files:
+	// no user of the host but root may enter it (a setuid program a
+	// container left in a volume stays out of their reach), also where an
+	// older leci made it 0711.
+	if cfg.Root != "" {
+		if err := os.MkdirAll(cfg.Root, 0o700); err != nil {
+			return nil, fmt.Errorf("create root: %w", err)
+		}
+		if err := os.Chmod(cfg.Root, 0o700); err != nil {
+			return nil, fmt.Errorf("root: %w", err)
+		}
+	}
 	h := &Host{Root: cfg.Root}
 	var backend runtime.Backend
 	switch cfg.Runtime {
@@ -234,7 +250,8 @@ func Open(ctx context.Context, cfg Config, log *slog.Logger) (_ *Host, retErr er
 	}
 	vm := cfg.Volumes()
 	h.Network, h.Volumes = nm, vm
-	h.Engine = runtime.New(backend, nm, vm, runtime.Options{Root: cfg.Root, Backoff: cfg.Backoff, LogTail: logTail, Recorder: cfg.Recorder, MetricsInterval: cfg.MetricsInterval, AllowPrivileged: cfg.AllowPrivileged}, log)
+	h.Engine = runtime.New(backend, nm, vm, runtime.Options{Root: cfg.Root, Backoff: cfg.Backoff, LogTail: logTail, Recorder: cfg.Recorder, MetricsInterval: cfg.MetricsInterval,
+		AllowPrivileged: cfg.AllowPrivileged, PidsLimit: cfg.PidsLimit, DefaultMemoryBytes: cfg.DefaultGroupMemoryBytes}, log)
 	return h, nil
 }
 

@@ -8,8 +8,11 @@ import (
 	"encoding/base64"
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -475,4 +478,50 @@ Volume:
 		os.Remove("/etc/leci-probe")
 		t.Errorf("a read-only allow rule let the container write /etc")
 	}
+}
+
+// A container that leaves a setuid-root program in an EmptyDir gives the
+// host's other users nothing: leci's root is theirs to enter no more, and
+// every volume is mounted nosuid and nodev, in the container as on the host.
+func TestSetuidInVolumeUnreachableFromHost(t *testing.T) {
+	hr := newHarness(t)
+	id := hr.create(`
+ContainerGroupName: setuid-drop
+RestartPolicy: Never
+Container:
+  - Name: app
+    Image: ` + image + `
+    Command: [sh, -c, "cp /bin/sh /e/suid && chmod 4755 /e/suid && awk '$5 == \"/e\" {print $6}' /proc/self/mountinfo"]
+    VolumeMount: [{Name: e, MountPath: /e}]
+Volume:
+  - {Name: e, Type: EmptyDirVolume}
+`)
+	hr.waitPhase(id, api.GroupSucceeded)
+	opts := strings.TrimSpace(hr.logOf(id, "app", 1))
+	if !slices.Contains(strings.Split(opts, ","), "nosuid") || !slices.Contains(strings.Split(opts, ","), "nodev") {
+		t.Errorf("the EmptyDir's mount options in the container are %q, want nosuid and nodev", opts)
+	}
+	suid := filepath.Join(hr.volumeDir(id, "e"), "suid")
+	fi, err := os.Stat(suid)
+	if err != nil || fi.Mode()&os.ModeSetuid == 0 {
+		t.Fatalf("the container's setuid program on the host: %v %v, want a setuid file (else this test proves nothing)", fi, err)
+	}
+	for _, dir := range []string{hr.cfg.Root, filepath.Join(hr.cfg.Root, "groups", id)} {
+		if fi, err := os.Stat(dir); err != nil || fi.Mode().Perm() != 0o700 {
+			t.Errorf("%s: %v %v, want mode 0700", dir, fi, err)
+		}
+	}
+	// busybox runs the applet its argv[0] names.
+	cmd := &exec.Cmd{Path: suid, Args: []string{"id", "-u"}, SysProcAttr: &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: 65534, Gid: 65534}}}
+	out, err := cmd.CombinedOutput()
+	if err == nil || strings.TrimSpace(string(out)) == "0" {
+		t.Errorf("uid 65534 ran the container's setuid program from the host: %q, %v; want it unreachable", out, err)
+	}
+	t.Logf("uid 65534 running %s: %v %s", suid, err, out)
+	// Even reached, the host's mount of the volume is nosuid and nodev.
+	var st unix.Statfs_t
+	if err := unix.Statfs(hr.volumeDir(id, "e"), &st); err != nil || st.Flags&unix.ST_NOSUID == 0 || st.Flags&unix.ST_NODEV == 0 {
+		t.Errorf("the EmptyDir's mount on the host: flags %#x (%v), want nosuid and nodev", st.Flags, err)
+	}
+	hr.delete(id)
 }

@@ -49,3 +49,34 @@ func TestCreateRefusesPrivilegedUnlessAllowed(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+func TestGroupResources(t *testing.T) {
+	opts := Options{PidsLimit: 4096, DefaultMemoryBytes: 4 << 30}
+	req := func(group float64, apps, inits []float64) *api.CreateContainerGroupRequest {
+		r := &api.CreateContainerGroupRequest{Cpu: 1, Memory: group}
+		for _, m := range apps {
+			r.Container = append(r.Container, api.Container{ContainerCommon: api.ContainerCommon{Memory: m}})
+		}
+		for _, m := range inits {
+			r.InitContainer = append(r.InitContainer, api.InitContainer{ContainerCommon: api.ContainerCommon{Memory: m}})
+		}
+		return r
+	}
+	for _, c := range []struct {
+		name string
+		req  *api.CreateContainerGroupRequest
+		opts Options
+		mem  int64
+	}{
+		{"the request's memory", req(2, nil, nil), opts, 2 << 30},
+		{"the default when none is given", req(0, []float64{0, 0}, nil), opts, 4 << 30},
+		{"raised to the app containers' sum", req(0, []float64{3, 2}, nil), opts, 5 << 30},
+		{"raised to the largest init container", req(0, []float64{1}, []float64{6, 1}), opts, 6 << 30},
+		{"unlimited when the default is off", req(0, nil, nil), Options{PidsLimit: 10}, 0},
+	} {
+		got := groupResources(c.req, c.opts)
+		if got.MemoryBytes != c.mem || got.Pids != c.opts.PidsLimit || got.CPU != 1 {
+			t.Errorf("%s: %+v, want memory %d, pids %d, cpu 1", c.name, got, c.mem, c.opts.PidsLimit)
+		}
+	}
+}

@@ -358,12 +358,12 @@ func TestHostPathTypes(t *testing.T) {
 func TestNFSMountArgs(t *testing.T) {
 	n := &api.NFSVolume{Server: "nas.example", Path: "/share/a"}
 	a := nfsMountArgs(n, net.ParseIP("192.0.2.7"), "4.2")
-	if a.Source != "nas.example:/share/a" || a.FSType != "nfs" || a.Data != "vers=4.2,addr=192.0.2.7" || a.Flags != unix.MS_NODEV {
+	if a.Source != "nas.example:/share/a" || a.FSType != "nfs" || a.Data != "vers=4.2,addr=192.0.2.7" || a.Flags != unix.MS_NOSUID|unix.MS_NODEV {
 		t.Errorf("v4.2 args = %+v", a)
 	}
 	n.ReadOnly = true
 	a = nfsMountArgs(n, net.ParseIP("192.0.2.7"), "3")
-	if a.Data != "vers=3,addr=192.0.2.7,nolock" || a.Flags != unix.MS_NODEV|unix.MS_RDONLY {
+	if a.Data != "vers=3,addr=192.0.2.7,nolock" || a.Flags != unix.MS_NOSUID|unix.MS_NODEV|unix.MS_RDONLY {
 		t.Errorf("v3 read-only args = %+v", a)
 	}
 	a = nfsMountArgs(&api.NFSVolume{Server: "2001:db8::1", Path: "/x"}, net.ParseIP("2001:db8::1"), "4.1")

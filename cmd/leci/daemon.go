@@ -107,7 +107,7 @@ groups keep running.`,
 	f.StringVar(&opts.config, "config", "", "YAML configuration file (listen, accessKeys)")
 	f.StringArrayVar(&opts.listen, "listen", nil, "address to serve on: unix:///PATH or tcp://HOST:PORT (repeatable; default "+defaultListen+")")
 	f.StringArrayVar(&opts.accessKeys, "access-key", nil, "AccessKey ID:SECRET accepted on TCP listeners (repeatable)")
-	g.registerAllowPrivileged(cmd)
+	g.registerRunnerFlags(cmd)
 	return cmd
 }
 
@@ -226,7 +226,7 @@ func daemonAction(ctx context.Context, g *globalOptions, opts daemonOptions, std
 	}
 	denyDaemonPaths(g, addrs, opts.config)
 	log := g.logger(stderr)
-	if err := os.MkdirAll(g.root, 0o711); err != nil {
+	if err := os.MkdirAll(g.root, 0o700); err != nil {
 		return fmt.Errorf("create root: %w", err)
 	}
 	// The store's lock comes first: a second daemon on this root stops

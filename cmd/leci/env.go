@@ -36,6 +36,10 @@ type globalOptions struct {
 	// allowPrivileged is --allow-privileged of the commands that run
 	// groups (daemon, run), or allowPrivileged in the daemon's config.
 	allowPrivileged bool
+	// pidsLimit and defaultGroupMemory (GiB) are the limits every group
+	// gets (--pids-limit, --default-group-memory).
+	pidsLimit          int64
+	defaultGroupMemory float64
 
 	subnet6        string
 	mtu            int
@@ -71,11 +75,15 @@ func (o *globalOptions) register(cmd *cobra.Command) {
 	f.StringVar(&o.logLevel, "log-level", "warn", "log level: debug, info, warn, error")
 }
 
-// registerAllowPrivileged adds --allow-privileged to a command that runs
-// groups itself.
-func (o *globalOptions) registerAllowPrivileged(cmd *cobra.Command) {
-	cmd.Flags().BoolVar(&o.allowPrivileged, "allow-privileged", false,
+// registerRunnerFlags adds the flags of a command that runs groups itself
+// (daemon, run): what a group may do and the limits every group gets.
+func (o *globalOptions) registerRunnerFlags(cmd *cobra.Command) {
+	f := cmd.Flags()
+	f.BoolVar(&o.allowPrivileged, "allow-privileged", false,
 		"accept containers with SecurityContextPrivileged (every capability, the host's devices, no seccomp: root on the host)")
+	f.Int64Var(&o.pidsLimit, "pids-limit", runtime.DefaultPidsLimit, "most processes and threads a group may have (its cgroup's pids.max; 0: no limit)")
+	f.Float64Var(&o.defaultGroupMemory, "default-group-memory", float64(runtime.DefaultGroupMemory)/(1<<30),
+		"memory ceiling in GiB of a group whose request gives no Memory, raised to its containers' own limits (0: unlimited)")
 }
 
 func (o *globalOptions) logger(w io.Writer) *slog.Logger {
@@ -101,7 +109,8 @@ func (o *globalOptions) hostConfig(backoff runtime.Backoff) host.Config {
 		Root: o.root, Runtime: o.runtime, DockerHost: o.dockerHost, Containerd: o.containerd, Namespace: o.namespace,
 		Bridge: o.bridge, Subnet: o.subnet, CNIBinDirs: o.cniBinDirs, CgroupRoot: o.cgroupRoot, Backoff: backoff,
 		HostPathAllow: o.hostPathAllow, AllowPrivileged: o.allowPrivileged,
-		Subnet6:       o.subnet6, MTU: o.mtu, CNIConfDir: o.cniConfDir, CNINetwork: o.cniNetwork,
+		PidsLimit: o.pidsLimit, DefaultGroupMemoryBytes: int64(o.defaultGroupMemory * (1 << 30)),
+		Subnet6: o.subnet6, MTU: o.mtu, CNIConfDir: o.cniConfDir, CNINetwork: o.cniNetwork,
 		Firewall: o.cniFirewall, PublishPorts: o.publishPorts, PublishAddress: o.publishAddress,
 	}
 	cfg.HostPathDeny = append(cfg.HostPathDeny, o.hostPathDeny...)

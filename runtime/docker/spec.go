@@ -98,6 +98,12 @@ func createOptions(img imageConfig, sb pod.Sandbox, cfg pod.ContainerConfig, lab
 			return nil, nil, err
 		}
 		hc.CapAdd = caps
+		for _, c := range pod.DroppedByDefault {
+			// Docker refuses a capability both added and dropped.
+			if !slices.Contains(caps, c) {
+				hc.CapDrop = append(hc.CapDrop, c)
+			}
+		}
 		hc.SecurityOpt = []string{"no-new-privileges"}
 	}
 	if quota, shares := cgroup.CPUQuotaShares(cfg.Resources.CPU); quota > 0 {
@@ -240,7 +246,8 @@ var propagations = map[string]mount.Propagation{
 
 // dockerMounts converts mounts. Bind mounts are recursive, as the
 // containerd backend's rbind; the options a bind mount may carry are ro and
-// rw, and a tmpfs size= and mode=, since Docker's mount API takes no others.
+// rw (nosuid and nodev are taken from the source mount), and a tmpfs size=
+// and mode=, since Docker's mount API takes no others.
 func dockerMounts(ms []pod.Mount) ([]mount.Mount, error) {
 	var out []mount.Mount
 	for _, m := range ms {
@@ -264,6 +271,10 @@ func dockerMounts(ms []pod.Mount) ([]mount.Mount, error) {
 				case "ro":
 					dm.ReadOnly = true
 				case "rw", "rbind", "bind":
+				case "nosuid", "nodev":
+					// Docker's mount API takes neither: leci's sources
+					// (volumes, staging points) are nosuid,nodev mounts,
+					// flags a bind mount keeps.
 				default:
 					return nil, fmt.Errorf("%w: mount %s: option %q is not supported with Docker", pod.ErrCreateConfig, m.Destination, o)
 				}

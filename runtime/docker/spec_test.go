@@ -135,8 +135,12 @@ func TestCreateOptionsSecurity(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !slices.Equal(hc.CapAdd, []string{"CAP_NET_ADMIN", "CAP_SYS_TIME"}) || !hc.ReadonlyRootfs || hc.Privileged {
-		t.Errorf("caps %v read-only %v privileged %v", hc.CapAdd, hc.ReadonlyRootfs, hc.Privileged)
+	if !slices.Equal(hc.CapAdd, []string{"CAP_NET_ADMIN", "CAP_SYS_TIME"}) || !slices.Equal(hc.CapDrop, []string{"CAP_NET_RAW"}) || !hc.ReadonlyRootfs || hc.Privileged {
+		t.Errorf("caps %v dropped %v read-only %v privileged %v; want NET_RAW dropped", hc.CapAdd, hc.CapDrop, hc.ReadonlyRootfs, hc.Privileged)
+	}
+	cfg.CapAdd = []string{"NET_RAW"}
+	if _, hc, err := createOptions(imageConfig{}, pod.Sandbox{GroupID: "g"}, cfg, nil, hostLimits{}); err != nil || !slices.Equal(hc.CapAdd, []string{"CAP_NET_RAW"}) || len(hc.CapDrop) != 0 {
+		t.Errorf("NET_RAW asked for: %v, caps %v dropped %v", err, hc.CapAdd, hc.CapDrop)
 	}
 	cfg.CapAdd = []string{"NOT_A_CAP"}
 	if _, _, err := createOptions(imageConfig{}, pod.Sandbox{GroupID: "g"}, cfg, nil, hostLimits{}); !errors.Is(err, pod.ErrCreateConfig) {
