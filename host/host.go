@@ -237,6 +237,11 @@ func Open(ctx context.Context, cfg Config, log *slog.Logger) (_ *Host, retErr er
 			}
 		}()
 	}
+	if h.Conn != nil {
+		// containerd's state may be anywhere its configuration puts it;
+		// a HostPath there would hand the container every other one.
+		cfg.HostPathDeny = append(slices.Clip(cfg.HostPathDeny), h.Conn.StateDirs(ctx)...)
+	}
 	if h.Docker != nil {
 		// Docker's data root may be anywhere (data-root in daemon.json);
 		// a HostPath there would hand the container every other one.

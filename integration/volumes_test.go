@@ -458,7 +458,28 @@ Volume:
 
 	rwDir := testutil.TempDir(t, "leci-host")
 	os.WriteFile(filepath.Join(rwDir, "hostname"), []byte("x\n"), 0o644)
-	hr := newHarness(t, func(cfg *host.Config) { cfg.HostPathAllow = []string{"/etc", rwDir + ":rw"} })
+	hr := newHarness(t, func(cfg *host.Config) { cfg.HostPathAllow = []string{"/etc", rwDir + ":rw", "/tmp:rw"} })
+
+	// The runtime's state, wherever it is configured (here under the
+	// suite's temporary directory), is never a HostPath.
+	var runtimeState string
+	switch {
+	case hr.h.Conn != nil:
+		dirs := hr.h.Conn.StateDirs(context.Background())
+		if len(dirs) == 0 {
+			t.Fatal("containerd told no state directories")
+		}
+		runtimeState = dirs[0]
+	case hr.h.Docker != nil:
+		info, err := hr.h.Docker.Client().Info(context.Background())
+		if err != nil {
+			t.Fatal(err)
+		}
+		runtimeState = info.DockerRootDir
+	}
+	if errs := hr.h.Volumes.Check(request(runtimeState).Volume); len(errs) != 1 || errs[0].Code != "Forbidden.HostPath" {
+		t.Errorf("HostPath %s (the runtime's state): %v, want Forbidden.HostPath", runtimeState, errs)
+	}
 	for path, want := range map[string]string{"/etc": "read\ntouch: /h/leci-probe: Read-only file system\n", rwDir: "read\nwritten\n"} {
 		req := request(path)
 		if errs := hr.cfg.Check(req); len(errs) != 0 {
