@@ -529,8 +529,14 @@ func (v *validator) common(field string, c *ContainerCommon, volumes map[string]
 	if len(c.Arg) > maxArgItems {
 		v.invalid(field+".Arg", "has %d items, at most %d", len(c.Arg), maxArgItems)
 	}
-	if c.WorkingDir != "" && !cleanAbs(c.WorkingDir) {
+	switch {
+	case c.WorkingDir == "":
+	case !cleanAbs(c.WorkingDir):
 		v.invalid(field+".WorkingDir", "%q must be an absolute, clean path", c.WorkingDir)
+	case underKernel(c.WorkingDir):
+		// /proc/self/fd/N as a working directory reaches a runtime's
+		// descriptors (CVE-2024-21626).
+		v.invalid(field+".WorkingDir", "%q must not be under /proc, /sys or /dev", c.WorkingDir)
 	}
 	v.notNegative(field+".Cpu", c.Cpu)
 	v.notNegative(field+".Memory", c.Memory)
@@ -570,7 +576,7 @@ func (v *validator) common(field string, c *ContainerCommon, volumes map[string]
 				v.invalid(f+".MountPath", "%q must be an absolute, clean path", m.MountPath)
 			case mp == "":
 				v.invalid(f+".MountPath", "must not be /")
-			case underAny(mp, "/proc", "/sys", "/dev"):
+			case underKernel(mp):
 				v.invalid(f+".MountPath", "%q must not be under /proc, /sys or /dev", m.MountPath)
 			case mountPaths[mp]:
 				v.invalid(f+".MountPath", "%q is mounted twice", m.MountPath)
@@ -598,8 +604,14 @@ func (v *validator) common(field string, c *ContainerCommon, volumes map[string]
 			}
 		}
 	}
-	if c.TerminationMessagePath != "" && !cleanAbs(c.TerminationMessagePath) {
-		v.invalid(field+".TerminationMessagePath", "%q must be an absolute, clean path", c.TerminationMessagePath)
+	switch tp := c.TerminationMessagePath; {
+	case tp == "":
+	case !cleanAbs(tp) || tp == "/":
+		v.invalid(field+".TerminationMessagePath", "%q must be an absolute, clean path", tp)
+	case underKernel(tp) && tp != DefaultTerminationMessagePath:
+		// A file leci bind-mounts there would cover a kernel interface
+		// (/proc/sys/kernel/core_pattern, /dev/console).
+		v.invalid(field+".TerminationMessagePath", "%q must not be under /proc, /sys or /dev (but %s)", tp, DefaultTerminationMessagePath)
 	}
 	v.oneOf(field+".TerminationMessagePolicy", c.TerminationMessagePolicy, terminationPolicy)
 }
@@ -707,6 +719,11 @@ func cleanRel(p string) bool {
 	return p != "" && !strings.HasPrefix(p, "/") && path.Clean(p) == p && p != "." &&
 		p != ".." && !strings.HasPrefix(p, "../") && !strings.ContainsRune(p, 0)
 }
+
+// underKernel reports whether a path in a container is one of the kernel's
+// interfaces, or below one: the paths a mount, a working directory or a
+// termination message file must keep away from.
+func underKernel(p string) bool { return underAny(p, "/proc", "/sys", "/dev") }
 
 func underAny(p string, roots ...string) bool {
 	for _, r := range roots {

@@ -179,6 +179,16 @@ func TestValidateRules(t *testing.T) {
 		{"working dir relative", func(r *CreateContainerGroupRequest) { app(r).WorkingDir = "srv" }, CodeInvalidParameter, "Container.1.WorkingDir"},
 		{"working dir unclean", func(r *CreateContainerGroupRequest) { app(r).WorkingDir = "/srv/./x" }, CodeInvalidParameter, "Container.1.WorkingDir"},
 		{"termination message path", func(r *CreateContainerGroupRequest) { app(r).TerminationMessagePath = "log" }, CodeInvalidParameter, "Container.1.TerminationMessagePath"},
+		{"termination message path core_pattern", func(r *CreateContainerGroupRequest) { app(r).TerminationMessagePath = "/proc/sys/kernel/core_pattern" }, CodeInvalidParameter, "Container.1.TerminationMessagePath"},
+		{"termination message path console", func(r *CreateContainerGroupRequest) { app(r).TerminationMessagePath = "/dev/console" }, CodeInvalidParameter, "Container.1.TerminationMessagePath"},
+		{"termination message path sysfs", func(r *CreateContainerGroupRequest) { app(r).TerminationMessagePath = "/sys/kernel/uevent_helper" }, CodeInvalidParameter, "Container.1.TerminationMessagePath"},
+		{"termination message path root", func(r *CreateContainerGroupRequest) { app(r).TerminationMessagePath = "/" }, CodeInvalidParameter, "Container.1.TerminationMessagePath"},
+		{"init termination message path /dev", func(r *CreateContainerGroupRequest) {
+			r.InitContainer = []InitContainer{{ContainerCommon: ContainerCommon{Name: "init", Image: "busybox", TerminationMessagePath: "/dev"}}}
+		}, CodeInvalidParameter, "InitContainer.1.TerminationMessagePath"},
+		{"working dir proc fd", func(r *CreateContainerGroupRequest) { app(r).WorkingDir = "/proc/self/fd/7" }, CodeInvalidParameter, "Container.1.WorkingDir"},
+		{"working dir sys", func(r *CreateContainerGroupRequest) { app(r).WorkingDir = "/sys" }, CodeInvalidParameter, "Container.1.WorkingDir"},
+		{"working dir dev", func(r *CreateContainerGroupRequest) { app(r).WorkingDir = "/dev/shm" }, CodeInvalidParameter, "Container.1.WorkingDir"},
 		{"termination message policy", func(r *CreateContainerGroupRequest) { app(r).TerminationMessagePolicy = "Logs" }, CodeInvalidParameter, "Container.1.TerminationMessagePolicy"},
 		// Security.
 		{"run as user negative", func(r *CreateContainerGroupRequest) { app(r).SecurityContext.RunAsUser = ptr(int64(-1)) }, CodeInvalidParameter, "Container.1.SecurityContext.RunAsUser"},

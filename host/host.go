@@ -13,11 +13,13 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
 	"github.com/containerd/containerd/v2/pkg/cio"
 
+	"leci/api"
 	"leci/internal/helper"
 	"leci/internal/registries"
 	"leci/internal/trace"
@@ -78,11 +80,20 @@ type Config struct {
 	// CgroupRoot holds the groups' cgroups (default /leci).
 	CgroupRoot string
 	Backoff    runtime.Backoff
-	// HostPathAllow are the host path prefixes HostPath volumes may use
-	// (empty: any); HostPathDeny are refused on top of leci's own state and
-	// the runtimes' state and sockets.
+	// HostPathAllow are the host path prefixes HostPath volumes may use,
+	// each PATH (read-only), PATH:ro or PATH:rw (empty: any path not denied,
+	// read-write); HostPathDeny are refused on top of leci's own state, the
+	// runtimes' state and sockets and the host's system directories
+	// (volumes.DefaultHostPathDeny, volumes.SystemHostPathDeny).
 	HostPathAllow []string
 	HostPathDeny  []string
+	// AllowPrivileged lets requests have privileged containers
+	// (--allow-privileged); off, they are refused with Forbidden.Privileged.
+	AllowPrivileged bool
+	// PidsLimit and DefaultGroupMemoryBytes are runtime.Options'
+	// PidsLimit and DefaultMemoryBytes (0: no limit).
+	PidsLimit               int64
+	DefaultGroupMemoryBytes int64
 	// MetricsInterval is how often the engine samples each group's usage
 	// for DescribeContainerGroupMetric (runtime.Options.MetricsInterval):
 	// 0 for the default, negative for never, as for `leci run`, which
@@ -103,6 +114,14 @@ type Config struct {
 // Volumes is the volume manager the configuration describes.
 func (c Config) Volumes() *volumes.Manager {
 	return volumes.New(volumes.Config{Root: c.Root, HostPathAllow: c.HostPathAllow, HostPathDeny: c.HostPathDeny})
+}
+
+// Check refuses, before anything is made, what this configuration does not
+// allow in a valid request: privileged containers without AllowPrivileged,
+// and the volumes the volume manager refuses (volumes.Manager.Check).
+func (c Config) Check(req *api.CreateContainerGroupRequest) api.Errors {
+	errs := runtime.CheckPrivileged(req, c.AllowPrivileged)
+	return append(errs, c.Volumes().Check(req.Volume)...)
 }
 
 // NetworkConfig is the network part of the configuration, every path under
@@ -161,16 +180,30 @@ func Open(ctx context.Context, cfg Config, log *slog.Logger) (_ *Host, retErr er
 		}
 		cfg.LeciBinary = self
 	}
+	for _, rule := range cfg.HostPathAllow {
+		if _, _, err := volumes.ParseHostPathAllow(rule); err != nil {
+			return nil, err
+		}
+	}
+	// runc --version is a process of its own: it runs while the rest is
+	// opened, and its verdict is awaited before Open answers.
+	runcChecked := make(chan error, 1)
+	go func() { runcChecked <- checkRunc(ctx, log) }()
+	// leci's root holds the groups' volumes, logs and termination files:
+	// no user of the host but root may enter it (a setuid program a
+	// container left in a volume stays out of their reach), also where an
+	// older leci made it 0711.
+	root := cfg.Root
+	if root == "" {
+		root = containerd.DefaultRoot
+	}
+	if err := os.MkdirAll(root, 0o700); err != nil {
+		return nil, fmt.Errorf("create root: %w", err)
+	}
+	if err := os.Chmod(root, 0o700); err != nil {
+		return nil, fmt.Errorf("root: %w", err)
+	}
 	if cfg.HelperBinary == "" {
-		root := cfg.Root
-		if root == "" {
-			root = containerd.DefaultRoot
-		}
-		// Made as the daemon makes it, before helper.Path would make it
-		// 0755 on the way to Root/bin.
-		if err := os.MkdirAll(root, 0o711); err != nil {
-			return nil, fmt.Errorf("state directory: %w", err)
-		}
 		p, err := helper.Path(filepath.Join(root, "bin"), cfg.LeciBinary)
 		if err != nil {
 			return nil, err
@@ -227,13 +260,29 @@ func Open(ctx context.Context, cfg Config, log *slog.Logger) (_ *Host, retErr er
 			}
 		}()
 	}
+	if h.Conn != nil {
+		// containerd's state may be anywhere its configuration puts it;
+		// a HostPath there would hand the container every other one.
+		cfg.HostPathDeny = append(slices.Clip(cfg.HostPathDeny), h.Conn.StateDirs(ctx)...)
+	}
+	if h.Docker != nil {
+		// Docker's data root may be anywhere (data-root in daemon.json);
+		// a HostPath there would hand the container every other one.
+		if info, err := h.Docker.Client().Info(ctx); err == nil && info.DockerRootDir != "" {
+			cfg.HostPathDeny = append(slices.Clip(cfg.HostPathDeny), info.DockerRootDir)
+		}
+	}
 	nm, err := network.New(cfg.NetworkConfig(), log)
 	if err != nil {
 		return nil, fmt.Errorf("network: %w", err)
 	}
 	vm := cfg.Volumes()
 	h.Network, h.Volumes = nm, vm
-	h.Engine = runtime.New(backend, nm, vm, runtime.Options{Root: cfg.Root, Backoff: cfg.Backoff, LogTail: logTail, Recorder: cfg.Recorder, MetricsInterval: cfg.MetricsInterval, Trace: cfg.Trace}, log)
+	h.Engine = runtime.New(backend, nm, vm, runtime.Options{Root: cfg.Root, Backoff: cfg.Backoff, LogTail: logTail, Recorder: cfg.Recorder, MetricsInterval: cfg.MetricsInterval,
+		AllowPrivileged: cfg.AllowPrivileged, PidsLimit: cfg.PidsLimit, DefaultMemoryBytes: cfg.DefaultGroupMemoryBytes, Trace: cfg.Trace}, log)
+	if err := <-runcChecked; err != nil {
+		return nil, err
+	}
 	return h, nil
 }
 

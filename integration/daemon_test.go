@@ -4,9 +4,13 @@ package integration
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net"
+	"net/http"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -194,4 +198,31 @@ func TestDaemonKilledAndRestarted(t *testing.T) {
 		time.Sleep(100 * time.Millisecond)
 	}
 	d.stop()
+}
+
+// The daemon refuses a privileged container with HTTP 403
+// Forbidden.Privileged, and makes nothing, unless it was started with
+// --allow-privileged.
+func TestDaemonRefusesPrivilegedWithoutOptIn(t *testing.T) {
+	hr := newHarness(t)
+	d := hr.startDaemon()
+	hc := &http.Client{Transport: &http.Transport{DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
+		return (&net.Dialer{}).DialContext(ctx, "unix", d.sock)
+	}}}
+	form := url.Values{
+		"Action": {"CreateContainerGroup"}, "Version": {"2018-08-08"}, "ContainerGroupName": {"root"},
+		"Container.1.Name": {"root"}, "Container.1.Image": {image}, "Container.1.SecurityContextPrivileged": {"true"},
+	}
+	resp, err := hc.PostForm("http://leci/", form)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusForbidden || !strings.Contains(string(body), `"Code":"Forbidden.Privileged"`) || !strings.Contains(string(body), "Container.1.SecurityContextPrivileged") {
+		t.Errorf("privileged create: HTTP %d %s, want 403 Forbidden.Privileged naming the field", resp.StatusCode, body)
+	}
+	if out, err := d.client("", "ps", "-o", "json"); err != nil || strings.Contains(out, "eci-") {
+		t.Errorf("groups after a refused create: %s %v, want none", out, err)
+	}
 }

@@ -4,6 +4,7 @@ package integration
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -11,6 +12,9 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/docker/docker/api/types/container"
+	dockerimage "github.com/docker/docker/api/types/image"
 
 	"leci/api"
 	"leci/host"
@@ -418,6 +422,103 @@ Volume: [{Name: work, Type: EmptyDirVolume}]
 		if got := shared(hr.logOf(id, "a", attempt)); got != want {
 			t.Errorf("a, run %d: %q, b: %q; want the same IPC and UTS namespaces and hostname", attempt, got, want)
 		}
+	}
+	hr.delete(id)
+}
+
+// Every group's cgroup carries the pids limit (a fork bomb stays in its
+// group), and a group whose request gives no Memory the default ceiling;
+// a container gets NET_RAW only when it asks.
+func TestGroupLimitsAndCapabilityDefaults(t *testing.T) {
+	hr := newHarness(t, func(cfg *host.Config) {
+		cfg.PidsLimit = 40
+		cfg.DefaultGroupMemoryBytes = 256 << 20
+	})
+	id := hr.create(`
+ContainerGroupName: limits
+RestartPolicy: Never
+InitContainer:
+  - Name: raw
+    Image: ` + image + `
+    SecurityContext: {Capability: {Add: [NET_RAW]}}
+    Command: [sh, -c, "grep CapBnd /proc/self/status"]
+Container:
+  - Name: forks
+    Image: ` + image + `
+    Command: [sh, -c, "grep CapBnd /proc/self/status; for i in $(seq 60); do sleep 60 & done; echo forked"]
+`)
+	// The shell gives up at the first fork refused.
+	hr.waitPhase(id, api.GroupFailed)
+	forks, raw := hr.logOf(id, "forks", 1), hr.logOf(id, "raw", 1)
+	if !strings.Contains(forks, "can't fork") || strings.Contains(forks, "forked") {
+		t.Errorf("60 background processes under pids.max 40: %q, want fork failures", forks)
+	}
+	const netRaw = 13 // CAP_NET_RAW's bit
+	capBnd := func(out string) uint64 {
+		var v uint64
+		for _, l := range strings.Split(out, "\n") {
+			if hex, ok := strings.CutPrefix(l, "CapBnd:"); ok {
+				fmt.Sscanf(strings.TrimSpace(hex), "%x", &v)
+			}
+		}
+		return v
+	}
+	if c := capBnd(forks); c == 0 || c&(1<<netRaw) != 0 {
+		t.Errorf("default bounding set %#x holds NET_RAW (or was not read: %q)", c, forks)
+	}
+	if c := capBnd(raw); c&(1<<netRaw) == 0 {
+		t.Errorf("bounding set %#x lacks the NET_RAW the request added", c)
+	}
+	for file, want := range map[string]string{"pids/" + id + "/pids.max": "40", "memory/" + id + "/memory.limit_in_bytes": strconv.Itoa(256 << 20)} {
+		ctl, rest, _ := strings.Cut(file, "/")
+		p := filepath.Join("/sys/fs/cgroup", ctl, hr.cgroupRoot, rest)
+		if _, err := os.Stat(filepath.Join("/sys/fs/cgroup", "cgroup.controllers")); err == nil {
+			p = filepath.Join("/sys/fs/cgroup", hr.cgroupRoot, rest) // cgroup v2
+			p = strings.Replace(p, "memory.limit_in_bytes", "memory.max", 1)
+		}
+		b, err := os.ReadFile(p)
+		if err != nil || strings.TrimSpace(string(b)) != want {
+			t.Errorf("%s = %q (%v), want %s", p, b, err, want)
+		}
+	}
+	hr.delete(id)
+}
+
+// On Docker, RunAsNonRoot holds for an image USER given as 00 or by a name
+// the image's /etc/passwd does not resolve, as on containerd; a name that
+// resolves to another uid runs.
+func TestDockerRunAsNonRootResolvesImageUser(t *testing.T) {
+	if !runsOn(t, host.RuntimeDocker) {
+		return
+	}
+	hr := newHarness(t)
+	ctx := context.Background()
+	cli := hr.h.Docker.Client()
+	base, err := cli.ContainerCreate(ctx, &container.Config{Image: testImageRef, Cmd: []string{"true"}}, nil, nil, nil, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cli.ContainerRemove(ctx, base.ID, container.RemoveOptions{Force: true})
+	images := map[string]string{}
+	for tag, user := range map[string]string{"zero": "00", "ghost": "ghost", "app": "app"} {
+		ref := "127.0.0.1:1/leci/user-" + tag + ":1"
+		if _, err := cli.ContainerCommit(ctx, base.ID, container.CommitOptions{Reference: ref, Config: &container.Config{User: user, Cmd: []string{"true"}}}); err != nil {
+			t.Fatal(err)
+		}
+		defer cli.ImageRemove(ctx, ref, dockerimage.RemoveOptions{Force: true})
+		images[tag] = ref
+	}
+	id := hr.create(`
+ContainerGroupName: nonroot-names
+RestartPolicy: Never
+Container:
+  - {Name: zero, Image: "` + images["zero"] + `", SecurityContextRunAsNonRoot: true, Command: [id, -u]}
+  - {Name: ghost, Image: "` + images["ghost"] + `", SecurityContextRunAsNonRoot: true, Command: [id, -u]}
+  - {Name: app, Image: "` + images["app"] + `", SecurityContextRunAsNonRoot: true, Command: [id, -u]}
+`)
+	hr.waitWaiting(id, map[string]string{"zero": "would run as uid 0", "ghost": "cannot be checked"})
+	if out := hr.logOf(id, "app", 1); out != "1000\n" {
+		t.Errorf("image user app ran as %q, want uid 1000", out)
 	}
 	hr.delete(id)
 }

@@ -156,11 +156,16 @@ type harness struct {
 	cgroupRoot string
 }
 
-func newHarness(t *testing.T) *harness {
+// newHarness starts the test's leci; configure changes its configuration
+// first (to allow privileged containers, say).
+func newHarness(t *testing.T, configure ...func(*host.Config)) *harness {
 	t.Helper()
 	requirePrereqs(t)
 	hr := &harness{t: t}
 	hr.cfg = ownHostConfig(t, "it", "li", 214)
+	for _, f := range configure {
+		f(&hr.cfg)
+	}
 	hr.cgroupRoot = hr.cfg.CgroupRoot
 	ctx := context.Background()
 	h, err := host.Open(ctx, hr.cfg, slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelInfo})))
@@ -266,6 +271,10 @@ func ownHostConfig(tb testing.TB, kind, bridgePrefix string, octet int) host.Con
 		Backoff:      fastBackoff,
 	}
 }
+
+// allowPrivileged is newHarness's option for tests whose containers are
+// privileged.
+func allowPrivileged(cfg *host.Config) { cfg.AllowPrivileged = true }
 
 type testWriter struct{ t *testing.T }
 

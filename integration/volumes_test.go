@@ -3,18 +3,23 @@
 package integration
 
 import (
+	"context"
 	"crypto/sha256"
 	"encoding/base64"
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
 	"golang.org/x/sys/unix"
 
 	"leci/api"
+	"leci/host"
 	"leci/internal/testutil"
 	"leci/runtime"
 )
@@ -205,7 +210,7 @@ Volume:
 }
 
 func TestVolumeConfigFileSymlinkSwapSparesHost(t *testing.T) {
-	hr := newHarness(t)
+	hr := newHarness(t, allowPrivileged)
 	host := testutil.TempDir(t, "leci-host")
 	victim := filepath.Join(host, "victim")
 	os.WriteFile(victim, []byte("host file\n"), 0o644)
@@ -340,7 +345,7 @@ Volume:
 }
 
 func TestVolumePropagation(t *testing.T) {
-	hr := newHarness(t)
+	hr := newHarness(t, allowPrivileged)
 	host := testutil.TempDir(t, "leci-host")
 	// The HostPath's mount must be shared for HostToContainer to work.
 	if err := unix.Mount(host, host, "", unix.MS_BIND, ""); err != nil {
@@ -417,4 +422,127 @@ Volume:
 	if mounts := mountsUnder(hr.cfg.Root); len(mounts) != 0 {
 		t.Errorf("mounts left under the root after delete: %v", mounts)
 	}
+}
+
+// By default a HostPath of the host's /etc is refused when the request
+// comes in (Forbidden.HostPath, naming the field); an allow rule for /etc
+// makes it usable, read-only (writes fail with EROFS in the container),
+// and a rule that says rw gives a writable mount.
+func TestHostPathSystemDirsDeniedUntilAllowed(t *testing.T) {
+	request := func(path string) *api.CreateContainerGroupRequest {
+		var req api.CreateContainerGroupRequest
+		yaml := `
+ContainerGroupName: hostpath-etc
+RestartPolicy: Never
+Container:
+  - Name: app
+    Image: ` + image + `
+    Command: [sh, -c, "cat /h/hostname >/dev/null && echo read; if touch /h/leci-probe 2>/tmp/err; then echo written; else cat /tmp/err; fi"]
+    VolumeMount: [{Name: h, MountPath: /h}]
+Volume:
+  - {Name: h, Type: HostPathVolume, HostPathVolume: {Path: ` + path + `, Type: Directory}}
+`
+		if err := api.Decode([]byte(yaml), api.FormatYAML, &req); err != nil {
+			t.Fatal(err)
+		}
+		if err := req.Normalize(); err != nil {
+			t.Fatal(err)
+		}
+		return &req
+	}
+	defaults := ownHostConfig(t, "it", "li", 214)
+	errs := defaults.Check(request("/etc"))
+	if len(errs) != 1 || errs[0].Code != "Forbidden.HostPath" || errs[0].Status != 403 || errs[0].Field != "Volume.1.HostPathVolume.Path" {
+		t.Fatalf("HostPath /etc by default: %v, want Forbidden.HostPath (403) on Volume.1.HostPathVolume.Path", errs)
+	}
+
+	rwDir := testutil.TempDir(t, "leci-host")
+	os.WriteFile(filepath.Join(rwDir, "hostname"), []byte("x\n"), 0o644)
+	hr := newHarness(t, func(cfg *host.Config) { cfg.HostPathAllow = []string{"/etc", rwDir + ":rw", "/tmp:rw"} })
+
+	// The runtime's state, wherever it is configured (here under the
+	// suite's temporary directory), is never a HostPath.
+	var runtimeState string
+	switch {
+	case hr.h.Conn != nil:
+		dirs := hr.h.Conn.StateDirs(context.Background())
+		if len(dirs) == 0 {
+			t.Fatal("containerd told no state directories")
+		}
+		runtimeState = dirs[0]
+	case hr.h.Docker != nil:
+		info, err := hr.h.Docker.Client().Info(context.Background())
+		if err != nil {
+			t.Fatal(err)
+		}
+		runtimeState = info.DockerRootDir
+	}
+	if errs := hr.h.Volumes.Check(request(runtimeState).Volume); len(errs) != 1 || errs[0].Code != "Forbidden.HostPath" {
+		t.Errorf("HostPath %s (the runtime's state): %v, want Forbidden.HostPath", runtimeState, errs)
+	}
+	for path, want := range map[string]string{"/etc": "read\ntouch: /h/leci-probe: Read-only file system\n", rwDir: "read\nwritten\n"} {
+		req := request(path)
+		if errs := hr.cfg.Check(req); len(errs) != 0 {
+			t.Fatalf("HostPath %s with an allow rule: %v", path, errs)
+		}
+		id, err := hr.h.Engine.Create(context.Background(), req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		hr.waitPhase(id, api.GroupSucceeded)
+		if out := hr.logOf(id, "app", 1); out != want {
+			t.Errorf("HostPath %s: output %q, want %q", path, out, want)
+		}
+		hr.delete(id)
+	}
+	if _, err := os.Stat("/etc/leci-probe"); err == nil {
+		os.Remove("/etc/leci-probe")
+		t.Errorf("a read-only allow rule let the container write /etc")
+	}
+}
+
+// A container that leaves a setuid-root program in an EmptyDir gives the
+// host's other users nothing: leci's root is theirs to enter no more, and
+// every volume is mounted nosuid and nodev, in the container as on the host.
+func TestSetuidInVolumeUnreachableFromHost(t *testing.T) {
+	hr := newHarness(t)
+	id := hr.create(`
+ContainerGroupName: setuid-drop
+RestartPolicy: Never
+Container:
+  - Name: app
+    Image: ` + image + `
+    Command: [sh, -c, "cp /bin/sh /e/suid && chmod 4755 /e/suid && awk '$5 == \"/e\" {print $6}' /proc/self/mountinfo"]
+    VolumeMount: [{Name: e, MountPath: /e}]
+Volume:
+  - {Name: e, Type: EmptyDirVolume}
+`)
+	hr.waitPhase(id, api.GroupSucceeded)
+	opts := strings.TrimSpace(hr.logOf(id, "app", 1))
+	if !slices.Contains(strings.Split(opts, ","), "nosuid") || !slices.Contains(strings.Split(opts, ","), "nodev") {
+		t.Errorf("the EmptyDir's mount options in the container are %q, want nosuid and nodev", opts)
+	}
+	suid := filepath.Join(hr.volumeDir(id, "e"), "suid")
+	fi, err := os.Stat(suid)
+	if err != nil || fi.Mode()&os.ModeSetuid == 0 {
+		t.Fatalf("the container's setuid program on the host: %v %v, want a setuid file (else this test proves nothing)", fi, err)
+	}
+	for _, dir := range []string{hr.cfg.Root, filepath.Join(hr.cfg.Root, "groups", id)} {
+		if fi, err := os.Stat(dir); err != nil || fi.Mode().Perm() != 0o700 {
+			t.Errorf("%s: %v %v, want mode 0700", dir, fi, err)
+		}
+	}
+	// busybox runs the applet its argv[0] names.
+	cmd := &exec.Cmd{Path: suid, Args: []string{"id", "-u"}, SysProcAttr: &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: 65534, Gid: 65534}}}
+	out, err := cmd.CombinedOutput()
+	if err == nil || strings.TrimSpace(string(out)) == "0" {
+		t.Errorf("uid 65534 ran the container's setuid program from the host: %q, %v; want it unreachable", out, err)
+	}
+	t.Logf("uid 65534 running %s: %v %s", suid, err, out)
+	// Even reached, the host's mount of the volume is nosuid and nodev.
+	var st unix.Statfs_t
+	if err := unix.Statfs(hr.volumeDir(id, "e"), &st); err != nil || st.Flags&unix.ST_NOSUID == 0 || st.Flags&unix.ST_NODEV == 0 {
+		t.Errorf("the EmptyDir's mount on the host: flags %#x (%v), want nosuid and nodev", st.Flags, err)
+	}
+	hr.delete(id)
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 	"time"
 )
 
@@ -38,23 +39,100 @@ type ReadOptions struct {
 // Read returns the lines of path and its rotated files, oldest first,
 // selected by opts. A line whose end is not written yet comes as it is. It
 // returns an error wrapping fs.ErrNotExist when there is no file at all.
+//
+// It reads only about what it returns, however long the log: with Tail or
+// Since it reads backwards from the end, in windows that grow fourfold,
+// until a window holds Tail lines or reaches back before Since (a line cut
+// by the window's start is left out); with LimitBytes alone it reads
+// forwards and stops once the bound is met.
 func Read(path string, opts ReadOptions) ([]Line, error) {
+	if opts.Tail < 0 {
+		return nil, nil
+	}
 	files, err := openSet(path)
 	if err != nil {
 		return nil, err
 	}
 	defer closeAll(files)
+	// The sizes now: what is appended meanwhile waits for the next read.
+	sizes := make([]int64, len(files))
+	var total int64
+	for i, lf := range files {
+		fi, err := lf.f.Stat()
+		if err != nil {
+			return nil, fmt.Errorf("read log file: %w", err)
+		}
+		sizes[i] = fi.Size()
+		total += sizes[i]
+	}
+	if opts.Tail == 0 && opts.Since.IsZero() {
+		sel, err := readWindow(files, sizes, 0, opts)
+		if err != nil {
+			return nil, err
+		}
+		return sel.lines(), nil
+	}
+	for window := int64(readWindowStart); ; window *= 4 {
+		start := max(total-window, 0)
+		sel, err := readWindow(files, sizes, start, opts)
+		if err != nil {
+			return nil, err
+		}
+		if start == 0 || (opts.Tail > 0 && sel.kept >= opts.Tail) || sel.older {
+			return sel.lines(), nil
+		}
+	}
+}
 
+// readWindowStart is the first window Read reads back from the end.
+const readWindowStart = 64 << 10
+
+// errEnough stops a read once the selection cannot grow any more.
+var errEnough = errors.New("enough lines read")
+
+// readWindow reads the files (as long as sizes say) from offset start of
+// their concatenation to the end through a selector. From a start past 0
+// it skips to the first whole record and leaves out, per stream, what
+// comes before the first line end it sees: that line began before the
+// window.
+func readWindow(files []logFile, sizes []int64, start int64, opts ReadOptions) (*selector, error) {
 	sel := newSelector(opts)
-	var j joiner
-	emit := func(l Line) error { sel.add(l); return nil }
+	j := joiner{maxText: opts.LimitBytes, unsynced: start > 0}
+	emit := func(l Line) error {
+		sel.add(l)
+		if sel.full() {
+			return errEnough
+		}
+		return nil
+	}
 	buf := make([]byte, 64<<10)
-	for _, lf := range files {
+	var base int64
+	for i, lf := range files {
+		from, end := max(start-base, 0), sizes[i]
+		base += sizes[i]
+		if from >= end {
+			continue
+		}
+		r := io.NewSectionReader(lf.f, from, end-from)
 		var carry []byte
+		skip := from > 0 // into the middle of a record, maybe
 		for {
-			n, err := lf.f.Read(buf)
-			if n > 0 {
-				carry, _ = j.feed(append(carry, buf[:n]...), emit)
+			n, err := r.Read(buf)
+			data := buf[:n]
+			if skip && n > 0 {
+				k := bytes.IndexByte(data, '\n')
+				if k < 0 {
+					data = nil
+				} else {
+					data, skip = data[k+1:], false
+				}
+			}
+			if len(data) > 0 {
+				var ferr error
+				carry, ferr = j.feed(append(carry, data...), emit)
+				if errors.Is(ferr, errEnough) {
+					return sel, nil
+				}
 			}
 			if errors.Is(err, io.EOF) {
 				break
@@ -67,7 +145,7 @@ func Read(path string, opts ReadOptions) ([]Line, error) {
 		// written: it is left out.
 	}
 	_ = j.flush(emit)
-	return sel.lines(), nil
+	return sel, nil
 }
 
 // Format renders l for output: its text with a newline, after its time
@@ -84,14 +162,32 @@ type selector struct {
 	opts ReadOptions
 	ring []Line // the last Tail lines when Tail > 0, else all
 	next int    // where the ring's oldest line is, once it is full
+	// kept counts the lines at or after Since; older is set once a line
+	// before Since went by.
+	kept  int
+	older bool
+	// bytes is what the kept lines weigh against LimitBytes, with no Tail.
+	bytes int64
 }
 
 func newSelector(opts ReadOptions) *selector { return &selector{opts: opts} }
 
+// full reports whether no later line can change the selection: with
+// LimitBytes and no Tail, once the first lines fill the bound.
+func (s *selector) full() bool {
+	return s.opts.Tail == 0 && s.opts.LimitBytes > 0 && s.bytes >= s.opts.LimitBytes
+}
+
 func (s *selector) add(l Line) {
-	if s.opts.Tail < 0 || (!s.opts.Since.IsZero() && l.Time.Before(s.opts.Since)) {
+	if s.opts.Tail < 0 {
 		return
 	}
+	if !s.opts.Since.IsZero() && l.Time.Before(s.opts.Since) {
+		s.older = true
+		return
+	}
+	s.kept++
+	s.bytes += int64(len(l.Text)) + 1
 	if s.opts.Tail > 0 && len(s.ring) == s.opts.Tail {
 		s.ring[s.next] = l
 		s.next = (s.next + 1) % len(s.ring)
@@ -150,6 +246,13 @@ func (b *limit) take(l Line, first bool) (_ Line, ok, last bool) {
 // joiner parses records and joins the parts of a line, per stream.
 type joiner struct {
 	open []openLine
+	// maxText (> 0) bounds a line's text: what goes past it is dropped.
+	maxText int64
+	// unsynced: the records start mid-log; a stream's records are left
+	// out up to and with its first line end (synced lists the streams
+	// past it).
+	unsynced bool
+	synced   []string
 }
 
 type openLine struct {
@@ -180,6 +283,21 @@ func (j *joiner) feed(data []byte, emit func(Line) error) ([]byte, error) {
 }
 
 func (j *joiner) add(t time.Time, stream string, partial bool, text []byte, emit func(Line) error) error {
+	if j.unsynced && !slices.Contains(j.synced, stream) {
+		if !partial {
+			j.synced = append(j.synced, stream)
+		}
+		return nil
+	}
+	if j.maxText > 0 {
+		used := int64(0)
+		for _, o := range j.open {
+			if o.stream == stream {
+				used = int64(len(o.text))
+			}
+		}
+		text = text[:max(min(int64(len(text)), j.maxText-used), 0)]
+	}
 	for i := range j.open {
 		o := &j.open[i]
 		if o.stream != stream {

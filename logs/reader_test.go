@@ -3,6 +3,7 @@ package logs
 import (
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -129,5 +130,62 @@ func TestFormat(t *testing.T) {
 	}
 	if got := Format(l, true); got != "2024-05-01T10:00:00.12Z hi\n" {
 		t.Errorf("Format with timestamps = %q", got)
+	}
+}
+
+// rchar is how many bytes this process has read so far.
+func rchar(t *testing.T) int64 {
+	t.Helper()
+	b, err := os.ReadFile("/proc/self/io")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, l := range strings.Split(string(b), "\n") {
+		if v, ok := strings.CutPrefix(l, "rchar: "); ok {
+			var n int64
+			fmt.Sscan(v, &n)
+			return n
+		}
+	}
+	t.Fatal("no rchar in /proc/self/io")
+	return 0
+}
+
+// Read reads about what it returns, not the whole log: the tail of a log
+// with 64 MiB before it, or the first lines up to LimitBytes.
+func TestReadReadsOnlyWhatItReturns(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "c.log")
+	f, err := os.Create(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var head, tail strings.Builder
+	for i := range 100 {
+		head.WriteString(record(i, "stdout", "F", fmt.Sprintf("head %d", i)))
+		tail.WriteString(record(1000+i, "stdout", "F", fmt.Sprintf("tail %d", i)))
+	}
+	f.WriteString(head.String())
+	// 64 MiB of old lines, written sparse to spare the disk.
+	if _, err := f.Seek(64<<20, io.SeekCurrent); err != nil {
+		t.Fatal(err)
+	}
+	f.WriteString("\n" + tail.String())
+	f.Close()
+
+	before := rchar(t)
+	lines := readAll(t, path, ReadOptions{Tail: 3})
+	if got, want := strings.Join(texts(lines), "|"), "stdout:tail 97|stdout:tail 98|stdout:tail 99"; got != want {
+		t.Errorf("Tail 3: %s, want %s", got, want)
+	}
+	lines = readAll(t, path, ReadOptions{LimitBytes: 14})
+	if got, want := strings.Join(texts(lines), "|"), "stdout:head 0|stdout:head 1"; got != want {
+		t.Errorf("LimitBytes 14: %s, want %s", got, want)
+	}
+	lines = readAll(t, path, ReadOptions{Since: t0.Add(1098 * time.Second)})
+	if got, want := strings.Join(texts(lines), "|"), "stdout:tail 98|stdout:tail 99"; got != want {
+		t.Errorf("Since: %s, want %s", got, want)
+	}
+	if read := rchar(t) - before; read > 1<<20 {
+		t.Errorf("three small reads of the log read %d bytes of it", read)
 	}
 }

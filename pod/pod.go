@@ -43,12 +43,20 @@ var (
 	ErrUnavailable = errors.New("container runtime unreachable")
 )
 
+// DroppedByDefault are the capabilities the runtimes' default set holds
+// that leci's containers get only when they ask (Capability.Add), as on
+// ECI: NET_RAW forges packets on the group's network.
+var DroppedByDefault = []string{"CAP_NET_RAW"}
+
 // Resources are limits in the request's units made concrete.
 type Resources struct {
 	// CPU in cores (0.5 is half a core); 0 is no limit.
 	CPU float64
 	// MemoryBytes; 0 is no limit.
 	MemoryBytes int64
+	// Pids caps the number of processes and threads (pids.max); 0 is no
+	// limit. Only the group's cgroup carries it.
+	Pids int64
 }
 
 // Network is what the group's network setup produced.

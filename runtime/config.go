@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"syscall"
 
 	"leci/api"
 	"leci/pod"
@@ -23,6 +24,27 @@ func hostname(req *api.CreateContainerGroupRequest) string {
 		return req.HostName
 	}
 	return strings.TrimRight(req.ContainerGroupName[:min(len(req.ContainerGroupName), 63)], "-")
+}
+
+// groupResources are the limits of the group's cgroup: the request's Cpu
+// and Memory, Options.PidsLimit, and when the request gives no Memory,
+// Options.DefaultMemoryBytes, raised to what the containers' own memory
+// limits add up to (the app containers together, or the largest init
+// container) so that the ceiling never undercuts the request.
+func groupResources(req *api.CreateContainerGroupRequest, opts Options) pod.Resources {
+	r := pod.Resources{CPU: req.Cpu, MemoryBytes: gib(req.Memory), Pids: opts.PidsLimit}
+	if r.MemoryBytes > 0 || opts.DefaultMemoryBytes <= 0 {
+		return r
+	}
+	var apps, inits int64
+	for _, c := range req.Container {
+		apps += gib(c.Memory)
+	}
+	for _, c := range req.InitContainer {
+		inits = max(inits, gib(c.Memory))
+	}
+	r.MemoryBytes = max(opts.DefaultMemoryBytes, apps, inits)
+	return r
 }
 
 func sysctls(req *api.CreateContainerGroupRequest) map[string]string {
@@ -122,15 +144,18 @@ func (g *group) containerConfig(spec *api.ContainerCommon, app *api.Container, i
 		cfg.Privileged = app.SecurityContextPrivileged
 		cfg.TTY, cfg.Stdin, cfg.StdinOnce = app.Tty, app.Stdin, app.StdinOnce
 	}
-	termination, err := g.terminationFile(spec.Name, attempt)
+	termination, err := g.terminationFile(spec.Name, attempt, cfg.User)
 	if err != nil {
 		return pod.ContainerConfig{}, err
 	}
+	// Files of leci's: a container may write them, never make them a
+	// setuid program or a device.
+	safe := []string{"nosuid", "nodev"}
 	cfg.Mounts = []pod.Mount{
-		{Source: termination, Destination: spec.TerminationMessagePath, Type: "bind"},
-		{Source: g.etc.Hosts, Destination: "/etc/hosts", Type: "bind"},
-		{Source: g.etc.Hostname, Destination: "/etc/hostname", Type: "bind"},
-		{Source: g.etc.Resolv, Destination: "/etc/resolv.conf", Type: "bind"},
+		{Source: termination, Destination: spec.TerminationMessagePath, Type: "bind", Options: safe},
+		{Source: g.etc.Hosts, Destination: "/etc/hosts", Type: "bind", Options: safe},
+		{Source: g.etc.Hostname, Destination: "/etc/hostname", Type: "bind", Options: safe},
+		{Source: g.etc.Resolv, Destination: "/etc/resolv.conf", Type: "bind", Options: safe},
 	}
 	for _, m := range spec.VolumeMount {
 		vol := g.volume(m.Name)
@@ -145,20 +170,33 @@ func (g *group) containerConfig(spec *api.ContainerCommon, app *api.Container, i
 
 // terminationFile makes the host file a container's run writes its
 // termination message into, bind-mounted at TerminationMessagePath so that
-// it can be read after the container is gone.
-func (g *group) terminationFile(container string, attempt int) (string, error) {
+// it can be read after the container is gone. With RunAsUser the file is
+// that user's, mode 0600; when the user comes from the image (which leci
+// does not read here) any user of the container must be able to write it,
+// so it is 0666, as the kubelet's, in a directory of mode 0700 under the
+// group's (0700 too) that no user of the host but root can enter.
+func (g *group) terminationFile(container string, attempt int, user pod.User) (string, error) {
 	dir := filepath.Join(g.dir, "termination")
-	if err := os.MkdirAll(dir, 0o711); err != nil {
+	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return "", err
 	}
 	path := filepath.Join(dir, container+"-"+strconv.Itoa(attempt))
-	f, err := os.OpenFile(path, os.O_CREATE|os.O_TRUNC|os.O_WRONLY, 0o666)
+	f, err := os.OpenFile(path, os.O_CREATE|os.O_TRUNC|os.O_WRONLY|syscall.O_NOFOLLOW, 0o600)
 	if err != nil {
 		return "", fmt.Errorf("termination message file: %w", err)
 	}
-	f.Close()
-	// Any user of the container may write its message.
-	return path, os.Chmod(path, 0o666)
+	defer f.Close()
+	if user.UID == nil {
+		return path, f.Chmod(0o666)
+	}
+	gid := int64(0)
+	if user.GID != nil {
+		gid = *user.GID
+	}
+	if err := f.Chown(int(*user.UID), int(gid)); err != nil {
+		return "", fmt.Errorf("termination message file: %w", err)
+	}
+	return path, f.Chmod(0o600)
 }
 
 // Bounds of a termination message, as the kubelet's.

@@ -41,7 +41,23 @@ type Options struct {
 	MetricsInterval time.Duration
 	// Trace, when set, records how long each step of each group takes.
 	Trace *trace.Recorder
+	// AllowPrivileged lets requests have privileged containers
+	// (CheckPrivileged); off, Create refuses them.
+	AllowPrivileged bool
+	// PidsLimit is every group cgroup's pids.max (0: no limit): a fork
+	// bomb in a group stays in it.
+	PidsLimit int64
+	// DefaultMemoryBytes is the memory ceiling of a group whose request
+	// gives no Memory (0: unlimited); see groupResources.
+	DefaultMemoryBytes int64
 }
+
+// Defaults of the limits every group gets (--pids-limit,
+// --default-group-memory).
+const (
+	DefaultPidsLimit   = 4096
+	DefaultGroupMemory = 4 << 30
+)
 
 // Recorder keeps the groups' status, so that leci can adopt them after a
 // restart.
@@ -131,6 +147,9 @@ func (e *Engine) observeProbe(u probes.Update) {
 // applied and validated) and returns its id at once; the group comes up
 // asynchronously, as in ECI. Watch or Get tell how it goes.
 func (e *Engine) Create(ctx context.Context, req *api.CreateContainerGroupRequest) (string, error) {
+	if errs := CheckPrivileged(req, e.opts.AllowPrivileged); len(errs) > 0 {
+		return "", errs
+	}
 	if err := e.Available(ctx); err != nil {
 		return "", err
 	}
@@ -148,7 +167,7 @@ func (e *Engine) Create(ctx context.Context, req *api.CreateContainerGroupReques
 			return "", fmt.Errorf("record group %s: %w", id, err)
 		}
 	}
-	if err := os.MkdirAll(dir, 0o711); err != nil {
+	if err := os.MkdirAll(dir, 0o700); err != nil {
 		if r := e.opts.Recorder; r != nil {
 			r.Remove(id)
 		}
@@ -169,7 +188,7 @@ func (e *Engine) Adopt(ctx context.Context, st GroupStatus) error {
 		return fmt.Errorf("adopt %q: no request recorded", st.ID)
 	}
 	dir := filepath.Join(e.opts.Root, "groups", st.ID)
-	if err := os.MkdirAll(dir, 0o711); err != nil {
+	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return fmt.Errorf("group directory: %w", err)
 	}
 	g := newGroup(e, st.ID, dir, st.Request)

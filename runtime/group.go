@@ -874,7 +874,7 @@ func (g *group) sandboxConfig() pod.SandboxConfig {
 		NetNSPath: g.network.NetNSPath,
 		SharePID:  g.req.ShareProcessNamespace,
 		Sysctls:   sysctls(g.req),
-		Resources: pod.Resources{CPU: g.req.Cpu, MemoryBytes: gib(g.req.Memory)},
+		Resources: groupResources(g.req, g.e.opts),
 		Labels:    map[string]string{pod.LabelGroupID: g.id},
 	}
 }

@@ -3,7 +3,6 @@ package volumes
 import (
 	"errors"
 	"fmt"
-	"io/fs"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -25,9 +24,10 @@ var ErrForbiddenHostPath = &api.Error{Code: CodeForbiddenHostPath, Status: http.
 
 // DefaultHostPathDeny are the host paths no HostPath volume may reach
 // besides leci's own root: the state and sockets of containerd, runc and
-// the other container runtimes that may share the host. A path inside one
-// of them is refused, and so is a path that contains one (/, /var, /run),
-// since mounting it would expose it too.
+// the other container runtimes that may share the host, and the default
+// directory of leci's own socket. A path inside one of them is refused,
+// and so is a path that contains one (/, /var, /run), since mounting it
+// would expose it too. No allow rule lifts them.
 var DefaultHostPathDeny = []string{
 	"/var/lib/containerd", "/run/containerd", "/var/run/containerd",
 	"/run/runc", "/var/run/runc",
@@ -35,44 +35,85 @@ var DefaultHostPathDeny = []string{
 	"/run/crio", "/var/run/crio", "/var/lib/containers",
 	"/run/podman", "/var/run/podman", "/run/buildkit", "/var/lib/buildkit",
 	"/var/lib/kubelet",
+	"/run/leci", "/var/run/leci",
 }
 
-type denyRule struct{ path, what string }
+// SystemHostPathDeny are the host's own directories that hand a container
+// the host: its configuration (/etc, /root, /boot) and the kernel's
+// interfaces (/proc, /sys, /dev). They are refused, and so is a path that
+// contains one (/), unless an allow rule (--host-path-allow) covers the
+// path: the operator may lift them, path by path.
+var SystemHostPathDeny = []string{"/etc", "/proc", "/sys", "/dev", "/root", "/boot"}
+
+type denyRule struct {
+	path, what string
+	// liftable rules give way to an allow rule that covers the path.
+	liftable bool
+}
+
+// allowRule is one --host-path-allow prefix: read-only unless it says rw.
+type allowRule struct {
+	path string
+	rw   bool
+}
 
 // hostPathRules are the allow and deny lists, each entry also in its form
 // with symbolic links resolved (/var/run is often a link to /run).
 type hostPathRules struct {
-	allow []string
+	allow []allowRule
 	deny  []denyRule
+}
+
+// ParseHostPathAllow reads one allow rule, PATH or PATH:ro or PATH:rw;
+// a PATH alone is read-only.
+func ParseHostPathAllow(rule string) (path string, rw bool, err error) {
+	path = rule
+	if p, mode, ok := strings.Cut(rule, ":"); ok {
+		switch mode {
+		case "ro":
+		case "rw":
+			rw = true
+		default:
+			return "", false, fmt.Errorf("host path rule %q: the mode after the colon must be ro or rw", rule)
+		}
+		path = p
+	}
+	if !filepath.IsAbs(path) {
+		return "", false, fmt.Errorf("host path rule %q: the path must be absolute", rule)
+	}
+	return filepath.Clean(path), rw, nil
 }
 
 func newHostPathRules(cfg Config) hostPathRules {
 	var r hostPathRules
-	add := func(p, what string) {
+	add := func(p, what string, liftable bool) {
 		if p == "" || !filepath.IsAbs(p) {
 			return
 		}
 		p = filepath.Clean(p)
-		r.deny = append(r.deny, denyRule{p, what})
+		r.deny = append(r.deny, denyRule{p, what, liftable})
 		if real := resolveExisting(p); real != p {
-			r.deny = append(r.deny, denyRule{real, what})
+			r.deny = append(r.deny, denyRule{real, what, liftable})
 		}
 	}
-	add(cfg.Root, "leci's root")
+	add(cfg.Root, "leci's root", false)
 	for _, p := range DefaultHostPathDeny {
-		add(p, "a container runtime's state or socket")
+		add(p, "a container runtime's or leci's state or socket", false)
 	}
 	for _, p := range cfg.HostPathDeny {
-		add(p, "denied by leci's configuration")
+		add(p, "denied by leci's configuration", false)
 	}
-	for _, p := range cfg.HostPathAllow {
-		if p == "" || !filepath.IsAbs(p) {
-			continue
+	for _, p := range SystemHostPathDeny {
+		add(p, "the host's system files; an allow rule may lift this", true)
+	}
+	for _, rule := range cfg.HostPathAllow {
+		p, rw, err := ParseHostPathAllow(rule)
+		if err != nil {
+			continue // refused where the configuration is read
 		}
-		p = filepath.Clean(p)
-		r.allow = append(r.allow, p)
+		r.allow = append(r.allow, allowRule{p, rw})
 		if real := resolveExisting(p); real != p {
-			r.allow = append(r.allow, real)
+			r.allow = append(r.allow, allowRule{real, rw})
 		}
 	}
 	return r
@@ -92,9 +133,25 @@ func (m Manager) rulesFor(dir string) hostPathRules {
 	return newHostPathRules(cfg)
 }
 
+// allowedBy is the most specific allow rule that covers path.
+func (r hostPathRules) allowedBy(path string) (allowRule, bool) {
+	var best allowRule
+	found := false
+	for _, a := range r.allow {
+		if within(path, a.path) && (!found || len(a.path) > len(best.path)) {
+			best, found = a, true
+		}
+	}
+	return best, found
+}
+
 // check says why path may not be used, or "" when it may.
 func (r hostPathRules) check(path string) string {
+	_, allowed := r.allowedBy(path)
 	for _, d := range r.deny {
+		if d.liftable && allowed {
+			continue
+		}
 		switch {
 		case within(path, d.path):
 			return fmt.Sprintf("it is inside %s (%s)", d.path, d.what)
@@ -102,15 +159,26 @@ func (r hostPathRules) check(path string) string {
 			return fmt.Sprintf("it contains %s (%s)", d.path, d.what)
 		}
 	}
-	if len(r.allow) == 0 {
+	if len(r.allow) == 0 || allowed {
 		return ""
 	}
+	paths := make([]string, 0, len(r.allow))
 	for _, a := range r.allow {
-		if within(path, a) {
-			return ""
-		}
+		paths = append(paths, a.path)
 	}
-	return fmt.Sprintf("it is outside the allowed host paths (%s)", strings.Join(r.allow, ", "))
+	return fmt.Sprintf("it is outside the allowed host paths (%s)", strings.Join(paths, ", "))
+}
+
+// readOnly reports whether a host path (as opened, symbolic links
+// resolved) is to be mounted read-only: with no allow rule every allowed
+// path is writable, as in Kubernetes; once there are rules, a path is
+// writable only under a rule that says rw.
+func (r hostPathRules) readOnly(path string) bool {
+	if len(r.allow) == 0 {
+		return false
+	}
+	a, ok := r.allowedBy(path)
+	return !ok || !a.rw
 }
 
 // allowed checks a host path as given and with its symbolic links resolved
@@ -188,29 +256,36 @@ func (m Manager) Check(vols []api.Volume) api.Errors {
 }
 
 // mountHostPath checks and opens a HostPath volume's path (and SubPath
-// inside it) and stages it.
-func (m Manager) mountHostPath(dir string, vol api.Volume, sub, prop string) (string, error) {
+// inside it) and stages it. It also says whether the allow rule that
+// covers the path makes it read-only.
+func (m Manager) mountHostPath(dir string, vol api.Volume, sub, prop string) (source string, readOnly bool, err error) {
 	hp := vol.HostPathVolume
 	if hp == nil {
-		return "", fmt.Errorf("volume %s: HostPathVolume is missing", vol.Name)
+		return "", false, fmt.Errorf("volume %s: HostPathVolume is missing", vol.Name)
 	}
-	fd, err := openHostPath(m.rulesFor(dir), hp)
+	rules := m.rulesFor(dir)
+	fd, err := openHostPath(rules, hp)
 	if err != nil {
-		return "", err
+		return "", false, err
 	}
 	defer unix.Close(fd)
+	real, err := os.Readlink(fdPath(fd))
+	if err != nil {
+		return "", false, fmt.Errorf("host path %s: %w", hp.Path, err)
+	}
 	if sub != "" {
 		sfd, err := openBeneath(fd, sub, unix.O_PATH, resolveInVolume)
 		if err != nil {
-			return "", fmt.Errorf("sub path %q of host path %s: %s", sub, hp.Path, resolveReason(err))
+			return "", false, fmt.Errorf("sub path %q of host path %s: %s", sub, hp.Path, resolveReason(err))
 		}
 		defer unix.Close(sfd)
 		fd = sfd
 	}
 	if err := checkSourcePropagation(fd, prop); err != nil {
-		return "", fmt.Errorf("host path %s: %w", hp.Path, err)
+		return "", false, fmt.Errorf("host path %s: %w", hp.Path, err)
 	}
-	return m.stage(dir, "hostpath\x00"+vol.Name+"\x00"+sub, fd)
+	source, err = m.stage(dir, "hostpath\x00"+vol.Name+"\x00"+sub, fd)
+	return source, rules.readOnly(real), err
 }
 
 // openHostPath makes the host path when its Type says so (and when it has
@@ -229,10 +304,8 @@ func openHostPath(rules hostPathRules, hp *api.HostPathVolume) (int, error) {
 	fd, err := unix.Open(p, unix.O_PATH|unix.O_CLOEXEC, 0)
 	if errors.Is(err, unix.ENOENT) {
 		switch hp.Type {
-		case "", "DirectoryOrCreate":
-			err = makeHostDir(p)
-		case "FileOrCreate":
-			err = makeHostFile(p)
+		case "", "DirectoryOrCreate", "FileOrCreate":
+			err = createHostPath(rules, p, hp.Type == "FileOrCreate")
 		default:
 			return -1, fmt.Errorf("host path %s does not exist (HostPathVolume.Type %s needs it to)", p, typ)
 		}
@@ -316,31 +389,74 @@ func fileKind(mode uint32) string {
 	return "of an unknown type"
 }
 
-// makeHostDir makes a missing host directory and its parents, 0755.
-func makeHostDir(p string) error {
-	if err := os.MkdirAll(p, 0o755); err != nil {
+// createHostPath makes a missing host path for DirectoryOrCreate (and no
+// Type) or FileOrCreate: directories 0755, a file empty and 0644; an
+// existing path (even a dangling symbolic link) is left as it is. It works
+// by handle, never by path string: from a base that is opened and checked
+// first (the allow rule that covers the path, or with no allow rule the
+// deepest part of the path that exists), each component below it is made
+// with mkdirat/openat2 and resolved with RESOLVE_BENEATH and
+// RESOLVE_NO_SYMLINKS, so a symbolic link planted on the way can lead the
+// creation neither out of the base nor into a denied place.
+func createHostPath(rules hostPathRules, p string, file bool) error {
+	target, base := p, existingAncestor(p)
+	if len(rules.allow) > 0 {
+		a, ok := rules.allowedBy(target)
+		if !ok {
+			target = resolveExisting(p)
+			a, ok = rules.allowedBy(target)
+		}
+		if !ok {
+			return fmt.Errorf("no allow rule covers %s", p)
+		}
+		base = a.path
+	}
+	rel, err := filepath.Rel(base, target)
+	if err != nil || rel == ".." || strings.HasPrefix(rel, "../") {
+		return fmt.Errorf("%s is not below %s", target, base)
+	}
+	baseFd, err := unix.Open(base, unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return &os.PathError{Op: "open", Path: base, Err: err}
+	}
+	defer unix.Close(baseFd)
+	real, err := os.Readlink(fdPath(baseFd))
+	if err != nil {
 		return err
 	}
-	return os.Chmod(p, 0o755)
-}
-
-// makeHostFile makes a missing host file, empty and 0644, with its parent
-// directories; an existing path (even a dangling symbolic link) is left as
-// it is.
-func makeHostFile(p string) error {
-	if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+	if why := rules.check(real); why != "" {
+		return fmt.Errorf("%s (opened as %s) is not allowed: %s", base, real, why)
+	}
+	if !file {
+		return mkdirAllBeneath(baseFd, rel, 0o755, resolveNoSymlinks)
+	}
+	dir, name := filepath.Split(rel)
+	if err := mkdirAllBeneath(baseFd, dir, 0o755, resolveNoSymlinks); err != nil {
 		return err
 	}
-	f, err := os.OpenFile(p, os.O_WRONLY|os.O_CREATE|os.O_EXCL|unix.O_NOFOLLOW, 0o644)
-	if errors.Is(err, fs.ErrExist) {
+	parent, err := openBeneath(baseFd, dir, unix.O_PATH|unix.O_DIRECTORY, resolveNoSymlinks)
+	if err != nil {
+		return err
+	}
+	defer unix.Close(parent)
+	how := &unix.OpenHow{Flags: unix.O_WRONLY | unix.O_CREAT | unix.O_EXCL | unix.O_NOFOLLOW | unix.O_CLOEXEC, Mode: 0o644, Resolve: resolveNoSymlinks}
+	fd, err := unix.Openat2(parent, name, how)
+	if errors.Is(err, unix.EEXIST) {
 		return nil
 	}
 	if err != nil {
 		return err
 	}
-	if err := f.Chmod(0o644); err != nil {
-		f.Close()
-		return err
+	defer unix.Close(fd)
+	return unix.Fchmod(fd, 0o644)
+}
+
+// existingAncestor is the deepest part of path that exists (as a name:
+// the last component may be a symbolic link).
+func existingAncestor(path string) string {
+	for p := filepath.Dir(path); ; p = filepath.Dir(p) {
+		if _, err := os.Lstat(p); err == nil || p == "/" {
+			return p
+		}
 	}
-	return f.Close()
 }

@@ -45,7 +45,7 @@ func nfsMountArgs(n *api.NFSVolume, addr net.IP, vers string) nfsArgs {
 		// local to this host, as for ECI's NAS mounts.
 		opts = append(opts, "nolock")
 	}
-	a := nfsArgs{Source: server + ":" + n.Path, FSType: "nfs", Data: strings.Join(opts, ","), Flags: unix.MS_NODEV}
+	a := nfsArgs{Source: server + ":" + n.Path, FSType: "nfs", Data: strings.Join(opts, ","), Flags: unix.MS_NOSUID | unix.MS_NODEV}
 	if n.ReadOnly {
 		a.Flags |= unix.MS_RDONLY
 	}

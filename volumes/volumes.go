@@ -58,7 +58,9 @@ type Config struct {
 	// never allowed.
 	Root string
 	// HostPathAllow lists the host path prefixes HostPath volumes may use
-	// (--host-path-allow). Empty: every path that is not denied.
+	// (--host-path-allow), each PATH (read-only), PATH:ro or PATH:rw.
+	// Empty: every path that is not denied, read-write. A rule that covers
+	// a path in SystemHostPathDeny lifts that denial.
 	HostPathAllow []string
 	// HostPathDeny adds prefixes to DefaultHostPathDeny, which always
 	// applies.
@@ -109,7 +111,7 @@ func (m Manager) state() *state {
 // HostPath volume nothing is made and the source only names the group;
 // Mount resolves the host path itself each time a container starts.
 func (m Manager) Prepare(ctx context.Context, dir string, vols []api.Volume) (map[string]string, error) {
-	if err := os.MkdirAll(dir, 0o711); err != nil {
+	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, fmt.Errorf("volumes directory: %w", err)
 	}
 	if err := privateMount(dir); err != nil {
@@ -207,13 +209,18 @@ func (m Manager) Mount(source string, vol api.Volume, vm api.VolumeMount) (pod.M
 	dir := filepath.Dir(source)
 	sub := strings.Trim(vm.SubPath, "/")
 	out := pod.Mount{
-		Destination: vm.MountPath, Type: "bind", Propagation: prop,
+		Destination: vm.MountPath, Type: "bind", Propagation: prop, Options: []string{"nosuid", "nodev"},
 		ReadOnly: vm.ReadOnly || vol.Type == api.VolumeConfigFile || (vol.Type == api.VolumeNFS && vol.NFSVolume != nil && vol.NFSVolume.ReadOnly),
 	}
 	var err error
 	switch vol.Type {
 	case api.VolumeHostPath:
-		out.Source, err = m.mountHostPath(dir, vol, sub, prop)
+		var ro bool
+		out.Source, ro, err = m.mountHostPath(dir, vol, sub, prop)
+		out.ReadOnly = out.ReadOnly || ro
+		if hp := vol.HostPathVolume; hp != nil && (hp.Type == "CharDevice" || hp.Type == "BlockDevice") {
+			out.Options = []string{"nosuid"} // a device must stay usable
+		}
 	case api.VolumeEmptyDir, api.VolumeConfigFile, api.VolumeNFS:
 		if sub == "" {
 			if _, err := os.Lstat(source); err != nil {
@@ -270,9 +277,13 @@ func (m Manager) Cleanup(ctx context.Context, dir string) error {
 
 // privateMount makes dir a mount of its own (a bind mount on itself) with
 // private propagation, so that what is mounted under it stays in leci's
-// mount namespace.
+// mount namespace; nosuid and nodev, so that nothing a container leaves
+// in a volume is a setuid program or a device on the host.
 func privateMount(dir string) error {
 	if err := selfBind(dir); err != nil {
+		return err
+	}
+	if err := restrictMount(dir, true); err != nil {
 		return err
 	}
 	if err := unix.Mount("", dir, "", unix.MS_PRIVATE, ""); err != nil {
@@ -282,15 +293,41 @@ func privateMount(dir string) error {
 }
 
 // sharedMount makes path a mount of its own in a new peer group: private
-// first (leaving any group it was in), then shared.
+// first (leaving any group it was in), then shared; nosuid and nodev,
+// flags the runtimes' bind mounts of it keep.
 func sharedMount(path string) error {
 	if err := selfBind(path); err != nil {
+		return err
+	}
+	if err := restrictMount(path, true); err != nil {
 		return err
 	}
 	for _, flag := range []uintptr{unix.MS_PRIVATE, unix.MS_SHARED} {
 		if err := unix.Mount("", path, "", flag, ""); err != nil {
 			return fmt.Errorf("set propagation of %s: %w", path, err)
 		}
+	}
+	return nil
+}
+
+// keptMountFlags are the per-mount flags a remount must repeat to keep
+// them (statfs's ST_* values are the MS_* ones).
+const keptMountFlags = unix.MS_RDONLY | unix.MS_NOSUID | unix.MS_NODEV | unix.MS_NOEXEC |
+	unix.MS_NOATIME | unix.MS_NODIRATIME | unix.MS_RELATIME
+
+// restrictMount adds nosuid (and nodev when asked) to the mount at path,
+// keeping its other flags (a read-only source stays read-only).
+func restrictMount(path string, nodev bool) error {
+	var st unix.Statfs_t
+	if err := unix.Statfs(path, &st); err != nil {
+		return &os.PathError{Op: "statfs", Path: path, Err: err}
+	}
+	flags := uintptr(st.Flags)&keptMountFlags | unix.MS_NOSUID
+	if nodev {
+		flags |= unix.MS_NODEV
+	}
+	if err := unix.Mount("", path, "", unix.MS_BIND|unix.MS_REMOUNT|flags, ""); err != nil {
+		return fmt.Errorf("remount %s nosuid,nodev: %w", path, err)
 	}
 	return nil
 }
@@ -332,6 +369,11 @@ func (m Manager) stage(dir, key string, fd int) (string, error) {
 	if err != nil {
 		return "", err
 	}
+	var fst unix.Stat_t
+	if err := unix.Fstat(fd, &fst); err != nil {
+		return "", err
+	}
+	isDevice := fst.Mode&unix.S_IFMT == unix.S_IFCHR || fst.Mode&unix.S_IFMT == unix.S_IFBLK
 	st := m.state()
 	st.mu.Lock()
 	defer st.mu.Unlock()
@@ -367,6 +409,13 @@ func (m Manager) stage(dir, key string, fd int) (string, error) {
 	if err := unix.Mount(fdPath(fd), path, "", unix.MS_BIND|unix.MS_REC, ""); err != nil {
 		os.Remove(path)
 		return "", fmt.Errorf("pin source at %s: %w", path, err)
+	}
+	// A device a HostPath names (Type CharDevice, BlockDevice) must stay
+	// usable; anything else is staged nodev too.
+	if err := restrictMount(path, !isDevice); err != nil {
+		unix.Unmount(path, unix.MNT_DETACH)
+		os.Remove(path)
+		return "", err
 	}
 	st.staged[dir] = append(st.staged[dir], stagedSource{key: key, id: id, path: path})
 	return path, nil

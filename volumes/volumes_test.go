@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/base64"
 	"errors"
+	"fmt"
 	"net"
 	"net/http"
 	"os"
@@ -180,7 +181,7 @@ func TestCheck(t *testing.T) {
 		}
 	}
 	// With no allow list, every path not denied is allowed.
-	if errs := New(Config{Root: root}).Check([]api.Volume{hp("/srv/data"), hp("/etc/hostname")}); len(errs) != 0 {
+	if errs := New(Config{Root: root}).Check([]api.Volume{hp("/srv/data"), hp("/var/tmp/x")}); len(errs) != 0 {
 		t.Errorf("default rules refused %v", errs)
 	}
 	errs := New(Config{}).Check([]api.Volume{{Type: api.VolumeDisk}, {Type: api.VolumeFlex}, {Type: api.VolumeNFS}})
@@ -196,6 +197,87 @@ func TestCheck(t *testing.T) {
 			t.Errorf("error %d = %+v, want %s", i, e, want[i])
 		}
 	}
+}
+
+// By default the host's system directories, leci's socket directory and
+// whatever contains them are refused; an allow rule lifts the system
+// directories it covers, read-only unless it says rw, but never leci's
+// own state.
+func TestHostPathDefaultDenyAndAllowRules(t *testing.T) {
+	root := t.TempDir()
+	hp := func(p string) []api.Volume {
+		return []api.Volume{{Name: "h", Type: api.VolumeHostPath, HostPathVolume: &api.HostPathVolume{Path: p}}}
+	}
+	defaults := New(Config{Root: root})
+	for _, p := range []string{"/", "/etc", "/etc/shadow", "/proc", "/proc/sys/kernel", "/sys", "/sys/fs/cgroup", "/dev", "/dev/sda", "/root", "/root/.ssh", "/boot", "/run/leci", "/run/leci/leci.sock", "/run"} {
+		errs := defaults.Check(hp(p))
+		if len(errs) != 1 || !errors.Is(errs[0], ErrForbiddenHostPath) || errs[0].Field != "Volume.1.HostPathVolume.Path" {
+			t.Errorf("default rules, %s: %v, want Forbidden.HostPath on Volume.1.HostPathVolume.Path", p, errs)
+		}
+	}
+	if defaults.rules.readOnly("/srv/data") {
+		t.Errorf("with no allow rule, /srv/data is read-only; want read-write as in Kubernetes")
+	}
+
+	data := t.TempDir()
+	m := New(Config{Root: root, HostPathAllow: []string{"/etc", data + ":rw", "/:rw"}})
+	for _, c := range []struct {
+		path     string
+		refused  string
+		readOnly bool
+	}{
+		{path: "/etc/hostname", readOnly: true},
+		{path: "/etc", readOnly: true},
+		{path: data, readOnly: false},
+		{path: "/srv", readOnly: false},
+		{path: "/", refused: "contains " + root},
+		{path: filepath.Join(root, "groups"), refused: "leci's root"},
+		{path: "/run/containerd", refused: "container runtime"},
+	} {
+		errs := m.Check(hp(c.path))
+		switch {
+		case c.refused == "" && len(errs) != 0:
+			t.Errorf("%s: %v, want it allowed", c.path, errs)
+		case c.refused != "" && (len(errs) != 1 || !strings.Contains(errs[0].Message, c.refused)):
+			t.Errorf("%s: %v, want it refused: %s", c.path, errs, c.refused)
+		case c.refused == "" && m.rules.readOnly(c.path) != c.readOnly:
+			t.Errorf("%s: read-only %v, want %v", c.path, !c.readOnly, c.readOnly)
+		}
+	}
+	for rule, want := range map[string]string{"/data:rw": "/data rw", "/data": "/data ro", "/data/:ro": "/data ro", "data": "error", "/data:rx": "error"} {
+		p, rw, err := ParseHostPathAllow(rule)
+		got := fmt.Sprintf("%s %s", p, map[bool]string{true: "rw", false: "ro"}[rw])
+		if err != nil {
+			got = "error"
+		}
+		if got != want {
+			t.Errorf("ParseHostPathAllow(%q) = %s (%v), want %s", rule, got, err, want)
+		}
+	}
+}
+
+// A host path made on demand is made by handle from the allowed prefix: a
+// symbolic link planted below it is not followed, and nothing is made
+// where it points.
+func TestHostPathCreateFollowsNoLink(t *testing.T) {
+	allowed, elsewhere := t.TempDir(), t.TempDir()
+	os.Symlink(elsewhere, filepath.Join(allowed, "link"))
+	rules := newHostPathRules(Config{Root: t.TempDir(), HostPathAllow: []string{allowed + ":rw"}})
+	for _, typ := range []string{"DirectoryOrCreate", "FileOrCreate"} {
+		fd, err := openHostPath(rules, &api.HostPathVolume{Path: filepath.Join(allowed, "link", "new"), Type: typ})
+		if err == nil {
+			unix.Close(fd)
+			t.Errorf("%s through a planted link: made", typ)
+		}
+		if entries, _ := os.ReadDir(elsewhere); len(entries) != 0 {
+			t.Errorf("%s made %d entries where the link points", typ, len(entries))
+		}
+	}
+	fd, err := openHostPath(rules, &api.HostPathVolume{Path: filepath.Join(allowed, "a", "b"), Type: "FileOrCreate"})
+	if err != nil {
+		t.Fatalf("FileOrCreate below the allowed prefix: %v", err)
+	}
+	unix.Close(fd)
 }
 
 func TestZeroManagerDeniesRootFromLayout(t *testing.T) {
@@ -219,7 +301,7 @@ func TestHostPathTypes(t *testing.T) {
 	}
 	defer l.Close()
 	denied := t.TempDir()
-	rules := newHostPathRules(Config{Root: denied})
+	rules := newHostPathRules(Config{Root: denied, HostPathAllow: []string{dir + ":rw", "/dev/null"}})
 	cases := []struct {
 		path, typ, err string
 	}{
@@ -276,12 +358,12 @@ func TestHostPathTypes(t *testing.T) {
 func TestNFSMountArgs(t *testing.T) {
 	n := &api.NFSVolume{Server: "nas.example", Path: "/share/a"}
 	a := nfsMountArgs(n, net.ParseIP("192.0.2.7"), "4.2")
-	if a.Source != "nas.example:/share/a" || a.FSType != "nfs" || a.Data != "vers=4.2,addr=192.0.2.7" || a.Flags != unix.MS_NODEV {
+	if a.Source != "nas.example:/share/a" || a.FSType != "nfs" || a.Data != "vers=4.2,addr=192.0.2.7" || a.Flags != unix.MS_NOSUID|unix.MS_NODEV {
 		t.Errorf("v4.2 args = %+v", a)
 	}
 	n.ReadOnly = true
 	a = nfsMountArgs(n, net.ParseIP("192.0.2.7"), "3")
-	if a.Data != "vers=3,addr=192.0.2.7,nolock" || a.Flags != unix.MS_NODEV|unix.MS_RDONLY {
+	if a.Data != "vers=3,addr=192.0.2.7,nolock" || a.Flags != unix.MS_NOSUID|unix.MS_NODEV|unix.MS_RDONLY {
 		t.Errorf("v3 read-only args = %+v", a)
 	}
 	a = nfsMountArgs(&api.NFSVolume{Server: "2001:db8::1", Path: "/x"}, net.ParseIP("2001:db8::1"), "4.1")

@@ -48,6 +48,8 @@ type daemonConfig struct {
 	// Registries configures registry hosts for pulls, by host (see
 	// daemonRegistries).
 	Registries map[string]registries.Host `yaml:"registries"`
+	// AllowPrivileged is --allow-privileged (either one enables).
+	AllowPrivileged bool `yaml:"allowPrivileged"`
 }
 
 type daemonAccessKey struct {
@@ -76,6 +78,7 @@ TCP listener on a non-loopback address is meant for trusted networks only.
   accessKeys: [{id: LTAIexample, secret: ...}]
   runtime: docker                # or containerd, auto (--runtime wins)
   dockerHost: unix:///var/run/docker.sock
+  allowPrivileged: false         # as --allow-privileged
   registries:                    # for pulls, where a request says nothing
     registry.example.com:
       mirrors: [https://mirror.example.com, http://127.0.0.1:5000]
@@ -94,7 +97,7 @@ on the same --root stops at once. SIGTERM or SIGINT stops the daemon; the
 groups keep running.`,
 		Args: noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if err := daemonRuntimeSettings(opts.config, g, cmd.Flags().Changed("runtime"), cmd.Flags().Changed("docker-host")); err != nil {
+			if err := daemonRuntimeSettings(opts.config, g, cmd.Flags().Changed("runtime"), cmd.Flags().Changed("docker-host"), cmd.Flags().Changed("allow-privileged")); err != nil {
 				return err
 			}
 			return daemonAction(cmd.Context(), g, opts, cmd.ErrOrStderr())
@@ -104,6 +107,7 @@ groups keep running.`,
 	f.StringVar(&opts.config, "config", "", "YAML configuration file (listen, accessKeys)")
 	f.StringArrayVar(&opts.listen, "listen", nil, "address to serve on: unix:///PATH or tcp://HOST:PORT (repeatable; default "+defaultListen+")")
 	f.StringArrayVar(&opts.accessKeys, "access-key", nil, "AccessKey ID:SECRET accepted on TCP listeners (repeatable)")
+	g.registerRunnerFlags(cmd)
 	return cmd
 }
 
@@ -220,8 +224,9 @@ func daemonAction(ctx context.Context, g *globalOptions, opts daemonOptions, std
 	if err != nil {
 		return err
 	}
+	denyDaemonPaths(g, addrs, opts.config)
 	log := g.logger(stderr)
-	if err := os.MkdirAll(g.root, 0o711); err != nil {
+	if err := os.MkdirAll(g.root, 0o700); err != nil {
 		return fmt.Errorf("create root: %w", err)
 	}
 	// The store's lock comes first: a second daemon on this root stops
@@ -333,6 +338,23 @@ func daemonAction(ctx context.Context, g *globalOptions, opts daemonOptions, std
 		}
 	}
 	return serveErr
+}
+
+// denyDaemonPaths keeps the daemon's own files out of HostPath volumes:
+// the directory of each unix socket it serves (a container holding it
+// could drive the daemon) and the directory of its configuration file
+// (which holds access keys and registry logins).
+func denyDaemonPaths(g *globalOptions, addrs []listenAddr, config string) {
+	for _, a := range addrs {
+		if a.network == "unix" {
+			g.hostPathDeny = append(g.hostPathDeny, filepath.Dir(a.address))
+		}
+	}
+	if config != "" {
+		if abs, err := filepath.Abs(config); err == nil {
+			g.hostPathDeny = append(g.hostPathDeny, filepath.Dir(abs))
+		}
+	}
 }
 
 // listen opens one listener. A unix socket's directory is made if needed;

@@ -10,9 +10,10 @@ import (
 	"leci/host"
 )
 
-// daemonRuntimeSettings takes the runtime and Docker address from the
-// daemon's configuration file, where the flags do not give them.
-func daemonRuntimeSettings(path string, g *globalOptions, runtimeSet, dockerHostSet bool) error {
+// daemonRuntimeSettings takes the runtime, the Docker address and
+// allowPrivileged from the daemon's configuration file, where the flags do
+// not give them.
+func daemonRuntimeSettings(path string, g *globalOptions, runtimeSet, dockerHostSet, allowPrivilegedSet bool) error {
 	if path == "" {
 		return nil
 	}
@@ -37,6 +38,9 @@ func daemonRuntimeSettings(path string, g *globalOptions, runtimeSet, dockerHost
 	}
 	if cfg.DockerHost != "" && !dockerHostSet {
 		g.dockerHost = cfg.DockerHost
+	}
+	if cfg.AllowPrivileged && !allowPrivilegedSet {
+		g.allowPrivileged = true
 	}
 	return nil
 }

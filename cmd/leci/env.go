@@ -31,6 +31,17 @@ type globalOptions struct {
 	hostPathAllow []string
 	logLevel      string
 	trace         string
+	// hostPathDeny are paths of this leci no HostPath may reach besides
+	// its root: the daemon's socket directories and configuration file's
+	// directory (denyDaemonPaths).
+	hostPathDeny []string
+	// allowPrivileged is --allow-privileged of the commands that run
+	// groups (daemon, run), or allowPrivileged in the daemon's config.
+	allowPrivileged bool
+	// pidsLimit and defaultGroupMemory (GiB) are the limits every group
+	// gets (--pids-limit, --default-group-memory).
+	pidsLimit          int64
+	defaultGroupMemory float64
 
 	subnet6        string
 	mtu            int
@@ -62,7 +73,7 @@ func (o *globalOptions) register(cmd *cobra.Command) {
 	f.BoolVar(&o.cniFirewall, "cni-firewall", false, "add the CNI firewall plugin (for hosts whose FORWARD policy drops)")
 	f.BoolVar(&o.publishPorts, "publish-ports", false, "publish the containers' declared ports on --publish-address")
 	f.StringVar(&o.publishAddress, "publish-address", "127.0.0.1", "host address ports are published on")
-	f.StringArrayVar(&o.hostPathAllow, "host-path-allow", nil, "host path prefix HostPath volumes may use (repeatable; default: any path except leci's root and the runtimes' state and sockets)")
+	f.StringArrayVar(&o.hostPathAllow, "host-path-allow", nil, "host path prefix HostPath volumes may use, PATH (read-only) or PATH:rw (repeatable; with none, any path but the host's system directories, leci's root and the runtimes' state and sockets, read-write)")
 	f.StringVar(&o.logLevel, "log-level", "warn", "log level: debug, info, warn, error")
 	f.StringVar(&o.trace, "trace", "", "append how long each step of each group takes to this file, one JSON line per step (default: $"+trace.EnvVar+")")
 }
@@ -74,6 +85,17 @@ func (o *globalOptions) openTrace() (*trace.Recorder, error) {
 		return trace.Open(o.trace)
 	}
 	return trace.FromEnv()
+}
+
+// registerRunnerFlags adds the flags of a command that runs groups itself
+// (daemon, run): what a group may do and the limits every group gets.
+func (o *globalOptions) registerRunnerFlags(cmd *cobra.Command) {
+	f := cmd.Flags()
+	f.BoolVar(&o.allowPrivileged, "allow-privileged", false,
+		"accept containers with SecurityContextPrivileged (every capability, the host's devices, no seccomp: root on the host)")
+	f.Int64Var(&o.pidsLimit, "pids-limit", runtime.DefaultPidsLimit, "most processes and threads a group may have (its cgroup's pids.max; 0: no limit)")
+	f.Float64Var(&o.defaultGroupMemory, "default-group-memory", float64(runtime.DefaultGroupMemory)/(1<<30),
+		"memory ceiling in GiB of a group whose request gives no Memory, raised to its containers' own limits (0: unlimited)")
 }
 
 func (o *globalOptions) logger(w io.Writer) *slog.Logger {
@@ -98,10 +120,12 @@ func (o *globalOptions) hostConfig(backoff runtime.Backoff) host.Config {
 	cfg := host.Config{
 		Root: o.root, Runtime: o.runtime, DockerHost: o.dockerHost, Containerd: o.containerd, Namespace: o.namespace,
 		Bridge: o.bridge, Subnet: o.subnet, CNIBinDirs: o.cniBinDirs, CgroupRoot: o.cgroupRoot, Backoff: backoff,
-		HostPathAllow: o.hostPathAllow,
-		Subnet6:       o.subnet6, MTU: o.mtu, CNIConfDir: o.cniConfDir, CNINetwork: o.cniNetwork,
+		HostPathAllow: o.hostPathAllow, AllowPrivileged: o.allowPrivileged,
+		PidsLimit: o.pidsLimit, DefaultGroupMemoryBytes: int64(o.defaultGroupMemory * (1 << 30)),
+		Subnet6: o.subnet6, MTU: o.mtu, CNIConfDir: o.cniConfDir, CNINetwork: o.cniNetwork,
 		Firewall: o.cniFirewall, PublishPorts: o.publishPorts, PublishAddress: o.publishAddress,
 	}
+	cfg.HostPathDeny = append(cfg.HostPathDeny, o.hostPathDeny...)
 	if o.containerd != containerd.AutoAddress {
 		// The directory of the containerd socket leci uses is never a
 		// HostPath: mounting it would hand containerd to a container.

@@ -9,9 +9,10 @@ import (
 
 // checkLocal refuses, before anything is made, a valid request that this
 // host cannot honour, saying exactly what it cannot do: cloud disks, a
-// HostPath outside what leci may mount, Windows.
+// HostPath outside what leci may mount, a privileged container leci was not
+// allowed to run, Windows.
 func (o *globalOptions) checkLocal(req *api.CreateContainerGroupRequest) error {
-	errs := o.hostConfig(runtime.Backoff{}).Volumes().Check(req.Volume)
+	errs := o.hostConfig(runtime.Backoff{}).Check(req)
 	if req.OsType == "Windows" {
 		errs = append(errs, &api.Error{Code: "OsType.NotSupport", Status: http.StatusBadRequest, Field: "OsType",
 			Message: "Windows groups cannot run on a Linux host"})

@@ -57,6 +57,7 @@ invalid request.`,
 	f.StringVar(&opts.finalStatus, "final-status", "", "write the group's last status here, as DescribeContainerGroups shows a group (JSON)")
 	f.DurationVar(&opts.backoffBase, "restart-backoff", runtime.DefaultBackoff.Base, "first delay before a container restarts")
 	f.DurationVar(&opts.backoffMax, "restart-backoff-max", runtime.DefaultBackoff.Max, "longest delay before a container restarts")
+	g.registerRunnerFlags(cmd)
 	return cmd
 }
 

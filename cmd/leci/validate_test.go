@@ -3,8 +3,14 @@ package main
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
+
+	"leci/api"
+	"leci/volumes"
 )
 
 func runCLI(t *testing.T, stdin string, args ...string) (code int, stdout, stderr string) {
@@ -92,5 +98,62 @@ func TestVersion(t *testing.T) {
 	code, out, _ := runCLI(t, "", "version")
 	if code != 0 || !strings.HasPrefix(out, "leci ") {
 		t.Errorf("version: exit %d, %q", code, out)
+	}
+}
+
+// `leci run` refuses a privileged container, before it touches anything,
+// unless --allow-privileged is given (DryRun stops the allowed run there).
+func TestRunRefusesPrivilegedWithoutOptIn(t *testing.T) {
+	in := "ContainerGroupName: root\nDryRun: true\nContainer:\n  - Name: a\n    Image: busybox\n    SecurityContextPrivileged: true\n"
+	code, _, errOut := runCLI(t, in, "run", "--root", t.TempDir(), "-f", "-")
+	if code != 2 || !strings.Contains(errOut, "Forbidden.Privileged: Container.1.SecurityContextPrivileged") || !strings.Contains(errOut, "--allow-privileged") {
+		t.Errorf("run without --allow-privileged: exit %d, stderr %q; want 2 and Forbidden.Privileged naming the field and the switch", code, errOut)
+	}
+	code, _, errOut = runCLI(t, in, "run", "--root", t.TempDir(), "--allow-privileged", "-f", "-")
+	if code != 0 || !strings.Contains(errOut, "DryRunOperation") {
+		t.Errorf("run --allow-privileged: exit %d, stderr %q; want 0 and DryRunOperation", code, errOut)
+	}
+}
+
+// allowPrivileged in the daemon's configuration file enables privileged
+// containers as --allow-privileged does.
+func TestDaemonConfigAllowPrivileged(t *testing.T) {
+	for _, c := range []struct {
+		config  string
+		flagSet bool
+		flag    bool
+		want    bool
+	}{
+		{config: "allowPrivileged: true\n", want: true},
+		{config: "runtime: containerd\n", want: false},
+		{config: "allowPrivileged: true\n", flagSet: true, flag: false, want: false},
+		{config: "allowPrivileged: false\n", flagSet: true, flag: true, want: true},
+	} {
+		path := filepath.Join(t.TempDir(), "leci.yaml")
+		if err := os.WriteFile(path, []byte(c.config), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		g := &globalOptions{allowPrivileged: c.flag}
+		if err := daemonRuntimeSettings(path, g, false, false, c.flagSet); err != nil {
+			t.Fatal(err)
+		}
+		if g.allowPrivileged != c.want {
+			t.Errorf("config %q, flag set %v (%v): allowPrivileged %v, want %v", c.config, c.flagSet, c.flag, g.allowPrivileged, c.want)
+		}
+	}
+}
+
+// The daemon's socket directories and its configuration file's directory
+// are never HostPaths.
+func TestDaemonPathsDeniedAsHostPath(t *testing.T) {
+	sockDir, confDir := t.TempDir(), t.TempDir()
+	g := &globalOptions{root: t.TempDir()}
+	denyDaemonPaths(g, []listenAddr{{network: "unix", address: filepath.Join(sockDir, "leci.sock")}, {network: "tcp", address: "127.0.0.1:0"}}, filepath.Join(confDir, "leci.yaml"))
+	for _, p := range []string{sockDir, confDir} {
+		req := &api.CreateContainerGroupRequest{Volume: []api.Volume{{Name: "h", Type: api.VolumeHostPath, HostPathVolume: &api.HostPathVolume{Path: p}}}}
+		err := g.checkLocal(req)
+		if !errors.Is(err, volumes.ErrForbiddenHostPath) {
+			t.Errorf("HostPath %s: %v, want Forbidden.HostPath", p, err)
+		}
 	}
 }

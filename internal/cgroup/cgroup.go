@@ -117,12 +117,16 @@ func (c *FS) unified() (Mount, bool) {
 }
 
 // CreateGroup makes the group cgroup p carrying res, in the hierarchies that
-// hold the cpu and memory controllers. runc creates the containers' cgroups
-// below it, in every hierarchy. Applied again to an existing group it
-// resets the limits to res.
+// hold the cpu, memory and pids controllers. runc creates the containers'
+// cgroups below it, in every hierarchy. Applied again to an existing group
+// it resets the limits to res. A host without the pids controller is
+// refused only when res asks for a pids limit.
 func (c *FS) CreateGroup(p string, res pod.Resources) error {
 	quota, shares := CPUQuotaShares(res.CPU)
-	for _, ctl := range []string{"cpu", "memory"} {
+	for _, ctl := range []string{"cpu", "memory", "pids"} {
+		if ctl == "pids" && res.Pids <= 0 && !c.holds("pids") {
+			continue
+		}
 		if m, ok := c.v1(ctl); ok {
 			if err := c.createV1(m, ctl, p, res, quota, shares); err != nil {
 				return err
@@ -160,8 +164,31 @@ func (c *FS) createV1(m Mount, ctl, p string, res pod.Resources, quota int64, sh
 			l = strconv.FormatInt(res.MemoryBytes, 10)
 		}
 		files = [][2]string{{"memory.limit_in_bytes", l}}
+	case "pids":
+		files = [][2]string{{"pids.max", pidsMax(res.Pids)}}
 	}
 	return writeCgroupFiles(dir, files)
+}
+
+func pidsMax(n int64) string {
+	if n <= 0 {
+		return "max"
+	}
+	return strconv.FormatInt(n, 10)
+}
+
+// holds reports whether a hierarchy holds the controller: a v1 mount of
+// it, or the cgroup2 hierarchy offering it.
+func (c *FS) holds(ctl string) bool {
+	if _, ok := c.v1(ctl); ok {
+		return true
+	}
+	m, ok := c.unified()
+	if !ok {
+		return false
+	}
+	b, err := os.ReadFile(filepath.Join(m.Mountpoint, "cgroup.controllers"))
+	return err == nil && slices.Contains(strings.Fields(string(b)), ctl)
 }
 
 func (c *FS) createV2(m Mount, ctl, p string, res pod.Resources, quota int64, shares uint64) error {
@@ -198,6 +225,8 @@ func (c *FS) createV2(m Mount, ctl, p string, res pod.Resources, quota int64, sh
 			l = strconv.FormatInt(res.MemoryBytes, 10)
 		}
 		files = [][2]string{{"memory.max", l}}
+	case "pids":
+		files = [][2]string{{"pids.max", pidsMax(res.Pids)}}
 	}
 	return writeCgroupFiles(dir, files)
 }

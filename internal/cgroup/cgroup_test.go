@@ -122,12 +122,14 @@ func readTrim(t *testing.T, p string) string {
 
 func TestCreateGroupV1(t *testing.T) {
 	cg := fakeHierarchies(t, false)
-	if err := cg.CreateGroup("/leci/g1", pod.Resources{CPU: 1.5, MemoryBytes: 32 << 20}); err != nil {
+	if err := cg.CreateGroup("/leci/g1", pod.Resources{CPU: 1.5, MemoryBytes: 32 << 20, Pids: 4096}); err != nil {
 		t.Fatal(err)
 	}
 	cpu, _ := cg.v1("cpu")
 	mem, _ := cg.v1("memory")
+	pids, _ := cg.v1("pids")
 	for file, want := range map[string]string{
+		filepath.Join(pids.Mountpoint, "leci/g1/pids.max"):             "4096",
 		filepath.Join(cpu.Mountpoint, "leci/g1/cpu.cfs_period_us"):     "100000",
 		filepath.Join(cpu.Mountpoint, "leci/g1/cpu.cfs_quota_us"):      "150000",
 		filepath.Join(cpu.Mountpoint, "leci/g1/cpu.shares"):            "1536",
@@ -147,6 +149,9 @@ func TestCreateGroupV1(t *testing.T) {
 	if got := readTrim(t, filepath.Join(cpu.Mountpoint, "leci/g1/cpu.cfs_quota_us")); got != "-1" {
 		t.Errorf("quota after reset = %q", got)
 	}
+	if got := readTrim(t, filepath.Join(pids.Mountpoint, "leci/g1/pids.max")); got != "max" {
+		t.Errorf("pids.max after reset = %q", got)
+	}
 	if _, ok := cg.V1CPUQuota("/leci/g1"); ok {
 		t.Error("V1CPUQuota reports a quota after reset")
 	}
@@ -154,15 +159,16 @@ func TestCreateGroupV1(t *testing.T) {
 
 func TestCreateGroupV2(t *testing.T) {
 	cg := fakeHierarchies(t, true)
-	if err := cg.CreateGroup("/leci/g1", pod.Resources{CPU: 0.5, MemoryBytes: 1 << 20}); err != nil {
+	if err := cg.CreateGroup("/leci/g1", pod.Resources{CPU: 0.5, MemoryBytes: 1 << 20, Pids: 100}); err != nil {
 		t.Fatal(err)
 	}
 	m, _ := cg.unified()
 	for file, want := range map[string]string{
 		"leci/g1/cpu.max":             "50000 100000",
 		"leci/g1/memory.max":          "1048576",
-		"cgroup.subtree_control":      "+memory", // the last write
-		"leci/cgroup.subtree_control": "+memory",
+		"leci/g1/pids.max":            "100",
+		"cgroup.subtree_control":      "+pids", // the last write
+		"leci/cgroup.subtree_control": "+pids",
 		"leci/g1/cpu.weight":          "20",
 	} {
 		if got := readTrim(t, filepath.Join(m.Mountpoint, file)); got != want {

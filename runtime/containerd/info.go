@@ -3,6 +3,7 @@ package containerd
 import (
 	"context"
 	"fmt"
+	"slices"
 )
 
 // Info describes the containerd in use, for "leci info".
@@ -43,4 +44,24 @@ func (c *Conn) Info(ctx context.Context) (Info, error) {
 		}
 	}
 	return info, nil
+}
+
+// StateDirs are the directories containerd's plugins say they keep their
+// data and state in (their "root" and "state" exports: content,
+// snapshots, the runtime's tasks), wherever containerd's configuration
+// puts them; none when containerd does not tell.
+func (c *Conn) StateDirs(ctx context.Context) []string {
+	resp, err := c.client.IntrospectionService().Plugins(c.WithNamespace(ctx))
+	if err != nil {
+		return nil
+	}
+	var dirs []string
+	for _, p := range resp.Plugins {
+		for _, key := range []string{"root", "state"} {
+			if d := p.Exports[key]; d != "" && !slices.Contains(dirs, d) {
+				dirs = append(dirs, d)
+			}
+		}
+	}
+	return dirs
 }

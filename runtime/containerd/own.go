@@ -64,7 +64,7 @@ func ensureOwn(ctx context.Context, dir string, log *slog.Logger) (*ownDaemon, e
 		return d, nil
 	}
 
-	if err := os.MkdirAll(dir, 0o711); err != nil {
+	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, fmt.Errorf("create own containerd directory: %w", err)
 	}
 	ctx, cancel := context.WithTimeout(ctx, startTimeout)

@@ -67,6 +67,9 @@ func containerSpecOpts(img ocispec.ImageConfig, sb pod.Sandbox, cfg pod.Containe
 		opts = append(opts, oci.WithPrivileged, oci.WithAllDevicesAllowed, oci.WithHostDevices, oci.WithNewPrivileges)
 	} else {
 		opts = append(opts,
+			// ECI grants NET_RAW only on request (Capability.Add): raw
+			// sockets forge packets on the group's network.
+			oci.WithDroppedCapabilities(pod.DroppedByDefault),
 			withAddedCapabilities(cfg.CapAdd),
 			oci.WithNoNewPrivileges,
 			// Last: the profile allows syscalls by the capabilities held.

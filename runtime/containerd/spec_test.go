@@ -353,6 +353,12 @@ func TestSpecCapabilities(t *testing.T) {
 			t.Errorf("duplicate capabilities in %v", set)
 		}
 	}
+	// NET_RAW only when asked for, as on ECI.
+	cfg.CapAdd = nil
+	s = mustGenerate(t, baseImage(), baseSandbox(), cfg)
+	if slices.Contains(s.Process.Capabilities.Bounding, "CAP_NET_RAW") || !slices.Contains(s.Process.Capabilities.Bounding, "CAP_CHOWN") {
+		t.Errorf("default capabilities %v: want CAP_CHOWN and no CAP_NET_RAW", s.Process.Capabilities.Bounding)
+	}
 	cfg.CapAdd = []string{"FLY"}
 	if _, err := generate(t, baseImage(), baseSandbox(), cfg); !errors.Is(err, pod.ErrCreateConfig) {
 		t.Errorf("unknown capability: err = %v, want ErrCreateConfig", err)

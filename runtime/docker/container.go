@@ -1,10 +1,12 @@
 package docker
 
 import (
+	"archive/tar"
 	"context"
 	"fmt"
 	"io"
 	"math"
+	"path"
 	"regexp"
 	"slices"
 	"strconv"
@@ -65,7 +67,51 @@ func (b *Backend) CreateContainer(ctx context.Context, sb pod.Sandbox, cfg pod.C
 		}
 		return fmt.Errorf("create container %s: %w", cfg.ID, err)
 	}
+	if cfg.User.NonRoot && cfg.User.UID == nil {
+		if err := b.checkNonRootByName(ctx, cfg.ID, img.User); err != nil {
+			if rerr := b.cli.ContainerRemove(context.WithoutCancel(ctx), cfg.ID, container.RemoveOptions{Force: true}); rerr != nil {
+				b.log.Warn("remove refused container", "container", cfg.ID, "err", rerr)
+			}
+			return fmt.Errorf("container %s: %w", cfg.ID, err)
+		}
+	}
 	b.log.Debug("created container", "container", cfg.ID, "image", cfg.Image, "took", time.Since(began).Round(time.Millisecond))
+	return nil
+}
+
+// checkNonRootByName enforces RunAsNonRoot for an image USER given by name,
+// as the containerd backend does: the name is looked up in the container's
+// /etc/passwd (Docker would resolve it only at start, as root or not); a
+// name that maps to uid 0, or that cannot be resolved, is refused.
+func (b *Backend) checkNonRootByName(ctx context.Context, id, imageUser string) error {
+	name, ok := userName(imageUser)
+	if !ok {
+		return nil // numeric: userOf checked it
+	}
+	rc, _, err := b.cli.CopyFromContainer(ctx, id, "/etc/passwd")
+	if err != nil {
+		return fmt.Errorf("%w: RunAsNonRoot is set and the image's user %q cannot be resolved (no /etc/passwd: %w)", pod.ErrCreateConfig, name, err)
+	}
+	defer rc.Close()
+	tr := tar.NewReader(rc)
+	var passwd []byte
+	for {
+		h, err := tr.Next()
+		if err != nil {
+			break
+		}
+		if h.Typeflag == tar.TypeReg && path.Base(h.Name) == "passwd" {
+			passwd, _ = io.ReadAll(io.LimitReader(tr, 1<<20))
+			break
+		}
+	}
+	uid, ok := uidInPasswd(passwd, name)
+	switch {
+	case !ok:
+		return fmt.Errorf("%w: RunAsNonRoot is set and the image's user %q is not in its /etc/passwd, so it cannot be checked", pod.ErrCreateConfig, name)
+	case uid == 0:
+		return fmt.Errorf("%w: RunAsNonRoot is set and the image's user %q is uid 0", pod.ErrCreateConfig, name)
+	}
 	return nil
 }
 

@@ -98,6 +98,12 @@ func createOptions(img imageConfig, sb pod.Sandbox, cfg pod.ContainerConfig, lab
 			return nil, nil, err
 		}
 		hc.CapAdd = caps
+		for _, c := range pod.DroppedByDefault {
+			// Docker refuses a capability both added and dropped.
+			if !slices.Contains(caps, c) {
+				hc.CapDrop = append(hc.CapDrop, c)
+			}
+		}
 		hc.SecurityOpt = []string{"no-new-privileges"}
 	}
 	if quota, shares := cgroup.CPUQuotaShares(cfg.Resources.CPU); quota > 0 {
@@ -171,8 +177,9 @@ func processArgs(img imageConfig, cfg pod.ContainerConfig) []string {
 // RunAsUser (with RunAsGroup), else the image's USER, else root; RunAsGroup
 // alone replaces the primary group of that user. Docker resolves names and
 // supplementary groups in the image's /etc/passwd and /etc/group itself.
-// RunAsNonRoot is checked here where the uid is known: a numeric uid, or
-// the user root; an image user given by another name is not resolved.
+// RunAsNonRoot is checked here where the uid is known: a numeric uid (00
+// is 0 too), or the user root; an image user given by another name is
+// resolved in the image's /etc/passwd by CreateContainer (nonRootByName).
 func userOf(imageUser string, u pod.User) (string, error) {
 	check := func(id int64) error {
 		if id < 0 || id > 1<<31-1 {
@@ -201,11 +208,33 @@ func userOf(imageUser string, u pod.User) (string, error) {
 	}
 	if u.NonRoot {
 		name, _, _ := strings.Cut(user, ":")
-		if name == "" || name == "0" || name == "root" {
+		if id, err := strconv.ParseUint(name, 10, 32); name == "" || name == "root" || err == nil && id == 0 {
 			return "", fmt.Errorf("%w: RunAsNonRoot is set and the container would run as uid 0", pod.ErrCreateConfig)
 		}
 	}
 	return user, nil
+}
+
+// userName is the user part of a Docker user string when it is a name,
+// not a uid.
+func userName(user string) (string, bool) {
+	name, _, _ := strings.Cut(user, ":")
+	if _, err := strconv.ParseUint(name, 10, 32); err == nil || name == "" {
+		return "", false
+	}
+	return name, true
+}
+
+// uidInPasswd looks a user name up in an /etc/passwd.
+func uidInPasswd(passwd []byte, name string) (uint64, bool) {
+	for _, line := range strings.Split(string(passwd), "\n") {
+		f := strings.Split(line, ":")
+		if len(f) >= 3 && f[0] == name {
+			uid, err := strconv.ParseUint(f[2], 10, 32)
+			return uid, err == nil
+		}
+	}
+	return 0, false
 }
 
 // capabilities normalises added capabilities; names may come with or
@@ -240,7 +269,8 @@ var propagations = map[string]mount.Propagation{
 
 // dockerMounts converts mounts. Bind mounts are recursive, as the
 // containerd backend's rbind; the options a bind mount may carry are ro and
-// rw, and a tmpfs size= and mode=, since Docker's mount API takes no others.
+// rw (nosuid and nodev are taken from the source mount), and a tmpfs size=
+// and mode=, since Docker's mount API takes no others.
 func dockerMounts(ms []pod.Mount) ([]mount.Mount, error) {
 	var out []mount.Mount
 	for _, m := range ms {
@@ -264,6 +294,10 @@ func dockerMounts(ms []pod.Mount) ([]mount.Mount, error) {
 				case "ro":
 					dm.ReadOnly = true
 				case "rw", "rbind", "bind":
+				case "nosuid", "nodev":
+					// Docker's mount API takes neither: leci's sources
+					// (volumes, staging points) are nosuid,nodev mounts,
+					// flags a bind mount keeps.
 				default:
 					return nil, fmt.Errorf("%w: mount %s: option %q is not supported with Docker", pod.ErrCreateConfig, m.Destination, o)
 				}

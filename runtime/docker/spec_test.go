@@ -93,6 +93,9 @@ func TestUserOf(t *testing.T) {
 		{"non-root, uid 0", "app", pod.User{UID: ptr(int64(0)), NonRoot: true}, "", true},
 		{"non-root, named root", "root", pod.User{NonRoot: true}, "", true},
 		{"non-root, uid 1000", "", pod.User{UID: ptr(int64(1000)), NonRoot: true}, "1000", false},
+		{"non-root, image uid 00", "00", pod.User{NonRoot: true}, "", true},
+		{"non-root, image uid 000 with a group", "000:1000", pod.User{NonRoot: true}, "", true},
+		{"non-root, image user by name (resolved at create)", "app", pod.User{NonRoot: true}, "app", false},
 		{"out of range", "", pod.User{UID: ptr(int64(-1))}, "", true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -107,6 +110,30 @@ func TestUserOf(t *testing.T) {
 				t.Errorf("got %q, %v; want %q", got, err, tc.want)
 			}
 		})
+	}
+}
+
+func TestUserNameInPasswd(t *testing.T) {
+	passwd := []byte("root:x:0:0:root:/root:/bin/sh\ntoor:x:0:0::/:/bin/sh\napp:x:1000:1000:app:/home/app:/bin/sh\nbroken:x:y:0::/:\n")
+	for _, c := range []struct {
+		user string
+		uid  uint64
+		ok   bool
+	}{
+		{"toor", 0, true}, {"app:grp", 1000, true}, {"ghost", 0, false}, {"broken", 0, false},
+	} {
+		name, isName := userName(c.user)
+		if !isName {
+			t.Fatalf("%q is a name", c.user)
+		}
+		if uid, ok := uidInPasswd(passwd, name); uid != c.uid || ok != c.ok {
+			t.Errorf("%s: uid %d %v, want %d %v", c.user, uid, ok, c.uid, c.ok)
+		}
+	}
+	for _, numeric := range []string{"0", "00", "1000:5", ""} {
+		if _, isName := userName(numeric); isName {
+			t.Errorf("%q taken for a name", numeric)
+		}
 	}
 }
 
@@ -135,8 +162,12 @@ func TestCreateOptionsSecurity(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !slices.Equal(hc.CapAdd, []string{"CAP_NET_ADMIN", "CAP_SYS_TIME"}) || !hc.ReadonlyRootfs || hc.Privileged {
-		t.Errorf("caps %v read-only %v privileged %v", hc.CapAdd, hc.ReadonlyRootfs, hc.Privileged)
+	if !slices.Equal(hc.CapAdd, []string{"CAP_NET_ADMIN", "CAP_SYS_TIME"}) || !slices.Equal(hc.CapDrop, []string{"CAP_NET_RAW"}) || !hc.ReadonlyRootfs || hc.Privileged {
+		t.Errorf("caps %v dropped %v read-only %v privileged %v; want NET_RAW dropped", hc.CapAdd, hc.CapDrop, hc.ReadonlyRootfs, hc.Privileged)
+	}
+	cfg.CapAdd = []string{"NET_RAW"}
+	if _, hc, err := createOptions(imageConfig{}, pod.Sandbox{GroupID: "g"}, cfg, nil, hostLimits{}); err != nil || !slices.Equal(hc.CapAdd, []string{"CAP_NET_RAW"}) || len(hc.CapDrop) != 0 {
+		t.Errorf("NET_RAW asked for: %v, caps %v dropped %v", err, hc.CapAdd, hc.CapDrop)
 	}
 	cfg.CapAdd = []string{"NOT_A_CAP"}
 	if _, _, err := createOptions(imageConfig{}, pod.Sandbox{GroupID: "g"}, cfg, nil, hostLimits{}); !errors.Is(err, pod.ErrCreateConfig) {
