@@ -469,19 +469,23 @@ func TestContainersCreatedWhileNetworkIsSetUp(t *testing.T) {
 	})
 }
 
-// While an init container runs, the containers that follow it are created;
+// While an init container runs, the containers that follow it are created,
+// but for one that mounts a SubPath (the init container may still make it);
 // they start only once it has exited 0.
 func TestNextContainersCreatedWhileInitRuns(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		b := newFakeBackend()
-		b.scripts["init"] = []int{0}
-		b.scripts["app"] = []int{0}
-		b.scripts["side"] = []int{0}
+		for _, name := range []string{"init", "app", "side", "sub"} {
+			b.scripts[name] = []int{0}
+		}
 		hold := make(chan struct{})
 		b.hold = map[string]chan struct{}{"init": hold}
 		e := newTestEngine(t, b, nil)
 		defer e.cancel() // the engine's own goroutines end with the bubble
-		id, err := e.Create(context.Background(), testRequest(api.RestartNever, []string{"init"}, []string{"app", "side"}))
+		req := testRequest(api.RestartNever, []string{"init"}, []string{"app", "side", "sub"})
+		req.Volume = []api.Volume{{Name: "v", Type: api.VolumeEmptyDir}}
+		req.Container[2].VolumeMount = []api.VolumeMount{{Name: "v", MountPath: "/v", SubPath: "made-by-init"}}
+		id, err := e.Create(context.Background(), req)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -491,14 +495,14 @@ func TestNextContainersCreatedWhileInitRuns(t *testing.T) {
 		b.mu.Unlock()
 		slices.Sort(created[1:])
 		if !slices.Equal(created, []string{"init", "app", "side"}) || !slices.Equal(started, []string{"init"}) {
-			t.Fatalf("while init runs: created %v, started %v; want all created, init alone started", created, started)
+			t.Fatalf("while init runs: created %v, started %v; want init, app and side created, init alone started", created, started)
 		}
 		close(hold)
 		waitFor(t, e, id, phaseIs(api.GroupSucceeded))
 		b.mu.Lock()
 		created, started = slices.Clone(b.created), slices.Clone(b.order)
 		b.mu.Unlock()
-		if len(created) != 3 || len(started) != 3 {
+		if len(created) != 4 || len(started) != 4 {
 			t.Errorf("created %v, started %v; want each once", created, started)
 		}
 		if err := e.Delete(context.Background(), id); err != nil {

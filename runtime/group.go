@@ -631,7 +631,9 @@ func (g *group) precreate(ctx context.Context) {
 
 // createNext starts creating the containers that follow init container i
 // (the next init container, or the app containers), while it runs: only
-// their starts wait for its exit.
+// their starts wait for its exit. A container that mounts a SubPath is
+// left to its start: the path is resolved when the container is created,
+// and init container i may still make or change it.
 func (g *group) createNext(i int) {
 	if i+1 < len(g.req.InitContainer) {
 		g.createAhead(g.ctx, true, []int{i + 1}, true)
@@ -656,14 +658,15 @@ type aheadCreate struct {
 // configurations are made here, on the caller's goroutine, which owns the
 // group's fields; the goroutines only wait for the image and call the
 // backend. A run that fails to be created here is removed, and created
-// again (with its error reported) by its start. Without ipKnown, a
-// container whose environment holds the group's address is skipped.
-func (g *group) createAhead(ctx context.Context, init bool, idx []int, ipKnown bool) {
+// again (with its error reported) by its start. During setup (!afterInit)
+// a container whose environment holds the group's address is skipped,
+// after an init container one that mounts a SubPath.
+func (g *group) createAhead(ctx context.Context, init bool, idx []int, afterInit bool) {
 	snap := g.snapshot()
 	sb := g.sandbox
 	for _, i := range idx {
 		spec, app := g.containerSpec(init, i)
-		if !ipKnown && usesPodIP(spec) {
+		if !afterInit && usesPodIP(spec) || afterInit && mountsSubPath(spec) {
 			continue
 		}
 		attempt := statusOf(&snap, init, i).Attempt + 1
@@ -739,6 +742,16 @@ func (g *group) dropAhead() {
 		}
 		return true
 	})
+}
+
+// mountsSubPath tells whether a container mounts part of a volume.
+func mountsSubPath(spec *api.ContainerCommon) bool {
+	for _, m := range spec.VolumeMount {
+		if m.SubPath != "" {
+			return true
+		}
+	}
+	return false
 }
 
 // usesPodIP tells whether a container's environment holds the group's
