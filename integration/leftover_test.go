@@ -94,9 +94,7 @@ Volume:
 	if got := hr.logOf(id, "init", 1); got != "init ran\n" {
 		t.Errorf("init container's log: %q, want only its own output %q", got, "init ran\n")
 	}
-	hr.waitFor(id, 30*time.Second, "the app container's output", func(runtime.GroupStatus) bool {
-		return hr.logSoFar(id, "app", 1) == "fetched\n"
-	})
+	eventually(t, "the app container's output", func() bool { return hr.logSoFar(id, "app", 1) == "fetched\n" })
 	hr.delete(id)
 	// The harness checks, as the test ends, that nothing is left.
 }
