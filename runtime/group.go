@@ -738,7 +738,9 @@ func (g *group) startContainer(init bool, i int) {
 		return
 	}
 	if err := g.e.backend.CreateContainer(g.ctx, sb, cfg); err != nil {
-		g.removeContainer(id)
+		if !errors.Is(err, pod.ErrNameTaken) {
+			g.removeContainer(id)
+		}
 		if errors.Is(err, pod.ErrCreateConfig) {
 			fail(ReasonCreateConfigError, err)
 		} else {

@@ -37,7 +37,7 @@ func snapshotOfGroup(groupID string) snapshots.Opt {
 // and the lease that held them. The container must carry the group's label;
 // a bare snapshot must be a writable one with no other group's label (those
 // made before snapshots were labelled have none). Anything else under the
-// name is not leci's to remove, and is an error.
+// name is not leci's to remove: the error wraps pod.ErrNameTaken.
 func (b *Backend) removeLeftover(ctx context.Context, cfg pod.ContainerConfig) error {
 	cl := b.conn.Client()
 	log := b.log.With("group", cfg.GroupID, "container", cfg.ID)
@@ -49,7 +49,7 @@ func (b *Backend) removeLeftover(ctx context.Context, cfg pod.ContainerConfig) e
 			return fmt.Errorf("container %s: %w", cfg.ID, err)
 		}
 		if owner := labels[pod.LabelGroupID]; owner != cfg.GroupID {
-			return fmt.Errorf("container %s: a container not of group %s (%q) holds the name: %w", cfg.ID, cfg.GroupID, owner, errdefs.ErrAlreadyExists)
+			return fmt.Errorf("container %s: %w: a container of group %q", cfg.ID, pod.ErrNameTaken, owner)
 		}
 		log.Warn("removing the container a create cut short left")
 		if err := b.removeContainer(ctx, ctr); err != nil {
@@ -67,7 +67,7 @@ func (b *Backend) removeLeftover(ctx context.Context, cfg pod.ContainerConfig) e
 			return fmt.Errorf("snapshot %s: %w", cfg.ID, err)
 		}
 		if owner, ok := info.Labels[pod.LabelGroupID]; info.Kind != snapshots.KindActive || ok && owner != cfg.GroupID {
-			return fmt.Errorf("snapshot %s: a %s snapshot not of group %s (%q) holds the name: %w", cfg.ID, info.Kind, cfg.GroupID, owner, errdefs.ErrAlreadyExists)
+			return fmt.Errorf("container %s: %w: a %s snapshot of group %q", cfg.ID, pod.ErrNameTaken, info.Kind, owner)
 		}
 		log.Warn("removing the snapshot a create cut short left")
 		if err := sn.Remove(ctx, cfg.ID); err != nil && !errdefs.IsNotFound(err) {

@@ -13,7 +13,7 @@ import (
 // a crash of leci, left under its name (the Engine refuses the name to the
 // next create with Conflict), so that the create can be made again. Only a
 // container of this leci root and of cfg's group is removed; anything else
-// under the name is an error.
+// under the name is left alone, and the error wraps pod.ErrNameTaken.
 func (b *Backend) removeLeftover(ctx context.Context, cfg pod.ContainerConfig) error {
 	st, err := b.cli.ContainerInspect(ctx, cfg.ID)
 	if errdefs.IsNotFound(err) {
@@ -27,7 +27,7 @@ func (b *Backend) removeLeftover(ctx context.Context, cfg pod.ContainerConfig) e
 		labels = st.Config.Labels
 	}
 	if st.ContainerJSONBase == nil || st.Name != "/"+cfg.ID || labels[labelOwner] != b.opts.Root || labels[pod.LabelGroupID] != cfg.GroupID {
-		return fmt.Errorf("create container %s: a container not of group %s of this leci (%q) holds the name", cfg.ID, cfg.GroupID, labels[pod.LabelGroupID])
+		return fmt.Errorf("create container %s: %w: a container of group %q, leci root %q", cfg.ID, pod.ErrNameTaken, labels[pod.LabelGroupID], labels[labelOwner])
 	}
 	b.log.Warn("removing the container a create cut short left", "group", cfg.GroupID, "container", cfg.ID)
 	return b.removeContainer(ctx, cfg.ID)
