@@ -59,7 +59,7 @@ func chaosSeeds(t *testing.T) []uint64 {
 func TestDaemonKilledAtRandomDuringCreates(t *testing.T) {
 	for _, seed := range chaosSeeds(t) {
 		t.Run(fmt.Sprintf("seed=%d", seed), func(t *testing.T) {
-			killAfter := 100*time.Millisecond + time.Duration(rand.New(rand.NewPCG(seed, 0)).Int64N(int64(5900*time.Millisecond)))
+			killAfter := 100*time.Millisecond + time.Duration(rand.New(rand.NewPCG(seed, seed)).Int64N(int64(5900*time.Millisecond)))
 			t.Logf("seed %d: the daemon is killed %s after the first create is acknowledged (%s=%d runs it again)", seed, killAfter, chaosSeedEnv, seed)
 			hr := newHarness(t)
 			d := hr.startDaemon()
