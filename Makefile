@@ -5,6 +5,14 @@ SHELL := /bin/bash
 GO ?= $(shell command -v go 2>/dev/null || echo /usr/local/go/bin/go)
 VERSION ?= $(shell git describe --always --dirty 2>/dev/null || echo dev)
 BIN := bin/leci
+# leci-helper, the small program leci runs per container (log writer) and
+# per group (sandbox process), built first and embedded into leci (package
+# internal/helper) with its SHA-256, which names the file leci writes out.
+# The overlay shows both to the leci build inside the package's directory
+# without writing them there, so a later plain go build or go test embeds
+# no stale copy.
+HELPER := bin/leci-helper
+HELPER_OVERLAY := bin/leci-helper.overlay.json
 # A count, not a duration: Go 1.26's fuzz coordinator may fail a run whose
 # duration ends while a worker is mid-input ("context deadline exceeded",
 # go.dev/issue/75804, fixed in Go 1.27); a count has no deadline to race.
@@ -19,7 +27,12 @@ LECI_CHAOS_SEEDS ?= 20
 all: build
 
 build:
-	CGO_ENABLED=0 $(GO) build -trimpath -ldflags "-s -w -X main.version=$(VERSION)" -o $(BIN) ./cmd/leci
+	CGO_ENABLED=0 $(GO) build -trimpath -ldflags "-s -w" -o $(HELPER) ./internal/helper/cmd/leci-helper
+	sha256sum $(HELPER) | cut -d' ' -f1 >$(HELPER).sha256
+	printf '{"Replace":{"%s":"%s","%s":"%s"}}\n' \
+		"$(CURDIR)/internal/helper/bin/leci-helper" "$(CURDIR)/$(HELPER)" \
+		"$(CURDIR)/internal/helper/bin/leci-helper.sha256" "$(CURDIR)/$(HELPER).sha256" >$(HELPER_OVERLAY)
+	CGO_ENABLED=0 $(GO) build -trimpath -overlay $(HELPER_OVERLAY) -ldflags "-s -w -X main.version=$(VERSION)" -o $(BIN) ./cmd/leci
 
 # Installs containerd, runc, the CNI plugins, busybox-static, ... from the
 # distribution's packages; does nothing when they are all there.
@@ -32,8 +45,11 @@ lint:
 	$(GO) vet ./...
 	$(GO) vet -tags integration ./...
 
-unit:
+# internal/helper twice: as go test ./... builds it (no leci-helper embedded)
+# and as make build builds leci (embedded).
+unit: build
 	$(GO) test -count=1 ./...
+	$(GO) test -count=1 -overlay $(HELPER_OVERLAY) ./internal/helper/
 
 fuzz:
 	@for pf in $(FUZZERS); do \
@@ -60,6 +76,10 @@ soak: require-root build
 
 test: deps build lint unit fuzz integration
 
+# The speed requirement's cases, each in turns with ctr run (docker run) on
+# the same runtime, medians against the targets, and where the time goes:
+# see hack/bench.sh. As root; BENCHTIME (10x), RUNTIMES ("containerd
+# docker") and BENCH pass through the environment.
 bench:
 	GO="$(GO)" hack/bench.sh
 

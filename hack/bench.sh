@@ -2,13 +2,27 @@
 # make bench: leci's benchmarks.
 #
 #  1. the request decoders (./api), with allocations;
-#  2. as root, the runtime (./integration, BenchmarkGroup*, BenchmarkTwenty*,
-#     BenchmarkDelete*), twice: real groups on the integration package's own
-#     containerd, next to `ctr run --cni` of the same image on that same
-#     containerd (the reference), then the same groups on the Docker backend
-#     (LECI_TEST_RUNTIME=docker, on a dockerd the package starts itself);
-#     then a table of the medians side by side with leci/ctr ratios and the
-#     issue's targets (which are about containerd).
+#  2. as root, the runtime (./integration), twice: real groups on the
+#     integration package's own containerd, each case run in turns with its
+#     reference on that same containerd (`ctr run` of the same image), then
+#     the same groups on the Docker backend (LECI_TEST_RUNTIME=docker, on a
+#     dockerd the package starts itself), in turns with `docker run --rm`
+#     there; then a table of the medians side by side with the ratios and
+#     the targets (which are about containerd), and the engine's steps
+#     behind case (a):
+#       (a)  a one-container group created, run to its exit and deleted,
+#            vs `ctr run --rm --cni`                       <= 1.1x ctr
+#       (a') the whole `leci run -f FILE` process of that group, vs the
+#            whole `ctr run --rm` process                  <= 1.25x ctr
+#       (b)  1 init + 2 app containers to Running          <= 250 ms
+#       (c)  20 groups at once to Running, vs 20
+#            concurrent `ctr run -d --cni`                 <= 1.1x ctr
+#       (d)  delete of a running group whose process exits on SIGTERM,
+#            until nothing of the group is left            <= 80 ms
+#       (e)  memory 20 idle one-container groups add, per group: their
+#            shims and what runs below them, the containers' own
+#            processes left out                            <= 16 MiB RSS,
+#                                                          <= 5 MiB PSS
 #
 # ctr's --cni reads /etc/cni/net.d and runs plugins from /opt/cni/bin, with no
 # flag for other places. For the run, this script writes a bench-only conflist
@@ -19,8 +33,8 @@
 # cache entries and the directories the CNI library made for them.
 #
 # Environment: GO (the go binary), BENCHTIME (default 10x), BENCH (the -bench
-# pattern for the runtime, default .), LECI_BENCH_TRACE=FILE (the engine's
-# debug log with time stamps, for where the time goes), RUNTIMES (the
+# pattern for the runtime, default: the six cases), LECI_BENCH_TRACE=FILE (the
+# engine's debug log with time stamps, for where the time goes), RUNTIMES (the
 # backends to measure, default "containerd docker").
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -29,7 +43,7 @@ GO=${GO:-$(command -v go 2>/dev/null || echo /usr/local/go/bin/go)}
 # The integration package's TestMain builds leci with "go" from PATH.
 export PATH="$(dirname "$GO"):$PATH"
 BENCHTIME=${BENCHTIME:-10x}
-BENCH=${BENCH:-'GroupRunToExit|InitPlusTwo|TwentyGroups|DeleteRunning'}
+BENCH=${BENCH:-'GroupRunToExit|RunProcess|InitPlusTwo|TwentyGroupsToRunning|DeleteRunning|IdleGroupsMemory'}
 RUNTIMES=${RUNTIMES:-containerd docker}
 
 BENCH_NET=leci-bench
@@ -97,8 +111,14 @@ cleanup() {
 		n=$(find "$CNI_CACHE_DIR/results" -maxdepth 1 -name "$BENCH_NET-*" 2>/dev/null | wc -l)
 		rm -f "$CNI_CACHE_DIR/results/$BENCH_NET-"*
 		[ "$n" = 0 ] || echo "warning: $n CNI cache entries of $BENCH_NET were left; removed" >&2
-		[ "${cache_existed[1]}" = 1 ] || { rmdir "$CNI_CACHE_DIR/results" 2>/dev/null && removed+=("$CNI_CACHE_DIR/results"); }
-		[ "${cache_existed[0]}" = 1 ] || { rmdir "$CNI_CACHE_DIR" 2>/dev/null && removed+=("$CNI_CACHE_DIR"); }
+		# Not there when ctr never ran with CNI (RUNTIMES=docker): an if, as
+		# a failed last command of a list would end the trap under set -e.
+		if [ "${cache_existed[1]}" != 1 ] && rmdir "$CNI_CACHE_DIR/results" 2>/dev/null; then
+			removed+=("$CNI_CACHE_DIR/results")
+		fi
+		if [ "${cache_existed[0]}" != 1 ] && rmdir "$CNI_CACHE_DIR" 2>/dev/null; then
+			removed+=("$CNI_CACHE_DIR")
+		fi
 	fi
 	if [ ${#removed[@]} -gt 0 ]; then
 		echo "== removed what the ctr side made: ${removed[*]}"
@@ -167,27 +187,35 @@ EOF
 
 ctr_env=()
 why=""
-if setup_ctr_cni; then
-	ctr_env=(LECI_BENCH_CTR_CONFLIST="$CONFLIST")
-else
-	echo "== the ctr side is skipped: $why"
+# Only the containerd run has ctr --cni references.
+if [[ " $RUNTIMES " == *" containerd "* ]]; then
+	if setup_ctr_cni; then
+		ctr_env=(LECI_BENCH_CTR_CONFLIST="$CONFLIST")
+	else
+		echo "== the ctr --cni side is skipped: $why"
+	fi
 fi
 
 # ---- the runtime benchmarks ----
 
 out=$(mktemp /tmp/leci-bench-out.XXXXXX)
 out_docker=$(mktemp /tmp/leci-bench-out-docker.XXXXXX)
+# The per-step tables of (a), which the benchmark appends to.
+steps=$(mktemp /tmp/leci-bench-steps.XXXXXX)
+steps_docker=$(mktemp /tmp/leci-bench-steps-docker.XXXXXX)
+trap 'rm -f "$out" "$out_docker" "$steps" "$steps_docker"; cleanup' EXIT
 echo "== load average before: $(cut -d' ' -f1-3 /proc/loadavg) ($(nproc) cores); other work on the host skews the timings"
 status=0
 for rt in $RUNTIMES; do
 	case $rt in
-	containerd) rt_out=$out ;;
-	docker) rt_out=$out_docker ;;
+	containerd) rt_out=$out rt_steps=$steps ;;
+	docker) rt_out=$out_docker rt_steps=$steps_docker ;;
 	*) echo "RUNTIMES: unknown runtime $rt" >&2; exit 2 ;;
 	esac
 	echo "== runtime $rt: LECI_TEST_RUNTIME=$rt go test -tags integration -run '^\$' -bench '$BENCH' -benchtime=$BENCHTIME ./integration/"
-	env ${ctr_env[@]+"${ctr_env[@]}"} LECI_TEST_RUNTIME="$rt" "$GO" test -count=1 -tags integration -run '^$' -bench "$BENCH" \
-		-benchtime="$BENCHTIME" -timeout 20m ./integration/ 2>&1 | tee "$rt_out" || status=$?
+	env ${ctr_env[@]+"${ctr_env[@]}"} LECI_TEST_RUNTIME="$rt" LECI_BENCH_STEPS="$rt_steps" \
+		"$GO" test -count=1 -tags integration -run '^$' -bench "$BENCH" \
+		-benchtime="$BENCHTIME" -timeout 30m ./integration/ 2>&1 | tee "$rt_out" || status=$?
 done
 
 # ---- the table ----
@@ -209,42 +237,90 @@ fmt_ms() { awk -v a="$1" 'BEGIN { if (a == "") print "n/a"; else printf "%.0f ms
 # verdict VALUE LIMIT: "met", "MISSED" or "n/a".
 verdict() { awk -v v="$1" -v l="$2" 'BEGIN { if (v == "" || l == "") print "n/a"; else if (v + 0 <= l + 0) print "met"; else print "MISSED" }'; }
 
-a_leci=$(metric BenchmarkGroupRunToExit/leci ms/median)
-a_ctr=$(metric BenchmarkGroupRunToExit/ctr ms/median)
-b_leci=$(metric BenchmarkGroupInitPlusTwoToRunning ms/median)
-c_leci=$(metric BenchmarkTwentyGroupsToRunning/leci ms/median)
-c_ctr=$(metric BenchmarkTwentyGroupsToRunning/ctr ms/median)
-c_failed=$(metric BenchmarkTwentyGroupsToRunning/leci failed-groups | awk '{ printf "%d", $1 }')
-d_leci=$(metric BenchmarkDeleteRunningGroup ms/median)
-a_docker=$(metric BenchmarkGroupRunToExit/leci ms/median "$out_docker")
-b_docker=$(metric BenchmarkGroupInitPlusTwoToRunning ms/median "$out_docker")
-c_docker=$(metric BenchmarkTwentyGroupsToRunning/leci ms/median "$out_docker")
-d_docker=$(metric BenchmarkDeleteRunningGroup ms/median "$out_docker")
-c_docker_failed=$(metric BenchmarkTwentyGroupsToRunning/leci failed-groups "$out_docker" | awk '{ printf "%d", $1 }')
-a_ratio=$(ratio "$a_leci" "$a_ctr")
-c_ratio=$(ratio "$c_leci" "$c_ctr")
-a_limit=$(awk -v c="$a_ctr" 'BEGIN { if (c != "") print 1.5 * c }')
-c_limit=$(awk -v c="$c_ctr" 'BEGIN { if (c != "") print 1.2 * c }')
-c_verdict=$(verdict "$c_leci" "$c_limit")
+# fmt_mib A: a number of MiB or "n/a"; limit_x REF FACTOR: FACTOR times REF.
+fmt_mib() { awk -v a="$1" 'BEGIN { if (a == "") print "n/a"; else printf "%.1f MiB", a }'; }
+limit_x() { awk -v c="$1" -v f="$2" 'BEGIN { if (c != "") print f * c }'; }
+# failed NAME [FILE]: the failed-groups count of a benchmark, or nothing.
+failed() { metric "$1" failed-groups "${2:-$out}" | awk '{ printf "%d", $1 }'; }
+
+# Each case's medians: leci on containerd, leci on docker, ctr, docker run.
+a=("$(metric BenchmarkGroupRunToExit ms/leci-median)" "$(metric BenchmarkGroupRunToExit ms/leci-median "$out_docker")"
+	"$(metric BenchmarkGroupRunToExit ms/ctr-median)" "$(metric BenchmarkGroupRunToExit ms/docker-median "$out_docker")")
+ap=("$(metric BenchmarkRunProcess ms/leci-median)" "$(metric BenchmarkRunProcess ms/leci-median "$out_docker")"
+	"$(metric BenchmarkRunProcess ms/ctr-median)" "$(metric BenchmarkRunProcess ms/docker-median "$out_docker")")
+b=("$(metric BenchmarkGroupInitPlusTwoToRunning ms/median)" "$(metric BenchmarkGroupInitPlusTwoToRunning ms/median "$out_docker")" "" "")
+c=("$(metric BenchmarkTwentyGroupsToRunning ms/leci-median)" "$(metric BenchmarkTwentyGroupsToRunning ms/leci-median "$out_docker")"
+	"$(metric BenchmarkTwentyGroupsToRunning ms/ctr-median)" "")
+d=("$(metric BenchmarkDeleteRunningGroup ms/median)" "$(metric BenchmarkDeleteRunningGroup ms/median "$out_docker")" "" "")
+d_call=("$(metric BenchmarkDeleteRunningGroup ms/call-median)" "$(metric BenchmarkDeleteRunningGroup ms/call-median "$out_docker")")
+e_rss=("$(metric BenchmarkTwentyIdleGroupsMemory MiB/group-rss)" "$(metric BenchmarkTwentyIdleGroupsMemory MiB/group-rss "$out_docker")" "" "")
+e_pss=("$(metric BenchmarkTwentyIdleGroupsMemory MiB/group-pss)" "$(metric BenchmarkTwentyIdleGroupsMemory MiB/group-pss "$out_docker")" "" "")
+c_failed=$(failed BenchmarkTwentyGroupsToRunning)
+c_docker_failed=$(failed BenchmarkTwentyGroupsToRunning "$out_docker")
+c_verdict=$(verdict "${c[0]}" "$(limit_x "${c[2]}" 1.1)")
 if [ -n "$c_failed" ] && [ "$c_failed" != 0 ]; then
 	c_verdict="FAILED: $c_failed groups did not come up"
 fi
 
 echo
 echo "== runtime medians ($BENCHTIME, $(nproc) cores, load average after: $(cut -d' ' -f1-3 /proc/loadavg))"
-row() { printf '%-40s %11s %11s %11s %9s  %-16s %s\n' "$@"; }
-row "case" "leci" "leci" "ctr" "leci/ctr" "target" "result"
-row "" "containerd" "docker" "" "" "(containerd)" ""
-row "(a) 1 container: create, exit, delete" "$(fmt_ms "$a_leci")" "$(fmt_ms "$a_docker")" "$(fmt_ms "$a_ctr")" "$a_ratio" "<= 1.5x ctr" "$(verdict "$a_leci" "$a_limit")"
-row "(b) 1 init + 2 apps to Running" "$(fmt_ms "$b_leci")" "$(fmt_ms "$b_docker")" "-" "-" "<= 350 ms" "$(verdict "$b_leci" 350)"
-row "(c) 20 groups at once to Running" "$(fmt_ms "$c_leci")" "$(fmt_ms "$c_docker")" "$(fmt_ms "$c_ctr")" "$c_ratio" "<= 1.2x ctr" "$c_verdict"
-row "(d) delete a running group" "$(fmt_ms "$d_leci")" "$(fmt_ms "$d_docker")" "-" "-" "<= 100 ms" "$(verdict "$d_leci" 100)"
-echo "ctr: (a) ctr run --rm --cni; (c) 20 concurrent ctr run -d --cni (then removed), on containerd. Timings are medians of wall time."
-echo "leci/ctr and the targets compare leci on containerd with ctr; the docker column is the same groups on the Docker backend."
+row() { printf '%-41s %10s %10s %10s %10s %8s %11s  %-13s %s\n' "$@"; }
+# case_row FORMAT TITLE ARRAY TARGET RESULT: one row of a case whose medians
+# are in the array named ARRAY; a reference measured nowhere shows "-".
+case_row() {
+	local -n v=$3
+	local cells=() i
+	for i in 0 1 2 3; do
+		if [ "$i" -ge 2 ] && [ -z "${v[i]}" ] && [ -z "$(ref_of "$3" "$i")" ]; then
+			cells+=("-")
+		else
+			cells+=("$($1 "${v[i]}")")
+		fi
+	done
+	local r_ctr=- r_docker=-
+	[ -n "$(ref_of "$3" 2)" ] && r_ctr=$(ratio "${v[0]}" "${v[2]}")
+	[ -n "$(ref_of "$3" 3)" ] && r_docker=$(ratio "${v[1]}" "${v[3]}")
+	row "$2" "${cells[@]}" "$r_ctr" "$r_docker" "$4" "$5"
+}
+# ref_of ARRAY COLUMN: "y" when the case has a reference in that column
+# (2: ctr, 3: docker run), whether or not this run measured it.
+ref_of() {
+	case "$1:$2" in
+	a:2 | a:3 | ap:2 | ap:3 | c:2) echo y ;;
+	esac
+}
+row "case" "leci" "leci" "ctr" "docker run" "leci/ctr" "leci/docker" "target" "result"
+row "" "containerd" "docker" "" "" "" "run" "(containerd)" ""
+case_row fmt_ms "(a) 1 container: create, exit, delete" a "<= 1.1x ctr" "$(verdict "${a[0]}" "$(limit_x "${a[2]}" 1.1)")"
+case_row fmt_ms "(a') leci run -f: the whole process" ap "<= 1.25x ctr" "$(verdict "${ap[0]}" "$(limit_x "${ap[2]}" 1.25)")"
+case_row fmt_ms "(b) 1 init + 2 apps to Running" b "<= 250 ms" "$(verdict "${b[0]}" 250)"
+case_row fmt_ms "(c) 20 groups at once to Running" c "<= 1.1x ctr" "$c_verdict"
+case_row fmt_ms "(d) delete a running group, all gone" d "<= 80 ms" "$(verdict "${d[0]}" 80)"
+case_row fmt_mib "(e) 20 idle groups: RSS added per group" e_rss "<= 16 MiB" "$(verdict "${e_rss[0]}" 16)"
+case_row fmt_mib "(e) 20 idle groups: PSS added per group" e_pss "<= 5 MiB" "$(verdict "${e_pss[0]}" 5)"
+cat <<EOF
+Medians of wall time; each case ran in turns with its reference, on the same runtime.
+ctr, in the containerd run: (a) ctr run --rm --cni; (a') the whole ctr run --rm process;
+  (c) 20 concurrent ctr run -d --cni (then removed).
+docker run, in the docker run: (a) and (a') the whole docker run --rm --network none process,
+  on the package's dockerd (which has no bridge: leci's groups bring their own network).
+leci/ctr and the targets compare leci on containerd with ctr; leci/docker run compares leci on
+the Docker backend with docker run.
+(d) runs from the delete request until no process, container, cgroup, network namespace,
+  address or directory of the group is left; the call itself returned after
+  $(fmt_ms "${d_call[0]}") (containerd), $(fmt_ms "${d_call[1]}") (docker).
+(e) counts the groups' shims and every process below them (log writers, sandbox processes)
+  but the containers' own, as Rss and Pss of /proc/PID/smaps_rollup; the log above has them
+  by process.
+EOF
 if [ -n "$c_docker_failed" ] && [ "$c_docker_failed" != 0 ]; then
 	echo "docker: $c_docker_failed of the concurrently created groups did not come up (c)"
 fi
-rm -f "$out" "$out_docker"
+if [ -s "$steps" ] || [ -s "$steps_docker" ]; then
+	echo
+	echo "== where the time goes: per step, how often it ran, its median start and its median duration"
+	cat "$steps" "$steps_docker"
+fi
 
 if [ "$status" != 0 ]; then
 	echo "runtime benchmarks failed (exit $status)" >&2

@@ -1,7 +1,7 @@
 // Package host assembles leci's group engine from the real parts of this
 // host: a container runtime (containerd, the system's or leci's own, or a
-// Docker Engine), CNI networking, volumes, and the leci binary itself as the
-// sandbox process and the log writer.
+// Docker Engine), CNI networking, volumes, and leci's own small program,
+// leci-helper, as the sandbox process and the log writer.
 // The command line and the integration tests both start from here.
 package host
 
@@ -18,7 +18,9 @@ import (
 
 	"github.com/containerd/containerd/v2/pkg/cio"
 
+	"leci/internal/helper"
 	"leci/internal/registries"
+	"leci/internal/trace"
 	"leci/logs"
 	"leci/network"
 	"leci/runtime"
@@ -62,9 +64,17 @@ type Config struct {
 	Firewall       bool
 	PublishPorts   bool
 	PublishAddress string
-	// LeciBinary is the static leci binary used as sandbox process and log
-	// writer; default: this process's executable.
+	// LeciBinary is the static leci binary, the sandbox process and log
+	// writer when there is no HelperBinary; default: this process's
+	// executable.
 	LeciBinary string
+	// HelperBinary is the static program run as each group's sandbox
+	// process and each container's log writer (with containerd; Docker's
+	// containers log through leci itself); it takes the command lines
+	// "pause" and "log-writer PATH". Default: the leci-helper this leci
+	// carries, written out to Root/bin, or LeciBinary when this leci was
+	// built without one.
+	HelperBinary string
 	// CgroupRoot holds the groups' cgroups (default /leci).
 	CgroupRoot string
 	Backoff    runtime.Backoff
@@ -85,6 +95,9 @@ type Config struct {
 	// registries and docker's config.json), for pulls where a request says
 	// nothing of a registry; nil configures nothing. Used by containerd.
 	Registries *registries.Config
+	// Trace, when set, records how long each step of each group takes
+	// (internal/trace).
+	Trace *trace.Recorder
 }
 
 // Volumes is the volume manager the configuration describes.
@@ -148,6 +161,22 @@ func Open(ctx context.Context, cfg Config, log *slog.Logger) (_ *Host, retErr er
 		}
 		cfg.LeciBinary = self
 	}
+	if cfg.HelperBinary == "" {
+		root := cfg.Root
+		if root == "" {
+			root = containerd.DefaultRoot
+		}
+		// Made as the daemon makes it, before helper.Path would make it
+		// 0755 on the way to Root/bin.
+		if err := os.MkdirAll(root, 0o711); err != nil {
+			return nil, fmt.Errorf("state directory: %w", err)
+		}
+		p, err := helper.Path(filepath.Join(root, "bin"), cfg.LeciBinary)
+		if err != nil {
+			return nil, err
+		}
+		cfg.HelperBinary = p
+	}
 	h := &Host{Root: cfg.Root}
 	var backend runtime.Backend
 	switch cfg.Runtime {
@@ -170,13 +199,13 @@ func Open(ctx context.Context, cfg Config, log *slog.Logger) (_ *Host, retErr er
 				conn.Close()
 			}
 		}()
-		leci := cfg.LeciBinary
+		prog := cfg.HelperBinary
 		b, err := containerd.NewBackend(conn, containerd.BackendOptions{
 			Root:       cfg.Root,
-			LeciBinary: leci,
+			LeciBinary: prog,
 			CgroupRoot: cfg.CgroupRoot,
 			Registries: cfg.Registries,
-			LogIO:      func(path string) cio.Creator { return cio.BinaryIO(leci, logs.BinaryArgs(path)) },
+			LogIO:      func(path string) cio.Creator { return cio.BinaryIO(prog, logs.BinaryArgs(path)) },
 		}, log)
 		if err != nil {
 			return nil, err
@@ -204,12 +233,12 @@ func Open(ctx context.Context, cfg Config, log *slog.Logger) (_ *Host, retErr er
 	}
 	vm := cfg.Volumes()
 	h.Network, h.Volumes = nm, vm
-	h.Engine = runtime.New(backend, nm, vm, runtime.Options{Root: cfg.Root, Backoff: cfg.Backoff, LogTail: logTail, Recorder: cfg.Recorder, MetricsInterval: cfg.MetricsInterval}, log)
+	h.Engine = runtime.New(backend, nm, vm, runtime.Options{Root: cfg.Root, Backoff: cfg.Backoff, LogTail: logTail, Recorder: cfg.Recorder, MetricsInterval: cfg.MetricsInterval, Trace: cfg.Trace}, log)
 	return h, nil
 }
 
 func openDocker(ctx context.Context, cfg Config, log *slog.Logger) (*docker.Backend, error) {
-	d, err := docker.New(ctx, docker.Options{Host: cfg.DockerHost, Root: cfg.Root, LeciBinary: cfg.LeciBinary, CgroupRoot: cfg.CgroupRoot, Registries: cfg.Registries}, log)
+	d, err := docker.New(ctx, docker.Options{Host: cfg.DockerHost, Root: cfg.Root, LeciBinary: cfg.HelperBinary, CgroupRoot: cfg.CgroupRoot, Registries: cfg.Registries}, log)
 	if err != nil {
 		return nil, fmt.Errorf("docker: %w", err)
 	}

@@ -1,19 +1,41 @@
 //go:build integration
 
 // Runtime benchmarks: real groups on the package's runtime (containerd, or
-// Docker with LECI_TEST_RUNTIME=docker), next to `ctr run --cni` of the same
-// image on the package's containerd (in the containerd run only). hack/bench.sh
-// (make bench) runs them with -benchtime=10x and prints the medians side by
-// side; the ctr halves need the CNI configuration that script puts in
-// /etc/cni/net.d (ctr has no flag for another directory) and skip without it.
+// Docker with LECI_TEST_RUNTIME=docker), each case next to its reference
+// on the same runtime, run for run: `ctr run` of the same image on the
+// package's containerd, or `docker run` on the package's dockerd.
+// hack/bench.sh (make bench) runs them with -benchtime=10x and prints the
+// medians side by side with the targets:
 //
-// Each benchmark reports the median, minimum and maximum of its iterations
-// in milliseconds (ms/median, ms/min, ms/max); the built-in ns/op is
-// suppressed, as setup and cleanup between iterations are not timed.
+//	(a)  BenchmarkGroupRunToExit: a one-container group created, run to its
+//	     exit and deleted, against `ctr run --rm --cni` (`docker run --rm`);
+//	(a') BenchmarkRunProcess: the whole `leci run -f FILE` process of such
+//	     a group, against the whole `ctr run --rm` (`docker run --rm`);
+//	(b)  BenchmarkGroupInitPlusTwoToRunning: 1 init + 2 app containers to
+//	     Running;
+//	(c)  BenchmarkTwentyGroupsToRunning: 20 groups at once to Running,
+//	     against 20 concurrent `ctr run -d --cni`;
+//	(d)  BenchmarkDeleteRunningGroup: a delete, until nothing of the group
+//	     is left;
+//	(e)  BenchmarkTwentyIdleGroupsMemory: the memory 20 idle groups add.
 //
-// LECI_BENCH_TRACE=FILE appends the engine's debug log, with millisecond
-// time stamps, to FILE: the per-step timings (network, sandbox, container
-// create and start) behind a median.
+// The ctr --cni references need the CNI configuration hack/bench.sh puts in
+// /etc/cni/net.d (ctr has no flag for another directory); without it, or
+// without a docker CLI, leci is measured alone and the log says why.
+//
+// Timed cases report the median, minimum and maximum of their iterations
+// in milliseconds, per side: ms/median (leci alone) or ms/leci-median and
+// ms/ctr-median (ms/docker-median), and so on. The built-in ns/op is
+// suppressed, as setup and cleanup between iterations are not timed. Each
+// benchmark runs its function once (b.Loop), so its setup is paid once.
+//
+// (a) and (b) trace their engine's steps (internal/trace), and (a') its
+// leci run processes (LECI_TRACE); each reports, per step, the median start
+// and duration over its timed runs: to the file LECI_BENCH_STEPS names
+// (appended), else to the log, of which go test keeps a benchmark's first
+// ten lines (and printed as they come, the tables would split the result
+// lines). LECI_BENCH_TRACE=FILE appends the engine's debug log, with
+// millisecond time stamps, to FILE.
 package integration
 
 import (
@@ -25,6 +47,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"os/exec"
+	"path"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -43,6 +66,7 @@ import (
 	"leci/api"
 	"leci/host"
 	"leci/internal/testutil"
+	"leci/internal/trace"
 	"leci/logs"
 	"leci/runtime"
 	"leci/runtime/containerd"
@@ -51,10 +75,12 @@ import (
 const (
 	// benchLongRunner runs until SIGTERM, then exits at once.
 	benchLongRunner = `[sh, -c, "trap 'exit 0' TERM; sleep 3600 & wait"]`
-	// benchGroups is the group count of the concurrent case.
+	// benchGroups is the group count of the concurrent and memory cases.
 	benchGroups = 20
 	// ctrConflistEnv names the CNI conflist hack/bench.sh wrote for ctr.
 	ctrConflistEnv = "LECI_BENCH_CTR_CONFLIST"
+	// stepsEnv names the file the per-step table of (a) is appended to.
+	stepsEnv = "LECI_BENCH_STEPS"
 	// ctrCacheDir is where ctr's CNI library (go-cni's default) caches ADD
 	// results, which DEL reads back.
 	ctrCacheDir = "/var/lib/cni"
@@ -95,12 +121,17 @@ Container:
 	ctrLongRunner = []string{"sh", "-c", "trap 'exit 0' TERM; sleep 3600 & wait"}
 )
 
-// (a) A one-container group created, run to its exit and deleted.
+// (a) A one-container group created, run to its exit and deleted, through
+// the engine, against `ctr run --rm --cni` (`docker run --rm`), in turns.
 func BenchmarkGroupRunToExit(b *testing.B) {
-	b.Run("leci", func(b *testing.B) {
-		bh := newBenchHost(b)
-		var took durations
-		for i := 0; i < b.N; i++ {
+	tracePath := filepath.Join(b.TempDir(), "trace.jsonl")
+	bh := newBenchHost(b, tracePath)
+	ref := newRunToExitReference(b, true)
+	var leci, other durations
+	var ids []string // the timed groups, whose steps make the table
+	i := 0
+	for b.Loop() {
+		inTurn(i, func() {
 			req := bh.request(benchRunToExit)
 			start := time.Now()
 			id := bh.create(req)
@@ -108,104 +139,138 @@ func BenchmarkGroupRunToExit(b *testing.B) {
 				b.Fatal(err)
 			}
 			bh.delete(id)
-			took = append(took, time.Since(start))
+			leci = append(leci, time.Since(start))
+			ids = append(ids, id)
+		}, func() {
+			other = append(other, ref.timeRun(b, fmt.Sprintf("exit-%d", i)))
+		})
+		i++
+	}
+	leci.report(b, "leci")
+	other.report(b, ref.name)
+	writeSteps(b, fmt.Sprintf("(a) 1 container: create, exit, delete, on %s: the engine's steps, from the group's first step", testRuntime),
+		stepTable(groupsTraced(readTrace(b, tracePath), ids)))
+}
+
+// readTrace reads the steps of a trace file; none when the engine made no
+// file (it records no steps).
+func readTrace(tb testing.TB, path string) []trace.Step {
+	f, err := os.Open(path)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		tb.Fatal(err)
+	}
+	defer f.Close()
+	steps, err := trace.Read(f)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return steps
+}
+
+// (a') The whole `leci run -f FILE` process of a one-container group, as a
+// user times it (fork to exit), against the whole `ctr run --rm` process
+// of the same image on the same containerd (`docker run --rm` on the
+// dockerd), in turns.
+func BenchmarkRunProcess(b *testing.B) {
+	bh := newBenchHost(b)
+	file := filepath.Join(b.TempDir(), "exit.yaml")
+	if err := os.WriteFile(file, []byte(benchRunToExit), 0o600); err != nil {
+		b.Fatal(err)
+	}
+	traceDir := b.TempDir()
+	var runs []traced // each timed process's steps, from its fork to its exit
+	n := 0
+	leciRun := func() time.Duration {
+		n++
+		tracePath := filepath.Join(traceDir, fmt.Sprintf("run-%d.jsonl", n))
+		cmd := exec.Command(leciBinary, append(globalFlags(bh.cfg), "run", "-f", file)...)
+		cmd.Env = append(os.Environ(), trace.EnvVar+"="+tracePath)
+		start := time.Now()
+		out, err := cmd.CombinedOutput()
+		end := time.Now()
+		if err != nil {
+			b.Fatalf("leci run: %v\n%s", err, out)
 		}
-		took.report(b)
-	})
-	b.Run("ctr", func(b *testing.B) {
-		cs := newCtrSide(b)
-		var took durations
-		for i := 0; i < b.N; i++ {
-			id := fmt.Sprintf("exit-%d", i)
-			start := time.Now()
-			if err := cs.run("--rm", id, "true"); err != nil {
-				b.Fatal(err)
-			}
-			took = append(took, time.Since(start))
-		}
-		took.report(b)
-	})
+		runs = append(runs, traced{origin: start, end: end, steps: readTrace(b, tracePath)})
+		return end.Sub(start)
+	}
+	leciRun() // untimed, as the references' first run: the binary's pages come in
+	runs = runs[:0]
+	ref := newRunToExitReference(b, false)
+	var leci, other durations
+	i := 0
+	for b.Loop() {
+		inTurn(i, func() {
+			leci = append(leci, leciRun())
+		}, func() {
+			other = append(other, ref.timeRun(b, fmt.Sprintf("proc-%d", i)))
+		})
+		i++
+	}
+	leci.report(b, "leci")
+	other.report(b, ref.name)
+	writeSteps(b, fmt.Sprintf("(a') leci run -f, the whole process, on %s: its steps, from the fork", testRuntime), stepTable(runs))
 }
 
 // (b) One init container and two app containers, from Create to Running.
 func BenchmarkGroupInitPlusTwoToRunning(b *testing.B) {
-	bh := newBenchHost(b)
+	tracePath := filepath.Join(b.TempDir(), "trace.jsonl")
+	bh := newBenchHost(b, tracePath)
 	var took durations
-	for i := 0; i < b.N; i++ {
+	var runs []traced
+	for b.Loop() {
 		req := bh.request(benchInitPlusTwo)
 		start := time.Now()
 		id := bh.create(req)
 		if err := bh.waitPhase(id, api.GroupRunning, time.Minute); err != nil {
 			b.Fatal(err)
 		}
-		took = append(took, time.Since(start))
+		end := time.Now()
+		took = append(took, end.Sub(start))
 		bh.delete(id)
+		// From the create call to Running: what ended later (the apps'
+		// runs, the delete) left out.
+		for _, u := range groupsTraced(readTrace(b, tracePath), []string{id}) {
+			steps := slices.DeleteFunc(u.steps, func(s trace.Step) bool {
+				return s.Start.Add(time.Duration(s.MS * float64(time.Millisecond))).After(end)
+			})
+			runs = append(runs, traced{origin: start, end: end, steps: steps})
+		}
 	}
-	took.report(b)
+	took.report(b, "")
+	writeSteps(b, fmt.Sprintf("(b) 1 init + 2 apps to Running, on %s: the engine's steps, from the create call", testRuntime), stepTable(runs))
 }
 
-// twentyFailed counts the groups of BenchmarkTwentyGroupsToRunning/leci
-// that did not come up, over all its runs.
-var twentyFailed int
-
-// (c) Twenty groups created at once, until every one is Running.
+// (c) Twenty groups created at once, until every one is Running, against
+// twenty concurrent `ctr run -d --cni`, in turns.
 func BenchmarkTwentyGroupsToRunning(b *testing.B) {
+	bh := newBenchHost(b)
+	var cs *ctrSide
+	if why := ctrCNIMissing(); why != "" {
+		b.Logf("leci alone, no ctr reference: %s", why)
+	} else {
+		cs = newCtrSide(b, true)
+	}
 	// A group that fails to come up is counted (failed-groups) and logged,
 	// not fatal, so that make bench still shows the rest; the iteration it
 	// failed in is left out of the timings.
-	b.Run("leci", func(b *testing.B) {
-		bh := newBenchHost(b)
-		var took durations
-		for i := 0; i < b.N; i++ {
-			reqs := make([]*api.CreateContainerGroupRequest, benchGroups)
-			for j := range reqs {
-				reqs[j] = bh.request(benchOneRunner)
-			}
-			ids := make([]string, benchGroups)
-			errs := make([]error, benchGroups)
-			var wg sync.WaitGroup
-			start := time.Now()
-			for j := range reqs {
-				wg.Go(func() {
-					id, err := bh.h.Engine.Create(context.Background(), reqs[j])
-					if err != nil {
-						errs[j] = err
-						return
-					}
-					ids[j] = id
-					errs[j] = bh.waitPhase(id, api.GroupRunning, 2*time.Minute)
-				})
-			}
-			wg.Wait()
-			elapsed := time.Since(start)
-			for _, id := range ids {
-				if id != "" {
-					wg.Go(func() { bh.delete(id) })
-				}
-			}
-			wg.Wait()
-			n := 0
-			for _, err := range errs {
-				if err != nil {
-					if n < 3 {
-						b.Logf("run of %d, iteration %d: %v", b.N, i+1, err)
-					}
-					n++
-				}
-			}
-			twentyFailed += n
+	var leci, ctr durations
+	failed := 0
+	i := 0
+	for b.Loop() {
+		inTurn(i, func() {
+			took, n := bh.twentyToRunning(i)
+			failed += n
 			if n == 0 {
-				took = append(took, elapsed)
+				leci = append(leci, took)
 			}
-		}
-		took.report(b)
-		// Over every run of the benchmark, the first (b.N = 1) included.
-		b.ReportMetric(float64(twentyFailed), "failed-groups")
-	})
-	b.Run("ctr", func(b *testing.B) {
-		cs := newCtrSide(b)
-		var took durations
-		for i := 0; i < b.N; i++ {
+		}, func() {
+			if cs == nil {
+				return
+			}
 			errs := make([]error, benchGroups)
 			var wg sync.WaitGroup
 			start := time.Now()
@@ -213,25 +278,69 @@ func BenchmarkTwentyGroupsToRunning(b *testing.B) {
 				wg.Go(func() {
 					// Named after the namespace too: the FIFO directory is
 					// shared by every namespace.
-					errs[j] = cs.run("-d", fmt.Sprintf("%s-run-%d-%d", cs.ns, i, j), ctrLongRunner...)
+					errs[j] = cs.run([]string{"-d", "--cni"}, fmt.Sprintf("%s-run-%d-%d", cs.ns, i, j), ctrLongRunner...)
 				})
 			}
 			wg.Wait()
-			took = append(took, time.Since(start))
+			ctr = append(ctr, time.Since(start))
 			cleanErr := cs.removeAll()
 			if err := errors.Join(append(errs, cleanErr)...); err != nil {
 				b.Fatal(err)
 			}
-		}
-		took.report(b)
-	})
+		})
+		i++
+	}
+	leci.report(b, "leci")
+	ctr.report(b, "ctr")
+	b.ReportMetric(float64(failed), "failed-groups")
 }
 
-// (d) Delete of a running group whose one container exits on SIGTERM.
+// twentyToRunning creates benchGroups groups at once and waits until each
+// is Running, then deletes them, untimed. It returns how long they took to
+// come up, and how many did not.
+func (bh *benchHost) twentyToRunning(iteration int) (time.Duration, int) {
+	reqs := make([]*api.CreateContainerGroupRequest, benchGroups)
+	for j := range reqs {
+		reqs[j] = bh.request(benchOneRunner)
+	}
+	ids := make([]string, benchGroups)
+	errs := make([]error, benchGroups)
+	var wg sync.WaitGroup
+	start := time.Now()
+	for j := range reqs {
+		wg.Go(func() {
+			id, err := bh.h.Engine.Create(context.Background(), reqs[j])
+			if err != nil {
+				errs[j] = err
+				return
+			}
+			ids[j] = id
+			errs[j] = bh.waitPhase(id, api.GroupRunning, 2*time.Minute)
+		})
+	}
+	wg.Wait()
+	elapsed := time.Since(start)
+	bh.deleteAll(ids)
+	n := 0
+	for _, err := range errs {
+		if err != nil {
+			if n < 3 {
+				bh.tb.Logf("iteration %d: %v", iteration+1, err)
+			}
+			n++
+		}
+	}
+	return elapsed, n
+}
+
+// (d) Delete of a running group whose one container exits on SIGTERM, from
+// the request until nothing of the group is left: no process (its shim,
+// log writers, sandbox, containers), container, cgroup, network namespace,
+// address or directory. ms/call-median is until the call returned.
 func BenchmarkDeleteRunningGroup(b *testing.B) {
 	bh := newBenchHost(b)
-	var took durations
-	for i := 0; i < b.N; i++ {
+	var gone, call durations
+	for b.Loop() {
 		id := bh.create(bh.request(benchReadyRunner))
 		if err := bh.waitPhase(id, api.GroupRunning, time.Minute); err != nil {
 			b.Fatal(err)
@@ -239,31 +348,268 @@ func BenchmarkDeleteRunningGroup(b *testing.B) {
 		if err := bh.waitOutput(id, "app", "ready", time.Minute); err != nil {
 			b.Fatal(err)
 		}
+		st, err := bh.h.Engine.Get(id)
+		if err != nil {
+			b.Fatal(err)
+		}
+		group := path.Join(bh.cgroupRoot, id)
+		procs, containers := groupProcs(hostProcs(), group, []int{st.Host.Sandbox.PID})
+		procs = append(procs, containers...)
+		if len(containers) == 0 {
+			b.Fatalf("found no process of group %s's container under cgroup %s", id, group)
+		}
 		start := time.Now()
 		bh.delete(id)
-		took = append(took, time.Since(start))
+		call = append(call, time.Since(start))
+		deadline := start.Add(time.Minute)
+		for {
+			left := bh.leftOf(st, procs)
+			if len(left) == 0 {
+				break
+			}
+			if time.Now().After(deadline) {
+				b.Fatalf("group %s: left a minute after its delete: %s", id, strings.Join(left, "; "))
+			}
+			time.Sleep(time.Millisecond)
+		}
+		gone = append(gone, time.Since(start))
 	}
-	took.report(b)
+	gone.report(b, "")
+	call.reportAs(b, "call-")
 }
 
-// durations are the timed iterations of one benchmark run.
-type durations []time.Duration
+// leftOf lists what is left on the host of the group st describes, whose
+// processes were procs: the cheap checks first, the backend's list last.
+func (bh *benchHost) leftOf(st runtime.GroupStatus, procs []proc) []string {
+	var left []string
+	for _, p := range procs {
+		if now, ok := readProc(p.pid); ok && now.state != 'Z' && now.label == p.label {
+			left = append(left, fmt.Sprintf("process %s (%d)", p.label, p.pid))
+		}
+	}
+	hierarchies, _ := filepath.Glob("/sys/fs/cgroup/*/")
+	for _, dir := range append(hierarchies, "/sys/fs/cgroup") {
+		if cg := filepath.Join(dir, bh.cgroupRoot, st.ID); exists(cg) {
+			left = append(left, "cgroup "+cg)
+		}
+	}
+	if dir := filepath.Join(bh.cfg.Root, "groups", st.ID); exists(dir) {
+		left = append(left, "directory "+dir)
+	}
+	if ns := st.Host.Network.NetNSPath; ns != "" && exists(ns) {
+		left = append(left, "network namespace "+ns)
+	}
+	if ip := st.Host.Network.IPv4; ip != "" {
+		if held, _ := filepath.Glob(filepath.Join(bh.cfg.Root, "cni", "ipam", "*", ip)); len(held) > 0 {
+			left = append(left, "address "+ip)
+		}
+	}
+	if len(left) > 0 {
+		return left
+	}
+	groups, err := bh.h.Engine.BackendGroups(context.Background())
+	if err != nil {
+		return []string{fmt.Sprintf("backend list: %v", err)}
+	}
+	if groups[st.ID] {
+		left = append(left, "containers in the backend")
+	}
+	return left
+}
 
-func (d durations) report(b *testing.B) {
+func exists(path string) bool {
+	_, err := os.Lstat(path)
+	return err == nil
+}
+
+// (e) The memory twenty idle one-container groups (a sleeping shell) add
+// to the host, per group: their shims and every process below them but
+// the containers' own (log writers, sandbox processes), as Rss and Pss of
+// /proc/PID/smaps_rollup (MiB/group-rss, MiB/group-pss). Each iteration
+// samples the same idle groups; the log shows the last sample by process.
+func BenchmarkTwentyIdleGroupsMemory(b *testing.B) {
+	bh := newBenchHost(b)
+	reqs := make([]*api.CreateContainerGroupRequest, benchGroups)
+	for j := range reqs {
+		reqs[j] = bh.request(benchOneRunner)
+	}
+	ids := make([]string, benchGroups)
+	errs := make([]error, benchGroups)
+	var wg sync.WaitGroup
+	for j := range reqs {
+		wg.Go(func() {
+			ids[j], errs[j] = bh.h.Engine.Create(context.Background(), reqs[j])
+			if errs[j] == nil {
+				errs[j] = bh.waitPhase(ids[j], api.GroupRunning, 2*time.Minute)
+			}
+		})
+	}
+	wg.Wait()
+	defer bh.deleteAll(ids)
+	if err := errors.Join(errs...); err != nil {
+		b.Fatal(err)
+	}
+	var sandboxes []int
+	for _, id := range ids {
+		st, err := bh.h.Engine.Get(id)
+		if err != nil {
+			b.Fatal(err)
+		}
+		sandboxes = append(sandboxes, st.Host.Sandbox.PID)
+	}
+	// Idle: the starts' garbage collected, the writers waiting.
+	time.Sleep(2 * time.Second)
+	var rss, pss, count []float64
+	var table string
+	multiShim := 0
+	for b.Loop() {
+		procs := hostProcs()
+		added, containers := groupProcs(procs, bh.cgroupRoot, sandboxes)
+		multiShim = 0
+		for _, shims := range shimsByGroup(procs, bh.cgroupRoot) {
+			if len(shims) > 1 {
+				multiShim++
+			}
+		}
+		// Each group's sleeping shell and its sleep.
+		if len(containers) < benchGroups {
+			b.Fatalf("found %d container processes of %d groups under cgroup %s", len(containers), benchGroups, bh.cgroupRoot)
+		}
+		total, t, err := memoryBreakdown(added, benchGroups)
+		if err != nil {
+			b.Fatal(err)
+		}
+		table = t
+		rss = append(rss, mib(total.rss)/benchGroups)
+		pss = append(pss, mib(total.pss)/benchGroups)
+		count = append(count, float64(len(added))/benchGroups)
+	}
 	b.ReportMetric(0, "ns/op")
-	if len(d) == 0 {
+	b.ReportMetric(median(rss), "MiB/group-rss")
+	b.ReportMetric(median(pss), "MiB/group-pss")
+	b.ReportMetric(median(count), "processes/group")
+	b.Logf("what %d idle groups add (%s), the containers' own processes left out; %d groups run under more than one shim:\n%s", benchGroups, testRuntime, multiShim, table)
+}
+
+// inTurn runs iteration i of two sides, each going first every other
+// iteration: neither always meets what the other leaves behind (a shim
+// exiting, a page cache warmed), nor always a quieter host.
+func inTurn(i int, first, second func()) {
+	if i%2 == 1 {
+		first, second = second, first
+	}
+	first()
+	second()
+}
+
+// writeSteps appends a step table to the file LECI_BENCH_STEPS names, or
+// logs it.
+func writeSteps(tb testing.TB, title, table string) {
+	path := os.Getenv(stepsEnv)
+	if path == "" {
+		tb.Logf("%s\n%s", title, table)
 		return
 	}
-	s := slices.Clone(d)
+	f, err := os.OpenFile(path, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	defer f.Close()
+	if _, err := fmt.Fprintf(f, "%s\n%s\n", title, table); err != nil {
+		tb.Fatal(err)
+	}
+}
+
+// reference runs a container of the test image to its exit, removed with
+// it, as leci's case is measured against.
+type reference struct {
+	name string // "ctr" or "docker": the prefix of its metrics
+	run  func(id string) error
+}
+
+// newRunToExitReference is `ctr run --rm` (with --cni when cni) on the
+// package's containerd, or `docker run --rm` on the package's dockerd.
+// Without one (no CNI configuration for ctr, no docker CLI) it logs why
+// and returns a reference that measures nothing.
+func newRunToExitReference(tb testing.TB, cni bool) *reference {
+	tb.Helper()
+	switch testRuntime {
+	case host.RuntimeContainerd:
+		if why := ctrCNIMissing(); cni && why != "" {
+			tb.Logf("leci alone, no ctr reference: %s", why)
+			return &reference{}
+		}
+		cs := newCtrSide(tb, cni)
+		flags := []string{"--rm"}
+		if cni {
+			flags = append(flags, "--cni")
+		}
+		return &reference{name: "ctr", run: func(id string) error { return cs.run(flags, id, "true") }}
+	case host.RuntimeDocker:
+		docker, err := exec.LookPath("docker")
+		if err != nil {
+			tb.Logf("leci alone, no docker reference: %v", err)
+			return &reference{}
+		}
+		// Unique on a dockerd the package's tests share.
+		prefix := fmt.Sprintf("bench-%x-", rand.IntN(1<<20))
+		ref := &reference{name: "docker", run: func(id string) error {
+			// The package's dockerd has no bridge (leci's groups bring
+			// their own network): the container gets none.
+			cmd := exec.Command(docker, "-H", dockerHost, "run", "--rm", "--network", "none", "--name", prefix+id, testImageRef, "true")
+			if out, err := cmd.CombinedOutput(); err != nil {
+				exec.Command(docker, "-H", dockerHost, "rm", "-f", prefix+id).Run()
+				return fmt.Errorf("docker run %s: %v: %s", id, err, bytes.TrimSpace(out))
+			}
+			return nil
+		}}
+		// One run first, untimed, as leci's side has.
+		if err := ref.run("warm-up"); err != nil {
+			tb.Fatal(err)
+		}
+		return ref
+	}
+	return &reference{}
+}
+
+// timeRun times one run of the reference; 0 when there is none.
+func (r *reference) timeRun(tb testing.TB, id string) time.Duration {
+	if r.run == nil {
+		return 0
+	}
+	start := time.Now()
+	if err := r.run(id); err != nil {
+		tb.Fatal(err)
+	}
+	return time.Since(start)
+}
+
+// durations are the timed iterations of one side of a benchmark.
+type durations []time.Duration
+
+// report reports the median, minimum and maximum in ms of one side:
+// ms/median with no side, else ms/<side>-median, ...
+func (d durations) report(b *testing.B, side string) {
+	if side != "" {
+		side += "-"
+	}
+	d.reportAs(b, side)
+}
+
+func (d durations) reportAs(b *testing.B, prefix string) {
+	b.ReportMetric(0, "ns/op")
+	s := slices.DeleteFunc(slices.Clone(d), func(d time.Duration) bool { return d == 0 })
+	if len(s) == 0 {
+		return
+	}
 	slices.Sort(s)
 	median := s[len(s)/2]
 	if len(s)%2 == 0 {
 		median = (s[len(s)/2-1] + s[len(s)/2]) / 2
 	}
-	ms := func(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
-	b.ReportMetric(ms(median), "ms/median")
-	b.ReportMetric(ms(s[0]), "ms/min")
-	b.ReportMetric(ms(s[len(s)-1]), "ms/max")
+	b.ReportMetric(ms(median), "ms/"+prefix+"median")
+	b.ReportMetric(ms(s[0]), "ms/"+prefix+"min")
+	b.ReportMetric(ms(s[len(s)-1]), "ms/"+prefix+"max")
 }
 
 // benchHost is one benchmark's leci: its own root, containerd namespace,
@@ -275,12 +621,22 @@ type benchHost struct {
 	cgroupRoot string
 }
 
-func newBenchHost(tb testing.TB) *benchHost {
+// newBenchHost opens a benchmark's leci; with a tracePath, its engine
+// records its steps there.
+func newBenchHost(tb testing.TB, tracePath ...string) *benchHost {
 	tb.Helper()
 	requireBenchPrereqs(tb)
 	// Apart from the tests' 10.214.0.0/16 and ctr's 10.215.0.0/24.
 	bh := &benchHost{tb: tb, cfg: ownHostConfig(tb, "bench", "lb", 216)}
 	bh.cgroupRoot = bh.cfg.CgroupRoot
+	for _, p := range tracePath {
+		rec, err := trace.Open(p)
+		if err != nil {
+			tb.Fatal(err)
+		}
+		tb.Cleanup(func() { rec.Close() }) // after the host's cleanup
+		bh.cfg.Trace = rec
+	}
 	ctx := context.Background()
 	h, err := host.Open(ctx, bh.cfg, benchLogger(tb))
 	if err != nil {
@@ -432,6 +788,17 @@ func (bh *benchHost) delete(id string) {
 	}
 }
 
+// deleteAll deletes the groups of ids at once; "" ids are skipped.
+func (bh *benchHost) deleteAll(ids []string) {
+	var wg sync.WaitGroup
+	for _, id := range ids {
+		if id != "" {
+			wg.Go(func() { bh.delete(id) })
+		}
+	}
+	wg.Wait()
+}
+
 func (bh *benchHost) cleanup() {
 	for _, st := range bh.h.Engine.List() {
 		bh.h.Engine.Delete(context.Background(), st.ID)
@@ -454,40 +821,50 @@ func (bh *benchHost) checkNothingLeft() {
 	assertNothingLeft(bh.tb, bh.h, bh.cfg, bh.cgroupRoot)
 }
 
-// ctrSide runs `ctr run --cni` on the package's containerd, in a namespace
-// of its own holding the same test image.
+// ctrSide runs `ctr run` on the package's containerd, in a namespace of its
+// own holding the same test image; with CNI, on the network of the
+// conflist hack/bench.sh wrote.
 type ctrSide struct {
 	tb   testing.TB
 	ctr  string
 	ns   string
 	conn *containerd.Conn
 	cni  *libcni.CNIConfig
-	list *libcni.NetworkConfigList
+	list *libcni.NetworkConfigList // nil: no CNI
 }
 
-func newCtrSide(tb testing.TB) *ctrSide {
+// ctrCNIMissing says why ctr cannot run with --cni here, or "" when it can.
+func ctrCNIMissing() string {
+	if testRuntime != host.RuntimeContainerd {
+		return fmt.Sprintf("ctr is the containerd reference, measured when %s=%s", runtimeEnv, host.RuntimeContainerd)
+	}
+	if os.Getenv(ctrConflistEnv) == "" {
+		return fmt.Sprintf("ctr --cni needs the CNI config hack/bench.sh writes to /etc/cni/net.d (%s unset)", ctrConflistEnv)
+	}
+	return ""
+}
+
+func newCtrSide(tb testing.TB, cni bool) *ctrSide {
 	tb.Helper()
 	requireBenchPrereqs(tb)
 	if testRuntime != host.RuntimeContainerd {
-		tb.Skipf("ctr is the containerd reference, measured when %s=%s", runtimeEnv, host.RuntimeContainerd)
-	}
-	conflist := os.Getenv(ctrConflistEnv)
-	if conflist == "" {
-		tb.Skipf("the ctr side needs the CNI config hack/bench.sh writes to /etc/cni/net.d (%s unset)", ctrConflistEnv)
-	}
-	list, err := libcni.ConfListFromFile(conflist)
-	if err != nil {
-		tb.Fatal(err)
+		tb.Fatalf("ctr is the containerd reference: %s=%s", runtimeEnv, testRuntime)
 	}
 	cs := &ctrSide{
-		tb:   tb,
-		ctr:  testutil.RequireBinary(tb, "ctr"),
-		ns:   fmt.Sprintf("bench-ctr-%x", rand.IntN(1<<20)),
-		list: list,
-		cni: libcni.NewCNIConfigWithCacheDir([]string{"/opt/cni/bin", "/usr/lib/cni"}, ctrCacheDir, &invoke.DefaultExec{
+		tb:  tb,
+		ctr: testutil.RequireBinary(tb, "ctr"),
+		ns:  fmt.Sprintf("bench-ctr-%x", rand.IntN(1<<20)),
+	}
+	if cni {
+		list, err := libcni.ConfListFromFile(os.Getenv(ctrConflistEnv))
+		if err != nil {
+			tb.Fatal(err)
+		}
+		cs.list = list
+		cs.cni = libcni.NewCNIConfigWithCacheDir([]string{"/opt/cni/bin", "/usr/lib/cni"}, ctrCacheDir, &invoke.DefaultExec{
 			RawExec:       &invoke.RawExec{}, // a plugin's error comes back in its result
 			PluginDecoder: version.PluginDecoder{},
-		}),
+		})
 	}
 	ctx := context.Background()
 	conn, err := containerd.Connect(ctx, containerd.Config{Address: containerdAddr, Namespace: cs.ns}, slog.New(slog.DiscardHandler))
@@ -500,19 +877,23 @@ func newCtrSide(tb testing.TB) *ctrSide {
 		tb.Fatal(err)
 	}
 	// One run first, untimed, as leci's side has.
-	if err := cs.run("--rm", "warm-up", "true"); err != nil {
+	flags := []string{"--rm"}
+	if cni {
+		flags = append(flags, "--cni")
+	}
+	if err := cs.run(flags, "warm-up", "true"); err != nil {
 		tb.Fatal(err)
 	}
 	return cs
 }
 
-// run runs `ctr run --cni <flag> IMAGE id args...` to its end (with --rm)
-// or until the task has started (with -d).
-func (cs *ctrSide) run(flag, id string, args ...string) error {
-	cmd := exec.Command(cs.ctr, append([]string{"--address", containerdAddr, "-n", cs.ns,
-		"run", flag, "--cni", testImageRef, id}, args...)...)
+// run runs `ctr run <flags> IMAGE id args...` to its end (with --rm) or
+// until the task has started (with -d).
+func (cs *ctrSide) run(flags []string, id string, args ...string) error {
+	cmdArgs := append([]string{"--address", containerdAddr, "-n", cs.ns, "run"}, flags...)
+	cmd := exec.Command(cs.ctr, append(append(cmdArgs, testImageRef, id), args...)...)
 	if out, err := cmd.CombinedOutput(); err != nil {
-		return fmt.Errorf("ctr run %s %s: %v: %s", flag, id, err, bytes.TrimSpace(out))
+		return fmt.Errorf("ctr run %s %s: %v: %s", strings.Join(flags, " "), id, err, bytes.TrimSpace(out))
 	}
 	return nil
 }
@@ -542,6 +923,9 @@ func (cs *ctrSide) removeAll() error {
 				return
 			}
 			removeFIFOs(c.ID())
+			if cs.list == nil {
+				return
+			}
 			// ctr names the CNI attachment <namespace>-<id>, on eth0.
 			rt := &libcni.RuntimeConf{ContainerID: cs.ns + "-" + c.ID(), IfName: "eth0"}
 			if err := cs.cni.DelNetworkList(ctx, cs.list, rt); err != nil {

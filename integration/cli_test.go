@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"leci/api"
+	"leci/host"
 )
 
 // leci runs the leci binary on the harness's root, runtime, containerd
@@ -131,5 +132,50 @@ func TestTwoRunsOnOneRoot(t *testing.T) {
 	wg.Wait()
 	if codes[0] != 0 || codes[1] != 0 || outs[0] == outs[1] || !strings.HasPrefix(outs[0], "app| 10.214.") {
 		t.Errorf("two runs: exits %v, outputs %q; want both 0 with different addresses", codes, outs)
+	}
+}
+
+// leci, built as make build builds it, runs its groups' log writers and
+// sandbox processes from the leci-helper it carries, written out once to
+// <root>/bin; a second run on the root uses that file again.
+func TestRunWritesOutLeciHelper(t *testing.T) {
+	hr := newHarness(t)
+	// A shared PID namespace: the group has a sandbox process, its PID 1.
+	req := "ContainerGroupName: helped\nRestartPolicy: Never\nShareProcessNamespace: true\nContainer:\n  - {Name: app, Image: " + image + ", Command: [sh, -c, 'echo out; echo err >&2']}\n"
+	var installed os.FileInfo
+	for run := range 2 {
+		code, out, errOut := runCmd(t, hr.leci(req, "run", "-f", "-"))
+		if code != 0 || !strings.Contains(out, "app| out\n") || !strings.Contains(out, "app| err\n") {
+			t.Fatalf("run %d: exit %d, stdout %q; want 0 and both lines\n%s", run, code, out, errOut)
+		}
+		helpers, err := filepath.Glob(filepath.Join(hr.cfg.Root, "bin", "leci-helper-*"))
+		if err != nil || len(helpers) != 1 {
+			t.Fatalf("run %d: %s/bin holds %q (%v), want one leci-helper", run, hr.cfg.Root, helpers, err)
+		}
+		got, err := os.ReadFile(helpers[0])
+		if err != nil {
+			t.Fatal(err)
+		}
+		want, err := os.ReadFile(helperBinary)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !bytes.Equal(got, want) {
+			t.Fatalf("run %d: %s is not the leci-helper built with leci", run, helpers[0])
+		}
+		fi, err := os.Stat(helpers[0])
+		if err != nil {
+			t.Fatal(err)
+		}
+		if installed != nil && !os.SameFile(installed, fi) {
+			t.Errorf("run %d wrote %s again", run, helpers[0])
+		}
+		installed = fi
+		if testRuntime == host.RuntimeContainerd {
+			sandbox, err := os.Stat(filepath.Join(hr.cfg.Root, "sandbox-rootfs", "leci"))
+			if err != nil || !os.SameFile(sandbox, fi) {
+				t.Errorf("run %d: the sandbox's /leci is not %s (%v)", run, helpers[0], err)
+			}
+		}
 	}
 }

@@ -320,8 +320,9 @@ func TestSandboxRootfsStaysPut(t *testing.T) {
 		return
 	}
 	hr := newHarness(t)
+	// Only a group that shares its PID namespace has a sandbox process.
 	group := func(name string) string {
-		return hr.create("ContainerGroupName: " + name + "\nRestartPolicy: Never\nContainer:\n  - {Name: app, Image: " + image + ", Command: [\"true\"]}\n")
+		return hr.create("ContainerGroupName: " + name + "\nRestartPolicy: Never\nShareProcessNamespace: true\nContainer:\n  - {Name: app, Image: " + image + ", Command: [\"true\"]}\n")
 	}
 	a := group("first")
 	hr.waitPhase(a, api.GroupSucceeded)
@@ -344,12 +345,15 @@ func TestSandboxRootfsStaysPut(t *testing.T) {
 }
 
 // A sandbox whose process died is started again before the next container
-// joins it, instead of every start failing on its gone namespaces.
+// joins it, instead of every start failing on its gone namespaces. On
+// containerd only a group that shares its PID namespace has a sandbox
+// process (TestGroupNamespacesAreFiles); on Docker every group has one.
 func TestDeadSandboxIsReplaced(t *testing.T) {
 	hr := newHarness(t)
 	id := hr.create(`
 ContainerGroupName: sandbox-dies
 TerminationGracePeriodSeconds: 1
+ShareProcessNamespace: true
 Container:
   - {Name: app, Image: ` + image + `, Command: [sh, -c, "sleep 0.5"]}
 `)
@@ -367,6 +371,53 @@ Container:
 	}
 	if !changed || st.Host.Sandbox.PID == 0 {
 		t.Errorf("no SandboxChanged event (pid %d); events %+v", st.Host.Sandbox.PID, st.Events)
+	}
+	hr.delete(id)
+}
+
+// On containerd a group that does not share its PID namespace has no
+// sandbox process: its IPC and UTS namespaces are files that every
+// container joins, run after run, with the group's hostname set. On
+// Docker the sandbox container holds them (UTS aside), with the same
+// result for the containers.
+func TestGroupNamespacesAreFiles(t *testing.T) {
+	hr := newHarness(t)
+	id := hr.create(`
+ContainerGroupName: ns-files
+RestartPolicy: OnFailure
+Container:
+  - Name: a
+    Image: ` + image + `
+    Command: [sh, -c, "echo $(readlink /proc/self/ns/ipc) $(readlink /proc/self/ns/uts) $(hostname); [ -e /work/again ] || { touch /work/again; exit 1; }"]
+    VolumeMount: [{Name: work, MountPath: /work}]
+  - {Name: b, Image: ` + image + `, Command: [sh, -c, "echo $(readlink /proc/self/ns/ipc) $(readlink /proc/self/ns/uts) $(hostname)"]}
+Volume: [{Name: work, Type: EmptyDirVolume}]
+`)
+	st := hr.waitPhase(id, api.GroupSucceeded)
+	if testRuntime == host.RuntimeContainerd && st.Host.Sandbox.PID != 0 {
+		t.Errorf("sandbox PID %d: a group without a shared PID namespace needs no sandbox process", st.Host.Sandbox.PID)
+	}
+	// What the containers must share: Docker has no container: UTS mode,
+	// so there each has its own UTS namespace, with the group's hostname.
+	shared := func(line string) string {
+		f := strings.Fields(line)
+		if len(f) == 3 && testRuntime == host.RuntimeDocker {
+			f[1] = "uts:?"
+		}
+		return strings.Join(f, " ")
+	}
+	// a fails once and is run again: both runs see the same namespaces.
+	want := shared(hr.logOf(id, "b", 1))
+	if !strings.HasSuffix(want, " ns-files") {
+		t.Errorf("b: %q, want the namespaces and the hostname ns-files", want)
+	}
+	if st.Containers[0].RestartCount != 1 {
+		t.Errorf("a restarted %d times, want 1", st.Containers[0].RestartCount)
+	}
+	for attempt := 1; attempt <= st.Containers[0].Attempt; attempt++ {
+		if got := shared(hr.logOf(id, "a", attempt)); got != want {
+			t.Errorf("a, run %d: %q, b: %q; want the same IPC and UTS namespaces and hostname", attempt, got, want)
+		}
 	}
 	hr.delete(id)
 }

@@ -21,7 +21,6 @@ import (
 	"log/slog"
 	"math/rand/v2"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -47,7 +46,11 @@ import (
 const runtimeEnv = "LECI_TEST_RUNTIME"
 
 var (
-	leciBinary string // built once for the package
+	// leciBinary, carrying helperBinary (leci-helper), is built once for
+	// the package; groups the tests run in-process use helperBinary as log
+	// writer and sandbox process, and leciBinary's daemon writes out its own.
+	leciBinary   string
+	helperBinary string
 	// testRuntime is the backend the suite runs on: host.RuntimeContainerd
 	// or host.RuntimeDocker, from LECI_TEST_RUNTIME.
 	testRuntime    string
@@ -88,14 +91,12 @@ func runMain(m *testing.M) int {
 		panic(err)
 	}
 	defer os.RemoveAll(tmp)
-	leciBinary = filepath.Join(tmp, "leci")
-	build := exec.Command("go", "build", "-o", leciBinary, "./cmd/leci")
-	build.Dir = ".."
-	build.Env = append(os.Environ(), "CGO_ENABLED=0")
-	if out, err := build.CombinedOutput(); err != nil {
-		errNoPrereq = fmt.Errorf("build leci: %v\n%s", err, out)
+	build, err := testutil.BuildLeci(tmp)
+	if err != nil {
+		errNoPrereq = fmt.Errorf("build leci: %w", err)
 		return m.Run()
 	}
+	leciBinary, helperBinary = build.Leci, build.Helper
 	// Docker 20.10 loads only docker-archives; containerd takes both.
 	buildImage := testimage.Build
 	if testRuntime == host.RuntimeDocker {
@@ -251,17 +252,18 @@ func globalFlags(cfg host.Config) []string {
 func ownHostConfig(tb testing.TB, kind, bridgePrefix string, octet int) host.Config {
 	n := rand.IntN(1 << 20)
 	return host.Config{
-		Root:       testutil.TempDir(tb, "leci-"+kind),
-		Runtime:    testRuntime,
-		DockerHost: dockerHost,
-		Containerd: containerdAddr,
-		Namespace:  fmt.Sprintf("%s-%x", kind, n),
-		Bridge:     fmt.Sprintf("%s%x", bridgePrefix, n),
-		Subnet:     fmt.Sprintf("10.%d.%d.0/24", octet, 1+n%250),
-		CNIBinDirs: []string{"/opt/cni/bin", "/usr/lib/cni"},
-		LeciBinary: leciBinary,
-		CgroupRoot: fmt.Sprintf("/leci-%s-%x", kind, n),
-		Backoff:    fastBackoff,
+		Root:         testutil.TempDir(tb, "leci-"+kind),
+		Runtime:      testRuntime,
+		DockerHost:   dockerHost,
+		Containerd:   containerdAddr,
+		Namespace:    fmt.Sprintf("%s-%x", kind, n),
+		Bridge:       fmt.Sprintf("%s%x", bridgePrefix, n),
+		Subnet:       fmt.Sprintf("10.%d.%d.0/24", octet, 1+n%250),
+		CNIBinDirs:   []string{"/opt/cni/bin", "/usr/lib/cni"},
+		LeciBinary:   leciBinary,
+		HelperBinary: helperBinary,
+		CgroupRoot:   fmt.Sprintf("/leci-%s-%x", kind, n),
+		Backoff:      fastBackoff,
 	}
 }
 

@@ -1,8 +1,9 @@
 // Package logs writes and reads the log files of leci's containers.
 //
 // A container's stdout and stderr go through containerd's binary log URI
-// (cio.BinaryIO) to the leci binary itself, run by the runc shim as
-// "leci log-writer PATH" (see BinaryArgs and RunShimWriter). The writer is a
+// (cio.BinaryIO) to leci-helper, the small program the leci binary carries
+// (or to the leci binary itself, built without it), run by the runc shim as
+// "leci-helper log-writer PATH" (see BinaryArgs and RunShimWriter). The writer is a
 // child of the shim, not of the leci daemon, so logs keep flowing while the
 // daemon is down or restarting.
 //

@@ -22,6 +22,7 @@ import (
 	"github.com/containernetworking/cni/pkg/version"
 	"github.com/vishvananda/netlink"
 
+	"leci/internal/trace"
 	"leci/pod"
 )
 
@@ -108,8 +109,14 @@ func New(cfg Config, log *slog.Logger) (*Manager, error) {
 			}
 		}
 	}
-	if !m.user && !cfg.Firewall && forwardDrops() {
-		m.log.Warn("the host's FORWARD policy drops packets, which may cut groups off from each other; set Firewall to add the firewall plugin")
+	if !m.user && !cfg.Firewall {
+		// Advice only, and an iptables run costs milliseconds: not on the
+		// way to the first group.
+		go func() {
+			if forwardDrops() {
+				m.log.Warn("the host's FORWARD policy drops packets, which may cut groups off from each other; set Firewall to add the firewall plugin")
+			}
+		}()
 	}
 	return m, nil
 }
@@ -371,13 +378,23 @@ func (m *Manager) setup(ctx context.Context, groupID string, opts pod.NetworkOpt
 		}
 	}()
 
-	if err := pin(path); err != nil {
-		return pod.Network{}, fmt.Errorf("create network namespace: %w", err)
+	sp := trace.Begin(ctx, "netns.create")
+	err = pin(path)
+	if err == nil {
+		err = RunInNetNS(path, loopbackUp)
+		if err != nil {
+			err = fmt.Errorf("bring lo up: %w", err)
+		}
+	} else {
+		err = fmt.Errorf("create network namespace: %w", err)
 	}
-	if err := RunInNetNS(path, loopbackUp); err != nil {
-		return pod.Network{}, fmt.Errorf("bring lo up: %w", err)
+	sp.End(err)
+	if err != nil {
+		return pod.Network{}, err
 	}
+	sp = trace.Begin(ctx, "cni.add")
 	res, err := m.cni.AddNetworkList(ctx, list, runtimeConf(groupID, path, caps.asMap()))
+	sp.End(err)
 	if err != nil {
 		return pod.Network{}, fmt.Errorf("cni add: %w", err)
 	}
@@ -431,10 +448,16 @@ func (m *Manager) teardown(ctx context.Context, groupID string) error {
 		// The DEL is still better done than not.
 		errs = append(errs, err)
 	}
-	if err := m.cni.DelNetworkList(ctx, list, runtimeConf(groupID, netnsArg, caps)); err != nil {
+	sp := trace.Begin(ctx, "cni.del")
+	err = m.cni.DelNetworkList(ctx, list, runtimeConf(groupID, netnsArg, caps))
+	sp.End(err)
+	if err != nil {
 		errs = append(errs, fmt.Errorf("cni del: %w", err))
 	}
-	if err := removeNetNS(path); err != nil {
+	sp = trace.Begin(ctx, "netns.remove")
+	err = removeNetNS(path)
+	sp.End(err)
+	if err != nil {
 		errs = append(errs, fmt.Errorf("remove network namespace: %w", err))
 	}
 	if err := errors.Join(errs...); err != nil {

@@ -3,12 +3,12 @@ package network
 import (
 	"errors"
 	"fmt"
-	"io/fs"
 	"os"
-	"path/filepath"
 	"runtime"
 
 	"golang.org/x/sys/unix"
+
+	"leci/internal/nsfile"
 )
 
 // ErrNetNSExists is returned by Setup for a group whose network namespace is
@@ -21,15 +21,9 @@ func threadNetNSPath() string {
 	return fmt.Sprintf("/proc/%d/task/%d/ns/net", os.Getpid(), unix.Gettid())
 }
 
-// isNetNS tells whether path is a mounted namespace file (nsfs), that is a
-// pinned namespace and not a plain file left behind.
-func isNetNS(path string) bool {
-	var st unix.Statfs_t
-	if err := unix.Statfs(path, &st); err != nil {
-		return false
-	}
-	return st.Type == unix.NSFS_MAGIC
-}
+// isNetNS tells whether path is a pinned namespace, not a plain file
+// left behind.
+func isNetNS(path string) bool { return nsfile.IsPinned(path) }
 
 // createNetNS makes a new network namespace and pins it by bind mounting it
 // onto path, which must not be a live namespace already.
@@ -55,27 +49,14 @@ func createNetNS(path string) error {
 	return nil
 }
 
-// makePinPoint makes the empty file a namespace is bind mounted onto. A
-// live namespace already at path is ErrNetNSExists; a plain file is what a
-// crash between create and mount leaves: it pins nothing and can go.
+// makePinPoint makes the empty file a namespace is bind mounted onto; a
+// live namespace already at path is ErrNetNSExists.
 func makePinPoint(path string) error {
-	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-		return err
+	err := nsfile.MakePinPoint(path)
+	if errors.Is(err, nsfile.ErrExists) {
+		return fmt.Errorf("%s: %w", path, ErrNetNSExists)
 	}
-	f, err := os.OpenFile(path, os.O_RDONLY|os.O_CREATE|os.O_EXCL, 0o444)
-	if errors.Is(err, fs.ErrExist) {
-		if isNetNS(path) {
-			return fmt.Errorf("%s: %w", path, ErrNetNSExists)
-		}
-		if err := os.Remove(path); err != nil {
-			return err
-		}
-		f, err = os.OpenFile(path, os.O_RDONLY|os.O_CREATE|os.O_EXCL, 0o444)
-	}
-	if err != nil {
-		return err
-	}
-	return f.Close()
+	return err
 }
 
 // pinNetNS pins the existing network namespace nsPath (a /proc/<pid>/ns/net
@@ -96,23 +77,7 @@ func pinNetNS(nsPath, path string) error {
 
 // removeNetNS unpins the namespace at path and removes the file. A path
 // that is not mounted, or is gone, is not an error.
-func removeNetNS(path string) error {
-	// Lazy unmount: a process that still has the file open does not make it
-	// busy. Looped, in case the file was mounted over more than once.
-	for i := 0; i < 8; i++ {
-		err := unix.Unmount(path, unix.MNT_DETACH)
-		if errors.Is(err, unix.EINVAL) || errors.Is(err, unix.ENOENT) {
-			break
-		}
-		if err != nil {
-			return &os.PathError{Op: "unmount", Path: path, Err: err}
-		}
-	}
-	if err := os.Remove(path); err != nil && !errors.Is(err, fs.ErrNotExist) {
-		return err
-	}
-	return nil
-}
+func removeNetNS(path string) error { return nsfile.Unpin(path) }
 
 // RunInNetNS runs fn on an OS thread switched into the network namespace at
 // path and waits for it. Sockets and netlink handles that fn opens belong

@@ -82,7 +82,9 @@ type SandboxConfig struct {
 	Labels    map[string]string
 }
 
-// Sandbox is a running sandbox: what containers need to join it.
+// Sandbox is a group's sandbox: what containers need to join it. PID is
+// the sandbox process, 0 when the namespaces are held as files and no
+// process is needed (no shared PID namespace).
 type Sandbox struct {
 	GroupID   string
 	PID       int
@@ -94,6 +96,10 @@ type Sandbox struct {
 	PIDPath string
 	// CgroupParent is the group's cgroup; containers' cgroups go below it.
 	CgroupParent string
+	// Sysctls are the group's namespaced sysctls, for a backend that
+	// applies them with each container (the namespaces are shared, so the
+	// values are the same for all).
+	Sysctls map[string]string
 }
 
 // Mount is a mount of a container, its source already prepared on the host.

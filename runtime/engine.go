@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"leci/api"
+	"leci/internal/trace"
 	"leci/pod"
 	"leci/probes"
 )
@@ -38,6 +39,8 @@ type Options struct {
 	// for Metrics: DefaultMetricsInterval when 0; negative for never
 	// (tests sample by hand).
 	MetricsInterval time.Duration
+	// Trace, when set, records how long each step of each group takes.
+	Trace *trace.Recorder
 }
 
 // Recorder keeps the groups' status, so that leci can adopt them after a

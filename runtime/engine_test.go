@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"slices"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"leci/api"
@@ -447,4 +448,86 @@ func TestNetNSOwnerStartsSandboxBeforeNetwork(t *testing.T) {
 	if n.teardowns != 1 {
 		t.Errorf("teardowns = %d, want 1", n.teardowns)
 	}
+}
+
+// While the network is set up (CNI ADD), the containers that start first
+// are created, but none starts before the network is there; the one whose
+// environment holds the group's address is created only then.
+func TestContainersCreatedWhileNetworkIsSetUp(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		b := newFakeBackend()
+		b.scripts["app"] = []int{0}
+		b.scripts["ip"] = []int{0}
+		n := &fakeNet{gate: make(chan struct{}), entered: make(chan struct{})}
+		e := newTestEngine(t, b, n)
+		defer e.cancel() // the engine's own goroutines end with the bubble
+		req := testRequest(api.RestartNever, nil, []string{"app", "ip"})
+		req.Container[1].EnvironmentVar = []api.EnvironmentVar{{Key: "POD_IP", FieldRef: &api.FieldRef{FieldPath: api.FieldPathPodIP}}}
+		id, err := e.Create(context.Background(), req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		<-n.entered
+		synctest.Wait() // setup is now waiting for the network alone
+		b.mu.Lock()
+		created, started := slices.Clone(b.created), slices.Clone(b.order)
+		b.mu.Unlock()
+		if !slices.Equal(created, []string{"app"}) || len(started) != 0 {
+			t.Fatalf("while the network was set up: created %v, started %v; want app created, none started", created, started)
+		}
+		close(n.gate)
+		st := waitFor(t, e, id, phaseIs(api.GroupSucceeded))
+		b.mu.Lock()
+		created, started = slices.Clone(b.created), slices.Clone(b.order)
+		b.mu.Unlock()
+		if !slices.Equal(created, []string{"app", "ip"}) || len(started) != 2 {
+			t.Errorf("created %v, started %v; want each once", created, started)
+		}
+		for _, c := range st.Containers {
+			if c.RestartCount != 0 || c.Current.ExitCode != 0 {
+				t.Errorf("%s: %+v", c.Name, c)
+			}
+		}
+		if err := e.Delete(context.Background(), id); err != nil {
+			t.Error(err)
+		}
+	})
+}
+
+// While an init container runs, the containers that follow it are created;
+// they start only once it has exited 0.
+func TestNextContainersCreatedWhileInitRuns(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		b := newFakeBackend()
+		b.scripts["init"] = []int{0}
+		b.scripts["app"] = []int{0}
+		b.scripts["side"] = []int{0}
+		hold := make(chan struct{})
+		b.hold = map[string]chan struct{}{"init": hold}
+		e := newTestEngine(t, b, nil)
+		defer e.cancel() // the engine's own goroutines end with the bubble
+		id, err := e.Create(context.Background(), testRequest(api.RestartNever, []string{"init"}, []string{"app", "side"}))
+		if err != nil {
+			t.Fatal(err)
+		}
+		synctest.Wait() // init runs, held
+		b.mu.Lock()
+		created, started := slices.Clone(b.created), slices.Clone(b.order)
+		b.mu.Unlock()
+		slices.Sort(created[1:])
+		if !slices.Equal(created, []string{"init", "app", "side"}) || !slices.Equal(started, []string{"init"}) {
+			t.Fatalf("while init runs: created %v, started %v; want all created, init alone started", created, started)
+		}
+		close(hold)
+		waitFor(t, e, id, phaseIs(api.GroupSucceeded))
+		b.mu.Lock()
+		created, started = slices.Clone(b.created), slices.Clone(b.order)
+		b.mu.Unlock()
+		if len(created) != 3 || len(started) != 3 {
+			t.Errorf("created %v, started %v; want each once", created, started)
+		}
+		if err := e.Delete(context.Background(), id); err != nil {
+			t.Error(err)
+		}
+	})
 }

@@ -25,6 +25,9 @@ type fakeBackend struct {
 	removed    []string
 	stopped    []string
 	createFail map[string]error
+	created    []string // names in create order
+	// hold, by container name, keeps a run from exiting until closed.
+	hold map[string]chan struct{}
 	// usage, when set, answers Usage.
 	usage func(groupID string) (pod.GroupUsage, error)
 }
@@ -35,6 +38,9 @@ type fakeContainer struct {
 	stop chan struct{}
 	done chan struct{} // closed at exit, with code set
 	code int
+	// started is set by StartContainer: with done still open, the
+	// container runs, as ListContainers reports.
+	started bool
 }
 
 func newFakeBackend() *fakeBackend {
@@ -68,6 +74,7 @@ func (f *fakeBackend) CreateContainer(ctx context.Context, sb pod.Sandbox, cfg p
 	if err := f.createFail[cfg.Name]; err != nil {
 		return err
 	}
+	f.created = append(f.created, cfg.Name)
 	f.live[cfg.ID] = &fakeContainer{cfg: cfg, exit: make(chan pod.Exit, 1), stop: make(chan struct{}), done: make(chan struct{})}
 	return nil
 }
@@ -79,6 +86,7 @@ func (f *fakeBackend) StartContainer(ctx context.Context, id string) (<-chan pod
 	if !ok {
 		return nil, errors.New("no such container")
 	}
+	c.started = true
 	name := c.cfg.Name
 	run := f.runs[name]
 	f.runs[name]++
@@ -89,7 +97,11 @@ func (f *fakeBackend) StartContainer(ctx context.Context, id string) (<-chan pod
 	} else if len(s) > 0 {
 		code = s[len(s)-1]
 	}
+	hold := f.hold[name]
 	go func() {
+		if hold != nil {
+			<-hold
+		}
 		if code < 0 {
 			<-c.stop
 			code = 137
@@ -153,7 +165,13 @@ func (f *fakeBackend) ListContainers(ctx context.Context, groupID string) ([]pod
 	var out []pod.ContainerInfo
 	for id, c := range f.live {
 		if c.cfg.GroupID == groupID {
-			out = append(out, pod.ContainerInfo{ID: id, GroupID: groupID, Name: c.cfg.Name, Kind: c.cfg.Kind})
+			running := c.started
+			select {
+			case <-c.done:
+				running = false
+			default:
+			}
+			out = append(out, pod.ContainerInfo{ID: id, GroupID: groupID, Name: c.cfg.Name, Kind: c.cfg.Kind, Running: running})
 		}
 	}
 	return out, nil
@@ -192,9 +210,16 @@ type fakeNet struct {
 	usage func(groupID string) ([]pod.InterfaceUsage, error)
 	// setupIns are the namespaces SetupIn was given.
 	setupIns []string
+	// gate, when set, holds Setup until it is closed; entered is then
+	// closed when Setup is entered.
+	gate, entered chan struct{}
 }
 
 func (n *fakeNet) Setup(ctx context.Context, groupID string, opts pod.NetworkOptions) (pod.Network, error) {
+	if n.gate != nil {
+		close(n.entered)
+		<-n.gate
+	}
 	n.mu.Lock()
 	defer n.mu.Unlock()
 	if n.fail != nil {
@@ -219,6 +244,8 @@ func (n *fakeNet) Teardown(ctx context.Context, groupID string) error {
 }
 
 func (n *fakeNet) Check(ctx context.Context, groupID string) error { return nil }
+
+func (n *fakeNet) NetNSPath(groupID string) string { return "/run/netns/" + groupID }
 
 func (n *fakeNet) WriteEtcFiles(dir string, f pod.EtcFiles) (pod.EtcPaths, error) {
 	return pod.EtcPaths{Hosts: dir + "/hosts", Hostname: dir + "/hostname", Resolv: dir + "/resolv.conf"}, nil

@@ -14,6 +14,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"leci/api"
+	"leci/internal/trace"
 	"leci/pod"
 	"leci/probes"
 )
@@ -53,6 +54,12 @@ type group struct {
 	volumes   map[string]string
 	images    map[string]*imagePull
 
+	// ahead holds the runs being created ahead of their starts (by
+	// backend ID, *aheadCreate); each start takes its own over once.
+	// aheads counts the creations under way.
+	ahead  sync.Map
+	aheads sync.WaitGroup
+
 	deleteOnce sync.Once
 	deleteErr  error
 	removals   sync.WaitGroup // background removals of ended runs
@@ -70,12 +77,25 @@ type exitEvent struct {
 // images at once so that pulls overlap with the sandbox's creation.
 type imagePull struct {
 	done chan struct{}
-	err  error
+	mu   sync.Mutex
+	err  error // once done is closed; a later pull that works clears it
+}
+
+func (p *imagePull) result() error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.err
+}
+
+func (p *imagePull) setResult(err error) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.err = err
 }
 
 func newGroup(e *Engine, id, dir string, req *api.CreateContainerGroupRequest) *group {
 	now := e.opts.Now()
-	ctx, cancel := context.WithCancel(context.Background())
+	ctx, cancel := context.WithCancel(trace.WithGroup(trace.WithRecorder(context.Background(), e.opts.Trace), id))
 	g := &group{
 		e: e, id: id, dir: dir, req: req,
 		log:      e.log.With("group", id),
@@ -177,6 +197,7 @@ func (g *group) run() {
 			g.setupFailed(err)
 			return
 		}
+		g.dropAhead()
 		g.teardownHost(g.ctx)
 	}
 	g.supervise()
@@ -256,7 +277,7 @@ func (g *group) resume() {
 				close(lost)
 				ch = lost
 			}
-			g.watchExit(list.init, i, c.Attempt, ch)
+			g.watchExit(list.init, i, c.Attempt, trace.Span{}, ch)
 			if !list.init {
 				g.startProbes(&g.req.Container[i], c.Attempt, c.ID, c.Current.StartedAt)
 			}
@@ -506,8 +527,11 @@ func (g *group) setup(ctx context.Context) error {
 				st.event(g.e.opts.Now(), "Normal", "Pulling", "", "Pulling image "+ref.image)
 			})
 			start := time.Now()
-			p.err = g.e.backend.EnsureImage(ctx, ref.image, ref.policy, auth)
-			if p.err == nil {
+			sp := trace.Begin(ctx, "image.ensure "+ref.image)
+			err := g.e.backend.EnsureImage(ctx, ref.image, ref.policy, auth)
+			p.setResult(err)
+			sp.End(err)
+			if err == nil {
 				g.update(func(st *GroupStatus) {
 					st.event(g.e.opts.Now(), "Normal", "Pulled", "", fmt.Sprintf("Image %s is present (%s)", ref.image, time.Since(start).Round(time.Millisecond)))
 				})
@@ -515,19 +539,36 @@ func (g *group) setup(ctx context.Context) error {
 		}()
 	}
 	owns := g.ownsNetNS()
+	var netDone chan networkResult
 	if !owns {
-		if err := g.attachNetwork(ctx, nil); err != nil {
-			return err
+		// CNI ADD runs while the volumes, the sandbox and the first
+		// containers are made: they need the namespace's path, not its
+		// address. The /etc files exist from the start, written again
+		// with the address once it is known, and the containers start
+		// (and bind mount them) only after that.
+		var err error
+		if g.etc, err = g.e.net.WriteEtcFiles(filepath.Join(g.dir, "etc"), etcFiles(g.req, pod.Network{})); err != nil {
+			return fmt.Errorf("write /etc files: %w", err)
+		}
+		g.network = pod.Network{NetNSPath: g.e.net.NetNSPath(g.id)}
+		netDone = make(chan networkResult, 1)
+		go func() {
+			nw, etc, err := g.connectNetwork(ctx, nil)
+			netDone <- networkResult{nw, etc, err}
+		}()
+	}
+	err := g.setupLocal(ctx)
+	if netDone != nil {
+		// Whatever setupLocal did, the network's setup must have ended
+		// before setup returns: delete undoes both.
+		r := <-netDone
+		err = errors.Join(err, r.err)
+		if r.err == nil {
+			g.network, g.etc = r.nw, r.etc
 		}
 	}
-	var err error
-	g.volumes, err = g.e.vols.Prepare(ctx, filepath.Join(g.dir, "volumes"), g.req.Volume)
 	if err != nil {
-		return fmt.Errorf("volumes: %w", err)
-	}
-	g.sandbox, err = g.e.backend.StartSandbox(ctx, g.sandboxConfig())
-	if err != nil {
-		return fmt.Errorf("sandbox: %w", err)
+		return err
 	}
 	if owns {
 		if err := g.attachNetwork(ctx, &g.sandbox); err != nil {
@@ -540,6 +581,182 @@ func (g *group) setup(ctx context.Context) error {
 	return nil
 }
 
+type networkResult struct {
+	nw  pod.Network
+	etc pod.EtcPaths
+	err error
+}
+
+// setupLocal makes the volumes, the sandbox and, when the network is made
+// alongside, the containers that start first. It must not touch g.network
+// or g.etc, which the network's setup sets meanwhile.
+func (g *group) setupLocal(ctx context.Context) error {
+	owns := g.ownsNetNS()
+	var err error
+	sp := trace.Begin(ctx, "volumes.prepare")
+	g.volumes, err = g.e.vols.Prepare(ctx, filepath.Join(g.dir, "volumes"), g.req.Volume)
+	sp.End(err)
+	if err != nil {
+		return fmt.Errorf("volumes: %w", err)
+	}
+	cfg := g.sandboxConfig()
+	if !owns {
+		cfg.NetNSPath = g.e.net.NetNSPath(g.id)
+	}
+	sp = trace.Begin(ctx, "sandbox.start")
+	g.sandbox, err = g.e.backend.StartSandbox(ctx, cfg)
+	sp.End(err)
+	if err != nil {
+		return fmt.Errorf("sandbox: %w", err)
+	}
+	if !owns {
+		g.precreate(ctx)
+	}
+	return nil
+}
+
+// precreate starts creating the containers that start first (the first
+// init container, or else the app containers) while the network is being
+// set up, so that their starts wait for nothing but it. A container whose
+// environment needs the group's address is left to its start.
+func (g *group) precreate(ctx context.Context) {
+	snap := g.snapshot()
+	acts := Plan(&snap, g.e.opts.Now())
+	if acts.StartInit >= 0 {
+		g.createAhead(ctx, true, []int{acts.StartInit}, false)
+	} else {
+		g.createAhead(ctx, false, acts.StartApps, false)
+	}
+}
+
+// createNext starts creating the containers that follow init container i
+// (the next init container, or the app containers), while it runs: only
+// their starts wait for its exit.
+func (g *group) createNext(i int) {
+	if i+1 < len(g.req.InitContainer) {
+		g.createAhead(g.ctx, true, []int{i + 1}, true)
+		return
+	}
+	apps := make([]int, len(g.req.Container))
+	for j := range apps {
+		apps[j] = j
+	}
+	g.createAhead(g.ctx, false, apps, true)
+}
+
+// aheadCreate is a container being created ahead of its start.
+type aheadCreate struct {
+	done chan struct{}
+	sb   pod.Sandbox // the sandbox it was created in
+	ok   bool        // set before done is closed
+}
+
+// createAhead creates, in the background, the next run of each container
+// idx of the kind init, for its start to take over (takeAhead). The
+// configurations are made here, on the caller's goroutine, which owns the
+// group's fields; the goroutines only wait for the image and call the
+// backend. A run that fails to be created here is removed, and created
+// again (with its error reported) by its start. Without ipKnown, a
+// container whose environment holds the group's address is skipped.
+func (g *group) createAhead(ctx context.Context, init bool, idx []int, ipKnown bool) {
+	snap := g.snapshot()
+	sb := g.sandbox
+	for _, i := range idx {
+		spec, app := g.containerSpec(init, i)
+		if !ipKnown && usesPodIP(spec) {
+			continue
+		}
+		attempt := statusOf(&snap, init, i).Attempt + 1
+		id := containerID(g.id, spec.Name, attempt)
+		cfg, err := g.containerConfig(spec, app, init, attempt, id)
+		if err != nil {
+			continue // the start reports it
+		}
+		f := &aheadCreate{done: make(chan struct{}), sb: sb}
+		if _, loaded := g.ahead.LoadOrStore(id, f); loaded {
+			continue
+		}
+		pull := g.images[spec.Image]
+		g.aheads.Add(1)
+		go func() {
+			defer g.aheads.Done()
+			defer close(f.done)
+			// The group's first pull of the image; a failed one is left
+			// to the start, which pulls again and reports it.
+			select {
+			case <-pull.done:
+			case <-ctx.Done():
+				return
+			}
+			if pull.result() != nil {
+				return
+			}
+			sp := trace.Begin(ctx, "container.create "+spec.Name)
+			err := g.e.backend.CreateContainer(ctx, sb, cfg)
+			sp.End(err)
+			if err != nil {
+				g.log.Debug("create ahead of start failed; the start tries again", "container", spec.Name, "err", err)
+				g.undoCreate(id, err)
+				return
+			}
+			f.ok = true
+		}()
+	}
+}
+
+// takeAhead tells whether run id was created ahead of its start in sb, and
+// is to be started as it is. One created in another sandbox (it was
+// replaced meanwhile) is removed, for the start to create it anew.
+func (g *group) takeAhead(id string, sb pod.Sandbox) bool {
+	v, ok := g.ahead.LoadAndDelete(id)
+	if !ok {
+		return false
+	}
+	f := v.(*aheadCreate)
+	select {
+	case <-f.done:
+	case <-g.ctx.Done():
+		return false
+	}
+	if !f.ok {
+		return false
+	}
+	if f.sb.PID != sb.PID || f.sb.NetNSPath != sb.NetNSPath || f.sb.IPCPath != sb.IPCPath || f.sb.UTSPath != sb.UTSPath || f.sb.PIDPath != sb.PIDPath {
+		g.removeContainer(id)
+		return false
+	}
+	return true
+}
+
+// dropAhead removes the runs created ahead that no start took over (the
+// group is restarted from its first init container).
+func (g *group) dropAhead() {
+	g.aheads.Wait()
+	g.ahead.Range(func(k, v any) bool {
+		g.ahead.Delete(k)
+		if v.(*aheadCreate).ok {
+			g.removeContainer(k.(string))
+		}
+		return true
+	})
+}
+
+// usesPodIP tells whether a container's environment holds the group's
+// address, known only once the network is set up.
+func usesPodIP(spec *api.ContainerCommon) bool {
+	for _, e := range spec.EnvironmentVar {
+		if e.FieldRef != nil && e.FieldRef.FieldPath == api.FieldPathPodIP {
+			return true
+		}
+	}
+	return false
+}
+
+// containerID is the backend ID of a container's run.
+func containerID(groupID, name string, attempt int) string {
+	return fmt.Sprintf("%s-%s-%d", groupID, name, attempt)
+}
+
 // ownsNetNS tells whether the backend makes the sandbox's network namespace
 // itself (NetNSOwner), so that the network is attached after the sandbox
 // starts rather than made before it.
@@ -549,15 +766,24 @@ func (g *group) ownsNetNS() bool {
 }
 
 // attachNetwork gives the group its network and writes the /etc files
-// that carry its address. With sb nil the network gets a new namespace
-// (the sandbox is started in it later); otherwise it goes into the
-// namespace of the running sandbox sb, whose NetNSPath then becomes the
-// pinned path, which stands for that namespace from here on.
+// that carry its address, as connectNetwork, and keeps them.
 func (g *group) attachNetwork(ctx context.Context, sb *pod.Sandbox) error {
-	var (
-		nw  pod.Network
-		err error
-	)
+	nw, etc, err := g.connectNetwork(ctx, sb)
+	if err != nil {
+		return err
+	}
+	g.network, g.etc = nw, etc
+	return nil
+}
+
+// connectNetwork gives the group its network and writes the /etc files
+// that carry its address. With sb nil the network gets a new namespace
+// (the sandbox is started in it, or joins it by path); otherwise it goes
+// into the namespace of the running sandbox sb, whose NetNSPath then
+// becomes the pinned path, which stands for that namespace from here on.
+func (g *group) connectNetwork(ctx context.Context, sb *pod.Sandbox) (nw pod.Network, etc pod.EtcPaths, err error) {
+	sp := trace.Begin(ctx, "network.setup")
+	defer func() { sp.End(err) }()
 	switch {
 	case sb == nil:
 		nw, err = g.e.net.Setup(ctx, g.id, networkOptions(g.req))
@@ -568,15 +794,16 @@ func (g *group) attachNetwork(ctx context.Context, sb *pod.Sandbox) error {
 		sb.NetNSPath = nw.NetNSPath
 	}
 	if err != nil {
-		return fmt.Errorf("network: %w", err)
+		return pod.Network{}, pod.EtcPaths{}, fmt.Errorf("network: %w", err)
 	}
-	g.network = nw
 	g.update(func(st *GroupStatus) { st.IPv4, st.IPv6 = nw.IPv4, nw.IPv6 })
-	g.etc, err = g.e.net.WriteEtcFiles(filepath.Join(g.dir, "etc"), etcFiles(g.req, nw))
+	esp := trace.Begin(ctx, "etc.write")
+	etc, err = g.e.net.WriteEtcFiles(filepath.Join(g.dir, "etc"), etcFiles(g.req, nw))
+	esp.End(err)
 	if err != nil {
-		return fmt.Errorf("write /etc files: %w", err)
+		return pod.Network{}, pod.EtcPaths{}, fmt.Errorf("write /etc files: %w", err)
 	}
-	return nil
+	return nw, etc, nil
 }
 
 // renewSandbox replaces a lost sandbox for a NetNSOwner backend. Its network
@@ -606,7 +833,7 @@ func (g *group) renewSandbox(ctx context.Context) (pod.Sandbox, error) {
 func (g *group) ensureSandbox() (pod.Sandbox, error) {
 	g.sandboxMu.Lock()
 	defer g.sandboxMu.Unlock()
-	if g.sandbox.PID > 0 && unix.Kill(g.sandbox.PID, 0) != unix.ESRCH {
+	if sandboxAlive(g.sandbox) {
 		return g.sandbox, nil
 	}
 	g.log.Warn("sandbox process is gone; starting it again", "pid", g.sandbox.PID)
@@ -628,6 +855,16 @@ func (g *group) ensureSandbox() (pod.Sandbox, error) {
 		st.event(g.e.opts.Now(), "Warning", "SandboxChanged", "", "Pod sandbox changed, it will be killed and re-created.")
 	})
 	return sb, nil
+}
+
+// sandboxAlive tells whether containers can still join sb: its process
+// runs, or it has none and its namespaces are files, which last until the
+// group is deleted.
+func sandboxAlive(sb pod.Sandbox) bool {
+	if sb.PID > 0 {
+		return unix.Kill(sb.PID, 0) != unix.ESRCH
+	}
+	return sb.IPCPath != ""
 }
 
 func (g *group) sandboxConfig() pod.SandboxConfig {
@@ -671,12 +908,12 @@ func (g *group) ensureImage(c *api.ContainerCommon) error {
 	case <-g.ctx.Done():
 		return g.ctx.Err()
 	}
-	if p.err == nil {
+	if p.result() == nil {
 		return nil
 	}
 	err := g.e.backend.EnsureImage(g.ctx, c.Image, c.ImagePullPolicy, imageAuth(g.req))
 	if err == nil {
-		p.err = nil
+		p.setResult(nil)
 	}
 	return err
 }
@@ -726,7 +963,7 @@ func (g *group) startContainer(init bool, i int) {
 		return
 	}
 	attempt := cur.Attempt + 1
-	id := fmt.Sprintf("%s-%s-%d", g.id, spec.Name, attempt)
+	id := containerID(g.id, spec.Name, attempt)
 	cfg, err := g.containerConfig(spec, app, init, attempt, id)
 	if err != nil {
 		fail(ReasonCreateConfigError, err)
@@ -737,10 +974,15 @@ func (g *group) startContainer(init bool, i int) {
 		fail(ReasonCreateContainerErr, err)
 		return
 	}
-	if err := g.e.backend.CreateContainer(g.ctx, sb, cfg); err != nil {
-		if !errors.Is(err, pod.ErrNameTaken) {
-			g.removeContainer(id)
-		}
+	if g.takeAhead(id, sb) {
+		err = nil // made ahead, from the same request and sandbox
+	} else {
+		sp := trace.Begin(g.ctx, "container.create "+spec.Name)
+		err = g.e.backend.CreateContainer(g.ctx, sb, cfg)
+		sp.End(err)
+	}
+	if err != nil {
+		g.undoCreate(id, err)
 		if errors.Is(err, pod.ErrCreateConfig) {
 			fail(ReasonCreateConfigError, err)
 		} else {
@@ -751,7 +993,9 @@ func (g *group) startContainer(init bool, i int) {
 	g.update(func(st *GroupStatus) {
 		st.event(g.e.opts.Now(), "Normal", "Created", spec.Name, "Created container "+spec.Name)
 	})
+	sp := trace.Begin(g.ctx, "container.start "+spec.Name)
 	exitCh, err := g.e.backend.StartContainer(g.ctx, id)
+	sp.End(err)
 	if err != nil {
 		g.removeContainer(id)
 		fail(ReasonRunContainerError, err)
@@ -767,7 +1011,10 @@ func (g *group) startContainer(init bool, i int) {
 		st.event(started, "Normal", "Started", spec.Name, "Started container "+spec.Name)
 	})
 	log.Debug("container started", "id", id, "attempt", attempt)
-	g.watchExit(init, i, attempt, exitCh)
+	g.watchExit(init, i, attempt, trace.Begin(g.ctx, "container.run "+spec.Name), exitCh)
+	if init {
+		g.createNext(i)
+	}
 	if app == nil {
 		return
 	}
@@ -884,10 +1131,12 @@ func (g *group) probed(u probes.Update) {
 	}
 }
 
-// watchExit hands the exit of a container's run to the supervisor.
-func (g *group) watchExit(init bool, i, attempt int, exitCh <-chan pod.Exit) {
+// watchExit hands the exit of a container's run to the supervisor; run,
+// the span of the run, ends with it.
+func (g *group) watchExit(init bool, i, attempt int, run trace.Span, exitCh <-chan pod.Exit) {
 	go func() {
 		ex, ok := <-exitCh
+		run.End(nil)
 		if !ok {
 			ex = pod.Exit{Code: 255, FinishedAt: g.e.opts.Now()}
 		}
@@ -1012,12 +1261,24 @@ func (g *group) stopProbes(name string, attempt int) {
 	}
 }
 
+// undoCreate removes what a failed create of run id may have made, unless
+// the backend found the name taken by something not of the group
+// (pod.ErrNameTaken), which is not the group's to remove.
+func (g *group) undoCreate(id string, err error) {
+	if !errors.Is(err, pod.ErrNameTaken) {
+		g.removeContainer(id)
+	}
+}
+
 // removeContainer removes a backend container on the group's behalf; a
 // failure is logged, and delete removes whatever is left.
 func (g *group) removeContainer(id string) {
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(g.ctx), time.Minute)
 	defer cancel()
-	if err := g.e.backend.RemoveContainer(ctx, id); err != nil {
+	sp := trace.Begin(ctx, "container.remove")
+	err := g.e.backend.RemoveContainer(ctx, id)
+	sp.End(err)
+	if err != nil {
 		g.log.Warn("remove container", "id", id, "err", err)
 	}
 }
@@ -1025,10 +1286,30 @@ func (g *group) removeContainer(id string) {
 // teardownHost undoes setup: the sandbox, the network and the volumes go
 // at once (none needs another), each whether or not the others succeed.
 func (g *group) teardownHost(ctx context.Context) error {
-	steps := []func() error{
-		func() error { return g.e.backend.RemoveSandbox(ctx, g.id) },
-		func() error { return g.e.net.Teardown(ctx, g.id) },
-		func() error { return g.e.vols.Cleanup(ctx, filepath.Join(g.dir, "volumes")) },
+	return g.teardownAfter(ctx, nil)
+}
+
+// teardownAfter is teardownHost for a group whose containers are stopped
+// but may not be removed yet: removeContainers, when not nil, removes
+// them, and the sandbox (which holds their cgroups) and the volumes (which
+// they mount) go once it is done, while the network goes at once.
+func (g *group) teardownAfter(ctx context.Context, removeContainers func() error) error {
+	removed := make(chan struct{})
+	var removeErr error
+	go func() {
+		defer close(removed)
+		if removeContainers != nil {
+			removeErr = removeContainers()
+		}
+	}()
+	steps := []struct {
+		name        string
+		needRemoved bool
+		do          func() error
+	}{
+		{"sandbox.remove", true, func() error { return g.e.backend.RemoveSandbox(ctx, g.id) }},
+		{"network.teardown", false, func() error { return g.e.net.Teardown(ctx, g.id) }},
+		{"volumes.cleanup", true, func() error { return g.e.vols.Cleanup(ctx, filepath.Join(g.dir, "volumes")) }},
 	}
 	errs := make([]error, len(steps))
 	var wg sync.WaitGroup
@@ -1036,7 +1317,31 @@ func (g *group) teardownHost(ctx context.Context) error {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			errs[i] = step()
+			if step.needRemoved {
+				<-removed
+			}
+			sp := trace.Begin(ctx, step.name)
+			errs[i] = step.do()
+			sp.End(errs[i])
+		}()
+	}
+	wg.Wait()
+	return errors.Join(append(errs, removeErr)...)
+}
+
+// eachContainer runs fn for every container of containers but the
+// sandbox, all at once, and joins their errors.
+func eachContainer(containers []pod.ContainerInfo, fn func(c pod.ContainerInfo) error) error {
+	errs := make([]error, len(containers))
+	var wg sync.WaitGroup
+	for i, c := range containers {
+		if c.Kind == pod.KindSandbox {
+			continue
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			errs[i] = fn(c)
 		}()
 	}
 	wg.Wait()
@@ -1048,36 +1353,44 @@ func (g *group) teardownHost(ctx context.Context) error {
 // the ones before it succeeded.
 func (g *group) delete(ctx context.Context) error {
 	g.deleteOnce.Do(func() {
+		ctx = trace.WithGroup(trace.WithRecorder(ctx, g.e.opts.Trace), g.id)
+		whole := trace.Begin(ctx, "group.delete")
 		g.cancel()
 		<-g.done
-		g.removals.Wait()
+		g.aheads.Wait() // what they create is listed below
 		g.e.probes.StopAll(g.id)
 		g.update(func(st *GroupStatus) { st.Phase = api.GroupTerminating })
 		grace := time.Duration(*g.req.TerminationGracePeriodSeconds) * time.Second
 		var errs []error
 		containers, err := g.e.backend.ListContainers(ctx, g.id)
 		errs = append(errs, err)
-		var wg sync.WaitGroup
-		var mu sync.Mutex
-		for _, c := range containers {
-			if c.Kind == pod.KindSandbox {
-				continue
+		// Every running container stops first, all at once; until then the
+		// group keeps its network (a preStop hook may need it).
+		errs = append(errs, eachContainer(containers, func(c pod.ContainerInfo) error {
+			if !c.Running {
+				return nil // ended; maybe being removed in the background
 			}
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				err := errors.Join(g.stopContainer(ctx, c.Name, c.Kind, c.ID, grace), g.e.backend.RemoveContainer(ctx, c.ID))
-				mu.Lock()
-				errs = append(errs, err)
-				mu.Unlock()
-			}()
-		}
-		wg.Wait()
+			sp := trace.Begin(ctx, "container.stop "+c.Name)
+			err := g.stopContainer(ctx, c.Name, c.Kind, c.ID, grace)
+			sp.End(err)
+			return err
+		}))
 		g.recordStopped(2 * time.Second)
-		// Only once everything under it is unmounted may the group's
-		// directory go: removing through a mount would delete what it
-		// shows (a host directory, say).
-		if err := g.teardownHost(ctx); err != nil {
+		// Then nothing runs in the group: the network goes while the
+		// containers are removed. Only once everything under it is
+		// unmounted may the group's directory go: removing through a
+		// mount would delete what it shows (a host directory, say).
+		err = g.teardownAfter(ctx, func() error {
+			// After the removals of ended runs, which would race these.
+			g.removals.Wait()
+			return eachContainer(containers, func(c pod.ContainerInfo) error {
+				sp := trace.Begin(ctx, "container.remove "+c.Name)
+				err := g.e.backend.RemoveContainer(ctx, c.ID)
+				sp.End(err)
+				return err
+			})
+		})
+		if err != nil {
 			errs = append(errs, err)
 		} else {
 			errs = append(errs, os.RemoveAll(g.dir))
@@ -1088,6 +1401,7 @@ func (g *group) delete(ctx context.Context) error {
 				g.deleteErr = err
 			}
 		}
+		whole.End(g.deleteErr)
 		close(g.gone)
 	})
 	return g.deleteErr
@@ -1109,6 +1423,7 @@ func (g *group) restartAll() error {
 	})
 	errs := g.stopAll(g.ctx)
 	g.recordStopped(5 * time.Second)
+	g.dropAhead()
 	g.update(func(st *GroupStatus) {
 		for _, list := range [][]ContainerStatus{st.InitContainers, st.Containers} {
 			for i := range list {

@@ -17,6 +17,10 @@ type Networker interface {
 	// backend's sandbox already holds (see NetNSOwner): the namespace is
 	// pinned where Setup would have made one, then attached alike.
 	SetupIn(ctx context.Context, groupID string, opts pod.NetworkOptions, nsPath string) (pod.Network, error)
+	// NetNSPath is where Setup pins the group's network namespace, known
+	// before Setup returns: containers are created to join it by path
+	// while CNI ADD still runs, and started once it is done.
+	NetNSPath(groupID string) string
 	// Teardown detaches and removes it; it succeeds when nothing is left,
 	// including when nothing was ever set up.
 	Teardown(ctx context.Context, groupID string) error

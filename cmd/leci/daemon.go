@@ -259,6 +259,10 @@ func daemonAction(ctx context.Context, g *globalOptions, opts daemonOptions, std
 	if cfg.Registries, err = daemonRegistries(opts.config, log); err != nil {
 		return err
 	}
+	if cfg.Trace, err = g.openTrace(); err != nil {
+		return err
+	}
+	defer cfg.Trace.Close()
 	env, err := host.Open(ctx, cfg, log)
 	if err != nil {
 		return err

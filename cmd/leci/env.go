@@ -11,6 +11,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"leci/host"
+	"leci/internal/trace"
 	"leci/runtime"
 	"leci/runtime/containerd"
 	"leci/runtime/docker"
@@ -29,6 +30,7 @@ type globalOptions struct {
 	cgroupRoot    string
 	hostPathAllow []string
 	logLevel      string
+	trace         string
 
 	subnet6        string
 	mtu            int
@@ -62,6 +64,16 @@ func (o *globalOptions) register(cmd *cobra.Command) {
 	f.StringVar(&o.publishAddress, "publish-address", "127.0.0.1", "host address ports are published on")
 	f.StringArrayVar(&o.hostPathAllow, "host-path-allow", nil, "host path prefix HostPath volumes may use (repeatable; default: any path except leci's root and the runtimes' state and sockets)")
 	f.StringVar(&o.logLevel, "log-level", "warn", "log level: debug, info, warn, error")
+	f.StringVar(&o.trace, "trace", "", "append how long each step of each group takes to this file, one JSON line per step (default: $"+trace.EnvVar+")")
+}
+
+// openTrace opens the trace file --trace or LECI_TRACE names; nil when
+// neither does.
+func (o *globalOptions) openTrace() (*trace.Recorder, error) {
+	if o.trace != "" {
+		return trace.Open(o.trace)
+	}
+	return trace.FromEnv()
 }
 
 func (o *globalOptions) logger(w io.Writer) *slog.Logger {

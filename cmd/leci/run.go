@@ -17,6 +17,7 @@ import (
 
 	"leci/api"
 	"leci/host"
+	"leci/internal/trace"
 	"leci/logs"
 	"leci/runtime"
 )
@@ -85,7 +86,14 @@ func runAction(ctx context.Context, g *globalOptions, stdin io.Reader, stdout, s
 	backoff := runtime.Backoff{Base: opts.backoffBase, Max: opts.backoffMax, ResetAfter: runtime.DefaultBackoff.ResetAfter}
 	cfg := g.hostConfig(backoff)
 	cfg.MetricsInterval = -1 // nothing asks a foreground run for metrics
+	if cfg.Trace, err = g.openTrace(); err != nil {
+		return err
+	}
+	defer cfg.Trace.Close()
+	tctx := trace.WithRecorder(ctx, cfg.Trace)
+	sp := trace.Begin(tctx, "run.open")
 	env, err := host.Open(ctx, cfg, log)
+	sp.End(err)
 	if err != nil {
 		return err
 	}
@@ -97,7 +105,9 @@ func runAction(ctx context.Context, g *globalOptions, stdin io.Reader, stdout, s
 	}
 	out := &lockedWriter{w: stdout}
 	fmt.Fprintf(stderr, "leci: group %s (%s) created\n", req.ContainerGroupName, id)
+	sp = trace.Begin(tctx, "run.follow")
 	final, why := follow(ctx, env.Engine, id, g.root, opts.timeout, out, stderr)
+	sp.End(nil)
 
 	if opts.finalStatus != "" {
 		if err := writeFinalStatus(opts.finalStatus, final); err != nil {
@@ -106,7 +116,10 @@ func runAction(ctx context.Context, g *globalOptions, stdin io.Reader, stdout, s
 	}
 	delCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Duration(*req.TerminationGracePeriodSeconds)*time.Second+time.Minute)
 	defer cancel()
-	if err := env.Engine.Delete(delCtx, id); err != nil {
+	sp = trace.Begin(tctx, "run.delete")
+	err = env.Engine.Delete(delCtx, id)
+	sp.End(err)
+	if err != nil {
 		fmt.Fprintf(stderr, "leci: delete group %s: %v\n", id, err)
 	}
 	fmt.Fprintf(stderr, "leci: group %s %s%s\n", id, final.Phase, why)
@@ -160,7 +173,7 @@ loop:
 				go func(name string, attempt int) {
 					defer followers.Done()
 					path := runtime.LogPath(root, id, name, attempt)
-					logs.Follow(logCtx, path, logs.FollowOptions{UntilWriterDone: true}, func(l logs.Line) error {
+					logs.Follow(logCtx, path, logs.FollowOptions{UntilWriterDone: true, Poll: runFollowPoll}, func(l logs.Line) error {
 						fmt.Fprintf(out, "%s| %s\n", name, l.Text)
 						return nil
 					})
@@ -271,3 +284,8 @@ func (l *lockedWriter) Write(p []byte) (int, error) {
 	defer l.mu.Unlock()
 	return l.w.Write(p)
 }
+
+// runFollowPoll is how often `leci run` looks for new output: often, since
+// the run ends only once the last lines are shown, and a foreground run
+// follows a few files at most.
+const runFollowPoll = 10 * time.Millisecond

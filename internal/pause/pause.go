@@ -1,5 +1,6 @@
-// Package pause is the sandbox process of a container group: the leci
-// binary run as "/leci pause" from a rootfs that holds only that binary. It
+// Package pause is the sandbox process of a container group, run as
+// "/leci pause" from a root filesystem that holds only that program
+// (leci-helper, or the leci binary when it was built without one). It
 // does nothing but exist, so that the group's IPC and UTS namespaces (and
 // with a shared PID namespace, the PID one) outlive the containers that join
 // them, and, as PID 1 of a shared PID namespace, reap the processes
@@ -11,7 +12,6 @@ import (
 	"errors"
 	"os"
 	"os/signal"
-	"runtime/debug"
 
 	"golang.org/x/sys/unix"
 )
@@ -21,6 +21,11 @@ import (
 // that has exited: as PID 1 of a PID namespace it is the parent of all
 // orphans there, and an unreaped one would stay a zombie in the process
 // table. After setup it allocates nothing, so its heap stays what it is.
+//
+// Run forces no garbage collection: a program that allocated little has
+// nothing to give back, and a collection would only make the process
+// bigger (the collector's own pages stay). A caller whose start-up
+// allocated much calls debug.FreeOSMemory first.
 func Run(ctx context.Context) error {
 	// As PID 1 the kernel drops signals that have no handler, but the Go
 	// runtime installs handlers for all of them and its defaults kill the
@@ -40,9 +45,6 @@ func Run(ctx context.Context) error {
 
 	// Children that ended before the handler was there.
 	reapAll()
-	// Give back what start-up took (the cobra command tree, flags): this
-	// process lives as long as the group, one per group.
-	debug.FreeOSMemory()
 	if started != nil {
 		started()
 	}

@@ -47,8 +47,9 @@ type BackendOptions struct {
 	// Root is leci's state directory; the sandbox's root filesystem lives
 	// in Root/sandbox-rootfs. Default /var/lib/leci.
 	Root string
-	// LeciBinary is the static leci binary put into the sandbox's root
-	// filesystem as /leci. Default: this process's executable.
+	// LeciBinary is the static program put into the sandbox's root
+	// filesystem as /leci and run as "/leci pause": leci-helper, or the
+	// leci binary itself. Default: this process's executable.
 	LeciBinary string
 	// SandboxArgs is the sandbox's process. Default ["/leci", "pause"].
 	SandboxArgs []string

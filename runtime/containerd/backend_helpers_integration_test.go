@@ -23,14 +23,13 @@ import (
 )
 
 var (
-	leciBinOnce  sync.Once
-	leciBinDir   string
-	leciBinPath  string
-	leciBinErr   error
-	leciHasPause bool
+	leciBinOnce sync.Once
+	leciBinDir  string
+	leciBuild   testutil.LeciBuild
+	leciBinErr  error
 )
 
-// TestMain removes the leci binary the backend tests build, once, for all.
+// TestMain removes the binaries the backend tests build, once, for all.
 func TestMain(m *testing.M) {
 	code := m.Run()
 	if leciBinDir != "" {
@@ -39,39 +38,21 @@ func TestMain(m *testing.M) {
 	os.Exit(code)
 }
 
-// leciBinary builds the static leci binary from this module, once per test
-// run, and tells whether it has the sandbox's pause command yet.
-func leciBinary(t *testing.T) (path string, hasPause bool) {
+// sandboxBinary builds leci-helper (and leci carrying it) from this module,
+// once per test run, and returns leci-helper, the sandbox's /leci as leci
+// places it.
+func sandboxBinary(t *testing.T) string {
 	t.Helper()
 	leciBinOnce.Do(func() {
-		goBin, err := exec.LookPath("go")
-		if err != nil {
-			goBin = "/usr/local/go/bin/go"
-		}
-		out, err := exec.Command(goBin, "env", "GOMOD").Output()
-		if err != nil {
-			leciBinErr = fmt.Errorf("go env GOMOD: %w", err)
-			return
-		}
-		modRoot := filepath.Dir(strings.TrimSpace(string(out)))
 		if leciBinDir, leciBinErr = os.MkdirTemp("", "leci-bin-"); leciBinErr != nil {
 			return
 		}
-		leciBinPath = filepath.Join(leciBinDir, "leci")
-		cmd := exec.Command(goBin, "build", "-o", leciBinPath, "./cmd/leci")
-		cmd.Dir = modRoot
-		cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
-		if out, err := cmd.CombinedOutput(); err != nil {
-			leciBinErr = fmt.Errorf("go build ./cmd/leci: %w\n%s", err, out)
-			return
-		}
-		// A hidden command still answers --help.
-		leciHasPause = exec.Command(leciBinPath, "pause", "--help").Run() == nil
+		leciBuild, leciBinErr = testutil.BuildLeci(leciBinDir)
 	})
 	if leciBinErr != nil {
 		t.Fatal(leciBinErr)
 	}
-	return leciBinPath, leciHasPause
+	return leciBuild.Helper
 }
 
 // backendEnv is one test's backend: its own containerd namespace on its
@@ -80,6 +61,7 @@ type backendEnv struct {
 	conn    *Conn
 	b       *Backend
 	netns   string // path of the pinned network namespace
+	root    string // the backend's state directory
 	group   string
 	logDir  string
 	sbArgs  []string
@@ -103,24 +85,20 @@ func newBackendEnv(t *testing.T) *backendEnv {
 		t.Fatalf("import test image: %v", err)
 	}
 
-	leci, hasPause := leciBinary(t)
-	// Until leci has its pause command, busybox waits in the sandbox.
-	args := []string{"/busybox", "sleep", "infinity"}
-	if hasPause {
-		args = []string{"/leci", "pause"}
-	}
-	t.Logf("sandbox process: %q", args)
+	leci := sandboxBinary(t)
+	args := []string{"/leci", "pause"}
 
 	suffix := randomSuffix(t)
 	e := &backendEnv{
 		conn:   conn,
+		root:   t.TempDir(),
 		group:  "eci-test-" + suffix,
 		logDir: t.TempDir(),
 		sbArgs: args,
 		ctx:    ctx,
 	}
 	e.b, err = NewBackend(conn, BackendOptions{
-		Root:               t.TempDir(),
+		Root:               e.root,
 		SandboxArgs:        args,
 		SandboxRootfsFiles: map[string]string{"/leci": leci, "/busybox": testimage.BusyboxPath},
 	}, testLogger(t))
@@ -198,12 +176,13 @@ func (e *backendEnv) run(t *testing.T, sb pod.Sandbox, cfg pod.ContainerConfig) 
 	began := time.Now()
 	exit := awaitExit(t, e.start(t, sb, cfg), 30*time.Second)
 	t.Logf("container %s create→start→exit: %v", cfg.Name, time.Since(began).Round(time.Millisecond))
+	// Read once the task is deleted: its output is then all written.
+	if err := e.b.RemoveContainer(e.ctx, cfg.ID); err != nil {
+		t.Errorf("remove %s: %v", cfg.Name, err)
+	}
 	out, err := os.ReadFile(cfg.LogPath)
 	if err != nil {
 		t.Errorf("read log: %v", err)
-	}
-	if err := e.b.RemoveContainer(e.ctx, cfg.ID); err != nil {
-		t.Errorf("remove %s: %v", cfg.Name, err)
 	}
 	return exit, string(out)
 }

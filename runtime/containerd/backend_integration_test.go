@@ -16,15 +16,72 @@ import (
 	"leci/pod"
 )
 
-// TestBackendSandbox starts a group's sandbox and checks what its containers
-// share with it, that one shim serves the group, and that removing leaves
-// nothing behind.
+// TestBackendSandboxNamespaceFiles starts the sandbox of a group that does
+// not share its PID namespace: no process, its IPC and UTS namespaces held
+// as files with the hostname set, the sysctls applied by each container,
+// one shim per container, and nothing left once removed.
+func TestBackendSandboxNamespaceFiles(t *testing.T) {
+	e := newBackendEnv(t)
+	cfg := e.sandboxConfig()
+	cfg.Resources = pod.Resources{CPU: 0.5, MemoryBytes: 256 << 20}
+	cfg.Sysctls = map[string]string{"net.ipv4.ip_unprivileged_port_start": "81"}
+	sb := e.startSandbox(t, cfg)
+	if sb.PID != 0 || sb.PIDPath != "" || sb.NetNSPath != e.netns || sb.CgroupParent != "/leci/"+e.group {
+		t.Errorf("sandbox = %+v, want no process", sb)
+	}
+	for _, p := range []string{sb.IPCPath, sb.UTSPath} {
+		if !strings.HasPrefix(p, e.root) {
+			t.Errorf("namespace file %s is not under leci's root %s", p, e.root)
+		}
+	}
+	if list, err := e.b.ListContainers(e.ctx, e.group); err != nil || len(list) != 0 {
+		t.Errorf("containers of a group with no sandbox process: %+v (%v)", list, err)
+	}
+	// Started again (leci restarted), it keeps the same namespaces.
+	if again := e.startSandbox(t, cfg); again.IPCPath != sb.IPCPath || nsInode(t, again.UTSPath) != nsInode(t, sb.UTSPath) {
+		t.Errorf("second start: %+v, want %+v", again, sb)
+	}
+
+	sleeper := e.containerConfig("sleeper", "sleep 1000")
+	sleeperExit := e.start(t, sb, sleeper)
+	probe := e.containerConfig("probe", "hostname; for n in net ipc uts; do readlink /proc/self/ns/$n; done; cat /proc/sys/net/ipv4/ip_unprivileged_port_start")
+	exit, out := e.run(t, sb, probe)
+	if exit.Code != 0 {
+		t.Fatalf("probe exit %+v, output %q", exit, out)
+	}
+	want := fmt.Sprintf("%s\nnet:[%d]\nipc:[%d]\nuts:[%d]\n81\n", cfg.Hostname, nsInode(t, e.netns), nsInode(t, sb.IPCPath), nsInode(t, sb.UTSPath))
+	if out != want {
+		t.Errorf("probe saw %q, want %q", out, want)
+	}
+	if err := e.b.RemoveContainer(e.ctx, sleeper.ID); err != nil {
+		t.Fatal(err)
+	}
+	awaitExit(t, sleeperExit, 10*time.Second)
+	if err := e.b.RemoveSandbox(e.ctx, e.group); err != nil {
+		t.Fatal(err)
+	}
+	e.removed = true
+	e.assertGroupGone(t)
+	for _, p := range []string{sb.IPCPath, sb.UTSPath, filepath.Dir(sb.IPCPath)} {
+		if _, err := os.Lstat(p); !errors.Is(err, os.ErrNotExist) {
+			t.Errorf("%s left after removal (%v)", p, err)
+		}
+	}
+	if err := e.b.RemoveSandbox(e.ctx, e.group); err != nil {
+		t.Errorf("second remove sandbox: %v", err)
+	}
+}
+
+// TestBackendSandbox starts the sandbox of a group that shares its PID
+// namespace, and checks what its containers share with it, that one shim
+// serves the group, and that removing leaves nothing behind.
 func TestBackendSandbox(t *testing.T) {
 	e := newBackendEnv(t)
 	if n := len(shimPIDs(t, e.conn.Namespace())); n != 0 {
 		t.Fatalf("%d shims before the sandbox", n)
 	}
 	cfg := e.sandboxConfig()
+	cfg.SharePID = true
 	cfg.Resources = pod.Resources{CPU: 0.5, MemoryBytes: 256 << 20}
 	cfg.Sysctls = map[string]string{"net.ipv4.ip_unprivileged_port_start": "81"}
 	sb := e.startSandbox(t, cfg)
@@ -32,8 +89,13 @@ func TestBackendSandbox(t *testing.T) {
 	if err := syscall.Kill(sb.PID, 0); err != nil {
 		t.Fatalf("sandbox pid %d: %v", sb.PID, err)
 	}
-	if sb.NetNSPath != e.netns || sb.PIDPath != "" || sb.CgroupParent != "/leci/"+e.group {
+	if sb.NetNSPath != e.netns || sb.PIDPath != fmt.Sprintf("/proc/%d/ns/pid", sb.PID) || sb.CgroupParent != "/leci/"+e.group {
 		t.Errorf("sandbox = %+v", sb)
+	}
+	for _, n := range []struct{ name, file string }{{"ipc", sb.IPCPath}, {"uts", sb.UTSPath}} {
+		if nsInode(t, fmt.Sprintf("/proc/%d/ns/%s", sb.PID, n.name)) != nsInode(t, n.file) {
+			t.Errorf("the sandbox process is not in the group's %s namespace %s", n.name, n.file)
+		}
 	}
 	if got := nsInode(t, fmt.Sprintf("/proc/%d/ns/net", sb.PID)); got != nsInode(t, e.netns) {
 		t.Errorf("sandbox is not in the network namespace")
@@ -98,8 +160,8 @@ func TestBackendSandbox(t *testing.T) {
 			t.Errorf("namespace %d = %q, want %q", i, lines[i+1], want)
 		}
 	}
-	if pidNS := fmt.Sprintf("pid:[%d]", nsInode(t, fmt.Sprintf("/proc/%d/ns/pid", sb.PID))); lines[4] == pidNS {
-		t.Error("container shares the sandbox's PID namespace without SharePID")
+	if pidNS := fmt.Sprintf("pid:[%d]", nsInode(t, fmt.Sprintf("/proc/%d/ns/pid", sb.PID))); lines[4] != pidNS {
+		t.Errorf("container's PID namespace %s, want the sandbox's %s", lines[4], pidNS)
 	}
 	if exit.StartedAt.IsZero() || exit.FinishedAt.Before(exit.StartedAt) {
 		t.Errorf("exit times %+v", exit)
@@ -206,8 +268,8 @@ func TestBackendProcess(t *testing.T) {
 	if !errors.Is(err, pod.ErrCreateConfig) {
 		t.Fatalf("create as non-root with a root image: %v, want ErrCreateConfig", err)
 	}
-	if list, err := e.b.ListContainers(e.ctx, e.group); err != nil || len(list) != 1 {
-		t.Errorf("containers after a refused create: %+v (%v), want the sandbox only", list, err)
+	if list, err := e.b.ListContainers(e.ctx, e.group); err != nil || len(list) != 0 {
+		t.Errorf("containers after a refused create: %+v (%v), want none", list, err)
 	}
 	if n := countSnapshots(t, e.conn); n != 1 {
 		t.Errorf("snapshots after a refused create: %d, want the image's one", n)

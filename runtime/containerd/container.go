@@ -12,6 +12,7 @@ import (
 	"github.com/containerd/errdefs"
 	"github.com/opencontainers/image-spec/identity"
 
+	"leci/internal/trace"
 	"leci/pod"
 )
 
@@ -69,7 +70,10 @@ func (b *Backend) CreateContainer(ctx context.Context, sb pod.Sandbox, cfg pod.C
 	// it is removed when the rest fails (a spec error included), and only
 	// if this call made it.
 	snapshots := cl.SnapshotService(snapshotter)
-	if _, err := snapshots.Prepare(ctx, cfg.ID, identity.ChainID(diffIDs).String(), snapshotOfGroup(cfg.GroupID)); err != nil {
+	sp := trace.Begin(ctx, "snapshot.prepare")
+	_, err = snapshots.Prepare(ctx, cfg.ID, identity.ChainID(diffIDs).String(), snapshotOfGroup(cfg.GroupID))
+	sp.End(err)
+	if err != nil {
 		return fmt.Errorf("container %s: prepare snapshot: %w", cfg.ID, err)
 	}
 	defer func() {
@@ -87,6 +91,8 @@ func (b *Backend) CreateContainer(ctx context.Context, sb pod.Sandbox, cfg pod.C
 		specOpts = append(specOpts, withCPUQuotaCap(quota))
 	}
 	ext := containerExtension{LogPath: cfg.LogPath, TTY: cfg.TTY, StopSignal: ociImg.Config.StopSignal}
+	sp = trace.Begin(ctx, "container.new")
+	defer func() { sp.End(retErr) }()
 	_, err = cl.NewContainer(ctx, cfg.ID,
 		client.WithImageName(img.Name),
 		client.WithSnapshotter(snapshotter),
@@ -138,10 +144,16 @@ func (b *Backend) removeContainer(ctx context.Context, ctr client.Container) err
 	if err != nil {
 		return fmt.Errorf("container %s: %w", id, err)
 	}
-	if err := b.deleteTask(ctx, ctr); err != nil {
+	sp := trace.Begin(ctx, "task.delete")
+	err = b.deleteTask(ctx, ctr)
+	sp.End(err)
+	if err != nil {
 		return err
 	}
-	if err := ctr.Delete(ctx, client.WithSnapshotCleanup); err != nil && !errdefs.IsNotFound(err) {
+	sp = trace.Begin(ctx, "container.delete")
+	err = ctr.Delete(ctx, client.WithSnapshotCleanup)
+	sp.End(err)
+	if err != nil && !errdefs.IsNotFound(err) {
 		return fmt.Errorf("delete container %s: %w", id, err)
 	}
 	// runc deletes the cgroup with the task; one is left only when that

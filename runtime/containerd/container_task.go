@@ -12,6 +12,7 @@ import (
 	"github.com/containerd/errdefs"
 	"github.com/moby/sys/signal"
 
+	"leci/internal/trace"
 	"leci/pod"
 )
 
@@ -50,7 +51,9 @@ func (b *Backend) StartContainer(ctx context.Context, id string) (_ <-chan pod.E
 		cgroupsPath = spec.Linux.CgroupsPath
 	}
 
+	sp := trace.Begin(ctx, "task.new")
 	task, err := ctr.NewTask(ctx, b.ioFor(ext))
+	sp.End(err)
 	if err != nil {
 		return nil, fmt.Errorf("create task %s: %w", id, err)
 	}
@@ -74,7 +77,10 @@ func (b *Backend) StartContainer(ctx context.Context, id string) (_ <-chan pod.E
 	// Taken before the call: the process may have run and exited by the
 	// time Start returns.
 	started := time.Now()
-	if err := task.Start(ctx); err != nil {
+	sp = trace.Begin(ctx, "task.start")
+	err = task.Start(ctx)
+	sp.End(err)
+	if err != nil {
 		cancelWait()
 		return nil, fmt.Errorf("start task %s: %w", id, err)
 	}

@@ -54,9 +54,13 @@ func containerSpecOpts(img ocispec.ImageConfig, sb pod.Sandbox, cfg pod.Containe
 	if sb.CgroupParent != "" {
 		opts = append(opts, oci.WithCgroup(path.Join(sb.CgroupParent, cfg.ID)))
 	}
-	if groupID != "" {
+	if groupID != "" && sb.PID > 0 {
+		// One shim for the group only while a sandbox process keeps it
+		// up: without one, a container created as the group's last one is
+		// removed could land on a shim that is shutting down.
 		opts = append(opts, oci.WithAnnotations(map[string]string{groupAnnotation: groupID}))
 	}
+	opts = append(opts, withSysctls(sb.Sysctls))
 	if cfg.Privileged {
 		// Every capability, no masked or read-only paths, writable sysfs and
 		// cgroupfs, no seccomp, the host's devices; and setuid binaries work.

@@ -15,13 +15,12 @@ import (
 // capabilities, since it only waits.
 const sandboxUID = 65534
 
-// sandboxSpecOpts builds the sandbox's spec: the read-only rootfs holding
-// the leci binary, the sandbox process, the group's hostname and sysctls,
-// the group's network namespace joined (a new one when none is given) and
-// new IPC, UTS, PID and mount namespaces that the containers then join.
-// The PID namespace is always new, so the sandbox process is PID 1 of it
-// whether or not the group shares it.
-func sandboxSpecOpts(rootfs string, args []string, cfg pod.SandboxConfig, cgroupsPath string) []oci.SpecOpts {
+// sandboxSpecOpts builds the spec of a group's sandbox process, which
+// exists to be PID 1 of the group's shared PID namespace: the read-only
+// rootfs holding the sandbox binary, no capabilities, and the group's
+// network, IPC and UTS namespaces joined (the hostname is already set in
+// the UTS one) with a new PID namespace that the containers then join.
+func sandboxSpecOpts(rootfs string, args []string, sb pod.Sandbox, cgroupsPath string) []oci.SpecOpts {
 	opts := []oci.SpecOpts{
 		oci.WithRootFSPath(rootfs),
 		oci.WithRootFSReadonly(),
@@ -31,16 +30,10 @@ func sandboxSpecOpts(rootfs string, args []string, cfg pod.SandboxConfig, cgroup
 		withNoCapabilities,
 		oci.WithNoNewPrivileges,
 		oci.WithCgroup(cgroupsPath),
-		oci.WithAnnotations(map[string]string{groupAnnotation: cfg.GroupID}),
-		withSysctls(cfg.Sysctls),
+		// Its containers share its shim, which its life keeps up.
+		oci.WithAnnotations(map[string]string{groupAnnotation: sb.GroupID}),
 	}
-	if cfg.Hostname != "" {
-		opts = append(opts, oci.WithHostname(cfg.Hostname))
-	}
-	if cfg.NetNSPath != "" {
-		opts = append(opts, oci.WithLinuxNamespace(specs.LinuxNamespace{Type: specs.NetworkNamespace, Path: cfg.NetNSPath}))
-	}
-	return opts
+	return append(opts, joinSandbox(pod.Sandbox{NetNSPath: sb.NetNSPath, IPCPath: sb.IPCPath, UTSPath: sb.UTSPath})...)
 }
 
 func withNoCapabilities(_ context.Context, _ oci.Client, _ *containers.Container, s *oci.Spec) error {
@@ -51,8 +44,9 @@ func withNoCapabilities(_ context.Context, _ oci.Client, _ *containers.Container
 	return nil
 }
 
-// withSysctls sets namespaced sysctls; runc writes them inside the
-// sandbox's network and IPC namespaces, which the containers share.
+// withSysctls sets the group's namespaced sysctls; runc writes them inside
+// the group's network and IPC namespaces, which every container joins, so
+// each container's start applies them again, to the same values.
 func withSysctls(sysctls map[string]string) oci.SpecOpts {
 	return func(_ context.Context, _ oci.Client, _ *containers.Container, s *oci.Spec) error {
 		if len(sysctls) == 0 {

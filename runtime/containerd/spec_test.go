@@ -398,30 +398,28 @@ func TestSpecSecurity(t *testing.T) {
 }
 
 func TestSandboxSpec(t *testing.T) {
-	cfg := pod.SandboxConfig{
+	sb := pod.Sandbox{
 		GroupID:   "eci-1",
-		Hostname:  "web-1",
 		NetNSPath: "/run/netns/eci-1",
-		Sysctls:   map[string]string{"net.ipv4.ip_unprivileged_port_start": "0"},
+		IPCPath:   "/var/lib/leci/sandboxes/eci-1/ipc",
+		UTSPath:   "/var/lib/leci/sandboxes/eci-1/uts",
 	}
 	ctx := namespaces.WithNamespace(context.Background(), "test")
 	rootfs := t.TempDir()
 	s, err := oci.GenerateSpec(ctx, nil, &containers.Container{ID: "eci-1-sandbox"},
-		sandboxSpecOpts(rootfs, []string{"/leci", "pause"}, cfg, "/leci/eci-1/sandbox")...)
+		sandboxSpecOpts(rootfs, []string{"/leci", "pause"}, sb, "/leci/eci-1/sandbox")...)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if s.Root.Path != rootfs || !s.Root.Readonly {
 		t.Errorf("root = %+v, want %s read-only", s.Root, rootfs)
 	}
-	if !slices.Equal(s.Process.Args, []string{"/leci", "pause"}) || s.Hostname != "web-1" {
+	// The hostname lives in the pinned UTS namespace: the sandbox sets none.
+	if !slices.Equal(s.Process.Args, []string{"/leci", "pause"}) || s.Hostname != "" {
 		t.Errorf("args %q hostname %q", s.Process.Args, s.Hostname)
 	}
 	if s.Linux.CgroupsPath != "/leci/eci-1/sandbox" || s.Annotations[groupAnnotation] != "eci-1" {
 		t.Errorf("cgroups path %q, annotations %v", s.Linux.CgroupsPath, s.Annotations)
-	}
-	if s.Linux.Sysctl["net.ipv4.ip_unprivileged_port_start"] != "0" {
-		t.Errorf("sysctls = %v", s.Linux.Sysctl)
 	}
 	if c := s.Process.Capabilities; len(c.Bounding)+len(c.Effective)+len(c.Permitted) != 0 {
 		t.Errorf("sandbox capabilities = %+v, want none", c)
@@ -429,18 +427,47 @@ func TestSandboxSpec(t *testing.T) {
 	if s.Process.User.UID != sandboxUID {
 		t.Errorf("sandbox uid = %d", s.Process.User.UID)
 	}
-	if got := namespacePath(s, specs.NetworkNamespace); got != cfg.NetNSPath {
-		t.Errorf("network namespace = %q", got)
-	}
-	for _, typ := range []specs.LinuxNamespaceType{specs.IPCNamespace, specs.UTSNamespace, specs.PIDNamespace, specs.MountNamespace} {
+	for typ, want := range map[specs.LinuxNamespaceType]string{
+		specs.NetworkNamespace: sb.NetNSPath, specs.IPCNamespace: sb.IPCPath, specs.UTSNamespace: sb.UTSPath,
+		specs.PIDNamespace: "", specs.MountNamespace: "",
+	} {
 		found := false
 		for _, ns := range s.Linux.Namespaces {
-			if ns.Type == typ && ns.Path == "" {
+			if ns.Type == typ && ns.Path == want {
 				found = true
 			}
 		}
 		if !found {
-			t.Errorf("no new %s namespace", typ)
+			t.Errorf("%s namespace: want path %q, have %+v", typ, want, s.Linux.Namespaces)
 		}
+	}
+}
+
+// A container joins the group's namespaces by path and applies the
+// group's sysctls itself; it shares a shim with the group only while a
+// sandbox process keeps that shim up.
+func TestContainerJoinsNamespaceFiles(t *testing.T) {
+	sb := pod.Sandbox{
+		GroupID:   "eci-1",
+		NetNSPath: "/run/netns/eci-1",
+		IPCPath:   "/var/lib/leci/sandboxes/eci-1/ipc",
+		UTSPath:   "/var/lib/leci/sandboxes/eci-1/uts",
+		Sysctls:   map[string]string{"net.ipv4.ip_unprivileged_port_start": "0"},
+	}
+	s := mustGenerate(t, baseImage(), sb, pod.ContainerConfig{ID: "eci-1-c-1", Name: "c"})
+	if s.Linux.Sysctl["net.ipv4.ip_unprivileged_port_start"] != "0" {
+		t.Errorf("sysctls = %v", s.Linux.Sysctl)
+	}
+	if _, ok := s.Annotations[groupAnnotation]; ok {
+		t.Errorf("a group with no sandbox process shares a shim: %v", s.Annotations)
+	}
+	for typ, want := range map[specs.LinuxNamespaceType]string{specs.IPCNamespace: sb.IPCPath, specs.UTSNamespace: sb.UTSPath} {
+		if got := namespacePath(s, typ); got != want {
+			t.Errorf("%s namespace = %q, want %q", typ, got, want)
+		}
+	}
+	sb.PID = 42
+	if s := mustGenerate(t, baseImage(), sb, pod.ContainerConfig{ID: "eci-1-c-1", Name: "c"}); s.Annotations[groupAnnotation] != "eci-1" {
+		t.Errorf("with a sandbox process, annotations = %v", s.Annotations)
 	}
 }

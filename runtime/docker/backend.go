@@ -55,8 +55,9 @@ type Options struct {
 	// Root is leci's state directory; it names the owner of the containers
 	// (label leci.owner). Default /var/lib/leci.
 	Root string
-	// LeciBinary is the static leci binary put into the sandbox image as
-	// /leci. Default: this process's executable.
+	// LeciBinary is the static program put into the sandbox image as
+	// /leci and run as "/leci pause": leci-helper, or the leci binary
+	// itself. Default: this process's executable.
 	LeciBinary string
 	// CgroupRoot is the cgroup holding the groups' cgroups,
 	// CgroupRoot/<group ID>. Default /leci.

@@ -10,7 +10,6 @@ import (
 	"io"
 	"log/slog"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -27,50 +26,35 @@ import (
 
 var (
 	leciBinOnce sync.Once
-	leciBinPath string
+	leciBinDir  string
+	leciBuild   testutil.LeciBuild
 	leciBinErr  error
 )
 
-// TestMain removes the leci binary the tests build.
+// TestMain removes the binaries the tests build.
 func TestMain(m *testing.M) {
 	code := m.Run()
-	if leciBinPath != "" {
-		os.RemoveAll(filepath.Dir(leciBinPath))
+	if leciBinDir != "" {
+		os.RemoveAll(leciBinDir)
 	}
 	os.Exit(code)
 }
 
-// leciBinary builds the static leci binary of this module once: the
-// sandbox image holds it.
-func leciBinary(t *testing.T) string {
+// sandboxBinary builds leci-helper (and leci carrying it) from this module
+// once, and returns leci-helper: the sandbox image holds it, as leci makes
+// it.
+func sandboxBinary(t *testing.T) string {
 	t.Helper()
 	leciBinOnce.Do(func() {
-		goBin, err := exec.LookPath("go")
-		if err != nil {
-			goBin = "/usr/local/go/bin/go"
-		}
-		out, err := exec.Command(goBin, "env", "GOMOD").Output()
-		if err != nil {
-			leciBinErr = fmt.Errorf("go env GOMOD: %w", err)
+		if leciBinDir, leciBinErr = os.MkdirTemp("", "leci-bin-"); leciBinErr != nil {
 			return
 		}
-		dir, err := os.MkdirTemp("", "leci-bin-")
-		if err != nil {
-			leciBinErr = err
-			return
-		}
-		leciBinPath = filepath.Join(dir, "leci")
-		cmd := exec.Command(goBin, "build", "-o", leciBinPath, "./cmd/leci")
-		cmd.Dir = filepath.Dir(strings.TrimSpace(string(out)))
-		cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
-		if out, err := cmd.CombinedOutput(); err != nil {
-			leciBinErr = fmt.Errorf("go build ./cmd/leci: %w\n%s", err, out)
-		}
+		leciBuild, leciBinErr = testutil.BuildLeci(leciBinDir)
 	})
 	if leciBinErr != nil {
 		t.Fatal(leciBinErr)
 	}
-	return leciBinPath
+	return leciBuild.Helper
 }
 
 type testWriter struct{ t *testing.T }
@@ -98,7 +82,7 @@ func newEnv(t *testing.T) *env {
 	ctx := context.Background()
 	log := slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	cgroupRoot := "/leci-dockertest-" + filepath.Base(root)
-	b, err := New(ctx, Options{Host: d.Host, Root: root, LeciBinary: leciBinary(t), CgroupRoot: cgroupRoot}, log)
+	b, err := New(ctx, Options{Host: d.Host, Root: root, LeciBinary: sandboxBinary(t), CgroupRoot: cgroupRoot}, log)
 	if err != nil {
 		t.Fatal(err)
 	}

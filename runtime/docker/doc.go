@@ -11,8 +11,8 @@
 //     driver (--exec-opt native.cgroupdriver=cgroupfs), which NewBackend
 //     checks;
 //   - a sandbox container "<group>-sandbox" running "/leci pause" from a
-//     local image holding only the leci binary (imported with ImageImport
-//     from a tar made here, tagged with the binary's hash, so nothing is
+//     local image holding only leci-helper as /leci (imported with ImageImport
+//     from a tar made here, tagged with the program's hash, so nothing is
 //     pulled and a new binary gets a new image), with network mode none,
 //     Docker's restart policy off, and its own IPC and PID namespaces;
 //   - the group's containers, named by their leci IDs, joining the sandbox

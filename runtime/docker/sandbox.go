@@ -23,8 +23,8 @@ import (
 	"leci/runtime"
 )
 
-// sandboxRepo is the repository of the sandbox images; the tag is the
-// leci binary's hash.
+// sandboxRepo is the repository of the sandbox images; the tag is the hash
+// of the program in it (Options.LeciBinary).
 const sandboxRepo = "leci.local/sandbox"
 
 // errNotAdoptable is returned by StartSandbox when it is asked for the
@@ -48,10 +48,11 @@ func stampOf(fi fs.FileInfo) fileStamp {
 	return s
 }
 
-// ensureSandboxImage returns the sandbox image of the current leci binary,
-// importing it when the Engine does not have it: a root filesystem holding
-// only /leci and empty mount points, made here as a tar, so nothing is
-// pulled. The binary is hashed again only when its file changed.
+// ensureSandboxImage returns the sandbox image of the current sandbox
+// program (Options.LeciBinary), importing it when the Engine does not have
+// it: a root filesystem holding only that program as /leci and empty mount
+// points, made here as a tar, so nothing is pulled. The program is hashed
+// again only when its file changed.
 func (b *Backend) ensureSandboxImage(ctx context.Context) (string, error) {
 	b.sandboxMu.Lock()
 	defer b.sandboxMu.Unlock()
@@ -85,8 +86,8 @@ func (b *Backend) ensureSandboxImage(ctx context.Context) (string, error) {
 	return ref, nil
 }
 
-// removeOldSandboxImages removes the sandbox images of earlier leci
-// binaries. One that a sandbox still runs from is refused by the Engine and
+// removeOldSandboxImages removes the sandbox images of earlier sandbox
+// programs. One that a sandbox still runs from is refused by the Engine and
 // stays until a later import.
 func (b *Backend) removeOldSandboxImages(ctx context.Context, current string) {
 	list, err := b.cli.ImageList(ctx, image.ListOptions{Filters: filters.NewArgs(filters.Arg("reference", sandboxRepo))})

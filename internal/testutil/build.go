@@ -1,0 +1,76 @@
+package testutil
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strings"
+)
+
+// LeciBuild is leci built from this module the way make build builds it.
+type LeciBuild struct {
+	// Leci is the leci binary; it carries Helper.
+	Leci string
+	// Helper is leci-helper, the program leci runs as log writer and
+	// sandbox process.
+	Helper string
+}
+
+// BuildLeci builds leci-helper and then leci carrying it (and its SHA-256)
+// into dir, as make build does: static (CGO_ENABLED=0), leci-helper shown
+// to the leci build through an overlay so that nothing is written into the
+// source tree.
+func BuildLeci(dir string) (LeciBuild, error) {
+	goBin, err := exec.LookPath("go")
+	if err != nil {
+		goBin = filepath.Join(runtime.GOROOT(), "bin", "go")
+	}
+	out, err := exec.Command(goBin, "env", "GOMOD").Output()
+	if err != nil {
+		return LeciBuild{}, fmt.Errorf("go env GOMOD: %w", err)
+	}
+	modRoot := filepath.Dir(strings.TrimSpace(string(out)))
+	b := LeciBuild{Leci: filepath.Join(dir, "leci"), Helper: filepath.Join(dir, "leci-helper")}
+	goBuild := func(args ...string) error {
+		cmd := exec.Command(goBin, append([]string{"build", "-trimpath"}, args...)...)
+		cmd.Dir = modRoot
+		cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
+		if out, err := cmd.CombinedOutput(); err != nil {
+			return fmt.Errorf("go build %s: %w\n%s", strings.Join(args, " "), err, out)
+		}
+		return nil
+	}
+	if err := goBuild("-ldflags", "-s -w", "-o", b.Helper, "./internal/helper/cmd/leci-helper"); err != nil {
+		return LeciBuild{}, err
+	}
+	prog, err := os.ReadFile(b.Helper)
+	if err != nil {
+		return LeciBuild{}, err
+	}
+	sum := sha256.Sum256(prog)
+	sumFile := b.Helper + ".sha256"
+	if err := os.WriteFile(sumFile, []byte(hex.EncodeToString(sum[:])+"\n"), 0o644); err != nil {
+		return LeciBuild{}, err
+	}
+	embedDir := filepath.Join(modRoot, "internal", "helper", "bin")
+	overlay, err := json.Marshal(map[string]map[string]string{"Replace": {
+		filepath.Join(embedDir, "leci-helper"):        b.Helper,
+		filepath.Join(embedDir, "leci-helper.sha256"): sumFile,
+	}})
+	if err != nil {
+		return LeciBuild{}, err
+	}
+	overlayFile := filepath.Join(dir, "leci-helper.overlay.json")
+	if err := os.WriteFile(overlayFile, overlay, 0o644); err != nil {
+		return LeciBuild{}, err
+	}
+	if err := goBuild("-overlay", overlayFile, "-o", b.Leci, "./cmd/leci"); err != nil {
+		return LeciBuild{}, err
+	}
+	return b, nil
+}
