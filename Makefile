@@ -19,8 +19,10 @@ HELPER_OVERLAY := bin/leci-helper.overlay.json
 FUZZTIME ?= 40000x
 # package:fuzzer pairs run by `make fuzz`, each for FUZZTIME executions.
 FUZZERS := ./api:FuzzDecodeRPC ./api:FuzzDecodeJSON ./api:FuzzDecodeYAML ./api:FuzzValidate
+# Seeds per backend of `make soak` (`make test` runs 3).
+LECI_CHAOS_SEEDS ?= 20
 
-.PHONY: all build deps lint unit fuzz integration test bench demo clean require-root
+.PHONY: all build deps lint unit fuzz integration soak test bench demo clean require-root
 
 all: build
 
@@ -64,6 +66,13 @@ fuzz:
 integration: require-root build
 	LECI_TEST_RUNTIME=containerd $(GO) test -count=1 -p 1 -tags integration -timeout 30m ./...
 	LECI_TEST_RUNTIME=docker $(GO) test -count=1 -p 1 -tags integration -timeout 30m ./integration/
+
+# A daemon killed (SIGKILL) at a random moment of twenty concurrent creates,
+# started again, every group checked and deleted: LECI_CHAOS_SEEDS times on
+# each backend. Each seed is logged; LECI_CHAOS_SEED=n runs one again.
+soak: require-root build
+	LECI_CHAOS_SEEDS=$(LECI_CHAOS_SEEDS) LECI_TEST_RUNTIME=containerd $(GO) test -count=1 -tags integration -timeout 60m -run '^TestDaemonKilledAtRandomDuringCreates$$' ./integration/
+	LECI_CHAOS_SEEDS=$(LECI_CHAOS_SEEDS) LECI_TEST_RUNTIME=docker $(GO) test -count=1 -tags integration -timeout 60m -run '^TestDaemonKilledAtRandomDuringCreates$$' ./integration/
 
 test: deps build lint unit fuzz integration
 

@@ -29,10 +29,13 @@ import (
 // once. Helpers to start a daemon and talk to it are daemon_test.go's.
 
 // survivor is a group of one container that runs until SIGTERM; marker,
-// on its process's command line, finds that process on the host.
+// on its process's command line, finds that process on the host. With
+// prepared, an init container first writes into an EmptyDir volume, which
+// the app container reads with a ConfigFile volume's file before it runs.
 type survivor struct {
-	name   string
-	marker string
+	name     string
+	marker   string
+	prepared bool
 }
 
 // newSurvivors names n groups uniquely, so that no other test's processes
@@ -48,6 +51,24 @@ func newSurvivors(prefix string, n int) []survivor {
 }
 
 func (s survivor) request() string {
+	if s.prepared {
+		return fmt.Sprintf(`ContainerGroupName: %[1]s
+TerminationGracePeriodSeconds: 1
+InitContainer:
+  - Name: init
+    Image: %[2]s
+    Command: [sh, -c, "echo ready > /work/ready"]
+    VolumeMount: [{Name: work, MountPath: /work}]
+Container:
+  - Name: app
+    Image: %[2]s
+    Command: [sh, -c, "grep -q ready /work/ready && grep -q key=value /config/app.conf || exit 1; trap 'exit 0' TERM; while true; do sleep 0.2; done %[3]s"]
+    VolumeMount: [{Name: work, MountPath: /work}, {Name: config, MountPath: /config}]
+Volume:
+  - {Name: work, Type: EmptyDirVolume}
+  - {Name: config, Type: ConfigFileVolume, ConfigFileVolume: {ConfigFileToPath: [{Path: app.conf, Content: a2V5PXZhbHVl}]}}
+`, s.name, image, s.marker)
+	}
 	return fmt.Sprintf("ContainerGroupName: %s\nTerminationGracePeriodSeconds: 1\nContainer:\n"+
 		"  - {Name: app, Image: %s, Command: [sh, -c, \"trap 'exit 0' TERM; while true; do sleep 0.2; done %s\"]}\n",
 		s.name, image, s.marker)
@@ -114,22 +135,41 @@ func (d *daemon) deleteAll() {
 	}
 }
 
+// killAt is when createAll kills the daemon (SIGKILL): as soon as acked
+// creates are acknowledged, or once the time after has passed since the
+// first was, whether or not every create has been answered by then. The
+// zero value does not kill it.
+type killAt struct {
+	acked int
+	after time.Duration
+}
+
 // createAll sends the creates of every survivor at once and returns the
-// ids the daemon acknowledged, by name. With killAfter > 0 the daemon is
-// killed (SIGKILL) as soon as that many creates are acknowledged, while the
-// others are still on their way.
-func (d *daemon) createAll(groups []survivor, killAfter int) map[string]string {
+// ids the daemon acknowledged, by name. The daemon is killed at kill, with
+// the creates not yet answered still on their way (their errors are then
+// expected; without a kill they fail the test).
+func (d *daemon) createAll(groups []survivor, kill killAt) map[string]string {
 	acked := map[string]string{}
 	var mu sync.Mutex
 	var wg sync.WaitGroup
 	var killOnce sync.Once
+	killed := make(chan struct{})
+	var armOnce sync.Once
+	arm := func(after time.Duration) {
+		armOnce.Do(func() {
+			time.AfterFunc(after, func() {
+				killOnce.Do(d.kill)
+				close(killed)
+			})
+		})
+	}
 	for _, g := range groups {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
 			out, err := d.client(g.request(), "create", "-f", "-")
 			if err != nil {
-				if killAfter == 0 {
+				if kill == (killAt{}) {
 					d.hr.t.Errorf("create %s: %v", g.name, err)
 				}
 				return
@@ -138,18 +178,47 @@ func (d *daemon) createAll(groups []survivor, killAfter int) map[string]string {
 			acked[g.name] = strings.TrimSpace(out)
 			n := len(acked)
 			mu.Unlock()
-			if killAfter > 0 && n >= killAfter {
+			if kill.acked > 0 && n >= kill.acked {
 				killOnce.Do(d.kill)
+			}
+			if kill.after > 0 {
+				arm(kill.after)
 			}
 		}()
 	}
 	wg.Wait()
-	killOnce.Do(func() {
-		if killAfter > 0 {
-			d.kill()
-		}
-	})
+	switch {
+	case kill.after > 0:
+		arm(0) // when no create was acknowledged
+		<-killed
+	case kill.acked > 0:
+		killOnce.Do(d.kill)
+	}
 	return acked
+}
+
+// checkLostAnswers checks, after a daemon was killed during creates and
+// started again, that every acknowledged group is known, and that a create
+// whose answer was lost made a whole group (recorded before it was
+// answered, it reaches Running like the others) or nothing at all.
+func (d *daemon) checkLostAnswers(acked map[string]string) {
+	d.hr.t.Helper()
+	known, answered := map[string]bool{}, map[string]bool{}
+	for _, id := range acked {
+		answered[id] = true
+	}
+	for _, id := range d.groupIDs() {
+		known[id] = true
+		if !answered[id] {
+			d.hr.t.Logf("%s was created, but its answer was lost with the daemon", id)
+			d.waitStatus(id, api.GroupRunning)
+		}
+	}
+	for _, id := range acked {
+		if !known[id] {
+			d.hr.t.Errorf("acknowledged group %s is gone after the daemon's restart", id)
+		}
+	}
 }
 
 // A daemon killed (SIGKILL) while ten creates are on their way, twice, the
@@ -162,7 +231,7 @@ func TestDaemonKilledDuringCreates(t *testing.T) {
 	hr := newHarness(t)
 	d := hr.startDaemon()
 	first := newSurvivors("kd", 10)
-	acked := d.createAll(first, 5)
+	acked := d.createAll(first, killAt{acked: 5})
 	t.Logf("acknowledged before the kill: %d of %d", len(acked), len(first))
 
 	d = hr.startDaemon()
@@ -181,7 +250,7 @@ func TestDaemonKilledDuringCreates(t *testing.T) {
 
 	// Again, with the first groups running under the daemon that is killed.
 	second := newSurvivors("ke", 10)
-	acked2 := d.createAll(second, 5)
+	acked2 := d.createAll(second, killAt{acked: 5})
 	t.Logf("acknowledged before the second kill: %d of %d", len(acked2), len(second))
 	d = hr.startDaemon()
 	for name, id := range acked2 {
@@ -205,22 +274,7 @@ func TestDaemonKilledDuringCreates(t *testing.T) {
 
 	// A create whose answer was lost: its group is whole (it converges like
 	// the others) or is nowhere, not even as a process.
-	known, answered := map[string]bool{}, map[string]bool{}
-	for _, id := range acked {
-		answered[id] = true
-	}
-	for _, id := range d.groupIDs() {
-		known[id] = true
-		if !answered[id] {
-			t.Logf("%s was created, but its answer was lost with the daemon", id)
-			d.waitStatus(id, api.GroupRunning)
-		}
-	}
-	for _, id := range acked {
-		if !known[id] {
-			t.Errorf("acknowledged group %s is gone after the daemon's restart", id)
-		}
-	}
+	d.checkLostAnswers(acked)
 	d.deleteAll()
 	for _, g := range append(first, second...) {
 		if pid := mainPID(g.marker); pid != 0 {
@@ -356,7 +410,7 @@ func TestContainerdRestartedUnderDaemon(t *testing.T) {
 	groups := newSurvivors("cr", 3)
 	ids := map[string]string{}
 	pids := map[string]int{}
-	for name, id := range d.createAll(groups, 0) {
+	for name, id := range d.createAll(groups, killAt{}) {
 		ids[name] = id
 	}
 	for _, g := range groups {
@@ -487,7 +541,7 @@ func TestOwnContainerdRestartedByDaemon(t *testing.T) {
 	hr.cfg.Containerd = containerd.AutoAddress // finds the one under its root
 	d := hr.startDaemon()
 	groups := newSurvivors("co", 2)
-	ids := d.createAll(groups, 0)
+	ids := d.createAll(groups, killAt{})
 	pids := map[string]int{}
 	for _, g := range groups {
 		d.waitStatus(ids[g.name], api.GroupRunning)

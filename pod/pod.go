@@ -41,6 +41,10 @@ var (
 	// ErrUnavailable: the container runtime (containerd, dockerd) does not
 	// answer. The groups it runs go on; what needs it waits for its return.
 	ErrUnavailable = errors.New("container runtime unreachable")
+	// ErrNameTaken: something that is not the group's (no leftover of an
+	// earlier create of the same container) holds the container's name in
+	// the runtime; it is left alone.
+	ErrNameTaken = errors.New("the container's name is taken by something not of its group")
 )
 
 // DroppedByDefault are the capabilities the runtimes' default set holds

@@ -1,8 +1,10 @@
 package runtime
 
 import (
+	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -148,6 +150,9 @@ func (g *group) containerConfig(spec *api.ContainerCommon, app *api.Container, i
 	if err != nil {
 		return pod.ContainerConfig{}, err
 	}
+	if err := removeLog(cfg.LogPath); err != nil {
+		return pod.ContainerConfig{}, err
+	}
 	// Files of leci's: a container may write them, never make them a
 	// setuid program or a device.
 	safe := []string{"nosuid", "nodev"}
@@ -239,6 +244,29 @@ func (g *group) volume(name string) api.Volume {
 // the previous run's log stays readable after a restart.
 func (g *group) logPath(container string, attempt int) string {
 	return LogPath(g.e.opts.Root, g.id, container, attempt)
+}
+
+// removeLog removes the log of a container's run, with its older files and
+// its lock, before the run is created: one is there only when an earlier
+// create of the same run was cut short by a crash of leci, and the run's
+// log must hold the run's own output only.
+func removeLog(path string) error {
+	dir, base := filepath.Split(path)
+	entries, err := os.ReadDir(dir)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("log of a run cut short: %w", err)
+	}
+	for _, e := range entries {
+		if e.Name() == base || strings.HasPrefix(e.Name(), base+".") {
+			if err := os.Remove(filepath.Join(dir, e.Name())); err != nil && !errors.Is(err, fs.ErrNotExist) {
+				return fmt.Errorf("log of a run cut short: %w", err)
+			}
+		}
+	}
+	return nil
 }
 
 // LogPath is the log file of a container's run in a group's directory.

@@ -3,6 +3,7 @@ package runtime
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"slices"
 	"testing"
@@ -205,6 +206,30 @@ func TestCreateConfigError(t *testing.T) {
 	if len(b.live) != 0 {
 		t.Errorf("containers left: %v", b.live)
 	}
+}
+
+// A container's name held by something not of its group (the backend
+// says ErrNameTaken) keeps the container waiting, and the engine leaves
+// that something alone rather than remove it as its own half-made run.
+func TestNameTakenIsLeftAlone(t *testing.T) {
+	b := newFakeBackend()
+	b.createFail["app"] = fmt.Errorf("create: %w", pod.ErrNameTaken)
+	e := newTestEngine(t, b, nil)
+	id, _ := e.Create(context.Background(), testRequest(api.RestartAlways, nil, []string{"app"}))
+	taken := id + "-app-1"
+	b.mu.Lock()
+	b.live[taken] = &fakeContainer{cfg: pod.ContainerConfig{ID: taken, GroupID: "eci-another"}, stop: make(chan struct{})}
+	b.mu.Unlock()
+	waitFor(t, e, id, func(st GroupStatus) bool {
+		return st.Containers[0].Current.Reason == ReasonCreateContainerErr && st.Containers[0].Backoff >= 3
+	})
+	b.mu.Lock()
+	_, kept := b.live[taken]
+	b.mu.Unlock()
+	if !kept {
+		t.Errorf("%s, which is not the group's, was removed", taken)
+	}
+	e.Delete(context.Background(), id)
 }
 
 func TestSetupFailureFailsGroupAndDeleteCleans(t *testing.T) {

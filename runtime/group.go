@@ -699,7 +699,7 @@ func (g *group) createAhead(ctx context.Context, init bool, idx []int, afterInit
 			sp.End(err)
 			if err != nil {
 				g.log.Debug("create ahead of start failed; the start tries again", "container", spec.Name, "err", err)
-				g.removeContainer(id)
+				g.undoCreate(id, err)
 				return
 			}
 			f.ok = true
@@ -995,7 +995,7 @@ func (g *group) startContainer(init bool, i int) {
 		sp.End(err)
 	}
 	if err != nil {
-		g.removeContainer(id)
+		g.undoCreate(id, err)
 		if errors.Is(err, pod.ErrCreateConfig) {
 			fail(ReasonCreateConfigError, err)
 		} else {
@@ -1271,6 +1271,15 @@ func exitReason(ex pod.Exit) string {
 func (g *group) stopProbes(name string, attempt int) {
 	for _, kind := range []probes.Kind{probes.Readiness, probes.Liveness} {
 		g.e.probes.Stop(probes.Key{GroupID: g.id, Container: name, Attempt: attempt, Kind: kind})
+	}
+}
+
+// undoCreate removes what a failed create of run id may have made, unless
+// the backend found the name taken by something not of the group
+// (pod.ErrNameTaken), which is not the group's to remove.
+func (g *group) undoCreate(id string, err error) {
+	if !errors.Is(err, pod.ErrNameTaken) {
+		g.removeContainer(id)
 	}
 }
 

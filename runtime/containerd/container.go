@@ -18,7 +18,8 @@ import (
 
 // CreateContainer creates a container of the sandbox's group from its image,
 // which must be present (EnsureImage): a fresh writable snapshot named after
-// the container, and a spec from containerSpecOpts. Nothing runs until
+// the container, and a spec from containerSpecOpts; what a create cut short
+// left under the name is removed first. Nothing runs until
 // StartContainer. A request the backend cannot honour wraps
 // pod.ErrCreateConfig; whatever was made is removed again on failure.
 func (b *Backend) CreateContainer(ctx context.Context, sb pod.Sandbox, cfg pod.ContainerConfig) (retErr error) {
@@ -46,9 +47,14 @@ func (b *Backend) CreateContainer(ctx context.Context, sb pod.Sandbox, cfg pod.C
 		return fmt.Errorf("container %s: image layers: %w", cfg.ID, err)
 	}
 
+	// A crash of leci part way through this create leaves pieces under
+	// the same name, which would refuse it for ever.
+	if err := b.removeLeftover(ctx, cfg); err != nil {
+		return err
+	}
 	// The lease keeps the snapshot from the garbage collector until the
 	// container holds it.
-	ctx, done, err := cl.WithLease(ctx)
+	ctx, done, err := cl.WithLease(ctx, creationLease(cfg.ID)...)
 	if err != nil {
 		return fmt.Errorf("container %s: %w", cfg.ID, err)
 	}
@@ -65,7 +71,7 @@ func (b *Backend) CreateContainer(ctx context.Context, sb pod.Sandbox, cfg pod.C
 	// if this call made it.
 	snapshots := cl.SnapshotService(snapshotter)
 	sp := trace.Begin(ctx, "snapshot.prepare")
-	_, err = snapshots.Prepare(ctx, cfg.ID, identity.ChainID(diffIDs).String())
+	_, err = snapshots.Prepare(ctx, cfg.ID, identity.ChainID(diffIDs).String(), snapshotOfGroup(cfg.GroupID))
 	sp.End(err)
 	if err != nil {
 		return fmt.Errorf("container %s: prepare snapshot: %w", cfg.ID, err)

@@ -21,8 +21,9 @@ import (
 )
 
 // CreateContainer creates a container of the sandbox's group, named by its
-// leci ID, from its image, which must be present (EnsureImage). A request
-// the backend cannot honour wraps pod.ErrCreateConfig.
+// leci ID, from its image, which must be present (EnsureImage); one that a
+// create cut short left under the name is removed first. A request the
+// backend cannot honour wraps pod.ErrCreateConfig.
 func (b *Backend) CreateContainer(ctx context.Context, sb pod.Sandbox, cfg pod.ContainerConfig) error {
 	if err := checkID("container", cfg.ID); err != nil {
 		return err
@@ -49,6 +50,7 @@ func (b *Backend) CreateContainer(ctx context.Context, sb pod.Sandbox, cfg pod.C
 		pod.LabelKind:      cfg.Kind,
 		pod.LabelAttempt:   strconv.Itoa(cfg.Attempt),
 	})
+	cleared := false
 	for {
 		limits := hostLimits{cpuQuotaCap: quotaCap, privilegedCaps: b.privileged()}
 		config, hc, err := createOptions(img, sb, cfg, labels, limits)
@@ -60,6 +62,14 @@ func (b *Backend) CreateContainer(ctx context.Context, sb pod.Sandbox, cfg pod.C
 			break
 		}
 		if cfg.Privileged && limits.privilegedCaps != nil && b.forgetUnknownCap(err) {
+			continue
+		}
+		if errdefs.IsConflict(err) && !cleared {
+			// What a crash of leci part way through this create left.
+			if err := b.removeLeftover(ctx, cfg); err != nil {
+				return err
+			}
+			cleared = true
 			continue
 		}
 		if errdefs.IsInvalidParameter(err) {
