@@ -374,12 +374,30 @@ func (m *Manager) setup(ctx context.Context, groupID string, opts pod.NetworkOpt
 	if err := pin(path); err != nil {
 		return pod.Network{}, fmt.Errorf("create network namespace: %w", err)
 	}
-	if err := RunInNetNS(path, loopbackUp); err != nil {
-		return pod.Network{}, fmt.Errorf("bring lo up: %w", err)
+	err = RunInNetNS(path, func() error {
+		if err := loopbackUp(); err != nil {
+			return fmt.Errorf("bring lo up: %w", err)
+		}
+		return ignoreRouterAdvertisements()
+	})
+	if err != nil {
+		return pod.Network{}, err
+	}
+	if !m.user && len(caps.PortMappings) > 0 {
+		// Before ADD: portmap opens the bridge to 127.0.0.0/8.
+		if err := guardLoopback(ctx, m.cfg.Bridge); err != nil {
+			return pod.Network{}, err
+		}
 	}
 	res, err := m.cni.AddNetworkList(ctx, list, runtimeConf(groupID, path, caps.asMap()))
 	if err != nil {
 		return pod.Network{}, fmt.Errorf("cni add: %w", err)
+	}
+	if !m.user {
+		// The bridge exists from the first ADD on.
+		if err := bridgeIgnoresRouterAdvertisements(m.cfg.Bridge); err != nil {
+			return pod.Network{}, err
+		}
 	}
 	n, err := podNetwork(res, path)
 	if err != nil {
