@@ -401,7 +401,7 @@ func recommend(code string) string {
 	switch {
 	case strings.HasPrefix(code, "Signature"), code == "IncompleteSignature",
 		strings.HasPrefix(code, "InvalidTimeStamp"), strings.HasPrefix(code, "InvalidAccessKeyId"):
-		return "Sign the request with an AccessKey configured on the leci daemon (--access-key or accessKeys), with a clock within 15 minutes of the host's and a new SignatureNonce each time."
+		return "Sign the request with an AccessKey configured on the leci daemon (--access-key-file, LECI_ACCESS_KEY or accessKeys), with a clock within 15 minutes of the host's and a new SignatureNonce each time."
 	case code == "InvalidAction.NotFound", code == "NotImplemented":
 		return "leci serves CreateContainerGroup, DescribeContainerGroups, DescribeContainerGroupStatus, DeleteContainerGroup, RestartContainerGroup, DescribeContainerLog, ExecContainerCommand (Sync=true, or a WebSocket session) and DescribeContainerGroupEvents."
 	}
