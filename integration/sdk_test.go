@@ -7,6 +7,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
@@ -18,6 +19,9 @@ import (
 	openapi "github.com/alibabacloud-go/darabonba-openapi/v2/client"
 	eci "github.com/alibabacloud-go/eci-20180808/v3/client"
 	"github.com/alibabacloud-go/tea/tea"
+
+	"leci/internal/testutil"
+	"leci/server"
 )
 
 // The access key the SDK tests' daemons accept on TCP.
@@ -32,6 +36,9 @@ type tcpDaemon struct {
 	sock string // unix socket path
 	addr string // 127.0.0.1:PORT
 	out  *lockedOutput
+	// caPEM is the certificate the TCP port serves HTTPS with; empty for
+	// plain HTTP.
+	caPEM string
 }
 
 type lockedOutput struct {
@@ -64,16 +71,18 @@ func freeLoopbackPort(tb testing.TB) string {
 }
 
 // startTCPDaemon starts `leci daemon` with a unix socket under root and a
-// TCP listener on loopback accepting sdkAccessKeyID. global are leci's
-// global flags (root, containerd, namespace, bridge, ...). The daemon is
-// stopped (SIGTERM) when the test ends, before the harness's own checks.
-func startTCPDaemon(tb testing.TB, root string, global []string) *tcpDaemon {
+// TCP listener on loopback accepting sdkAccessKeyID (given as users are
+// told to, in LECI_ACCESS_KEY). global are leci's global flags (root,
+// containerd, namespace, bridge, ...), daemonFlags more flags of the
+// daemon. The daemon is stopped (SIGTERM) when the test ends, before the
+// harness's own checks.
+func startTCPDaemon(tb testing.TB, root string, global []string, daemonFlags ...string) *tcpDaemon {
 	tb.Helper()
 	d := &tcpDaemon{sock: filepath.Join(root, "leci.sock"), addr: freeLoopbackPort(tb), out: &lockedOutput{}}
 	args := append(append([]string{}, global...), "--log-level", "info", "daemon",
-		"--listen", "unix://"+d.sock, "--listen", "tcp://"+d.addr,
-		"--access-key", sdkAccessKeyID+":"+sdkAccessKeySecret)
-	d.cmd = exec.Command(leciBinary, args...)
+		"--listen", "unix://"+d.sock, "--listen", "tcp://"+d.addr)
+	d.cmd = exec.Command(leciBinary, append(args, daemonFlags...)...)
+	d.cmd.Env = append(os.Environ(), "LECI_ACCESS_KEY="+sdkAccessKeyID+":"+sdkAccessKeySecret)
 	d.cmd.Stdout, d.cmd.Stderr = d.out, d.out
 	if err := d.cmd.Start(); err != nil {
 		tb.Fatal(err)
@@ -109,11 +118,12 @@ func (d *tcpDaemon) stop() {
 	}
 }
 
-// sdkClient is the official tea SDK pointed at the daemon's TCP listener.
+// sdkClient is the official tea SDK pointed at the daemon's TCP listener,
+// over HTTPS trusting the daemon's certificate when it has one.
 // algorithm nil signs v3 (ACS3-HMAC-SHA256); "v2" signs the RPC HMAC-SHA1 (v1).
 func (d *tcpDaemon) sdkClient(tb testing.TB, algorithm *string) *eci.Client {
 	tb.Helper()
-	client, err := eci.NewClient(&openapi.Config{
+	cfg := &openapi.Config{
 		AccessKeyId:        tea.String(sdkAccessKeyID),
 		AccessKeySecret:    tea.String(sdkAccessKeySecret),
 		RegionId:           tea.String("cn-hangzhou"),
@@ -122,7 +132,11 @@ func (d *tcpDaemon) sdkClient(tb testing.TB, algorithm *string) *eci.Client {
 		SignatureAlgorithm: algorithm,
 		ReadTimeout:        tea.Int(90000),
 		ConnectTimeout:     tea.Int(5000),
-	})
+	}
+	if d.caPEM != "" {
+		cfg.Protocol, cfg.Ca = tea.String("https"), tea.String(d.caPEM)
+	}
+	client, err := eci.NewClient(cfg)
 	if err != nil {
 		tb.Fatal(err)
 	}
@@ -147,8 +161,18 @@ func TestSDKEndToEnd(t *testing.T) {
 			sdkLifecycle(t, d.sdkClient(t, tc.algorithm), "sdk-"+tc.name)
 		})
 	}
-	// Prometheus metrics on the TCP listener, unsigned.
+	// Prometheus metrics on the TCP listener: signed, as every request there.
 	res, err := http.Get("http://" + d.addr + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	res.Body.Close()
+	if res.StatusCode != http.StatusBadRequest {
+		t.Errorf("unsigned /metrics over TCP: %d, want 400", res.StatusCode)
+	}
+	r, _ := http.NewRequest(http.MethodGet, "http://"+d.addr+"/metrics", nil)
+	server.SignV3(r, nil, sdkAccessKeyID, sdkAccessKeySecret, time.Now(), "")
+	res, err = http.DefaultClient.Do(r)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -163,6 +187,31 @@ func TestSDKEndToEnd(t *testing.T) {
 		if !strings.Contains(string(body), want) {
 			t.Errorf("/metrics: no %q in\n%s", want, body)
 		}
+	}
+}
+
+// TestSDKOverTLS drives a group through `leci daemon --tls-cert --tls-key`
+// with the official SDK over HTTPS, trusting the daemon's self-signed
+// certificate; plain HTTP to the same port is refused.
+func TestSDKOverTLS(t *testing.T) {
+	hr := newHarness(t)
+	cert, key, _ := testutil.SelfSignedCert(t, t.TempDir())
+	d := startTCPDaemon(t, hr.cfg.Root, hr.leci("").Args[1:], "--tls-cert", cert, "--tls-key", key)
+	pem, err := os.ReadFile(cert)
+	if err != nil {
+		t.Fatal(err)
+	}
+	d.caPEM = string(pem)
+	sdkLifecycle(t, d.sdkClient(t, nil), "sdk-tls")
+
+	res, err := http.Post("http://"+d.addr+"/?Action=DescribeContainerGroups", "", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(res.Body)
+	res.Body.Close()
+	if res.StatusCode != http.StatusBadRequest || !strings.Contains(string(body), "HTTPS") {
+		t.Errorf("plain HTTP to the TLS port: %d %s", res.StatusCode, body)
 	}
 }
 

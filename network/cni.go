@@ -381,10 +381,12 @@ func (m *Manager) setup(ctx context.Context, groupID string, opts pod.NetworkOpt
 	sp := trace.Begin(ctx, "netns.create")
 	err = pin(path)
 	if err == nil {
-		err = RunInNetNS(path, loopbackUp)
-		if err != nil {
-			err = fmt.Errorf("bring lo up: %w", err)
-		}
+		err = RunInNetNS(path, func() error {
+			if err := loopbackUp(); err != nil {
+				return fmt.Errorf("bring lo up: %w", err)
+			}
+			return ignoreRouterAdvertisements()
+		})
 	} else {
 		err = fmt.Errorf("create network namespace: %w", err)
 	}
@@ -392,11 +394,23 @@ func (m *Manager) setup(ctx context.Context, groupID string, opts pod.NetworkOpt
 	if err != nil {
 		return pod.Network{}, err
 	}
+	if !m.user && len(caps.PortMappings) > 0 {
+		// Before ADD: portmap opens the bridge to 127.0.0.0/8.
+		if err := guardLoopback(ctx, m.cfg.Bridge); err != nil {
+			return pod.Network{}, err
+		}
+	}
 	sp = trace.Begin(ctx, "cni.add")
 	res, err := m.cni.AddNetworkList(ctx, list, runtimeConf(groupID, path, caps.asMap()))
 	sp.End(err)
 	if err != nil {
 		return pod.Network{}, fmt.Errorf("cni add: %w", err)
+	}
+	if !m.user {
+		// The bridge exists from the first ADD on.
+		if err := bridgeIgnoresRouterAdvertisements(m.cfg.Bridge); err != nil {
+			return pod.Network{}, err
+		}
 	}
 	n, err := podNetwork(res, path)
 	if err != nil {

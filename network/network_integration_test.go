@@ -87,6 +87,7 @@ func newTestNet(t testing.TB, mutate ...func(*Config)) *testNet {
 		t.Fatalf("New: %v", err)
 	}
 	t.Cleanup(func() {
+		unguardLoopback(t, cfg.Bridge)
 		if br, err := netlink.LinkByName(cfg.Bridge); err == nil {
 			if err := netlink.LinkDel(br); err != nil {
 				t.Errorf("delete bridge %s: %v", cfg.Bridge, err)

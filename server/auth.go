@@ -21,6 +21,10 @@ import (
 // MaxClockSkew is how far a signed time may be from the server's clock.
 const MaxClockSkew = 15 * time.Minute
 
+// MaxNonceBytes bounds a signature nonce: the SDKs send 32 hex digits or a
+// UUID, and every nonce is remembered for 2*MaxClockSkew.
+const MaxNonceBytes = 128
+
 // Signature schemes.
 const (
 	v3Algorithm     = "ACS3-HMAC-SHA256"
@@ -107,7 +111,7 @@ func (a *authenticator) verifyV3(r *http.Request, query url.Values, auth string,
 	if err != nil {
 		return err
 	}
-	return a.checkTimeAndNonce(at, r.Header.Get("x-acs-signature-nonce"), "x-acs-signature-nonce")
+	return a.checkTimeAndNonce(akID, at, r.Header.Get("x-acs-signature-nonce"), "x-acs-signature-nonce")
 }
 
 // headerValue is the value of a signed header: Host is r.Host, others are
@@ -180,7 +184,7 @@ func (a *authenticator) verifyV1(r *http.Request, query, form url.Values) error 
 	if err != nil {
 		return err
 	}
-	return a.checkTimeAndNonce(at, params.Get("SignatureNonce"), "SignatureNonce")
+	return a.checkTimeAndNonce(akID, at, params.Get("SignatureNonce"), "SignatureNonce")
 }
 
 // v1StringToSign builds the RPC string to sign from every parameter but
@@ -239,7 +243,7 @@ func parseSignedTime(s, name string) (time.Time, error) {
 	return t, nil
 }
 
-func (a *authenticator) checkTimeAndNonce(at time.Time, nonce, nonceName string) error {
+func (a *authenticator) checkTimeAndNonce(akID string, at time.Time, nonce, nonceName string) error {
 	now := a.now()
 	if d := now.Sub(at); d > MaxClockSkew || d < -MaxClockSkew {
 		return authError("InvalidTimeStamp.Expired", http.StatusBadRequest,
@@ -248,25 +252,37 @@ func (a *authenticator) checkTimeAndNonce(at time.Time, nonce, nonceName string)
 	if nonce == "" {
 		return incomplete("the signed request lacks %s", nonceName)
 	}
-	switch a.nonces.use(nonce, now) {
+	if len(nonce) > MaxNonceBytes {
+		return &api.Error{Code: api.CodeInvalidParameter, Status: http.StatusBadRequest, Field: nonceName,
+			Message: fmt.Sprintf("is %d bytes long; at most %d are accepted", len(nonce), MaxNonceBytes)}
+	}
+	switch a.nonces.use(akID, nonce, now) {
 	case nonceUsed:
 		return authError("SignatureNonceUsed", http.StatusBadRequest, "the %s %q was used before", nonceName, nonce)
 	case nonceFull:
-		return authError("Throttling.User", http.StatusBadRequest, "too many signed requests; try again later")
+		return authError("Throttling.User", http.StatusBadRequest, "too many signed requests with AccessKey %s; try again later", akID)
 	}
 	return nil
 }
 
-// nonceCache remembers the nonces of accepted requests for ttl, at most max
-// of them. Nonces are kept in arrival order, which is also the order they
-// expire in, so expiry pops from the front.
+// nonceCache remembers the nonces of accepted requests for ttl, per
+// AccessKey and at most max of them per AccessKey, so that one key cannot
+// use up the others' room and memory stays bounded by the configured keys.
+// A nonce counts only after its request's signature has been checked, so
+// only holders of a secret fill their key's room.
 type nonceCache struct {
 	mu    sync.Mutex
+	byKey map[string]*nonceQueue
+	max   int
+	ttl   time.Duration
+}
+
+// nonceQueue holds one AccessKey's nonces in arrival order, which is also
+// the order they expire in, so expiry pops from the front.
+type nonceQueue struct {
 	seen  map[string]struct{}
 	queue []nonceEntry
 	head  int
-	max   int
-	ttl   time.Duration
 }
 
 type nonceEntry struct {
@@ -283,31 +299,36 @@ const (
 )
 
 func newNonceCache(max int, ttl time.Duration) *nonceCache {
-	return &nonceCache{seen: map[string]struct{}{}, max: max, ttl: ttl}
+	return &nonceCache{byKey: map[string]*nonceQueue{}, max: max, ttl: ttl}
 }
 
-// use records nonce at now and says whether it is new. When the cache holds
-// max unexpired nonces it refuses the new one rather than forget an old one,
-// so that a nonce is never accepted twice.
-func (c *nonceCache) use(nonce string, now time.Time) nonceResult {
+// use records akID's nonce at now and says whether it is new. When akID
+// holds max unexpired nonces it refuses the new one rather than forget an
+// old one, so that a nonce is never accepted twice.
+func (c *nonceCache) use(akID, nonce string, now time.Time) nonceResult {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	for c.head < len(c.queue) && !now.Before(c.queue[c.head].expires) {
-		delete(c.seen, c.queue[c.head].nonce)
-		c.queue[c.head] = nonceEntry{}
-		c.head++
+	q := c.byKey[akID]
+	if q == nil {
+		q = &nonceQueue{seen: map[string]struct{}{}}
+		c.byKey[akID] = q
 	}
-	if c.head > len(c.queue)/2 {
-		c.queue = append(c.queue[:0], c.queue[c.head:]...)
-		c.head = 0
+	for q.head < len(q.queue) && !now.Before(q.queue[q.head].expires) {
+		delete(q.seen, q.queue[q.head].nonce)
+		q.queue[q.head] = nonceEntry{}
+		q.head++
 	}
-	if _, ok := c.seen[nonce]; ok {
+	if q.head > len(q.queue)/2 {
+		q.queue = append(q.queue[:0], q.queue[q.head:]...)
+		q.head = 0
+	}
+	if _, ok := q.seen[nonce]; ok {
 		return nonceUsed
 	}
-	if len(c.seen) >= c.max {
+	if len(q.seen) >= c.max {
 		return nonceFull
 	}
-	c.seen[nonce] = struct{}{}
-	c.queue = append(c.queue, nonceEntry{nonce: nonce, expires: now.Add(c.ttl)})
+	q.seen[nonce] = struct{}{}
+	q.queue = append(q.queue, nonceEntry{nonce: nonce, expires: now.Add(c.ttl)})
 	return nonceNew
 }

@@ -171,9 +171,9 @@ func TestCaptureSignatureFailures(t *testing.T) {
 }
 
 // liveEnv is a server on a TCP listener, as a remote client sees it.
-func liveEnv(t *testing.T) (*testEnv, *httptest.Server) {
+func liveEnv(t *testing.T, mutate ...func(*Options)) (*testEnv, *httptest.Server) {
 	t.Helper()
-	e := newTestEnv(t)
+	e := newTestEnv(t, mutate...)
 	ts := httptest.NewServer(e.srv)
 	t.Cleanup(ts.Close)
 	return e, ts
@@ -181,6 +181,12 @@ func liveEnv(t *testing.T) (*testEnv, *httptest.Server) {
 
 // sendV3 sends params as a v3-signed POST query.
 func sendV3(t *testing.T, base string, params url.Values, ak, secret string, at time.Time, nonce string) (int, []byte) {
+	t.Helper()
+	return send(t, signedV3(t, base, params, ak, secret, at, nonce))
+}
+
+// signedV3 is params as a v3-signed POST query to base.
+func signedV3(t *testing.T, base string, params url.Values, ak, secret string, at time.Time, nonce string) *http.Request {
 	t.Helper()
 	action := params.Get("Action")
 	q := url.Values{}
@@ -196,11 +202,17 @@ func sendV3(t *testing.T, base string, params url.Values, ak, secret string, at 
 	r.Header.Set("x-acs-action", action)
 	r.Header.Set("x-acs-version", APIVersion)
 	SignV3(r, nil, ak, secret, at, nonce)
-	return send(t, r)
+	return r
 }
 
 // sendV1 sends params as a v1-signed POST query.
 func sendV1(t *testing.T, base string, params url.Values, ak, secret string, at time.Time, nonce string) (int, []byte) {
+	t.Helper()
+	return send(t, signedV1(t, base, params, ak, secret, at, nonce))
+}
+
+// signedV1 is params as a v1-signed POST query to base.
+func signedV1(t *testing.T, base string, params url.Values, ak, secret string, at time.Time, nonce string) *http.Request {
 	t.Helper()
 	q := url.Values{}
 	for k, v := range params {
@@ -211,12 +223,17 @@ func sendV1(t *testing.T, base string, params url.Values, ak, secret string, at 
 	if err != nil {
 		t.Fatal(err)
 	}
-	return send(t, r)
+	return r
 }
 
 func send(t *testing.T, r *http.Request) (int, []byte) {
 	t.Helper()
-	res, err := http.DefaultClient.Do(r)
+	return sendWith(t, http.DefaultClient, r)
+}
+
+func sendWith(t *testing.T, client *http.Client, r *http.Request) (int, []byte) {
+	t.Helper()
+	res, err := client.Do(r)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -250,6 +267,13 @@ func TestLiveSignatures(t *testing.T) {
 			}
 			status, body = tc.send(t, ts.URL, describe, "testak", "testsecret", now, nonce)
 			checkError(t, status, body, http.StatusBadRequest, "SignatureNonceUsed")
+			// A nonce is at most MaxNonceBytes long.
+			status, body = tc.send(t, ts.URL, describe, "testak", "testsecret", now, tc.name+strings.Repeat("n", MaxNonceBytes-len(tc.name)))
+			if status != http.StatusOK {
+				t.Fatalf("a nonce of %d bytes: %d %s", MaxNonceBytes, status, body)
+			}
+			status, body = tc.send(t, ts.URL, describe, "testak", "testsecret", now, strings.Repeat("n", MaxNonceBytes+1))
+			checkError(t, status, body, http.StatusBadRequest, "InvalidParameter")
 			status, body = tc.send(t, ts.URL, describe, "testak", "testsecret", now.Add(-20*time.Minute), "")
 			checkError(t, status, body, http.StatusBadRequest, "InvalidTimeStamp.Expired")
 			status, body = tc.send(t, ts.URL, describe, "testak", "testsecret", now.Add(14*time.Minute), "")
@@ -354,22 +378,73 @@ func TestNonceCache(t *testing.T) {
 	c := newNonceCache(2, time.Minute)
 	t0 := time.Unix(1000, 0)
 	for _, tc := range []struct {
-		nonce string
-		at    time.Duration
-		want  nonceResult
+		key, nonce string
+		at         time.Duration
+		want       nonceResult
 	}{
-		{"a", 0, nonceNew},
-		{"a", time.Second, nonceUsed},
-		{"b", 2 * time.Second, nonceNew},
-		{"c", 3 * time.Second, nonceFull}, // never forget a live nonce
-		{"a", 59 * time.Second, nonceUsed},
-		{"c", 60 * time.Second, nonceNew}, // a expired
-		{"a", 61 * time.Second, nonceFull},
-		{"a", 63 * time.Second, nonceNew}, // b expired
+		{"ak1", "a", 0, nonceNew},
+		{"ak1", "a", time.Second, nonceUsed},
+		{"ak1", "b", 2 * time.Second, nonceNew},
+		{"ak1", "c", 3 * time.Second, nonceFull}, // never forget a live nonce
+		// Another key has its own room, and its own nonces.
+		{"ak2", "c", 3 * time.Second, nonceNew},
+		{"ak2", "a", 4 * time.Second, nonceNew},
+		{"ak2", "d", 4 * time.Second, nonceFull},
+		{"ak1", "a", 59 * time.Second, nonceUsed},
+		{"ak1", "c", 60 * time.Second, nonceNew}, // a expired
+		{"ak1", "a", 61 * time.Second, nonceFull},
+		{"ak1", "a", 63 * time.Second, nonceNew}, // b expired
 	} {
-		if got := c.use(tc.nonce, t0.Add(tc.at)); got != tc.want {
-			t.Errorf("%s at %s: got %d, want %d", tc.nonce, tc.at, got, tc.want)
+		if got := c.use(tc.key, tc.nonce, t0.Add(tc.at)); got != tc.want {
+			t.Errorf("%s %s at %s: got %d, want %d", tc.key, tc.nonce, tc.at, got, tc.want)
 		}
+	}
+}
+
+// One AccessKey that uses up its nonces does not throttle another.
+func TestNonceQuotaPerAccessKey(t *testing.T) {
+	_, ts := liveEnv(t, func(o *Options) { o.MaxNonces = 3 })
+	describe := action("DescribeContainerGroups")
+	now := time.Now()
+	for i := range 3 {
+		if status, body := sendV3(t, ts.URL, describe, "testak", "testsecret", now, ""); status != http.StatusOK {
+			t.Fatalf("request %d: %d %s", i, status, body)
+		}
+	}
+	status, body := sendV3(t, ts.URL, describe, "testak", "testsecret", now, "")
+	checkError(t, status, body, http.StatusBadRequest, "Throttling.User")
+	if status, body := sendV1(t, ts.URL, describe, "LTAI_testak", "testsecret", now, ""); status != http.StatusOK {
+		t.Fatalf("another AccessKey: %d %s", status, body)
+	}
+}
+
+// The API over TLS, as `leci daemon --tls-cert --tls-key` serves it:
+// signed requests work, unsigned ones are refused, and an interactive exec
+// answers a wss:// WebSocketUri.
+func TestLiveTLS(t *testing.T) {
+	e := newTestEnv(t)
+	ts := httptest.NewTLSServer(e.srv)
+	t.Cleanup(ts.Close)
+	client := ts.Client()
+	id := e.create(t, webRequest("tls"))
+	describe := action("DescribeContainerGroups", "ContainerGroupIds", `["`+id+`"]`)
+	for name, r := range map[string]*http.Request{
+		"v3": signedV3(t, ts.URL, describe, "testak", "testsecret", time.Now(), ""),
+		"v1": signedV1(t, ts.URL, describe, "testak", "testsecret", time.Now(), ""),
+	} {
+		status, body := sendWith(t, client, r)
+		if status != http.StatusOK || !strings.Contains(string(body), id) {
+			t.Errorf("%s over TLS: %d %s", name, status, body)
+		}
+	}
+	r, _ := http.NewRequest(http.MethodPost, ts.URL+"/?"+describe.Encode(), nil)
+	status, body := sendWith(t, client, r)
+	checkError(t, status, body, http.StatusBadRequest, "IncompleteSignature")
+
+	exec := action("ExecContainerCommand", "ContainerGroupId", id, "ContainerName", "web", "Command", `["sh"]`)
+	status, body = sendWith(t, client, signedV3(t, ts.URL, exec, "testak", "testsecret", time.Now(), ""))
+	if status != http.StatusOK || !strings.Contains(string(body), `"WebSocketUri":"wss://`) {
+		t.Errorf("ExecContainerCommand over TLS: %d %s", status, body)
 	}
 }
 

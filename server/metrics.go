@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/url"
 	"slices"
 	"strconv"
 	"strings"
@@ -14,9 +15,48 @@ import (
 	"leci/runtime"
 )
 
-// MetricsPath is where every listener serves Prometheus metrics (GET, no
-// signature: the metrics carry no secret, only ids, names and counts).
+// MetricsPath is where every listener serves Prometheus metrics (GET). On
+// the unix socket they need no signature; on TCP they need one, as every
+// request there does: they name every group and container of the host.
+// MetricsHandler serves them unsigned on a listener of their own.
 const MetricsPath = "/metrics"
+
+// MetricsHandler serves only MetricsPath, with no signature, for a listener
+// given to metrics alone (a Prometheus scraper cannot sign ECI requests).
+func (s *Server) MetricsHandler() http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path != MetricsPath {
+			http.NotFound(w, r)
+			return
+		}
+		if r.Method != http.MethodGet && r.Method != http.MethodHead {
+			w.Header().Set("Allow", "GET, HEAD")
+			http.Error(w, "use GET", http.StatusMethodNotAllowed)
+			return
+		}
+		s.serveMetrics(w)
+	})
+}
+
+// serveSignedMetrics answers MetricsPath on the API's listeners: over TCP
+// only with a valid signature (v3 signs the path; v1 signs the query).
+func (s *Server) serveSignedMetrics(w http.ResponseWriter, r *http.Request) {
+	if !fromUnixSocket(r) {
+		query, err := url.ParseQuery(r.URL.RawQuery)
+		if err == nil {
+			err = s.auth.verify(r, query, url.Values{}, nil)
+		} else {
+			err = &api.Error{Code: api.CodeInvalidParameter, Status: http.StatusBadRequest, Message: "the query string is malformed: " + err.Error()}
+		}
+		if err != nil {
+			reqID := newRequestID()
+			w.Header().Set("x-acs-request-id", reqID)
+			s.writeError(w, r, reqID, err)
+			return
+		}
+	}
+	s.serveMetrics(w)
+}
 
 // latencyBuckets are the upper bounds, in seconds, of the API latency
 // histogram.

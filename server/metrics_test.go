@@ -6,6 +6,7 @@ import (
 	"net/http/httptest"
 	"strings"
 	"testing"
+	"time"
 )
 
 func TestMetrics(t *testing.T) {
@@ -14,8 +15,9 @@ func TestMetrics(t *testing.T) {
 	e.wantError(t, action("DeleteContainerGroup"), http.StatusBadRequest, "MissingParameter")
 	e.local(t, action("NoSuchAction"))
 
-	// Over TCP, unsigned: /metrics needs no signature.
+	// Through the unix socket /metrics needs no signature.
 	r := httptest.NewRequest(http.MethodGet, MetricsPath, nil)
+	r = r.WithContext(contextWithUnix(r.Context()))
 	w := httptest.NewRecorder()
 	e.srv.ServeHTTP(w, r)
 	res := w.Result()
@@ -39,5 +41,53 @@ func TestMetrics(t *testing.T) {
 		if !strings.Contains(text, want) {
 			t.Errorf("no %q in\n%s", want, text)
 		}
+	}
+}
+
+// Over TCP /metrics names every group and container of the host, so it
+// needs a signature there, as the API does; MetricsHandler serves it
+// unsigned on a listener of its own.
+func TestMetricsOverTCP(t *testing.T) {
+	e := newTestEnv(t)
+	id := e.create(t, webRequest("m2"))
+	ts := httptest.NewTLSServer(e.srv)
+	t.Cleanup(ts.Close)
+	get := func(t *testing.T, sign func(*http.Request)) (int, []byte) {
+		t.Helper()
+		r, err := http.NewRequest(http.MethodGet, ts.URL+MetricsPath, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		sign(r)
+		return sendWith(t, ts.Client(), r)
+	}
+	status, body := get(t, func(*http.Request) {})
+	checkError(t, status, body, http.StatusBadRequest, "IncompleteSignature")
+	status, body = get(t, func(r *http.Request) { SignV3(r, nil, "testak", "wrongsecret", time.Now(), "") })
+	checkError(t, status, body, http.StatusBadRequest, "SignatureDoesNotMatch")
+	status, body = get(t, func(r *http.Request) { SignV3(r, nil, "testak", "testsecret", time.Now(), "") })
+	if want := `leci_container_running{group="` + id + `",container="web"}`; status != http.StatusOK || !strings.Contains(string(body), want) {
+		t.Errorf("signed /metrics: %d, want 200 with %s in\n%s", status, want, body)
+	}
+
+	own := httptest.NewServer(e.srv.MetricsHandler())
+	t.Cleanup(own.Close)
+	res, err := http.Get(own.URL + MetricsPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ = io.ReadAll(res.Body)
+	res.Body.Close()
+	if res.StatusCode != http.StatusOK || !strings.Contains(string(body), `leci_container_groups{status="Running"}`) {
+		t.Errorf("metrics listener: %d %s", res.StatusCode, body)
+	}
+	// The metrics listener serves nothing else.
+	res, err = http.Post(own.URL+"/?"+action("DescribeContainerGroups").Encode(), "", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res.Body.Close()
+	if res.StatusCode != http.StatusNotFound {
+		t.Errorf("the API on the metrics listener: %d, want 404", res.StatusCode)
 	}
 }

@@ -87,7 +87,9 @@ type Options struct {
 	ActionTimeout time.Duration
 	// DeleteTimeout bounds a background deletion; default 10 minutes.
 	DeleteTimeout time.Duration
-	// MaxNonces bounds the signature nonces remembered; default 100000.
+	// MaxNonces bounds the signature nonces remembered per AccessKey
+	// (each for 2*MaxClockSkew); default 100000, some 25 MB per key at
+	// most.
 	MaxNonces int
 }
 
@@ -211,7 +213,7 @@ type handler func(c *call) (any, error)
 // ServeHTTP answers one API request.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if r.URL.Path == MetricsPath && (r.Method == http.MethodGet || r.Method == http.MethodHead) {
-		s.serveMetrics(w)
+		s.serveSignedMetrics(w, r)
 		return
 	}
 	if strings.HasPrefix(r.URL.Path, ExecPathPrefix) {
@@ -399,7 +401,7 @@ func recommend(code string) string {
 	switch {
 	case strings.HasPrefix(code, "Signature"), code == "IncompleteSignature",
 		strings.HasPrefix(code, "InvalidTimeStamp"), strings.HasPrefix(code, "InvalidAccessKeyId"):
-		return "Sign the request with an AccessKey configured on the leci daemon (--access-key or accessKeys), with a clock within 15 minutes of the host's and a new SignatureNonce each time."
+		return "Sign the request with an AccessKey configured on the leci daemon (--access-key-file, LECI_ACCESS_KEY or accessKeys), with a clock within 15 minutes of the host's and a new SignatureNonce each time."
 	case code == "InvalidAction.NotFound", code == "NotImplemented":
 		return "leci serves CreateContainerGroup, DescribeContainerGroups, DescribeContainerGroupStatus, DeleteContainerGroup, RestartContainerGroup, DescribeContainerLog, ExecContainerCommand (Sync=true, or a WebSocket session) and DescribeContainerGroupEvents."
 	}

@@ -20,6 +20,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"leci/api"
+	"leci/internal/testutil"
 	"leci/pod"
 	"leci/runtime"
 	"leci/server"
@@ -334,34 +335,69 @@ func TestClientNoDaemon(t *testing.T) {
 }
 
 func TestDaemonSettings(t *testing.T) {
-	cfg := filepath.Join(t.TempDir(), "leci.yaml")
-	os.WriteFile(cfg, []byte("listen: [unix:///run/x.sock, tcp://127.0.0.1:8080]\naccessKeys:\n  - {id: a, secret: s}\n"), 0o600)
-	bad := filepath.Join(t.TempDir(), "bad.yaml")
-	os.WriteFile(bad, []byte("listen: [unix:///x]\naccesKeys: []\n"), 0o600)
+	dir := t.TempDir()
+	cert, key, _ := testutil.SelfSignedCert(t, dir)
+	write := func(name, content string) string {
+		p := filepath.Join(dir, name)
+		if err := os.WriteFile(p, []byte(content), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	cfg := write("leci.yaml", "listen: [unix:///run/x.sock, tcp://127.0.0.1:8080]\naccessKeys:\n  - {id: a, secret: s}\n")
+	bad := write("bad.yaml", "listen: [unix:///x]\naccesKeys: []\n")
+	tlsCfg := write("tls.yaml", "listen: [tcp://0.0.0.0:8443]\ntlsCert: "+cert+"\ntlsKey: "+key+"\nmetricsListen: tcp://0.0.0.0:9100\naccessKeyFiles: ["+
+		write("keys", "# leci's keys\nk1:s1\n\n  k2 : s2\n")+"]\n")
+	insecureCfg := write("insecure.yaml", "listen: [tcp://0.0.0.0:8080]\ninsecureTCP: true\naccessKeys: [{id: a, secret: s}]\n")
+	badKeys := write("badkeys", "k1:s1\nnosecret\n")
 
+	const argvWarning = "process list"
 	for _, tc := range []struct {
-		name   string
-		opts   daemonOptions
-		listen string
-		keys   int
-		err    string
+		name    string
+		opts    daemonOptions
+		env     string // LECI_ACCESS_KEY
+		listen  string
+		metrics string
+		keys    int
+		tls     bool
+		warn    string // in a warning
+		err     string
 	}{
-		{"default", daemonOptions{}, defaultListen, 0, ""},
-		{"config", daemonOptions{config: cfg}, "unix:///run/x.sock,tcp://127.0.0.1:8080", 1, ""},
-		{"flags replace listen, add keys", daemonOptions{config: cfg, listen: []string{"tcp://[::1]:9"}, accessKeys: []string{"b:t"}}, "tcp://[::1]:9", 2, ""},
-		{"loopback tcp without keys", daemonOptions{listen: []string{"tcp://127.0.0.1:8080"}}, "", 0, "needs --access-key"},
-		{"public tcp without keys", daemonOptions{listen: []string{"tcp://0.0.0.0:8080"}}, "", 0, "non-loopback"},
-		{"all interfaces without keys", daemonOptions{listen: []string{"tcp://:8080"}}, "", 0, "non-loopback"},
-		{"public tcp with keys", daemonOptions{listen: []string{"tcp://0.0.0.0:8080"}, accessKeys: []string{"a:s"}}, "tcp://0.0.0.0:8080", 1, ""},
-		{"bad key", daemonOptions{accessKeys: []string{"nosecret"}}, "", 0, "ID:SECRET"},
-		{"conflicting keys", daemonOptions{accessKeys: []string{"a:s", "a:t"}}, "", 0, "different secrets"},
-		{"relative socket", daemonOptions{listen: []string{"unix://leci.sock"}}, "", 0, "ABSOLUTE"},
-		{"no port", daemonOptions{listen: []string{"tcp://127.0.0.1"}, accessKeys: []string{"a:s"}}, "", 0, "HOST:PORT"},
-		{"other scheme", daemonOptions{listen: []string{"http://127.0.0.1:80"}}, "", 0, "want unix"},
-		{"unknown config key", daemonOptions{config: bad}, "", 0, "accesKeys"},
+		{name: "default", listen: defaultListen},
+		{name: "config", opts: daemonOptions{config: cfg}, listen: "unix:///run/x.sock,tcp://127.0.0.1:8080", keys: 1},
+		{name: "flags replace listen, add keys", opts: daemonOptions{config: cfg, listen: []string{"tcp://[::1]:9"}, accessKeys: []string{"b:t"}}, listen: "tcp://[::1]:9", keys: 2, warn: argvWarning},
+		{name: "loopback tcp without keys", opts: daemonOptions{listen: []string{"tcp://127.0.0.1:8080"}}, err: "needs an AccessKey"},
+		{name: "public tcp without keys", opts: daemonOptions{listen: []string{"tcp://0.0.0.0:8080"}}, err: "needs an AccessKey"},
+		{name: "bad key", opts: daemonOptions{accessKeys: []string{"nosecret"}}, err: "ID:SECRET"},
+		{name: "conflicting keys", opts: daemonOptions{accessKeys: []string{"a:s", "a:t"}}, err: "different secrets"},
+		{name: "relative socket", opts: daemonOptions{listen: []string{"unix://leci.sock"}}, err: "ABSOLUTE"},
+		{name: "no port", opts: daemonOptions{listen: []string{"tcp://127.0.0.1"}, accessKeys: []string{"a:s"}}, err: "HOST:PORT"},
+		{name: "other scheme", opts: daemonOptions{listen: []string{"http://127.0.0.1:80"}}, err: "want unix"},
+		{name: "unknown config key", opts: daemonOptions{config: bad}, err: "accesKeys"},
+
+		// Plain HTTP only on loopback, unless --insecure-tcp.
+		{name: "public tcp, plain", opts: daemonOptions{listen: []string{"tcp://0.0.0.0:8080"}, accessKeyFiles: []string{filepath.Join(dir, "keys")}}, err: "--insecure-tcp"},
+		{name: "all interfaces, plain", opts: daemonOptions{listen: []string{"tcp://:8080"}, accessKeyFiles: []string{filepath.Join(dir, "keys")}}, err: "non-loopback"},
+		{name: "public tcp, plain, --insecure-tcp", opts: daemonOptions{listen: []string{"tcp://0.0.0.0:8080"}, accessKeyFiles: []string{filepath.Join(dir, "keys")}, insecureTCP: true},
+			listen: "tcp://0.0.0.0:8080", keys: 2, warn: "plain HTTP"},
+		{name: "public tcp, plain, insecureTCP in the config", opts: daemonOptions{config: insecureCfg}, listen: "tcp://0.0.0.0:8080", keys: 1, warn: "plain HTTP"},
+		{name: "public tcp with TLS", opts: daemonOptions{listen: []string{"tcp://0.0.0.0:8443"}, tlsCert: cert, tlsKey: key, accessKeyFiles: []string{filepath.Join(dir, "keys")}},
+			listen: "tcp://0.0.0.0:8443", keys: 2, tls: true},
+		{name: "TLS, metrics listener and key file from the config", opts: daemonOptions{config: tlsCfg}, listen: "tcp://0.0.0.0:8443", metrics: "tcp://0.0.0.0:9100", keys: 2, tls: true},
+		{name: "a cert without its key", opts: daemonOptions{tlsCert: cert}, err: "go together"},
+		{name: "a key that is no key", opts: daemonOptions{tlsCert: cert, tlsKey: cert}, err: "--tls-key"},
+		{name: "public metrics, plain", opts: daemonOptions{metricsListen: "tcp://0.0.0.0:9100"}, err: "--insecure-tcp"},
+		{name: "loopback metrics, plain", opts: daemonOptions{metricsListen: "tcp://127.0.0.1:9100"}, listen: defaultListen, metrics: "tcp://127.0.0.1:9100"},
+
+		// Secrets from a file or the environment; argv warns.
+		{name: "key from the environment", opts: daemonOptions{listen: []string{"tcp://127.0.0.1:8080"}}, env: "e1:s1, e2:s2", listen: "tcp://127.0.0.1:8080", keys: 2},
+		{name: "bad key in the environment", env: "e1", err: envAccessKey},
+		{name: "bad key file line", opts: daemonOptions{accessKeyFiles: []string{badKeys}}, err: "line 2"},
+		{name: "missing key file", opts: daemonOptions{accessKeyFiles: []string{filepath.Join(dir, "none")}}, err: "access key file"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			addrs, keys, err := daemonSettings(tc.opts)
+			t.Setenv(envAccessKey, tc.env)
+			setup, err := daemonSettings(tc.opts)
 			if tc.err != "" {
 				if err == nil || !strings.Contains(err.Error(), tc.err) {
 					t.Fatalf("got %v, want an error with %q", err, tc.err)
@@ -376,11 +412,19 @@ func TestDaemonSettings(t *testing.T) {
 				t.Fatal(err)
 			}
 			var got []string
-			for _, a := range addrs {
+			for _, a := range setup.listen {
 				got = append(got, a.String())
 			}
-			if strings.Join(got, ",") != tc.listen || len(keys) != tc.keys {
-				t.Errorf("got %v and %d keys, want %s and %d", got, len(keys), tc.listen, tc.keys)
+			metrics := ""
+			if setup.metrics != nil {
+				metrics = setup.metrics.String()
+			}
+			if strings.Join(got, ",") != tc.listen || metrics != tc.metrics || len(setup.keys) != tc.keys || (setup.tls != nil) != tc.tls {
+				t.Errorf("got %v, metrics %q, %d keys, TLS %v; want %s, %q, %d, %v", got, metrics, len(setup.keys), setup.tls != nil, tc.listen, tc.metrics, tc.keys, tc.tls)
+			}
+			warnings := strings.Join(setup.warnings, "\n")
+			if (tc.warn == "") != (warnings == "") || !strings.Contains(warnings, tc.warn) {
+				t.Errorf("warnings %q, want one with %q", warnings, tc.warn)
 			}
 		})
 	}

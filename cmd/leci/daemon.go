@@ -1,7 +1,9 @@
 package main
 
 import (
+	"cmp"
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
@@ -12,6 +14,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"slices"
 	"strings"
 	"syscall"
 	"time"
@@ -31,9 +34,14 @@ import (
 const defaultListen = "unix:///run/leci/leci.sock"
 
 type daemonOptions struct {
-	config     string
-	listen     []string
-	accessKeys []string
+	config         string
+	listen         []string
+	accessKeys     []string
+	accessKeyFiles []string
+	metricsListen  string
+	tlsCert        string
+	tlsKey         string
+	insecureTCP    bool
 }
 
 // daemonConfig is the daemon's configuration file (YAML).
@@ -41,6 +49,14 @@ type daemonConfig struct {
 	// Listen holds unix:///path and tcp://host:port addresses.
 	Listen     []string          `yaml:"listen"`
 	AccessKeys []daemonAccessKey `yaml:"accessKeys"`
+	// AccessKeyFiles are files of ID:SECRET lines, as --access-key-file.
+	AccessKeyFiles []string `yaml:"accessKeyFiles"`
+	// MetricsListen, TLSCert, TLSKey and InsecureTCP are the flags of the
+	// same names, which win when given.
+	MetricsListen string `yaml:"metricsListen"`
+	TLSCert       string `yaml:"tlsCert"`
+	TLSKey        string `yaml:"tlsKey"`
+	InsecureTCP   bool   `yaml:"insecureTCP"`
 	// Runtime and DockerHost are --runtime and --docker-host, which win
 	// when given (see daemonRuntimeSettings).
 	Runtime    string `yaml:"runtime"`
@@ -69,13 +85,30 @@ describe, logs, exec, delete) manage container groups on this host.
 Listeners are given with --listen, repeatable (default ` + defaultListen + `):
   unix:///PATH        a unix socket of mode 0600; requests need no signature
   tcp://HOST:PORT     every request must be signed (v1 HMAC-SHA1 or v3
-                      ACS3-HMAC-SHA256) with an AccessKey of --access-key
-A TCP listener needs at least one access key. The traffic is plain HTTP, so a
-TCP listener on a non-loopback address is meant for trusted networks only.
+                      ACS3-HMAC-SHA256) with a configured AccessKey, /metrics
+                      included
+A TCP listener needs at least one AccessKey. With --tls-cert and --tls-key
+every TCP listener speaks HTTPS; without them, plain HTTP, which the daemon
+serves only on loopback addresses unless --insecure-tcp is given.
+
+AccessKeys (ID:SECRET) come from --access-key-file FILE (one per line, # for
+comments), from LECI_ACCESS_KEY (ID:SECRET, several separated by commas: the
+variable the client commands sign with), or from the configuration file;
+--access-key ID:SECRET works too, but shows the secret to every user of the
+host in the process list.
+
+--metrics-listen ADDR serves Prometheus metrics alone, with no signature, on
+an address of their own (a scraper cannot sign ECI requests): a unix socket,
+or TCP under the same TLS and loopback rules.
 
 --config FILE reads a YAML file with the same settings:
   listen: [unix:///run/leci/leci.sock, tcp://127.0.0.1:8080]
   accessKeys: [{id: LTAIexample, secret: ...}]
+  accessKeyFiles: [/etc/leci/access-keys]
+  tlsCert: /etc/leci/tls.crt     # with tlsKey: HTTPS on every TCP listener
+  tlsKey: /etc/leci/tls.key
+  insecureTCP: false             # true allows plain HTTP off loopback
+  metricsListen: tcp://127.0.0.1:9100
   runtime: docker                # or containerd, auto (--runtime wins)
   dockerHost: unix:///var/run/docker.sock
   allowPrivileged: false         # as --allow-privileged
@@ -90,7 +123,8 @@ A request's ImageRegistryCredential for a registry wins over the
 configuration's login, which wins over docker's config.json
 ($DOCKER_CONFIG/config.json or ~/.docker/config.json: its auths entries;
 credential helpers are not run). Logins are never logged.
---listen replaces the file's listen list; --access-key adds to its keys.
+--listen replaces the file's listen list; --access-key and --access-key-file
+add to its keys; the other flags win over the file's settings.
 
 The daemon's state is in <root>/leci.db, locked while it runs: a second daemon
 on the same --root stops at once. SIGTERM or SIGINT stops the daemon; the
@@ -106,7 +140,12 @@ groups keep running.`,
 	f := cmd.Flags()
 	f.StringVar(&opts.config, "config", "", "YAML configuration file (listen, accessKeys)")
 	f.StringArrayVar(&opts.listen, "listen", nil, "address to serve on: unix:///PATH or tcp://HOST:PORT (repeatable; default "+defaultListen+")")
-	f.StringArrayVar(&opts.accessKeys, "access-key", nil, "AccessKey ID:SECRET accepted on TCP listeners (repeatable)")
+	f.StringArrayVar(&opts.accessKeys, "access-key", nil, "AccessKey ID:SECRET accepted on TCP listeners (repeatable; visible in the process list: prefer --access-key-file or LECI_ACCESS_KEY)")
+	f.StringArrayVar(&opts.accessKeyFiles, "access-key-file", nil, "file of AccessKey ID:SECRET lines accepted on TCP listeners (repeatable)")
+	f.StringVar(&opts.tlsCert, "tls-cert", "", "PEM certificate (chain) the TCP listeners serve HTTPS with; needs --tls-key")
+	f.StringVar(&opts.tlsKey, "tls-key", "", "PEM private key of --tls-cert")
+	f.BoolVar(&opts.insecureTCP, "insecure-tcp", false, "allow plain HTTP (no --tls-cert) on TCP listeners off loopback")
+	f.StringVar(&opts.metricsListen, "metrics-listen", "", "address serving only /metrics, with no signature: unix:///PATH or tcp://HOST:PORT")
 	g.registerRunnerFlags(cmd)
 	return cmd
 }
@@ -119,19 +158,30 @@ type listenAddr struct {
 
 func (a listenAddr) String() string { return a.network + "://" + a.address }
 
-// daemonSettings merges the configuration file and the flags, and checks
-// them, before anything is started.
-func daemonSettings(opts daemonOptions) ([]listenAddr, map[string]string, error) {
+// daemonSetup is what the daemon serves, and how, from its configuration
+// file and flags.
+type daemonSetup struct {
+	listen  []listenAddr
+	metrics *listenAddr       // --metrics-listen; nil without
+	keys    map[string]string // AccessKey id → secret
+	tls     *tls.Config       // nil: plain HTTP on TCP
+	// warnings are logged once the daemon has its logger.
+	warnings []string
+}
+
+// daemonSettings merges the configuration file, the flags and
+// LECI_ACCESS_KEY, and checks them, before anything is started.
+func daemonSettings(opts daemonOptions) (*daemonSetup, error) {
 	var cfg daemonConfig
 	if opts.config != "" {
 		data, err := os.ReadFile(opts.config)
 		if err != nil {
-			return nil, nil, usageErrorf("read --config: %w", err)
+			return nil, usageErrorf("read --config: %w", err)
 		}
 		dec := yaml.NewDecoder(strings.NewReader(string(data)))
 		dec.KnownFields(true)
 		if err := dec.Decode(&cfg); err != nil && !errors.Is(err, io.EOF) {
-			return nil, nil, usageErrorf("config %s: %w", opts.config, err)
+			return nil, usageErrorf("config %s: %w", opts.config, err)
 		}
 	}
 	listen := cfg.Listen
@@ -141,6 +191,67 @@ func daemonSettings(opts daemonOptions) ([]listenAddr, map[string]string, error)
 	if len(listen) == 0 {
 		listen = []string{defaultListen}
 	}
+	keys, err := daemonAccessKeys(cfg, opts)
+	if err != nil {
+		return nil, err
+	}
+	setup := &daemonSetup{keys: keys}
+	if len(opts.accessKeys) > 0 {
+		setup.warnings = append(setup.warnings, "--access-key shows its secret to every user of this host in the process list; prefer --access-key-file or "+envAccessKey)
+	}
+
+	certFile, keyFile := cmp.Or(opts.tlsCert, cfg.TLSCert), cmp.Or(opts.tlsKey, cfg.TLSKey)
+	if (certFile == "") != (keyFile == "") {
+		return nil, usageErrorf("--tls-cert and --tls-key go together")
+	}
+	if certFile != "" {
+		cert, err := tls.LoadX509KeyPair(certFile, keyFile)
+		if err != nil {
+			return nil, usageErrorf("--tls-cert %s, --tls-key %s: %w", certFile, keyFile, err)
+		}
+		setup.tls = &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
+	}
+	insecure := opts.insecureTCP || cfg.InsecureTCP
+	// checkTCP refuses plain HTTP off loopback unless asked for.
+	checkTCP := func(a listenAddr, what string) error {
+		if a.network != "tcp" || setup.tls != nil || loopback(a.address) {
+			return nil
+		}
+		if !insecure {
+			return usageErrorf("refusing to serve %s on %s, a non-loopback address, over plain HTTP: give --tls-cert and --tls-key, or --insecure-tcp to allow it", what, a)
+		}
+		setup.warnings = append(setup.warnings, fmt.Sprintf("serving %s on %s, a non-loopback address, over plain HTTP (--insecure-tcp): anyone on the path reads it", what, a))
+		return nil
+	}
+	for _, l := range listen {
+		a, err := parseListen(l)
+		if err != nil {
+			return nil, err
+		}
+		if a.network == "tcp" && len(keys) == 0 {
+			return nil, usageErrorf("%s needs an AccessKey (--access-key-file, %s or --access-key): every request over TCP must be signed", a, envAccessKey)
+		}
+		if err := checkTCP(a, "the ECI API"); err != nil {
+			return nil, err
+		}
+		setup.listen = append(setup.listen, a)
+	}
+	if m := cmp.Or(opts.metricsListen, cfg.MetricsListen); m != "" {
+		a, err := parseListen(m)
+		if err != nil {
+			return nil, err
+		}
+		if err := checkTCP(a, "metrics"); err != nil {
+			return nil, err
+		}
+		setup.metrics = &a
+	}
+	return setup, nil
+}
+
+// daemonAccessKeys gathers the AccessKeys of the configuration file, the
+// key files, LECI_ACCESS_KEY and --access-key.
+func daemonAccessKeys(cfg daemonConfig, opts daemonOptions) (map[string]string, error) {
 	keys := map[string]string{}
 	add := func(id, secret, from string) error {
 		if id == "" || secret == "" {
@@ -154,30 +265,40 @@ func daemonSettings(opts daemonOptions) ([]listenAddr, map[string]string, error)
 	}
 	for i, k := range cfg.AccessKeys {
 		if err := add(k.ID, k.Secret, fmt.Sprintf("config accessKeys[%d]", i)); err != nil {
-			return nil, nil, err
+			return nil, err
+		}
+	}
+	for _, file := range append(slices.Clone(cfg.AccessKeyFiles), opts.accessKeyFiles...) {
+		data, err := os.ReadFile(file)
+		if err != nil {
+			return nil, usageErrorf("access key file: %w", err)
+		}
+		for i, line := range strings.Split(string(data), "\n") {
+			line = strings.TrimSpace(line)
+			if line == "" || strings.HasPrefix(line, "#") {
+				continue
+			}
+			id, secret, _ := strings.Cut(line, ":")
+			if err := add(strings.TrimSpace(id), strings.TrimSpace(secret), fmt.Sprintf("%s line %d (want ID:SECRET)", file, i+1)); err != nil {
+				return nil, err
+			}
+		}
+	}
+	if env := os.Getenv(envAccessKey); env != "" {
+		for _, k := range strings.Split(env, ",") {
+			id, secret, _ := strings.Cut(strings.TrimSpace(k), ":")
+			if err := add(id, secret, envAccessKey+" (want ID:SECRET[,ID:SECRET...])"); err != nil {
+				return nil, err
+			}
 		}
 	}
 	for _, k := range opts.accessKeys {
 		id, secret, _ := strings.Cut(k, ":")
 		if err := add(id, secret, "--access-key (want ID:SECRET)"); err != nil {
-			return nil, nil, err
+			return nil, err
 		}
 	}
-	var addrs []listenAddr
-	for _, l := range listen {
-		a, err := parseListen(l)
-		if err != nil {
-			return nil, nil, err
-		}
-		if a.network == "tcp" && len(keys) == 0 {
-			if !loopback(a.address) {
-				return nil, nil, usageErrorf("refusing to listen on %s, a non-loopback address, without access keys: give --access-key ID:SECRET", a)
-			}
-			return nil, nil, usageErrorf("%s needs --access-key ID:SECRET: every request over TCP must be signed", a)
-		}
-		addrs = append(addrs, a)
-	}
-	return addrs, keys, nil
+	return keys, nil
 }
 
 // parseListen reads unix:///path or tcp://host:port.
@@ -220,12 +341,21 @@ func loopback(hostport string) bool {
 var _ server.Groups = (*runtime.Engine)(nil)
 
 func daemonAction(ctx context.Context, g *globalOptions, opts daemonOptions, stderr io.Writer) error {
-	addrs, keys, err := daemonSettings(opts)
+	setup, err := daemonSettings(opts)
 	if err != nil {
 		return err
 	}
+	// Every address served, the metrics one too, is kept out of HostPath
+	// volumes.
+	addrs := setup.listen
+	if setup.metrics != nil {
+		addrs = append(slices.Clone(addrs), *setup.metrics)
+	}
 	denyDaemonPaths(g, addrs, opts.config)
 	log := g.logger(stderr)
+	for _, w := range setup.warnings {
+		log.Warn(w)
+	}
 	if err := os.MkdirAll(g.root, 0o700); err != nil {
 		return fmt.Errorf("create root: %w", err)
 	}
@@ -252,9 +382,6 @@ func daemonAction(ctx context.Context, g *globalOptions, opts daemonOptions, std
 			return err
 		}
 		listeners = append(listeners, l)
-		if a.network == "tcp" && !loopback(a.address) {
-			log.Warn("serving plain HTTP on a non-loopback address: requests are signed but not encrypted", "listen", a.String())
-		}
 	}
 
 	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
@@ -288,7 +415,7 @@ func daemonAction(ctx context.Context, g *globalOptions, opts daemonOptions, std
 	defer env.Engine.Shutdown()
 
 	srv, err := server.New(server.Options{
-		Groups: env.Engine, Tokens: st, Root: g.root, AccessKeys: keys,
+		Groups: env.Engine, Tokens: st, Root: g.root, AccessKeys: setup.keys,
 		Check: g.checkLocal, Log: log,
 	})
 	if err != nil {
@@ -298,22 +425,41 @@ func daemonAction(ctx context.Context, g *globalOptions, opts daemonOptions, std
 	errc := make(chan error, len(listeners))
 	var servers []*http.Server
 	for i, l := range listeners {
+		a := addrs[i]
+		var handler http.Handler = srv
+		what := "the ECI API"
+		if setup.metrics != nil && i == len(addrs)-1 {
+			handler, what = srv.MetricsHandler(), "metrics"
+		}
+		var tlsConfig *tls.Config
+		scheme := "http"
+		if a.network == "tcp" && setup.tls != nil {
+			tlsConfig, scheme = setup.tls, "https"
+		}
 		hs := &http.Server{
-			Handler:           srv,
+			Handler:           handler,
 			ReadHeaderTimeout: 10 * time.Second,
 			ReadTimeout:       30 * time.Second,
 			WriteTimeout:      server.DefaultActionTimeout + 30*time.Second,
 			IdleTimeout:       2 * time.Minute,
 			MaxHeaderBytes:    1 << 20,
 			ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+			TLSConfig:         tlsConfig,
 		}
 		servers = append(servers, hs)
 		go func() {
-			if err := hs.Serve(l); err != nil && !errors.Is(err, http.ErrServerClosed) {
-				errc <- fmt.Errorf("serve %s: %w", addrs[i], err)
+			var err error
+			if tlsConfig != nil {
+				// ServeTLS clones the configuration and adds HTTP/2.
+				err = hs.ServeTLS(l, "", "")
+			} else {
+				err = hs.Serve(l)
+			}
+			if err != nil && !errors.Is(err, http.ErrServerClosed) {
+				errc <- fmt.Errorf("serve %s: %w", a, err)
 			}
 		}()
-		fmt.Fprintf(stderr, "leci: serving the ECI API on %s\n", addrs[i])
+		fmt.Fprintf(stderr, "leci: serving %s on %s (%s)\n", what, a, scheme)
 	}
 
 	var serveErr error

@@ -1,7 +1,8 @@
 // Package testutil holds what leci's privileged tests share: requirement
 // checks that skip on a developer's machine but fail in CI, where a missing
 // requirement is a broken setup and not a reason to pass, and scratch
-// directories that are cleaned even when a test leaves mounts in them.
+// directories that are cleaned even when a test leaves mounts in them; and
+// self-signed certificates for the TLS tests.
 package testutil
 
 import (
