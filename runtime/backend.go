@@ -57,6 +57,17 @@ type Backend interface {
 	Usage(ctx context.Context, groupID string) (pod.GroupUsage, error)
 }
 
+// StartPreparer is implemented by a backend that can take a created
+// container up to the moment its process would run (containerd: the task,
+// with its shim, runc's create and the log writer), so that the start
+// itself is short. The engine does it ahead of a start it knows is coming,
+// once the group's network is set up; StartContainer then starts what was
+// prepared. A prepared container that is not started is removed by
+// RemoveContainer as any other.
+type StartPreparer interface {
+	PrepareStart(ctx context.Context, id string) error
+}
+
 // NetNSOwner is implemented by a backend whose runtime makes the sandbox's
 // network namespace itself and cannot join one leci made (Docker: network
 // mode none, then containers join with container:<sandbox>). For such a

@@ -26,6 +26,7 @@ type fakeBackend struct {
 	stopped    []string
 	createFail map[string]error
 	created    []string // names in create order
+	prepared   []string // names in PrepareStart order
 	// hold, by container name, keeps a run from exiting until closed.
 	hold map[string]chan struct{}
 	// usage, when set, answers Usage.
@@ -76,6 +77,18 @@ func (f *fakeBackend) CreateContainer(ctx context.Context, sb pod.Sandbox, cfg p
 	}
 	f.created = append(f.created, cfg.Name)
 	f.live[cfg.ID] = &fakeContainer{cfg: cfg, exit: make(chan pod.Exit, 1), stop: make(chan struct{}), done: make(chan struct{})}
+	return nil
+}
+
+// PrepareStart is what containerd's does for the engine: nothing runs.
+func (f *fakeBackend) PrepareStart(ctx context.Context, id string) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	c, ok := f.live[id]
+	if !ok {
+		return errors.New("no such container")
+	}
+	f.prepared = append(f.prepared, c.cfg.Name)
 	return nil
 }
 

@@ -59,6 +59,12 @@ type group struct {
 	// aheads counts the creations under way.
 	ahead  sync.Map
 	aheads sync.WaitGroup
+	// netReady is closed once the group's network is set up (netErr nil)
+	// or failed to be: a run created ahead is prepared for its start
+	// (StartPreparer) only then, since runc's create mounts the /etc files
+	// that carry the address. Replaced by setup, which closes it.
+	netReady chan struct{}
+	netErr   error
 
 	deleteOnce sync.Once
 	deleteErr  error
@@ -109,7 +115,9 @@ func newGroup(e *Engine, id, dir string, req *api.CreateContainerGroupRequest) *
 
 		probeUpdates: make(chan probes.Update, 16),
 		killReasons:  map[string]string{},
+		netReady:     make(chan struct{}),
 	}
+	close(g.netReady) // set up already, unless setup says otherwise
 	g.st = GroupStatus{ID: id, Request: req, Phase: api.GroupPending, CreatedAt: now}
 	waiting := ContainerState{State: api.StateWaiting, Reason: ReasonContainerCreating}
 	for _, c := range req.InitContainer {
@@ -552,8 +560,12 @@ func (g *group) setup(ctx context.Context) error {
 		}
 		g.network = pod.Network{NetNSPath: g.e.net.NetNSPath(g.id)}
 		netDone = make(chan networkResult, 1)
+		ready := make(chan struct{})
+		g.netReady = ready
 		go func() {
 			nw, etc, err := g.connectNetwork(ctx, nil)
+			g.netErr = err
+			close(ready)
 			netDone <- networkResult{nw, etc, err}
 		}()
 	}
@@ -623,9 +635,11 @@ func (g *group) precreate(ctx context.Context) {
 	snap := g.snapshot()
 	acts := Plan(&snap, g.e.opts.Now())
 	if acts.StartInit >= 0 {
-		g.createAhead(ctx, true, []int{acts.StartInit}, false)
+		g.createAhead(ctx, true, []int{acts.StartInit}, aheadDuringSetup)
+		// And what follows it, made ready while it is.
+		g.createNext(acts.StartInit, aheadDuringSetup)
 	} else {
-		g.createAhead(ctx, false, acts.StartApps, false)
+		g.createAhead(ctx, false, acts.StartApps, aheadDuringSetup)
 	}
 }
 
@@ -634,16 +648,56 @@ func (g *group) precreate(ctx context.Context) {
 // their starts wait for its exit. A container that mounts a SubPath is
 // left to its start: the path is resolved when the container is created,
 // and init container i may still make or change it.
-func (g *group) createNext(i int) {
+func (g *group) createNext(i int, when aheadWhen) {
+	when |= aheadAfterInit
 	if i+1 < len(g.req.InitContainer) {
-		g.createAhead(g.ctx, true, []int{i + 1}, true)
+		g.createAhead(g.ctx, true, []int{i + 1}, when)
 		return
 	}
 	apps := make([]int, len(g.req.Container))
 	for j := range apps {
 		apps[j] = j
 	}
-	g.createAhead(g.ctx, false, apps, true)
+	g.createAhead(g.ctx, false, apps, when)
+}
+
+// aheadWhen says when a run is created ahead of its start, which decides
+// what it may not depend on.
+type aheadWhen int
+
+const (
+	// aheadDuringSetup: the group's address is not known yet, so a
+	// container whose environment holds it is left to its start.
+	aheadDuringSetup aheadWhen = 1 << iota
+	// aheadAfterInit: an init container runs (or will) before this one
+	// starts and may still make the SubPath it mounts, which is resolved
+	// at create: such a container is left to its start.
+	aheadAfterInit
+)
+
+// prepareAhead takes run id, created ahead, up to its start once the
+// network is set up, where the backend can (StartPreparer). It reports
+// whether the run is still to be started: one that could not be prepared
+// is removed, for its start to make it anew and report why.
+func (g *group) prepareAhead(ctx context.Context, id string, ready <-chan struct{}) bool {
+	p, ok := g.e.backend.(StartPreparer)
+	if !ok {
+		return true
+	}
+	select {
+	case <-ready:
+	case <-ctx.Done():
+		return true // the start, if any, finds the container as created
+	}
+	if g.netErr != nil {
+		return true // setup fails; delete removes it
+	}
+	if err := p.PrepareStart(ctx, id); err != nil {
+		g.log.Debug("preparing a start ahead failed; the start tries again", "id", id, "err", err)
+		g.removeContainer(id)
+		return false
+	}
+	return true
 }
 
 // aheadCreate is a container being created ahead of its start.
@@ -654,19 +708,20 @@ type aheadCreate struct {
 }
 
 // createAhead creates, in the background, the next run of each container
-// idx of the kind init, for its start to take over (takeAhead). The
+// idx of the kind init, for its start to take over (takeAhead), and
+// prepares its start where the backend can (prepareAhead). The
 // configurations are made here, on the caller's goroutine, which owns the
-// group's fields; the goroutines only wait for the image and call the
-// backend. A run that fails to be created here is removed, and created
-// again (with its error reported) by its start. During setup (!afterInit)
-// a container whose environment holds the group's address is skipped,
-// after an init container one that mounts a SubPath.
-func (g *group) createAhead(ctx context.Context, init bool, idx []int, afterInit bool) {
+// group's fields; the goroutines only wait for the image and the network
+// and call the backend. A run that fails to be created here is removed,
+// and created again (with its error reported) by its start. when says
+// which containers are left to their starts (aheadWhen).
+func (g *group) createAhead(ctx context.Context, init bool, idx []int, when aheadWhen) {
 	snap := g.snapshot()
 	sb := g.sandbox
+	ready := g.netReady
 	for _, i := range idx {
 		spec, app := g.containerSpec(init, i)
-		if !afterInit && usesPodIP(spec) || afterInit && mountsSubPath(spec) {
+		if when&aheadDuringSetup != 0 && usesPodIP(spec) || when&aheadAfterInit != 0 && mountsSubPath(spec) {
 			continue
 		}
 		attempt := statusOf(&snap, init, i).Attempt + 1
@@ -702,7 +757,7 @@ func (g *group) createAhead(ctx context.Context, init bool, idx []int, afterInit
 				g.undoCreate(id, err)
 				return
 			}
-			f.ok = true
+			f.ok = g.prepareAhead(ctx, id, ready)
 		}()
 	}
 }
@@ -1026,7 +1081,7 @@ func (g *group) startContainer(init bool, i int) {
 	log.Debug("container started", "id", id, "attempt", attempt)
 	g.watchExit(init, i, attempt, trace.Begin(g.ctx, "container.run "+spec.Name), exitCh)
 	if init {
-		g.createNext(i)
+		g.createNext(i, 0)
 	}
 	if app == nil {
 		return

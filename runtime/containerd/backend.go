@@ -132,7 +132,10 @@ type Backend struct {
 	watchers   map[string]*sync.WaitGroup
 }
 
-var _ runtime.Backend = (*Backend)(nil)
+var (
+	_ runtime.Backend       = (*Backend)(nil)
+	_ runtime.StartPreparer = (*Backend)(nil)
+)
 
 // NewBackend returns a Backend on conn.
 func NewBackend(conn *Conn, opts BackendOptions, log *slog.Logger) (*Backend, error) {

@@ -51,11 +51,17 @@ func (b *Backend) StartContainer(ctx context.Context, id string) (_ <-chan pod.E
 		cgroupsPath = spec.Linux.CgroupsPath
 	}
 
-	sp := trace.Begin(ctx, "task.new")
-	task, err := ctr.NewTask(ctx, b.ioFor(ext))
-	sp.End(err)
+	task, err := b.preparedTask(ctx, ctr)
 	if err != nil {
-		return nil, fmt.Errorf("create task %s: %w", id, err)
+		return nil, err
+	}
+	if task == nil {
+		sp := trace.Begin(ctx, "task.new")
+		task, err = ctr.NewTask(ctx, b.ioFor(ext))
+		sp.End(err)
+		if err != nil {
+			return nil, fmt.Errorf("create task %s: %w", id, err)
+		}
 	}
 	defer func() {
 		if retErr != nil {
@@ -77,7 +83,7 @@ func (b *Backend) StartContainer(ctx context.Context, id string) (_ <-chan pod.E
 	// Taken before the call: the process may have run and exited by the
 	// time Start returns.
 	started := time.Now()
-	sp = trace.Begin(ctx, "task.start")
+	sp := trace.Begin(ctx, "task.start")
 	err = task.Start(ctx)
 	sp.End(err)
 	if err != nil {
@@ -203,4 +209,49 @@ func (b *Backend) stopSignal(ctx context.Context, ctr client.Container) syscall.
 		return sigterm
 	}
 	return sig
+}
+
+// PrepareStart creates the container's task (its shim, runc's create,
+// the log writer), so that StartContainer only starts it; nothing of the
+// container's own runs before that.
+func (b *Backend) PrepareStart(ctx context.Context, id string) error {
+	if err := checkID("container", id); err != nil {
+		return err
+	}
+	ctx = b.conn.WithNamespace(ctx)
+	ctr, err := b.conn.Client().LoadContainer(ctx, id)
+	if err != nil {
+		return fmt.Errorf("load container %s: %w", id, err)
+	}
+	ext, err := extensionOf(ctx, ctr)
+	if err != nil {
+		return err
+	}
+	sp := trace.Begin(ctx, "task.new")
+	_, err = ctr.NewTask(ctx, b.ioFor(ext))
+	sp.End(err)
+	if err != nil {
+		return fmt.Errorf("create task %s: %w", id, err)
+	}
+	return nil
+}
+
+// preparedTask returns the task PrepareStart made for ctr, nil when there
+// is none. A task in another state is not one to start: an error.
+func (b *Backend) preparedTask(ctx context.Context, ctr client.Container) (client.Task, error) {
+	task, err := ctr.Task(ctx, nil) // its output goes through the shim's log writer
+	if errdefs.IsNotFound(err) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("load task %s: %w", ctr.ID(), err)
+	}
+	st, err := task.Status(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("task %s status: %w", ctr.ID(), err)
+	}
+	if st.Status != client.Created {
+		return nil, fmt.Errorf("task %s is %s, not created: %w", ctr.ID(), st.Status, errdefs.ErrFailedPrecondition)
+	}
+	return task, nil
 }
