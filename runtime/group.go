@@ -1032,19 +1032,20 @@ func (g *group) startContainer(init bool, i int) {
 	}
 	attempt := cur.Attempt + 1
 	id := containerID(g.id, spec.Name, attempt)
-	cfg, err := g.containerConfig(spec, app, init, attempt, id)
-	if err != nil {
-		fail(ReasonCreateConfigError, err)
-		return
-	}
 	sb, err := g.ensureSandbox()
 	if err != nil {
 		fail(ReasonCreateContainerErr, err)
 		return
 	}
-	if g.takeAhead(id, sb) {
-		err = nil // made ahead, from the same request and sandbox
-	} else {
+	// A run made ahead is started as it is: making its configuration
+	// again would redo what it already uses (its log file, which its log
+	// writer may hold open).
+	if !g.takeAhead(id, sb) {
+		cfg, cerr := g.containerConfig(spec, app, init, attempt, id)
+		if cerr != nil {
+			fail(ReasonCreateConfigError, cerr)
+			return
+		}
 		sp := trace.Begin(g.ctx, "container.create "+spec.Name)
 		err = g.e.backend.CreateContainer(g.ctx, sb, cfg)
 		sp.End(err)
