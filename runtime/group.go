@@ -69,6 +69,9 @@ type group struct {
 	deleteOnce sync.Once
 	deleteErr  error
 	removals   sync.WaitGroup // background removals of ended runs
+	// ended are runs that exited and are to be removed once the starts
+	// that follow are done; owned by the supervisor goroutine.
+	ended []string
 	gone       chan struct{}  // closed when delete has finished
 }
 
@@ -473,9 +476,11 @@ func (g *group) round() Actions {
 		acts := Plan(&st, g.e.opts.Now())
 		if acts.StartInit < 0 && len(acts.StartApps) == 0 {
 			g.setPhase(acts.Phase)
+			g.removeEnded()
 			return acts
 		}
 		if g.ctx.Err() != nil {
+			g.removeEnded()
 			return acts
 		}
 		if acts.StartInit >= 0 {
@@ -492,6 +497,18 @@ func (g *group) round() Actions {
 		}
 		wg.Wait()
 	}
+}
+
+// removeEnded removes, in the background, the ended runs exited recorded.
+func (g *group) removeEnded() {
+	for _, id := range g.ended {
+		g.removals.Add(1)
+		go func() {
+			defer g.removals.Done()
+			g.removeContainer(id)
+		}()
+	}
+	g.ended = nil
 }
 
 func (g *group) setPhase(phase api.GroupStatus) {
@@ -1225,16 +1242,12 @@ func (g *group) exited(ev exitEvent) {
 		return
 	}
 	g.stopProbes(cur.Name, cur.Attempt)
-	// The run is recorded first and removed in the background: what comes
-	// next (the next init container, the group's phase) does not wait for
-	// the task's deletion. Delete removes whatever is still there.
-	defer func(id string) {
-		g.removals.Add(1)
-		go func() {
-			defer g.removals.Done()
-			g.removeContainer(id)
-		}()
-	}(cur.ID)
+	// The run is recorded first and removed in the background once the
+	// starts it allows are done (round): what comes next (the next init
+	// container, the app containers, the group's phase) neither waits for
+	// the task's deletion nor shares the CPU with it. Delete removes
+	// whatever is still there.
+	g.ended = append(g.ended, cur.ID)
 	now := g.e.opts.Now()
 	term := g.terminated(ev.init, ev.index, cur, ev.exit)
 	restart, at, backoff := AfterExit(g.req.RestartPolicy, ev.init, ev.exit.Code, cur, term.FinishedAt.Sub(term.StartedAt), g.e.opts.Backoff, now)
