@@ -72,7 +72,7 @@ type group struct {
 	// ended are runs that exited and are to be removed once the starts
 	// that follow are done; owned by the supervisor goroutine.
 	ended []string
-	gone       chan struct{}  // closed when delete has finished
+	gone  chan struct{} // closed when delete has finished
 }
 
 type exitEvent struct {
