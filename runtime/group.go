@@ -69,10 +69,11 @@ type group struct {
 	deleteOnce sync.Once
 	deleteErr  error
 	removals   sync.WaitGroup // background removals of ended runs
+	gone       chan struct{}  // closed when delete has finished
+
 	// ended are runs that exited and are to be removed once the starts
 	// that follow are done; owned by the supervisor goroutine.
 	ended []string
-	gone  chan struct{} // closed when delete has finished
 }
 
 type exitEvent struct {
