@@ -32,8 +32,10 @@ import (
 // ever as "already exists", and its log holds its own output only.
 func TestLeftoversOfACutShortCreateAreCleared(t *testing.T) {
 	hr := newHarness(t)
-	// The init container waits for this directory, so that the group is set
-	// up and its containers not yet created while the leftovers are made.
+	// Both containers wait for this directory (their configurations fail
+	// without it, so neither is created, ahead of its start or at it),
+	// so that the group is set up and its containers not yet created
+	// while the leftovers are made.
 	gate := filepath.Join(t.TempDir(), "gate")
 	id := hr.create(fmt.Sprintf(`
 ContainerGroupName: leftovers
@@ -48,7 +50,7 @@ Container:
   - Name: app
     Image: %[1]s
     Command: [sh, -c, "cat /work/input; trap 'exit 0' TERM; while true; do sleep 0.2; done"]
-    VolumeMount: [{Name: work, MountPath: /work}, {Name: config, MountPath: /config}]
+    VolumeMount: [{Name: work, MountPath: /work}, {Name: config, MountPath: /config}, {Name: gate, MountPath: /gate}]
 Volume:
   - {Name: work, Type: EmptyDirVolume}
   - {Name: gate, Type: HostPathVolume, HostPathVolume: {Path: %[2]s, Type: Directory}}

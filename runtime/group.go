@@ -744,14 +744,17 @@ func (g *group) createAhead(ctx context.Context, init bool, idx []int, when ahea
 		}
 		attempt := statusOf(&snap, init, i).Attempt + 1
 		id := containerID(g.id, spec.Name, attempt)
+		if _, made := g.ahead.Load(id); made {
+			// Made already: its configuration is not made again (that
+			// would remove the log its log writer may hold open).
+			continue
+		}
 		cfg, err := g.containerConfig(spec, app, init, attempt, id)
 		if err != nil {
 			continue // the start reports it
 		}
 		f := &aheadCreate{done: make(chan struct{}), sb: sb}
-		if _, loaded := g.ahead.LoadOrStore(id, f); loaded {
-			continue
-		}
+		g.ahead.Store(id, f)
 		pull := g.images[spec.Image]
 		g.aheads.Add(1)
 		go func() {
