@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"os"
 	"slices"
 	"testing"
 	"testing/synctest"
@@ -527,6 +528,11 @@ func TestNextContainersCreatedWhileInitRuns(t *testing.T) {
 		}
 		close(hold)
 		waitFor(t, e, id, phaseIs(api.GroupSucceeded))
+		// The log file the prepared run's writer made is the run's log
+		// still: its start did not make the run's configuration again.
+		if _, err := os.Stat(LogPath(e.opts.Root, id, "app", 1)); err != nil {
+			t.Errorf("the log of a run prepared ahead: %v", err)
+		}
 		b.mu.Lock()
 		created, started = slices.Clone(b.created), slices.Clone(b.order)
 		b.mu.Unlock()

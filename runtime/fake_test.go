@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
+	"path/filepath"
 	"sync"
 	"time"
 
@@ -80,7 +82,8 @@ func (f *fakeBackend) CreateContainer(ctx context.Context, sb pod.Sandbox, cfg p
 	return nil
 }
 
-// PrepareStart is what containerd's does for the engine: nothing runs.
+// PrepareStart is what containerd's does for the engine: nothing of the
+// container runs, but its log writer starts and makes its log file.
 func (f *fakeBackend) PrepareStart(ctx context.Context, id string) error {
 	f.mu.Lock()
 	defer f.mu.Unlock()
@@ -89,6 +92,12 @@ func (f *fakeBackend) PrepareStart(ctx context.Context, id string) error {
 		return errors.New("no such container")
 	}
 	f.prepared = append(f.prepared, c.cfg.Name)
+	if p := c.cfg.LogPath; p != "" {
+		if err := os.MkdirAll(filepath.Dir(p), 0o700); err != nil {
+			return err
+		}
+		return os.WriteFile(p, nil, 0o600)
+	}
 	return nil
 }
 
