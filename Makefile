@@ -47,8 +47,9 @@ lint:
 
 # internal/helper twice: as go test ./... builds it (no leci-helper embedded)
 # and as make build builds leci (embedded).
+# Unit tests run under the race detector: concurrency is checked there.
 unit: build
-	$(GO) test -count=1 ./...
+	$(GO) test -race -count=1 ./...
 	$(GO) test -count=1 -overlay $(HELPER_OVERLAY) ./internal/helper/
 
 fuzz:
