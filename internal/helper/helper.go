@@ -70,7 +70,7 @@ func Path(dir, fallback string) (string, error) {
 // its own.
 func Install(dir string, fsys fs.FS, name, sum string) (string, error) {
 	if b, err := hex.DecodeString(sum); err != nil || len(b) != sha256.Size {
-		if sum, err = hashFile(fsys, name); err != nil {
+		if sum, err = HashFile(fsys, name); err != nil {
 			return "", fmt.Errorf("install %s: %w", Name, err)
 		}
 	}
@@ -108,7 +108,9 @@ func Install(dir string, fsys fs.FS, name, sum string) (string, error) {
 	return path, nil
 }
 
-func hashFile(fsys fs.FS, name string) (string, error) {
+// HashFile is the hex SHA-256 of file name in fsys: what names an
+// installed leci-helper, and the Docker backend's sandbox image.
+func HashFile(fsys fs.FS, name string) (string, error) {
 	f, err := fsys.Open(name)
 	if err != nil {
 		return "", err

@@ -3,13 +3,12 @@ package docker
 import (
 	"archive/tar"
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
 	"io/fs"
 	"os"
+	"path/filepath"
 	"syscall"
 	"time"
 
@@ -19,6 +18,7 @@ import (
 	"github.com/docker/docker/errdefs"
 	"golang.org/x/sys/unix"
 
+	"leci/internal/helper"
 	"leci/pod"
 	"leci/runtime"
 )
@@ -66,7 +66,7 @@ func (b *Backend) ensureSandboxImage(ctx context.Context) (string, error) {
 			return b.sandboxImage, nil
 		}
 	}
-	sum, err := hashFile(b.opts.LeciBinary)
+	sum, err := helper.HashFile(os.DirFS(filepath.Dir(b.opts.LeciBinary)), filepath.Base(b.opts.LeciBinary))
 	if err != nil {
 		return "", fmt.Errorf("sandbox image: %w", err)
 	}
@@ -166,19 +166,6 @@ func writeSandboxRootfs(w io.Writer, leciBinary string) error {
 		return err
 	}
 	return tw.Close()
-}
-
-func hashFile(p string) (string, error) {
-	f, err := os.Open(p)
-	if err != nil {
-		return "", err
-	}
-	defer f.Close()
-	h := sha256.New()
-	if _, err := io.Copy(h, f); err != nil {
-		return "", err
-	}
-	return hex.EncodeToString(h.Sum(nil)), nil
 }
 
 // StartSandbox creates the group's cgroup with the group's limits and
