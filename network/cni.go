@@ -110,7 +110,7 @@ func New(cfg Config, log *slog.Logger) (*Manager, error) {
 			}
 		}
 	}
-	if !m.user && !cfg.Firewall {
+	if !m.user && !cfg.Firewall && adviceDue(filepath.Join(filepath.Dir(cfg.CacheDir), forwardCheckStamp)) {
 		// Advice only, and an iptables run costs milliseconds: not on the
 		// way to the first group.
 		go func() {
