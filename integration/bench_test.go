@@ -219,28 +219,60 @@ func BenchmarkRunProcess(b *testing.B) {
 func BenchmarkGroupInitPlusTwoToRunning(b *testing.B) {
 	tracePath := filepath.Join(b.TempDir(), "trace.jsonl")
 	bh := newBenchHost(b, tracePath)
-	var took durations
-	var runs []traced
-	for b.Loop() {
-		req := bh.request(benchInitPlusTwo)
-		start := time.Now()
-		id := bh.create(req)
-		if err := bh.waitPhase(id, api.GroupRunning, time.Minute); err != nil {
-			b.Fatal(err)
-		}
-		end := time.Now()
-		took = append(took, end.Sub(start))
-		bh.delete(id)
-		// From the create call to Running: what ended later (the apps'
-		// runs, the delete) left out.
-		for _, u := range groupsTraced(readTrace(b, tracePath), []string{id}) {
-			steps := slices.DeleteFunc(u.steps, func(s trace.Step) bool {
-				return s.Start.Add(time.Duration(s.MS * float64(time.Millisecond))).After(end)
-			})
-			runs = append(runs, traced{origin: start, end: end, steps: steps})
+	// The reference on containerd: the same three containers by ctr, the
+	// init container run to its end with the one network setup, then the
+	// two apps started at once.
+	var cs *ctrSide
+	if testRuntime == host.RuntimeContainerd {
+		if why := ctrCNIMissing(); why != "" {
+			b.Logf("leci alone, no ctr reference: %s", why)
+		} else {
+			cs = newCtrSide(b, true)
 		}
 	}
+	var took, ctr durations
+	var runs []traced
+	i := 0
+	for b.Loop() {
+		inTurn(i, func() {
+			req := bh.request(benchInitPlusTwo)
+			start := time.Now()
+			id := bh.create(req)
+			if err := bh.waitPhase(id, api.GroupRunning, time.Minute); err != nil {
+				b.Fatal(err)
+			}
+			end := time.Now()
+			took = append(took, end.Sub(start))
+			bh.delete(id)
+			// From the create call to Running: what ended later (the apps'
+			// runs, the delete) left out.
+			for _, u := range groupsTraced(readTrace(b, tracePath), []string{id}) {
+				steps := slices.DeleteFunc(u.steps, func(s trace.Step) bool {
+					return s.Start.Add(time.Duration(s.MS * float64(time.Millisecond))).After(end)
+				})
+				runs = append(runs, traced{origin: start, end: end, steps: steps})
+			}
+		}, func() {
+			if cs == nil {
+				return
+			}
+			start := time.Now()
+			errs := []error{cs.run([]string{"--rm", "--cni"}, fmt.Sprintf("init-%d", i), "true")}
+			var wg sync.WaitGroup
+			apps := make([]error, 2)
+			for j := range apps {
+				wg.Go(func() { apps[j] = cs.run([]string{"-d"}, fmt.Sprintf("app-%d-%d", i, j), ctrLongRunner...) })
+			}
+			wg.Wait()
+			ctr = append(ctr, time.Since(start))
+			if err := errors.Join(append(append(errs, apps...), cs.removeAll())...); err != nil {
+				b.Fatal(err)
+			}
+		})
+		i++
+	}
 	took.report(b, "")
+	ctr.report(b, "ctr")
 	writeSteps(b, fmt.Sprintf("(b) 1 init + 2 apps to Running, on %s: the engine's steps, from the create call", testRuntime), stepTable(runs))
 }
 
