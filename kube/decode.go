@@ -1,0 +1,746 @@
+// Package kube maps Kubernetes Pods to CreateContainerGroup requests and
+// back, as ECI's virtual node does: Pod fields to request fields, and the
+// k8s.aliyun.com/eci-* annotations to the request fields that a Pod has no
+// field for.
+package kube
+
+import (
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"regexp"
+	"sort"
+	"strings"
+
+	appsv1 "k8s.io/api/apps/v1"
+	batchv1 "k8s.io/api/batch/v1"
+	corev1 "k8s.io/api/core/v1"
+	"sigs.k8s.io/yaml"
+
+	"leci/api"
+)
+
+// fieldError is a Pod field leci refuses, and why.
+type fieldError struct {
+	path, why string
+}
+
+func invalidField(path, format string, args ...any) *api.Error {
+	return &api.Error{Code: api.CodeInvalidParameter, Status: http.StatusBadRequest, Field: path, Message: fmt.Sprintf(format, args...)}
+}
+
+type typeMeta struct {
+	APIVersion string `json:"apiVersion"`
+	Kind       string `json:"kind"`
+}
+
+// documentSeparator splits a multi-document YAML stream.
+var documentSeparator = regexp.MustCompile(`(?m)^---[ \t]*(#.*)?$`)
+
+// documents splits data into its non-empty YAML documents.
+func documents(data []byte) [][]byte {
+	var out [][]byte
+	for _, d := range documentSeparator.Split(string(data), -1) {
+		if strings.TrimSpace(stripComments(d)) != "" {
+			out = append(out, []byte(d))
+		}
+	}
+	return out
+}
+
+func stripComments(doc string) string {
+	var b strings.Builder
+	for _, line := range strings.Split(doc, "\n") {
+		if t := strings.TrimSpace(line); t != "" && !strings.HasPrefix(t, "#") {
+			b.WriteString(line + "\n")
+		}
+	}
+	return b.String()
+}
+
+// IsManifest reports whether data holds Kubernetes objects (apiVersion and
+// kind at the top) rather than an ECI request, which has neither.
+func IsManifest(data []byte) bool {
+	for _, doc := range documents(data) {
+		var tm typeMeta
+		if yaml.Unmarshal(doc, &tm) != nil {
+			return false
+		}
+		return tm.APIVersion != "" && tm.Kind != ""
+	}
+	return false
+}
+
+// Sources holds the ConfigMaps and Secrets that a Pod's configMap and secret
+// volumes, environment references and imagePullSecrets name. A cluster keeps
+// them; leci takes them from files.
+type Sources struct {
+	configMaps map[string]*corev1.ConfigMap
+	secrets    map[string]*corev1.Secret
+}
+
+// Add reads the ConfigMaps and Secrets of a YAML or JSON stream; any other
+// object in it is an error.
+func (s *Sources) Add(data []byte) error {
+	for _, doc := range documents(data) {
+		var tm typeMeta
+		if err := yaml.Unmarshal(doc, &tm); err != nil {
+			return invalidField("", "not a Kubernetes object: %v", err)
+		}
+		if ok, err := s.add(tm, doc); err != nil {
+			return err
+		} else if !ok {
+			return invalidField("kind", "%s %s: only ConfigMap and Secret objects can be given with --from-file", tm.APIVersion, tm.Kind)
+		}
+	}
+	return nil
+}
+
+// add keeps doc when it is a ConfigMap or Secret, reporting whether it was.
+func (s *Sources) add(tm typeMeta, doc []byte) (bool, error) {
+	if tm.APIVersion != "v1" {
+		return false, nil
+	}
+	switch tm.Kind {
+	case "ConfigMap":
+		var cm corev1.ConfigMap
+		if err := yaml.UnmarshalStrict(doc, &cm); err != nil {
+			return true, invalidField("ConfigMap", "%v", err)
+		}
+		if s.configMaps == nil {
+			s.configMaps = map[string]*corev1.ConfigMap{}
+		}
+		s.configMaps[cm.Name] = &cm
+		return true, nil
+	case "Secret":
+		var sec corev1.Secret
+		if err := yaml.UnmarshalStrict(doc, &sec); err != nil {
+			return true, invalidField("Secret", "%v", err)
+		}
+		if s.secrets == nil {
+			s.secrets = map[string]*corev1.Secret{}
+		}
+		// stringData is written into data by the API server; do the same.
+		for k, v := range sec.StringData {
+			if sec.Data == nil {
+				sec.Data = map[string][]byte{}
+			}
+			sec.Data[k] = []byte(v)
+		}
+		s.secrets[sec.Name] = &sec
+		return true, nil
+	}
+	return false, nil
+}
+
+// Result is a request made from a Pod, with what leci left out of it.
+type Result struct {
+	Request  *api.CreateContainerGroupRequest
+	Warnings []string
+}
+
+// Decode makes a CreateContainerGroup request from data: a v1 Pod, or the
+// Pod template of an apps/v1 Deployment or a batch/v1 Job, with any number
+// of ConfigMaps and Secrets beside it (added to sources, which may hold more
+// given apart). Refused fields are InvalidParameter errors naming the field.
+func Decode(data []byte, sources *Sources) (*Result, error) {
+	if sources == nil {
+		sources = &Sources{}
+	}
+	var workload []byte
+	var workloadType typeMeta
+	for _, doc := range documents(data) {
+		var tm typeMeta
+		if err := yaml.Unmarshal(doc, &tm); err != nil {
+			return nil, invalidField("", "not a Kubernetes object: %v", err)
+		}
+		if ok, err := sources.add(tm, doc); err != nil {
+			return nil, err
+		} else if ok {
+			continue
+		}
+		if workload != nil {
+			return nil, invalidField("kind", "%s %s: the file already holds a %s; leci runs one Pod a file", tm.APIVersion, tm.Kind, workloadType.Kind)
+		}
+		workload, workloadType = doc, tm
+	}
+	if workload == nil {
+		return nil, invalidField("kind", "the file holds no Pod, Deployment or Job")
+	}
+	tmpl, prefix, name, warnings, err := podTemplate(workloadType, workload)
+	if err != nil {
+		return nil, err
+	}
+	var raw map[string]any
+	if err := yaml.Unmarshal(workload, &raw); err != nil {
+		return nil, invalidField("", "%v", err)
+	}
+	rawTmpl := raw
+	if prefix != "" {
+		rawTmpl, _ = lookup(raw, "spec", "template").(map[string]any)
+	}
+	m := &mapper{sources: sources, prefix: prefix}
+	m.warnings = warnings
+	w, refusals := checkFields(prefix, rawTmpl)
+	m.warnings = append(m.warnings, w...)
+	for _, f := range refusals {
+		m.errs = append(m.errs, invalidField(f.path, "not supported: %s", f.why))
+	}
+	if len(m.errs) > 0 {
+		return nil, m.errs
+	}
+	r := m.request(tmpl, name)
+	if len(m.errs) > 0 {
+		return nil, m.errs
+	}
+	return &Result{Request: r, Warnings: m.warnings}, nil
+}
+
+// podTemplate decodes the workload strictly (a misspelt field is an error)
+// and returns its Pod template, the path to it, and the name a template
+// without one takes.
+func podTemplate(tm typeMeta, doc []byte) (*corev1.PodTemplateSpec, string, string, []string, error) {
+	strict := func(out any) error {
+		if err := yaml.UnmarshalStrict(doc, out); err != nil {
+			return invalidField("", "%s %s: %v", tm.APIVersion, tm.Kind, err)
+		}
+		return nil
+	}
+	switch {
+	case tm.APIVersion == "v1" && tm.Kind == "Pod":
+		var pod corev1.Pod
+		if err := strict(&pod); err != nil {
+			return nil, "", "", nil, err
+		}
+		return &corev1.PodTemplateSpec{ObjectMeta: pod.ObjectMeta, Spec: pod.Spec}, "", pod.Name, nil, nil
+	case tm.APIVersion == "apps/v1" && tm.Kind == "Deployment":
+		var d appsv1.Deployment
+		if err := strict(&d); err != nil {
+			return nil, "", "", nil, err
+		}
+		return &d.Spec.Template, "spec.template.", d.Name,
+			[]string{"Deployment: only its Pod template is run, as one group (replicas, selector and strategy are a cluster's)"}, nil
+	case tm.APIVersion == "batch/v1" && tm.Kind == "Job":
+		var j batchv1.Job
+		if err := strict(&j); err != nil {
+			return nil, "", "", nil, err
+		}
+		return &j.Spec.Template, "spec.template.", j.Name,
+			[]string{"Job: only its Pod template is run, once (completions, parallelism and backoffLimit are a cluster's)"}, nil
+	}
+	return nil, "", "", nil, invalidField("kind", "%s %s: leci takes a v1 Pod, an apps/v1 Deployment or a batch/v1 Job", tm.APIVersion, tm.Kind)
+}
+
+func lookup(m map[string]any, keys ...string) any {
+	var v any = m
+	for _, k := range keys {
+		mm, ok := v.(map[string]any)
+		if !ok {
+			return nil
+		}
+		v = mm[k]
+	}
+	return v
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
+}
+
+// mapper gathers the errors and warnings of one Pod's mapping.
+type mapper struct {
+	sources  *Sources
+	prefix   string
+	errs     api.Errors
+	warnings []string
+}
+
+func (m *mapper) fail(path, format string, args ...any) {
+	m.errs = append(m.errs, invalidField(m.prefix+path, format, args...))
+}
+
+func (m *mapper) request(t *corev1.PodTemplateSpec, name string) *api.CreateContainerGroupRequest {
+	r := &api.CreateContainerGroupRequest{ContainerGroupName: t.Name}
+	if r.ContainerGroupName == "" {
+		r.ContainerGroupName = name
+	}
+	if r.ContainerGroupName == "" {
+		r.ContainerGroupName = strings.TrimRight(t.GenerateName, "-")
+	}
+	w, errs := applyAnnotations(r, m.prefix+"metadata.annotations", t.Annotations)
+	m.warnings = append(m.warnings, w...)
+	m.errs = append(m.errs, errs...)
+
+	s := &t.Spec
+	r.RestartPolicy = string(s.RestartPolicy)
+	switch s.DNSPolicy {
+	case "", corev1.DNSClusterFirst:
+		// The default: in a cluster its DNS service, here the host's resolver.
+	case corev1.DNSDefault, corev1.DNSNone:
+		r.DNSPolicy = string(s.DNSPolicy)
+	default:
+		m.fail("spec.dnsPolicy", "%q is not supported: want ClusterFirst, Default or None", s.DNSPolicy)
+	}
+	if c := s.DNSConfig; c != nil {
+		r.DNSConfig = &api.DNSConfig{NameServer: c.Nameservers, Search: c.Searches}
+		for _, o := range c.Options {
+			opt := api.DNSOption{Name: o.Name}
+			if o.Value != nil {
+				opt.Value = *o.Value
+			}
+			r.DNSConfig.Option = append(r.DNSConfig.Option, opt)
+		}
+	}
+	for _, h := range s.HostAliases {
+		r.HostAliase = append(r.HostAliase, api.HostAliase{IP: h.IP, Hostname: h.Hostnames})
+	}
+	r.HostName = s.Hostname
+	if s.ShareProcessNamespace != nil {
+		r.ShareProcessNamespace = *s.ShareProcessNamespace
+	}
+	r.TerminationGracePeriodSeconds = s.TerminationGracePeriodSeconds
+	if s.ActiveDeadlineSeconds != nil {
+		r.ActiveDeadlineSeconds = *s.ActiveDeadlineSeconds
+	}
+	if s.OS != nil {
+		switch s.OS.Name {
+		case corev1.Linux:
+			r.OsType = "Linux"
+		case corev1.Windows:
+			r.OsType = "Windows"
+		}
+	}
+	if sc := s.SecurityContext; sc != nil {
+		for _, sys := range sc.Sysctls {
+			if api.IsSafeSysctl(sys.Name) {
+				if r.SecurityContext == nil {
+					r.SecurityContext = &api.PodSecurityContext{}
+				}
+				r.SecurityContext.Sysctl = append(r.SecurityContext.Sysctl, api.Sysctl{Name: sys.Name, Value: sys.Value})
+				continue
+			}
+			if r.HostSecurityContext == nil {
+				r.HostSecurityContext = &api.HostSecurityContext{}
+			}
+			r.HostSecurityContext.Sysctl = append(r.HostSecurityContext.Sysctl, api.Sysctl{Name: sys.Name, Value: sys.Value})
+		}
+	}
+	for i, ref := range s.ImagePullSecrets {
+		r.ImageRegistryCredential = append(r.ImageRegistryCredential, m.registryCredentials(fmt.Sprintf("spec.imagePullSecrets[%d]", i), ref.Name)...)
+	}
+	for i, v := range s.Volumes {
+		if vol, ok := m.volume(fmt.Sprintf("spec.volumes[%d]", i), v); ok {
+			r.Volume = append(r.Volume, vol)
+		}
+	}
+	for i := range s.InitContainers {
+		c := &s.InitContainers[i]
+		r.InitContainer = append(r.InitContainer, api.InitContainer{ContainerCommon: m.common(fmt.Sprintf("spec.initContainers[%d]", i), c)})
+	}
+	for i := range s.Containers {
+		r.Container = append(r.Container, m.container(fmt.Sprintf("spec.containers[%d]", i), &s.Containers[i]))
+	}
+	return r
+}
+
+func (m *mapper) common(path string, c *corev1.Container) api.ContainerCommon {
+	out := api.ContainerCommon{
+		Name:                     c.Name,
+		Image:                    c.Image,
+		ImagePullPolicy:          string(c.ImagePullPolicy),
+		Command:                  c.Command,
+		Arg:                      c.Args,
+		WorkingDir:               c.WorkingDir,
+		TerminationMessagePath:   c.TerminationMessagePath,
+		TerminationMessagePolicy: string(c.TerminationMessagePolicy),
+	}
+	m.resources(path+".resources", c.Resources, &out)
+	out.EnvironmentVar = m.env(path, c)
+	for _, p := range c.Ports {
+		out.Port = append(out.Port, api.Port{Port: int(p.ContainerPort), Protocol: string(p.Protocol)})
+	}
+	for _, vm := range c.VolumeMounts {
+		mount := api.VolumeMount{Name: vm.Name, MountPath: vm.MountPath, ReadOnly: vm.ReadOnly, SubPath: vm.SubPath}
+		if vm.MountPropagation != nil {
+			mount.MountPropagation = string(*vm.MountPropagation)
+		}
+		out.VolumeMount = append(out.VolumeMount, mount)
+	}
+	if sc := c.SecurityContext; sc != nil {
+		var csc api.ContainerSecurityContext
+		if sc.Capabilities != nil && len(sc.Capabilities.Add) > 0 {
+			csc.Capability = &api.Capability{}
+			for _, cp := range sc.Capabilities.Add {
+				csc.Capability.Add = append(csc.Capability.Add, string(cp))
+			}
+		}
+		if sc.ReadOnlyRootFilesystem != nil {
+			csc.ReadOnlyRootFilesystem = *sc.ReadOnlyRootFilesystem
+		}
+		csc.RunAsUser = sc.RunAsUser
+		if csc != (api.ContainerSecurityContext{}) {
+			out.SecurityContext = &csc
+		}
+	}
+	return out
+}
+
+// resources takes limits, or requests where a limit is not given: ECI sizes a
+// container by what it may use.
+func (m *mapper) resources(path string, res corev1.ResourceRequirements, out *api.ContainerCommon) {
+	take := func(list corev1.ResourceList, which string) {
+		names := make([]string, 0, len(list))
+		for n := range list {
+			names = append(names, string(n))
+		}
+		sort.Strings(names)
+		for _, name := range names {
+			q := list[corev1.ResourceName(name)]
+			switch corev1.ResourceName(name) {
+			case corev1.ResourceCPU:
+				if out.Cpu == 0 {
+					out.Cpu = float64(q.MilliValue()) / 1000
+				}
+			case corev1.ResourceMemory:
+				if out.Memory == 0 {
+					out.Memory = float64(q.Value()) / (1 << 30)
+				}
+			case "nvidia.com/gpu":
+				if out.Gpu == 0 {
+					out.Gpu = int(q.Value())
+				}
+			case corev1.ResourceEphemeralStorage:
+				m.warnings = append(m.warnings, m.prefix+path+"."+which+"[ephemeral-storage]: left out: a group's storage is sized with the k8s.aliyun.com/eci-extra-ephemeral-storage annotation")
+			default:
+				m.fail(path+"."+which+"["+name+"]", "not supported: ECI sizes containers by cpu, memory and nvidia.com/gpu")
+			}
+		}
+	}
+	take(res.Limits, "limits")
+	take(res.Requests, "requests")
+}
+
+func (m *mapper) env(path string, c *corev1.Container) []api.EnvironmentVar {
+	var out []api.EnvironmentVar
+	for i, ef := range c.EnvFrom {
+		p := fmt.Sprintf("%s.envFrom[%d]", path, i)
+		var data map[string]string
+		var optional *bool
+		switch {
+		case ef.ConfigMapRef != nil:
+			optional = ef.ConfigMapRef.Optional
+			data, _ = m.configMapData(p+".configMapRef", ef.ConfigMapRef.Name, optional)
+		case ef.SecretRef != nil:
+			optional = ef.SecretRef.Optional
+			data, _ = m.secretData(p+".secretRef", ef.SecretRef.Name, optional)
+		}
+		for _, k := range sortedKeys(data) {
+			out = append(out, api.EnvironmentVar{Key: ef.Prefix + k, Value: data[k]})
+		}
+	}
+	for i, e := range c.Env {
+		p := fmt.Sprintf("%s.env[%d].valueFrom", path, i)
+		v := api.EnvironmentVar{Key: e.Name, Value: e.Value}
+		if vf := e.ValueFrom; vf != nil {
+			switch {
+			case vf.FieldRef != nil:
+				if vf.FieldRef.FieldPath != api.FieldPathPodIP {
+					m.fail(p+".fieldRef.fieldPath", "%q is not supported: ECI resolves only status.podIP", vf.FieldRef.FieldPath)
+				}
+				v.FieldRef = &api.FieldRef{FieldPath: vf.FieldRef.FieldPath}
+			case vf.ConfigMapKeyRef != nil:
+				ref := vf.ConfigMapKeyRef
+				data, ok := m.configMapData(p+".configMapKeyRef", ref.Name, ref.Optional)
+				if !ok {
+					continue
+				}
+				val, found := data[ref.Key]
+				if !found {
+					if ref.Optional == nil || !*ref.Optional {
+						m.fail(p+".configMapKeyRef.key", "ConfigMap %s has no key %q", ref.Name, ref.Key)
+					}
+					continue
+				}
+				v.Value = val
+			case vf.SecretKeyRef != nil:
+				ref := vf.SecretKeyRef
+				data, ok := m.secretData(p+".secretKeyRef", ref.Name, ref.Optional)
+				if !ok {
+					continue
+				}
+				val, found := data[ref.Key]
+				if !found {
+					if ref.Optional == nil || !*ref.Optional {
+						m.fail(p+".secretKeyRef.key", "Secret %s has no key %q", ref.Name, ref.Key)
+					}
+					continue
+				}
+				v.Value = val
+			}
+		}
+		out = append(out, v)
+	}
+	return out
+}
+
+// configMapData gives a ConfigMap's keys as text; ok is false when it is not
+// given (an error unless optional).
+func (m *mapper) configMapData(path, name string, optional *bool) (map[string]string, bool) {
+	cm := m.sources.configMaps[name]
+	if cm == nil {
+		if optional == nil || !*optional {
+			m.fail(path, "ConfigMap %q is not given: a cluster keeps it; give it to leci in the file or with --from-file", name)
+		}
+		return nil, false
+	}
+	out := map[string]string{}
+	for k, v := range cm.Data {
+		out[k] = v
+	}
+	for k, v := range cm.BinaryData {
+		out[k] = string(v)
+	}
+	return out, true
+}
+
+func (m *mapper) secretData(path, name string, optional *bool) (map[string]string, bool) {
+	s := m.sources.secrets[name]
+	if s == nil {
+		if optional == nil || !*optional {
+			m.fail(path, "Secret %q is not given: a cluster keeps it; give it to leci in the file or with --from-file", name)
+		}
+		return nil, false
+	}
+	out := map[string]string{}
+	for k, v := range s.Data {
+		out[k] = string(v)
+	}
+	return out, true
+}
+
+func (m *mapper) container(path string, c *corev1.Container) api.Container {
+	out := api.Container{ContainerCommon: m.common(path, c), Stdin: c.Stdin, StdinOnce: c.StdinOnce, Tty: c.TTY}
+	if sc := c.SecurityContext; sc != nil {
+		if sc.Privileged != nil {
+			out.SecurityContextPrivileged = *sc.Privileged
+		}
+		out.SecurityContextRunAsGroup = sc.RunAsGroup
+		if sc.RunAsNonRoot != nil {
+			out.SecurityContextRunAsNonRoot = *sc.RunAsNonRoot
+		}
+	}
+	out.LivenessProbe = m.probe(path+".livenessProbe", c, c.LivenessProbe)
+	out.ReadinessProbe = m.probe(path+".readinessProbe", c, c.ReadinessProbe)
+	if lc := c.Lifecycle; lc != nil {
+		if h := lc.PostStart; h != nil {
+			out.LifecyclePostStartHandlerExec = execCommand(h.Exec)
+			if g := h.HTTPGet; g != nil {
+				out.LifecyclePostStartHandlerHTTPGetHost = g.Host
+				out.LifecyclePostStartHandlerHTTPGetPort = m.port(path+".lifecycle.postStart.httpGet.port", c, g.Port)
+				out.LifecyclePostStartHandlerHTTPGetPath = g.Path
+				out.LifecyclePostStartHandlerHTTPGetScheme = string(g.Scheme)
+				out.LifecyclePostStartHandlerHTTPGetHTTPHeader = headers(g.HTTPHeaders)
+			}
+			if t := h.TCPSocket; t != nil {
+				out.LifecyclePostStartHandlerTCPSocketHost = t.Host
+				out.LifecyclePostStartHandlerTCPSocketPort = m.port(path+".lifecycle.postStart.tcpSocket.port", c, t.Port)
+			}
+		}
+		if h := lc.PreStop; h != nil {
+			out.LifecyclePreStopHandlerExec = execCommand(h.Exec)
+			if g := h.HTTPGet; g != nil {
+				out.LifecyclePreStopHandlerHTTPGetHost = g.Host
+				out.LifecyclePreStopHandlerHTTPGetPort = m.port(path+".lifecycle.preStop.httpGet.port", c, g.Port)
+				out.LifecyclePreStopHandlerHTTPGetPath = g.Path
+				out.LifecyclePreStopHandlerHTTPGetScheme = string(g.Scheme)
+				out.LifecyclePreStopHandlerHTTPGetHTTPHeader = headers(g.HTTPHeaders)
+			}
+			if t := h.TCPSocket; t != nil {
+				out.LifecyclePreStopHandlerTCPSocketHost = t.Host
+				out.LifecyclePreStopHandlerTCPSocketPort = m.port(path+".lifecycle.preStop.tcpSocket.port", c, t.Port)
+			}
+		}
+	}
+	return out
+}
+
+func execCommand(e *corev1.ExecAction) []string {
+	if e == nil {
+		return nil
+	}
+	return e.Command
+}
+
+func headers(hs []corev1.HTTPHeader) []api.HTTPHeader {
+	var out []api.HTTPHeader
+	for _, h := range hs {
+		out = append(out, api.HTTPHeader{Name: h.Name, Value: h.Value})
+	}
+	return out
+}
+
+func (m *mapper) probe(path string, c *corev1.Container, p *corev1.Probe) *api.Probe {
+	if p == nil {
+		return nil
+	}
+	out := &api.Probe{
+		InitialDelaySeconds: int(p.InitialDelaySeconds),
+		PeriodSeconds:       int(p.PeriodSeconds),
+		TimeoutSeconds:      int(p.TimeoutSeconds),
+		SuccessThreshold:    int(p.SuccessThreshold),
+		FailureThreshold:    int(p.FailureThreshold),
+	}
+	if p.Exec != nil {
+		out.Exec = &api.ExecAction{Command: p.Exec.Command}
+	}
+	if g := p.HTTPGet; g != nil {
+		out.HTTPGet = &api.ProbeHTTPGet{Path: g.Path, Port: m.port(path+".httpGet.port", c, g.Port), Scheme: string(g.Scheme)}
+	}
+	if t := p.TCPSocket; t != nil {
+		out.TCPSocket = &api.ProbeTCPSocket{Port: m.port(path+".tcpSocket.port", c, t.Port)}
+	}
+	return out
+}
+
+// port resolves a port number or the name of one of the container's ports.
+func (m *mapper) port(path string, c *corev1.Container, p intOrString) int {
+	if p.StrVal == "" {
+		return int(p.IntVal)
+	}
+	for _, cp := range c.Ports {
+		if cp.Name == p.StrVal {
+			return int(cp.ContainerPort)
+		}
+	}
+	m.fail(path, "port %q is not the name of one of the container's ports", p.StrVal)
+	return 0
+}
+
+func (m *mapper) registryCredentials(path, name string) []api.ImageRegistryCredential {
+	s := m.sources.secrets[name]
+	if s == nil {
+		m.fail(path, "Secret %q is not given: give the registry login as a kubernetes.io/dockerconfigjson Secret in the file or with --from-file", name)
+		return nil
+	}
+	raw, ok := s.Data[corev1.DockerConfigJsonKey]
+	var cfg dockerConfig
+	if ok {
+		err := json.Unmarshal(raw, &cfg)
+		if err != nil {
+			m.fail(path, "Secret %q: %s is not a docker config: %v", name, corev1.DockerConfigJsonKey, err)
+			return nil
+		}
+	} else if raw, ok = s.Data[corev1.DockerConfigKey]; ok {
+		if err := json.Unmarshal(raw, &cfg.Auths); err != nil {
+			m.fail(path, "Secret %q: %s is not a docker config: %v", name, corev1.DockerConfigKey, err)
+			return nil
+		}
+	} else {
+		m.fail(path, "Secret %q has no %s: it is not a registry login", name, corev1.DockerConfigJsonKey)
+		return nil
+	}
+	var out []api.ImageRegistryCredential
+	for _, server := range sortedKeys(cfg.Auths) {
+		a := cfg.Auths[server]
+		user, pass := a.Username, a.Password
+		if user == "" && a.Auth != "" {
+			if u, p, ok := decodeAuth(a.Auth); ok {
+				user, pass = u, p
+			}
+		}
+		out = append(out, api.ImageRegistryCredential{Server: server, UserName: user, Password: pass})
+	}
+	return out
+}
+
+func (m *mapper) volume(path string, v corev1.Volume) (api.Volume, bool) {
+	out := api.Volume{Name: v.Name}
+	switch {
+	case v.EmptyDir != nil:
+		out.Type = api.VolumeEmptyDir
+		ed := &api.EmptyDirVolume{}
+		if v.EmptyDir.Medium == corev1.StorageMediumMemory {
+			ed.Medium = api.MediumMemory
+		} else if v.EmptyDir.Medium != corev1.StorageMediumDefault {
+			m.fail(path+".emptyDir.medium", "%q is not supported: want Memory or nothing", v.EmptyDir.Medium)
+		}
+		if q := v.EmptyDir.SizeLimit; q != nil {
+			ed.SizeLimit = formatNumber(float64(q.Value()) / (1 << 30))
+		}
+		if *ed != (api.EmptyDirVolume{}) {
+			out.EmptyDirVolume = ed
+		}
+	case v.HostPath != nil:
+		out.Type = api.VolumeHostPath
+		out.HostPathVolume = &api.HostPathVolume{Path: v.HostPath.Path}
+		if v.HostPath.Type != nil {
+			out.HostPathVolume.Type = string(*v.HostPath.Type)
+		}
+	case v.NFS != nil:
+		out.Type = api.VolumeNFS
+		out.NFSVolume = &api.NFSVolume{Server: v.NFS.Server, Path: v.NFS.Path, ReadOnly: v.NFS.ReadOnly}
+	case v.FlexVolume != nil:
+		out.Type = api.VolumeFlex
+		out.FlexVolume = &api.FlexVolume{Driver: v.FlexVolume.Driver, FsType: v.FlexVolume.FSType}
+		if len(v.FlexVolume.Options) > 0 {
+			opts, _ := json.Marshal(v.FlexVolume.Options)
+			out.FlexVolume.Options = string(opts)
+		}
+	case v.ConfigMap != nil:
+		data, ok := m.configMapData(path+".configMap", v.ConfigMap.Name, v.ConfigMap.Optional)
+		if !ok {
+			return out, false
+		}
+		out.Type = api.VolumeConfigFile
+		out.ConfigFileVolume = m.configFiles(path+".configMap", data, v.ConfigMap.Items, v.ConfigMap.DefaultMode, v.ConfigMap.Optional)
+	case v.Secret != nil:
+		data, ok := m.secretData(path+".secret", v.Secret.SecretName, v.Secret.Optional)
+		if !ok {
+			return out, false
+		}
+		out.Type = api.VolumeConfigFile
+		out.ConfigFileVolume = m.configFiles(path+".secret", data, v.Secret.Items, v.Secret.DefaultMode, v.Secret.Optional)
+	default:
+		m.fail(path, "no volume type: %s", whyVolumeKind)
+	}
+	return out, true
+}
+
+// configFiles writes a ConfigMap's or Secret's keys as files: all keys, or
+// the items listed.
+func (m *mapper) configFiles(path string, data map[string]string, items []corev1.KeyToPath, defaultMode *int32, optional *bool) *api.ConfigFileVolume {
+	out := &api.ConfigFileVolume{}
+	if defaultMode != nil {
+		mode := api.FileMode(*defaultMode)
+		out.DefaultMode = &mode
+	}
+	if len(items) == 0 {
+		for _, k := range sortedKeys(data) {
+			out.ConfigFileToPath = append(out.ConfigFileToPath, api.ConfigFileToPath{Path: k, Content: encodeContent(data[k])})
+		}
+		return out
+	}
+	for i, it := range items {
+		content, ok := data[it.Key]
+		if !ok {
+			if optional == nil || !*optional {
+				m.fail(fmt.Sprintf("%s.items[%d].key", path, i), "no key %q", it.Key)
+			}
+			continue
+		}
+		f := api.ConfigFileToPath{Path: it.Path, Content: encodeContent(content)}
+		if it.Mode != nil {
+			mode := api.FileMode(*it.Mode)
+			f.Mode = &mode
+		}
+		out.ConfigFileToPath = append(out.ConfigFileToPath, f)
+	}
+	return out
+}
+
+
