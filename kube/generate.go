@@ -450,7 +450,9 @@ func prune(v any) any {
 				delete(t, k)
 				continue
 			}
-			if mm, ok := x.(map[string]any); ok && len(mm) == 0 {
+			// An empty emptyDir says what the volume is; other empty
+			// objects say nothing.
+			if mm, ok := x.(map[string]any); ok && len(mm) == 0 && k != "emptyDir" {
 				delete(t, k)
 				continue
 			}
@@ -478,8 +480,20 @@ func lostFields(req *api.CreateContainerGroupRequest, m *Manifest) ([]string, er
 	if err != nil {
 		return nil, fmt.Errorf("the generated Pod does not read back: %w", err)
 	}
+	back := res.Request
+	// A volume a Pod cannot hold is missing from the Pod: line the volumes
+	// up by name so that the ones after it compare with their own.
+	byName := map[string]api.Volume{}
+	for _, v := range back.Volume {
+		byName[v.Name] = v
+	}
+	aligned := *back
+	aligned.Volume = make([]api.Volume, len(req.Volume))
+	for i, v := range req.Volume {
+		aligned.Volume[i] = byName[v.Name]
+	}
 	want := api.EncodeValues(comparable(req))
-	got := api.EncodeValues(comparable(res.Request))
+	got := api.EncodeValues(comparable(&aligned))
 	var lost []string
 	for k, v := range want {
 		if g, ok := got[k]; !ok || strings.Join(g, ",") != strings.Join(v, ",") {
