@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"net/http"
 	"regexp"
+	"slices"
 	"sort"
 	"strings"
 
@@ -180,7 +181,7 @@ func Decode(data []byte, sources *Sources) (*Result, error) {
 		rawTmpl, _ = lookup(raw, "spec", "template").(map[string]any)
 	}
 	m := &mapper{sources: sources, prefix: prefix}
-	m.warnings = warnings
+	m.warnings = append(warnings, dropTokenVolumes(prefix, rawTmpl, &tmpl.Spec)...)
 	w, refusals := checkFields(prefix, rawTmpl)
 	m.warnings = append(m.warnings, w...)
 	for _, f := range refusals {
@@ -196,12 +197,12 @@ func Decode(data []byte, sources *Sources) (*Result, error) {
 	return &Result{Request: r, Warnings: m.warnings}, nil
 }
 
-// podTemplate decodes the workload strictly (a misspelt field is an error)
-// and returns its Pod template, the path to it, and the name a template
+// podTemplate decodes the workload (checkFields refuses the fields it does
+// not know, naming them) and returns its Pod template, the path to it, and the name a template
 // without one takes.
 func podTemplate(tm typeMeta, doc []byte) (*corev1.PodTemplateSpec, string, string, []string, error) {
 	strict := func(out any) error {
-		if err := yaml.UnmarshalStrict(doc, out); err != nil {
+		if err := yaml.Unmarshal(doc, out); err != nil {
 			return invalidField("", "%s %s: %v", tm.APIVersion, tm.Kind, err)
 		}
 		return nil
@@ -744,3 +745,48 @@ func (m *mapper) configFiles(path string, data map[string]string, items []corev1
 }
 
 
+
+// dropTokenVolumes leaves out the service account token volume a cluster
+// adds to every Pod (kube-api-access-*, a projected volume with a
+// serviceAccountToken), and its mounts, from both forms of the template: a
+// Pod read back from a cluster runs without it.
+func dropTokenVolumes(prefix string, raw map[string]any, spec *corev1.PodSpec) []string {
+	var warnings []string
+	token := map[string]bool{}
+	spec.Volumes = slices.DeleteFunc(spec.Volumes, func(v corev1.Volume) bool {
+		if v.Projected == nil || !slices.ContainsFunc(v.Projected.Sources, func(s corev1.VolumeProjection) bool { return s.ServiceAccountToken != nil }) {
+			return false
+		}
+		token[v.Name] = true
+		warnings = append(warnings, fmt.Sprintf("%sspec.volumes[%s]: left out: a service account token comes from a cluster; a group has none", prefix, v.Name))
+		return true
+	})
+	if len(token) == 0 {
+		return nil
+	}
+	for _, list := range [][]corev1.Container{spec.Containers, spec.InitContainers} {
+		for i := range list {
+			list[i].VolumeMounts = slices.DeleteFunc(list[i].VolumeMounts, func(m corev1.VolumeMount) bool { return token[m.Name] })
+		}
+	}
+	rawSpec, _ := raw["spec"].(map[string]any)
+	named := func(v any) bool {
+		m, _ := v.(map[string]any)
+		name, _ := m["name"].(string)
+		return token[name]
+	}
+	if vols, ok := rawSpec["volumes"].([]any); ok {
+		rawSpec["volumes"] = slices.DeleteFunc(vols, named)
+	}
+	for _, list := range []string{"containers", "initContainers"} {
+		cs, _ := rawSpec[list].([]any)
+		for _, c := range cs {
+			if cm, ok := c.(map[string]any); ok {
+				if mounts, ok := cm["volumeMounts"].([]any); ok {
+					cm["volumeMounts"] = slices.DeleteFunc(mounts, named)
+				}
+			}
+		}
+	}
+	return warnings
+}

@@ -30,7 +30,7 @@ type fieldRule struct {
 const (
 	whyScheduler  = "only the cluster's scheduler reads it; a leci group runs on this host"
 	whyCluster    = "set or read by the cluster; a leci group has no cluster"
-	whyNoField    = "has no CreateContainerGroup field"
+	whyNoField    = "no CreateContainerGroup field stands for it (or it is misspelt)"
 	whyHostShared = "a group always has namespaces of its own: sharing the host's would loosen host safety, and the request has no field for it"
 	whySecurity   = "the request has no field for it (leci applies its own defaults: seccomp, no new privileges unless privileged)"
 	whyStartup    = "ECI has no startup probe: use readinessProbe or a longer initialDelaySeconds of livenessProbe"
