@@ -744,8 +744,6 @@ func (m *mapper) configFiles(path string, data map[string]string, items []corev1
 	return out
 }
 
-
-
 // dropTokenVolumes leaves out the service account token volume a cluster
 // adds to every Pod (kube-api-access-*, a projected volume with a
 // serviceAccountToken), and its mounts, from both forms of the template: a

@@ -32,7 +32,8 @@ const (
 	whyCluster    = "set or read by the cluster; a leci group has no cluster"
 	whyNoField    = "no CreateContainerGroup field stands for it (or it is misspelt)"
 	whyHostShared = "a group always has namespaces of its own: sharing the host's would loosen host safety, and the request has no field for it"
-	whySecurity   = "the request has no field for it (leci applies its own defaults: seccomp, no new privileges unless privileged)"
+	whySecurity   = "the request has no field for it: ECI decides a container's security profile"
+	whyNoRequest  = "the request has no field for it"
 	whyStartup    = "ECI has no startup probe: use readinessProbe or a longer initialDelaySeconds of livenessProbe"
 	whyVolumeKind = "ECI's request has no such volume type; leci takes emptyDir, hostPath, nfs, flexVolume, and configMap or secret given as files"
 )
@@ -90,26 +91,38 @@ var podFields = map[string]fieldRule{
 		why: "a service account token comes from a cluster; a group has none"},
 	"spec.enableServiceLinks": {how: ignored, why: "service variables come from a cluster's Services; a group has none"},
 
-	"spec.hostNetwork":           {how: refused, why: whyHostShared},
-	"spec.hostPID":               {how: refused, why: whyHostShared},
-	"spec.hostIPC":               {how: refused, why: whyHostShared},
-	"spec.hostUsers":             {how: refused, why: whyHostShared},
-	"spec.securityContext":       {how: refused, why: "ECI has no group-wide security context besides sysctls: set runAsUser and the like on each container"},
-	"spec.runtimeClassName":      {how: refused, why: "leci runs every group with runc; the request has no field for another runtime"},
-	"spec.subdomain":             {how: refused, why: "a subdomain names the Pod in a cluster Service's DNS; a group has none"},
-	"spec.setHostnameAsFQDN":     {how: refused, why: whyNoField},
-	"spec.readinessGates":        {how: refused, why: "readiness gates are set by cluster controllers; a group has none"},
-	"spec.ephemeralContainers":   {how: refused, why: "ephemeral containers are added to a running Pod through the API server; use leci exec"},
-	"spec.overhead":              {how: refused, why: whyNoField},
-	"spec.resourceClaims":        {how: refused, why: "dynamic resource allocation needs a cluster's resource drivers"},
-	"spec.resources":             {how: refused, why: "give resources per container, or the group size with the k8s.aliyun.com/eci-use-specs annotation"},
-	"spec.volumes[].name":        {how: mapped},
-	"spec.volumes[].emptyDir":    {how: mapped},
-	"spec.volumes[].hostPath":    {how: mapped},
-	"spec.volumes[].nfs":         {how: mapped},
-	"spec.volumes[].configMap":   {how: mapped},
-	"spec.volumes[].secret":      {how: mapped},
-	"spec.volumes[].flexVolume":  {how: mapped},
+	"spec.hostNetwork":                     {how: refused, why: whyHostShared},
+	"spec.hostPID":                         {how: refused, why: whyHostShared},
+	"spec.hostIPC":                         {how: refused, why: whyHostShared},
+	"spec.hostUsers":                       {how: refused, why: whyHostShared},
+	"spec.securityContext":                 {how: refused, why: "ECI has no group-wide security context besides sysctls: set runAsUser and the like on each container"},
+	"spec.runtimeClassName":                {how: refused, why: "leci runs every group with runc; the request has no field for another runtime"},
+	"spec.subdomain":                       {how: refused, why: "a subdomain names the Pod in a cluster Service's DNS; a group has none"},
+	"spec.setHostnameAsFQDN":               {how: refused, why: whyNoRequest},
+	"spec.readinessGates":                  {how: refused, why: "readiness gates are set by cluster controllers; a group has none"},
+	"spec.ephemeralContainers":             {how: refused, why: "ephemeral containers are added to a running Pod through the API server; use leci exec"},
+	"spec.overhead":                        {how: refused, why: "overhead is set by a cluster's runtime class"},
+	"spec.resourceClaims":                  {how: refused, why: "dynamic resource allocation needs a cluster's resource drivers"},
+	"spec.resources":                       {how: refused, why: "give resources per container, or the group size with the k8s.aliyun.com/eci-use-specs annotation"},
+	"spec.volumes[].name":                  {how: mapped},
+	"spec.volumes[].emptyDir.medium":       {how: mapped},
+	"spec.volumes[].emptyDir.sizeLimit":    {how: mapped},
+	"spec.volumes[].hostPath.path":         {how: mapped},
+	"spec.volumes[].hostPath.type":         {how: mapped},
+	"spec.volumes[].nfs.server":            {how: mapped},
+	"spec.volumes[].nfs.path":              {how: mapped},
+	"spec.volumes[].nfs.readOnly":          {how: mapped},
+	"spec.volumes[].configMap.name":        {how: mapped},
+	"spec.volumes[].configMap.items":       {how: mapped},
+	"spec.volumes[].configMap.defaultMode": {how: mapped},
+	"spec.volumes[].configMap.optional":    {how: mapped},
+	"spec.volumes[].secret.secretName":     {how: mapped},
+	"spec.volumes[].secret.items":          {how: mapped},
+	"spec.volumes[].secret.defaultMode":    {how: mapped},
+	"spec.volumes[].secret.optional":       {how: mapped},
+	"spec.volumes[].flexVolume.driver":     {how: mapped},
+	"spec.volumes[].flexVolume.fsType":     {how: mapped},
+	"spec.volumes[].flexVolume.options":    {how: mapped},
 	"spec.volumes[].persistentVolumeClaim": {how: refused,
 		why: "claims are bound by a cluster; write the volume it stands for (nfs, hostPath, emptyDir) instead"},
 	"spec.volumes[].projected":   {how: refused, why: "projected volumes gather cluster objects; give a configMap or secret volume with --from-file instead"},
@@ -151,18 +164,17 @@ var containerFields = []struct {
 	{path: "startupProbe", rule: fieldRule{how: refused, why: whyStartup}},
 	{path: "env[].valueFrom.resourceFieldRef", rule: fieldRule{how: refused, why: "ECI resolves only fieldRef status.podIP"}},
 	{path: "volumeMounts[].subPathExpr", rule: fieldRule{how: refused, why: "ECI has no expanded sub-paths: write the subPath out"}},
-	{path: "volumeMounts[].recursiveReadOnly", rule: fieldRule{how: refused, why: whyNoField}},
+	{path: "volumeMounts[].recursiveReadOnly", rule: fieldRule{how: refused, why: whyNoRequest}},
 	{path: "volumeDevices", rule: fieldRule{how: refused, why: "block devices come from a cluster's claims"}},
 	{path: "resources.claims", rule: fieldRule{how: refused, why: "dynamic resource allocation needs a cluster's resource drivers"}},
 	{path: "resizePolicy", rule: fieldRule{how: refused, why: "a group's resources are fixed when it is created"}},
-	{path: "restartPolicy", rule: fieldRule{how: refused, why: "ECI has no sidecar init containers: make it an app container"}},
 	{path: "securityContext.capabilities.drop", rule: fieldRule{how: refused, why: whySecurity}},
 	{path: "securityContext.allowPrivilegeEscalation", rule: fieldRule{how: refused, why: whySecurity}},
 	{path: "securityContext.seccompProfile", rule: fieldRule{how: refused, why: whySecurity}},
 	{path: "securityContext.seLinuxOptions", rule: fieldRule{how: refused, why: whySecurity}},
 	{path: "securityContext.appArmorProfile", rule: fieldRule{how: refused, why: whySecurity}},
 	{path: "securityContext.procMount", rule: fieldRule{how: refused, why: whySecurity}},
-	{path: "securityContext.windowsOptions", rule: fieldRule{how: refused, why: whyNoField}},
+	{path: "securityContext.windowsOptions", rule: fieldRule{how: refused, why: whyNoRequest}},
 }
 
 // probeFields are what a liveness or readiness probe may say; handlerFields
@@ -221,6 +233,7 @@ func buildRules() map[string]fieldRule {
 			}
 		}
 	}
+	out["spec.initContainers[].restartPolicy"] = fieldRule{how: refused, why: "ECI has no sidecar init containers: make it an app container"}
 	out["spec.initContainers[].livenessProbe"] = fieldRule{how: refused, why: "ECI's init containers have no probes"}
 	out["spec.initContainers[].readinessProbe"] = fieldRule{how: refused, why: "ECI's init containers have no probes"}
 	out["spec.initContainers[].lifecycle"] = fieldRule{how: refused, why: "ECI's init containers have no lifecycle hooks"}
