@@ -12,6 +12,7 @@ import (
 	"testing"
 
 	"leci/api"
+	"leci/kube"
 )
 
 // configMapRequest is examples/kube/configmap.yaml written as an ECI request.
@@ -106,5 +107,48 @@ func TestRunPodsAsRequests(t *testing.T) {
 				t.Errorf("init containers or volumes differ:\nPod:     %+v %+v\nrequest: %+v %+v", a.InitContainers, a.Volumes, b.InitContainers, b.Volumes)
 			}
 		})
+	}
+}
+
+// TestKubeCreateAndGenerate sends a Pod to the daemon with leci create and
+// reads the group back as a Pod with leci kube generate: the Pod a cluster
+// would run is the one sent.
+func TestKubeCreateAndGenerate(t *testing.T) {
+	hr := newHarness(t)
+	d := hr.startDaemon()
+	out, err := d.client("", "create", "-f", "../examples/kube/configmap.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	id := strings.TrimSpace(out)
+	d.waitStatus(id, api.GroupFailed)
+	generated, err := d.client("", "kube", "generate", id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	back, err := kube.Decode([]byte(generated), nil)
+	if err != nil {
+		t.Fatalf("the generated manifest does not read: %v\n%s", err, generated)
+	}
+	data, err := os.ReadFile("../examples/kube/configmap.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	sent, err := kube.Decode(data, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The daemon describes the group with its defaults applied: compare
+	// what the Pod said.
+	got, want := back.Request, sent.Request
+	gc, wc := got.Container[0], want.Container[0]
+	if got.ContainerGroupName != want.ContainerGroupName || got.RestartPolicy != want.RestartPolicy ||
+		!reflect.DeepEqual(gc.Command, wc.Command) || !reflect.DeepEqual(gc.EnvironmentVar, wc.EnvironmentVar) ||
+		!reflect.DeepEqual(gc.VolumeMount, wc.VolumeMount) || len(got.Volume) != 1 ||
+		!reflect.DeepEqual(got.Volume[0].ConfigFileVolume.ConfigFileToPath, want.Volume[0].ConfigFileVolume.ConfigFileToPath) {
+		t.Errorf("generated Pod:\n%s\nreads as %+v\nwant %+v", generated, got, want)
+	}
+	if _, err := d.client("", "delete", id); err != nil {
+		t.Fatal(err)
 	}
 }
