@@ -435,10 +435,10 @@ func (m *mapper) env(path string, c *corev1.Container) []api.EnvironmentVar {
 		switch {
 		case ef.ConfigMapRef != nil:
 			optional = ef.ConfigMapRef.Optional
-			data, _ = m.configMapData(p+".configMapRef", ef.ConfigMapRef.Name, optional)
+			data, _ = m.objectData(p+".configMapRef", "ConfigMap", ef.ConfigMapRef.Name, optional)
 		case ef.SecretRef != nil:
 			optional = ef.SecretRef.Optional
-			data, _ = m.secretData(p+".secretRef", ef.SecretRef.Name, optional)
+			data, _ = m.objectData(p+".secretRef", "Secret", ef.SecretRef.Name, optional)
 		}
 		for _, k := range sortedKeys(data) {
 			out = append(out, api.EnvironmentVar{Key: ef.Prefix + k, Value: data[k]})
@@ -456,29 +456,15 @@ func (m *mapper) env(path string, c *corev1.Container) []api.EnvironmentVar {
 				v.FieldRef = &api.FieldRef{FieldPath: vf.FieldRef.FieldPath}
 			case vf.ConfigMapKeyRef != nil:
 				ref := vf.ConfigMapKeyRef
-				data, ok := m.configMapData(p+".configMapKeyRef", ref.Name, ref.Optional)
+				val, ok := m.keyRef(p+".configMapKeyRef", "ConfigMap", ref.Name, ref.Key, ref.Optional)
 				if !ok {
-					continue
-				}
-				val, found := data[ref.Key]
-				if !found {
-					if ref.Optional == nil || !*ref.Optional {
-						m.fail(p+".configMapKeyRef.key", "ConfigMap %s has no key %q", ref.Name, ref.Key)
-					}
 					continue
 				}
 				v.Value = val
 			case vf.SecretKeyRef != nil:
 				ref := vf.SecretKeyRef
-				data, ok := m.secretData(p+".secretKeyRef", ref.Name, ref.Optional)
+				val, ok := m.keyRef(p+".secretKeyRef", "Secret", ref.Name, ref.Key, ref.Optional)
 				if !ok {
-					continue
-				}
-				val, found := data[ref.Key]
-				if !found {
-					if ref.Optional == nil || !*ref.Optional {
-						m.fail(p+".secretKeyRef.key", "Secret %s has no key %q", ref.Name, ref.Key)
-					}
 					continue
 				}
 				v.Value = val
@@ -489,40 +475,49 @@ func (m *mapper) env(path string, c *corev1.Container) []api.EnvironmentVar {
 	return out
 }
 
-// configMapData gives a ConfigMap's keys as text; ok is false when it is not
-// given (an error unless optional).
-func (m *mapper) configMapData(path, name string, optional *bool) (map[string]string, bool) {
-	cm := m.sources.configMaps[name]
-	if cm == nil {
-		if optional == nil || !*optional {
-			m.fail(path, "ConfigMap %q is not given: a cluster keeps it; give it to leci in the file or with --from-file", name)
+// objectData gives the keys of a ConfigMap or Secret (kind) as text; ok is
+// false when it is not given (an error unless optional).
+func (m *mapper) objectData(path, kind, name string, optional *bool) (map[string]string, bool) {
+	out := map[string]string{}
+	found := false
+	if cm := m.sources.configMaps[name]; kind == "ConfigMap" && cm != nil {
+		found = true
+		for k, v := range cm.Data {
+			out[k] = v
+		}
+		for k, v := range cm.BinaryData {
+			out[k] = string(v)
+		}
+	}
+	if s := m.sources.secrets[name]; kind == "Secret" && s != nil {
+		found = true
+		for k, v := range s.Data {
+			out[k] = string(v)
+		}
+	}
+	if !found {
+		if !isTrue(optional) {
+			m.fail(path, "%s %q is not given: a cluster keeps it; give it to leci in the file or with --from-file", kind, name)
 		}
 		return nil, false
-	}
-	out := map[string]string{}
-	for k, v := range cm.Data {
-		out[k] = v
-	}
-	for k, v := range cm.BinaryData {
-		out[k] = string(v)
 	}
 	return out, true
 }
 
-func (m *mapper) secretData(path, name string, optional *bool) (map[string]string, bool) {
-	s := m.sources.secrets[name]
-	if s == nil {
-		if optional == nil || !*optional {
-			m.fail(path, "Secret %q is not given: a cluster keeps it; give it to leci in the file or with --from-file", name)
-		}
-		return nil, false
+// keyRef gives one key of a ConfigMap or Secret.
+func (m *mapper) keyRef(path, kind, name, key string, optional *bool) (string, bool) {
+	data, ok := m.objectData(path, kind, name, optional)
+	if !ok {
+		return "", false
 	}
-	out := map[string]string{}
-	for k, v := range s.Data {
-		out[k] = string(v)
+	val, found := data[key]
+	if !found && !isTrue(optional) {
+		m.fail(path+".key", "%s %s has no key %q", kind, name, key)
 	}
-	return out, true
+	return val, found
 }
+
+func isTrue(b *bool) bool { return b != nil && *b }
 
 func (m *mapper) container(path string, c *corev1.Container) api.Container {
 	out := api.Container{ContainerCommon: m.common(path, c), Stdin: c.Stdin, StdinOnce: c.StdinOnce, Tty: c.TTY}
@@ -538,43 +533,50 @@ func (m *mapper) container(path string, c *corev1.Container) api.Container {
 	out.LivenessProbe = m.probe(path+".livenessProbe", c, c.LivenessProbe)
 	out.ReadinessProbe = m.probe(path+".readinessProbe", c, c.ReadinessProbe)
 	if lc := c.Lifecycle; lc != nil {
-		if h := lc.PostStart; h != nil {
-			out.LifecyclePostStartHandlerExec = execCommand(h.Exec)
-			if g := h.HTTPGet; g != nil {
-				out.LifecyclePostStartHandlerHTTPGetHost = g.Host
-				out.LifecyclePostStartHandlerHTTPGetPort = m.port(path+".lifecycle.postStart.httpGet.port", c, g.Port)
-				out.LifecyclePostStartHandlerHTTPGetPath = g.Path
-				out.LifecyclePostStartHandlerHTTPGetScheme = string(g.Scheme)
-				out.LifecyclePostStartHandlerHTTPGetHTTPHeader = headers(g.HTTPHeaders)
-			}
-			if t := h.TCPSocket; t != nil {
-				out.LifecyclePostStartHandlerTCPSocketHost = t.Host
-				out.LifecyclePostStartHandlerTCPSocketPort = m.port(path+".lifecycle.postStart.tcpSocket.port", c, t.Port)
-			}
-		}
-		if h := lc.PreStop; h != nil {
-			out.LifecyclePreStopHandlerExec = execCommand(h.Exec)
-			if g := h.HTTPGet; g != nil {
-				out.LifecyclePreStopHandlerHTTPGetHost = g.Host
-				out.LifecyclePreStopHandlerHTTPGetPort = m.port(path+".lifecycle.preStop.httpGet.port", c, g.Port)
-				out.LifecyclePreStopHandlerHTTPGetPath = g.Path
-				out.LifecyclePreStopHandlerHTTPGetScheme = string(g.Scheme)
-				out.LifecyclePreStopHandlerHTTPGetHTTPHeader = headers(g.HTTPHeaders)
-			}
-			if t := h.TCPSocket; t != nil {
-				out.LifecyclePreStopHandlerTCPSocketHost = t.Host
-				out.LifecyclePreStopHandlerTCPSocketPort = m.port(path+".lifecycle.preStop.tcpSocket.port", c, t.Port)
-			}
-		}
+		h := m.hook(path+".lifecycle.postStart", c, lc.PostStart)
+		out.LifecyclePostStartHandlerExec = h.exec
+		out.LifecyclePostStartHandlerHTTPGetHost, out.LifecyclePostStartHandlerHTTPGetPort = h.host, h.port
+		out.LifecyclePostStartHandlerHTTPGetPath, out.LifecyclePostStartHandlerHTTPGetScheme = h.path, h.scheme
+		out.LifecyclePostStartHandlerHTTPGetHTTPHeader = h.headers
+		out.LifecyclePostStartHandlerTCPSocketHost, out.LifecyclePostStartHandlerTCPSocketPort = h.tcpHost, h.tcpPort
+		h = m.hook(path+".lifecycle.preStop", c, lc.PreStop)
+		out.LifecyclePreStopHandlerExec = h.exec
+		out.LifecyclePreStopHandlerHTTPGetHost, out.LifecyclePreStopHandlerHTTPGetPort = h.host, h.port
+		out.LifecyclePreStopHandlerHTTPGetPath, out.LifecyclePreStopHandlerHTTPGetScheme = h.path, h.scheme
+		out.LifecyclePreStopHandlerHTTPGetHTTPHeader = h.headers
+		out.LifecyclePreStopHandlerTCPSocketHost, out.LifecyclePreStopHandlerTCPSocketPort = h.tcpHost, h.tcpPort
 	}
 	return out
 }
 
-func execCommand(e *corev1.ExecAction) []string {
-	if e == nil {
-		return nil
+// hook is a lifecycle hook as the request's flat fields hold it.
+type hook struct {
+	exec               []string
+	host, path, scheme string
+	port               int
+	headers            []api.HTTPHeader
+	tcpHost            string
+	tcpPort            int
+}
+
+func (m *mapper) hook(path string, c *corev1.Container, h *corev1.LifecycleHandler) hook {
+	var out hook
+	if h == nil {
+		return out
 	}
-	return e.Command
+	if h.Exec != nil {
+		out.exec = h.Exec.Command
+	}
+	if g := h.HTTPGet; g != nil {
+		out.host, out.path, out.scheme = g.Host, g.Path, string(g.Scheme)
+		out.port = m.port(path+".httpGet.port", c, g.Port)
+		out.headers = headers(g.HTTPHeaders)
+	}
+	if t := h.TCPSocket; t != nil {
+		out.tcpHost = t.Host
+		out.tcpPort = m.port(path+".tcpSocket.port", c, t.Port)
+	}
+	return out
 }
 
 func headers(hs []corev1.HTTPHeader) []api.HTTPHeader {
@@ -693,14 +695,14 @@ func (m *mapper) volume(path string, v corev1.Volume) (api.Volume, bool) {
 			out.FlexVolume.Options = string(opts)
 		}
 	case v.ConfigMap != nil:
-		data, ok := m.configMapData(path+".configMap", v.ConfigMap.Name, v.ConfigMap.Optional)
+		data, ok := m.objectData(path+".configMap", "ConfigMap", v.ConfigMap.Name, v.ConfigMap.Optional)
 		if !ok {
 			return out, false
 		}
 		out.Type = api.VolumeConfigFile
 		out.ConfigFileVolume = m.configFiles(path+".configMap", data, v.ConfigMap.Items, v.ConfigMap.DefaultMode, v.ConfigMap.Optional)
 	case v.Secret != nil:
-		data, ok := m.secretData(path+".secret", v.Secret.SecretName, v.Secret.Optional)
+		data, ok := m.objectData(path+".secret", "Secret", v.Secret.SecretName, v.Secret.Optional)
 		if !ok {
 			return out, false
 		}
@@ -729,7 +731,7 @@ func (m *mapper) configFiles(path string, data map[string]string, items []corev1
 	for i, it := range items {
 		content, ok := data[it.Key]
 		if !ok {
-			if optional == nil || !*optional {
+			if !isTrue(optional) {
 				m.fail(fmt.Sprintf("%s.items[%d].key", path, i), "no key %q", it.Key)
 			}
 			continue

@@ -346,22 +346,15 @@ func isZero(v any) bool {
 // RefusedFields lists the Pod fields leci refuses for a reason of its own,
 // with the reason, for `leci kube --help` and the README. Fields that no
 // list names are refused too, as having no request field.
-func RefusedFields() []string {
-	var out []string
-	for p, r := range rules {
-		if r.how == refused {
-			out = append(out, p+": "+r.why)
-		}
-	}
-	sort.Strings(out)
-	return out
-}
+func RefusedFields() []string { return fieldsTaken(refused) }
 
 // IgnoredFields lists the Pod fields leci leaves out with a warning.
-func IgnoredFields() []string {
+func IgnoredFields() []string { return fieldsTaken(ignored) }
+
+func fieldsTaken(how disposition) []string {
 	var out []string
 	for p, r := range rules {
-		if r.how == ignored {
+		if r.how == how {
 			out = append(out, p+": "+r.why)
 		}
 	}
