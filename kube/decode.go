@@ -13,9 +13,8 @@ import (
 	"sort"
 	"strings"
 
-	appsv1 "k8s.io/api/apps/v1"
-	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/yaml"
 
 	"leci/api"
@@ -197,6 +196,16 @@ func Decode(data []byte, sources *Sources) (*Result, error) {
 	return &Result{Request: r, Warnings: m.warnings}, nil
 }
 
+// workload is what leci reads of a Deployment or a Job: its name and Pod
+// template. The apps and batch API packages would add their every type to
+// the binary for these two fields.
+type workload struct {
+	metav1.ObjectMeta `json:"metadata"`
+	Spec              struct {
+		Template corev1.PodTemplateSpec `json:"template"`
+	} `json:"spec"`
+}
+
 // podTemplate decodes the workload (checkFields refuses the fields it does
 // not know, naming them) and returns its Pod template, the path to it, and the name a template
 // without one takes.
@@ -215,14 +224,14 @@ func podTemplate(tm typeMeta, doc []byte) (*corev1.PodTemplateSpec, string, stri
 		}
 		return &corev1.PodTemplateSpec{ObjectMeta: pod.ObjectMeta, Spec: pod.Spec}, "", pod.Name, nil, nil
 	case tm.APIVersion == "apps/v1" && tm.Kind == "Deployment":
-		var d appsv1.Deployment
+		var d workload
 		if err := strict(&d); err != nil {
 			return nil, "", "", nil, err
 		}
 		return &d.Spec.Template, "spec.template.", d.Name,
 			[]string{"Deployment: only its Pod template is run, as one group (replicas, selector and strategy are a cluster's)"}, nil
 	case tm.APIVersion == "batch/v1" && tm.Kind == "Job":
-		var j batchv1.Job
+		var j workload
 		if err := strict(&j); err != nil {
 			return nil, "", "", nil, err
 		}
