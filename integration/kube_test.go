@@ -144,7 +144,8 @@ func TestKubeCreateAndGenerate(t *testing.T) {
 	gc, wc := got.Container[0], want.Container[0]
 	if got.ContainerGroupName != want.ContainerGroupName || got.RestartPolicy != want.RestartPolicy ||
 		!reflect.DeepEqual(gc.Command, wc.Command) || !reflect.DeepEqual(gc.EnvironmentVar, wc.EnvironmentVar) ||
-		!reflect.DeepEqual(gc.VolumeMount, wc.VolumeMount) || len(got.Volume) != 1 ||
+		len(gc.VolumeMount) != 1 || gc.VolumeMount[0].Name != wc.VolumeMount[0].Name ||
+		gc.VolumeMount[0].MountPath != wc.VolumeMount[0].MountPath || !gc.VolumeMount[0].ReadOnly || len(got.Volume) != 1 ||
 		!reflect.DeepEqual(got.Volume[0].ConfigFileVolume.ConfigFileToPath, want.Volume[0].ConfigFileVolume.ConfigFileToPath) {
 		t.Errorf("generated Pod:\n%s\nreads as %+v\nwant %+v", generated, got, want)
 	}
