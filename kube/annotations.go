@@ -1,6 +1,7 @@
 package kube
 
 import (
+	"encoding/json"
 	"fmt"
 	"math"
 	"strconv"
@@ -103,6 +104,9 @@ var byKey = func() map[string]annotation {
 		a.key = alias
 		out[alias] = a
 	}
+	// eci-custom-hosts adds /etc/hosts entries, as spec.hostAliases does
+	// (which generate writes).
+	out[annotationPrefix+"eci-custom-hosts"] = annotation{key: annotationPrefix + "eci-custom-hosts", set: setCustomHosts}
 	// eci-enable-ipv6 "true" is one IPv6 address, as eci-ipv6-count 1.
 	out[annotationPrefix+"eci-enable-ipv6"] = annotation{key: annotationPrefix + "eci-enable-ipv6",
 		set: func(r *req, v string) error {
@@ -257,6 +261,21 @@ func setSpecs(r *req, v string) error {
 		r.Cpu, r.Memory = c, m
 	}
 	r.InstanceType = strings.Join(types, ",")
+	return nil
+}
+
+// setCustomHosts takes [{"host":"example.com","ip":"192.0.2.1"}, ...].
+func setCustomHosts(r *req, v string) error {
+	var hosts []struct {
+		Host string `json:"host"`
+		IP   string `json:"ip"`
+	}
+	if err := json.Unmarshal([]byte(v), &hosts); err != nil {
+		return fmt.Errorf("not a JSON list of {\"host\": ..., \"ip\": ...}: %w", err)
+	}
+	for _, h := range hosts {
+		r.HostAliase = append(r.HostAliase, api.HostAliase{IP: h.IP, Hostname: []string{h.Host}})
+	}
 	return nil
 }
 

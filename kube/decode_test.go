@@ -253,3 +253,14 @@ func TestAnnotationValuesAreChecked(t *testing.T) {
 		t.Errorf("errors = %q", errs)
 	}
 }
+
+func TestCustomHostsAnnotation(t *testing.T) {
+	doc := "apiVersion: v1\nkind: Pod\nmetadata:\n  name: p\n  annotations:\n    k8s.aliyun.com/eci-custom-hosts: '[{\"host\":\"example.com\",\"ip\":\"192.0.2.1\"}]'\nspec:\n" + oneContainer
+	res, err := Decode([]byte(doc), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := res.Request.HostAliase; len(got) != 1 || got[0].IP != "192.0.2.1" || got[0].Hostname[0] != "example.com" {
+		t.Errorf("HostAliase = %+v", got)
+	}
+}
