@@ -193,6 +193,9 @@ func Decode(data []byte, sources *Sources) (*Result, error) {
 	if len(m.errs) > 0 {
 		return nil, m.errs
 	}
+	if err := validate(prefix, r); err != nil {
+		return nil, err
+	}
 	return &Result{Request: r, Warnings: m.warnings}, nil
 }
 

@@ -9,7 +9,7 @@ import (
 )
 
 func pod(spec string) []byte {
-	return []byte("apiVersion: v1\nkind: Pod\nmetadata:\n  name: p\nspec:\n" + spec)
+	return []byte("apiVersion: v1\nkind: Pod\nmetadata:\n  name: demo\nspec:\n" + spec)
 }
 
 const oneContainer = "  containers:\n  - name: app\n    image: busybox\n"
@@ -245,7 +245,7 @@ func TestUnknownKindIsRefused(t *testing.T) {
 }
 
 func TestAnnotationValuesAreChecked(t *testing.T) {
-	doc := "apiVersion: v1\nkind: Pod\nmetadata:\n  name: p\n  annotations:\n    k8s.aliyun.com/eci-with-eip: maybe\n    k8s.aliyun.com/eci-use-specs: 2-4Gi,4-8Gi\nspec:\n" + oneContainer
+	doc := "apiVersion: v1\nkind: Pod\nmetadata:\n  name: demo\n  annotations:\n    k8s.aliyun.com/eci-with-eip: maybe\n    k8s.aliyun.com/eci-use-specs: 2-4Gi,4-8Gi\nspec:\n" + oneContainer
 	_, err := Decode([]byte(doc), nil)
 	errs := errorsOf(t, err)
 	if len(errs) != 2 || !strings.HasPrefix(errs[0], "metadata.annotations[k8s.aliyun.com/eci-use-specs]") ||
@@ -255,12 +255,27 @@ func TestAnnotationValuesAreChecked(t *testing.T) {
 }
 
 func TestCustomHostsAnnotation(t *testing.T) {
-	doc := "apiVersion: v1\nkind: Pod\nmetadata:\n  name: p\n  annotations:\n    k8s.aliyun.com/eci-custom-hosts: '[{\"host\":\"example.com\",\"ip\":\"192.0.2.1\"}]'\nspec:\n" + oneContainer
+	doc := "apiVersion: v1\nkind: Pod\nmetadata:\n  name: demo\n  annotations:\n    k8s.aliyun.com/eci-custom-hosts: '[{\"host\":\"example.com\",\"ip\":\"192.0.2.1\"}]'\nspec:\n" + oneContainer
 	res, err := Decode([]byte(doc), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if got := res.Request.HostAliase; len(got) != 1 || got[0].IP != "192.0.2.1" || got[0].Hostname[0] != "example.com" {
 		t.Errorf("HostAliase = %+v", got)
+	}
+}
+
+// A request leci refuses is refused naming the Pod field it comes from.
+func TestRequestErrorsNamePodFields(t *testing.T) {
+	doc := "apiVersion: v1\nkind: Pod\nmetadata:\n  name: Bad_Name\nspec:\n" + oneContainer + "  - name: second\n"
+	_, err := Decode([]byte(doc), nil)
+	errs := api.AsErrors(err)
+	var fields []string
+	for _, e := range errs {
+		fields = append(fields, e.Field)
+	}
+	want := []string{"metadata.name (ContainerGroupName)", "spec.containers[1] (Container.2.Image)"}
+	if strings.Join(fields, "|") != strings.Join(want, "|") {
+		t.Errorf("fields = %q, want %q (errors %v)", fields, want, err)
 	}
 }
