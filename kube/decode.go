@@ -181,6 +181,15 @@ func Decode(data []byte, sources *Sources) (*Result, error) {
 	}
 	m := &mapper{sources: sources, prefix: prefix}
 	m.warnings = append(warnings, dropTokenVolumes(prefix, rawTmpl, &tmpl.Spec)...)
+	if prefix == "" {
+		for _, k := range sortedKeys(raw) {
+			switch k {
+			case "apiVersion", "kind", "metadata", "spec", "status":
+			default:
+				m.errs = append(m.errs, invalidField(k, "not a field of a Pod"))
+			}
+		}
+	}
 	w, refusals := checkFields(prefix, rawTmpl)
 	m.warnings = append(m.warnings, w...)
 	for _, f := range refusals {

@@ -54,6 +54,13 @@ func TestRefusedFieldsAreNamed(t *testing.T) {
 	}
 }
 
+func TestMisspeltTopLevelFieldIsAnError(t *testing.T) {
+	_, err := Decode([]byte("apiVersion: v1\nkind: Pod\nmetadata: {name: demo}\nspecs:\n"+oneContainer), nil)
+	if errs := errorsOf(t, err); len(errs) != 1 || errs[0] != "specs: not a field of a Pod" {
+		t.Errorf("errors = %q", errs)
+	}
+}
+
 func TestMisspeltFieldIsAnError(t *testing.T) {
 	_, err := Decode(pod(oneContainer+"    imagePulPolicy: Always\n"), nil)
 	errs := errorsOf(t, err)
