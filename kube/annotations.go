@@ -107,6 +107,9 @@ var byKey = func() map[string]annotation {
 	// eci-custom-hosts adds /etc/hosts entries, as spec.hostAliases does
 	// (which generate writes).
 	out[annotationPrefix+"eci-custom-hosts"] = annotation{key: annotationPrefix + "eci-custom-hosts", set: setCustomHosts}
+	// eci-custom-dnsconfig adds resolver settings, as spec.dnsConfig does
+	// (which generate writes).
+	out[annotationPrefix+"eci-custom-dnsconfig"] = annotation{key: annotationPrefix + "eci-custom-dnsconfig", set: setCustomDNS}
 	// eci-enable-ipv6 "true" is one IPv6 address, as eci-ipv6-count 1.
 	out[annotationPrefix+"eci-enable-ipv6"] = annotation{key: annotationPrefix + "eci-enable-ipv6",
 		set: func(r *req, v string) error {
@@ -275,6 +278,28 @@ func setCustomHosts(r *req, v string) error {
 	}
 	for _, h := range hosts {
 		r.HostAliase = append(r.HostAliase, api.HostAliase{IP: h.IP, Hostname: []string{h.Host}})
+	}
+	return nil
+}
+
+// setCustomDNS takes {"nameservers":"a,b","searches":"x,y","options":"ndots:2,edns0"}.
+func setCustomDNS(r *req, v string) error {
+	var c struct {
+		Nameservers string `json:"nameservers"`
+		Searches    string `json:"searches"`
+		Options     string `json:"options"`
+	}
+	if err := json.Unmarshal([]byte(v), &c); err != nil {
+		return fmt.Errorf("not a JSON object of nameservers, searches and options: %w", err)
+	}
+	if r.DNSConfig == nil {
+		r.DNSConfig = &api.DNSConfig{}
+	}
+	r.DNSConfig.NameServer = append(r.DNSConfig.NameServer, splitList(c.Nameservers)...)
+	r.DNSConfig.Search = append(r.DNSConfig.Search, splitList(c.Searches)...)
+	for _, o := range splitList(c.Options) {
+		name, value, _ := strings.Cut(o, ":")
+		r.DNSConfig.Option = append(r.DNSConfig.Option, api.DNSOption{Name: name, Value: value})
 	}
 	return nil
 }

@@ -2,6 +2,7 @@ package kube
 
 import (
 	"errors"
+	"reflect"
 	"strings"
 	"testing"
 
@@ -284,5 +285,18 @@ func TestRequestErrorsNamePodFields(t *testing.T) {
 	want := []string{"metadata.name (ContainerGroupName)", "spec.containers[1] (Container.2.Image)"}
 	if strings.Join(fields, "|") != strings.Join(want, "|") {
 		t.Errorf("fields = %q, want %q (errors %v)", fields, want, err)
+	}
+}
+
+func TestCustomDNSAnnotation(t *testing.T) {
+	doc := "apiVersion: v1\nkind: Pod\nmetadata:\n  name: demo\n  annotations:\n    k8s.aliyun.com/eci-custom-dnsconfig: '{\"nameservers\":\"192.0.2.53\",\"searches\":\"a.example,b.example\",\"options\":\"ndots:2,edns0\"}'\nspec:\n  dnsPolicy: None\n" + oneContainer
+	res, err := Decode([]byte(doc), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := api.DNSConfig{NameServer: []string{"192.0.2.53"}, Search: []string{"a.example", "b.example"},
+		Option: []api.DNSOption{{Name: "ndots", Value: "2"}, {Name: "edns0"}}}
+	if got := res.Request.DNSConfig; got == nil || !reflect.DeepEqual(*got, want) {
+		t.Errorf("DnsConfig = %+v, want %+v", got, want)
 	}
 }
