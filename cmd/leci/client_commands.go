@@ -41,6 +41,7 @@ type createOptions struct {
 	dryRun                    bool
 	wait                      string
 	waitTimeout               time.Duration
+	kube                      kubeInput
 }
 
 func newCreateCommand(o *clientOptions) *cobra.Command {
@@ -68,6 +69,7 @@ there; a group that fails first, or --wait-timeout, exits 1.`,
 	f.BoolVar(&opts.dryRun, "dry-run", false, "validate the request only; create nothing")
 	f.StringVar(&opts.wait, "wait", "", "wait until the group is running or ready")
 	f.DurationVar(&opts.waitTimeout, "wait-timeout", 10*time.Minute, "how long --wait waits")
+	addKubeInputFlags(f, &opts.kube)
 	return cmd
 }
 
@@ -75,7 +77,7 @@ func createAction(cmd *cobra.Command, o *clientOptions, opts createOptions) erro
 	if opts.wait != "" && opts.wait != "running" && opts.wait != "ready" {
 		return usageErrorf("unknown --wait %q: want running or ready", opts.wait)
 	}
-	req, err := readCreateRequest(cmd.InOrStdin(), opts.file, opts.format)
+	req, err := readCreateRequest(cmd.InOrStdin(), opts.file, opts.format, opts.kube.to(cmd.ErrOrStderr()))
 	if err != nil {
 		var ee *exitError
 		if errors.As(err, &ee) {

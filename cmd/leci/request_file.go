@@ -17,8 +17,10 @@ const maxRequestFile = 8 << 20
 // readCreateRequest reads and decodes a CreateContainerGroup request from a
 // file ("-" for standard input). The form is taken from format when given,
 // else from the file's extension, else from the first character. Reading
-// problems are usage errors; decoding problems are *api.Error values.
-func readCreateRequest(stdin io.Reader, path, format string) (*api.CreateContainerGroupRequest, error) {
+// problems are usage errors; decoding problems are *api.Error values. A
+// Kubernetes manifest (apiVersion and kind at the top) is mapped to the
+// request, with what kube says it needs.
+func readCreateRequest(stdin io.Reader, path, format string, kube ...kubeInput) (*api.CreateContainerGroupRequest, error) {
 	if path == "" {
 		return nil, usageErrorf("no request file: give -f FILE (or -f - for standard input)")
 	}
@@ -34,6 +36,9 @@ func readCreateRequest(stdin io.Reader, path, format string) (*api.CreateContain
 	}
 	if len(data) > maxRequestFile {
 		return nil, usageErrorf("request file %s is larger than %d bytes", path, maxRequestFile)
+	}
+	if isKubeManifest(data) {
+		return decodeKubeRequest(data, kube)
 	}
 	f, err := requestFormat(path, format, data)
 	if err != nil {

@@ -23,6 +23,7 @@ and the restart policy.`,
 	root.AddCommand(newVersionCommand(), newValidateCommand(), newRunCommand(&g), newImageCommand(&g), newInfoCommand(&g),
 		newLogWriterCommand(), newPauseCommand(), newDaemonCommand(&g))
 	root.AddCommand(newClientCommands(&g)...)
+	root.AddCommand(newKubeCommand())
 	return root
 }
 

@@ -29,6 +29,7 @@ type runOptions struct {
 	finalStatus string
 	backoffBase time.Duration
 	backoffMax  time.Duration
+	kube        kubeInput
 }
 
 func newRunCommand(g *globalOptions) *cobra.Command {
@@ -58,11 +59,12 @@ invalid request.`,
 	f.DurationVar(&opts.backoffBase, "restart-backoff", runtime.DefaultBackoff.Base, "first delay before a container restarts")
 	f.DurationVar(&opts.backoffMax, "restart-backoff-max", runtime.DefaultBackoff.Max, "longest delay before a container restarts")
 	g.registerRunnerFlags(cmd)
+	addKubeInputFlags(f, &opts.kube)
 	return cmd
 }
 
 func runAction(ctx context.Context, g *globalOptions, stdin io.Reader, stdout, stderr io.Writer, opts runOptions) error {
-	req, err := readCreateRequest(stdin, opts.file, opts.format)
+	req, err := readCreateRequest(stdin, opts.file, opts.format, opts.kube.to(stderr))
 	if err == nil {
 		err = req.Normalize()
 	}

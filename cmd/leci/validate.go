@@ -14,6 +14,7 @@ type validateOptions struct {
 	file   string
 	format string
 	output string
+	kube   kubeInput
 }
 
 func newValidateCommand() *cobra.Command {
@@ -37,6 +38,7 @@ not apply them. A usage error exits 2.`,
 	cmd.Flags().StringVarP(&opts.file, "file", "f", "", "request file (.json, .yaml, .yml, .rpc), - for standard input")
 	cmd.Flags().StringVar(&opts.format, "format", "", "form of the request: json, yaml or rpc (default: from the file name)")
 	cmd.Flags().StringVarP(&opts.output, "output", "o", "", "print the normalized request instead of \"valid\": json")
+	addKubeInputFlags(cmd.Flags(), &opts.kube)
 	return cmd
 }
 
@@ -44,7 +46,7 @@ func validateAction(stdin io.Reader, stdout, stderr io.Writer, opts validateOpti
 	if opts.output != "" && opts.output != "json" {
 		return usageErrorf("unknown --output %q: want json", opts.output)
 	}
-	req, err := readCreateRequest(stdin, opts.file, opts.format)
+	req, err := readCreateRequest(stdin, opts.file, opts.format, opts.kube.to(stderr))
 	if err == nil {
 		err = req.Normalize()
 	}
