@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"leci/api"
+	"leci/internal/hostcap"
 	"leci/pod"
 	"leci/runtime"
 	"leci/store"
@@ -87,6 +88,15 @@ type Options struct {
 	ActionTimeout time.Duration
 	// DeleteTimeout bounds a background deletion; default 10 minutes.
 	DeleteTimeout time.Duration
+	// Capacity reads what the host has for ListUsage and
+	// DescribeAvailableResource; hostcap.Read by default.
+	Capacity func() hostcap.Capacity
+	// Caches keeps the image caches; nil answers their actions as
+	// unsupported.
+	Caches ImageCaches
+	// Commits commits containers to images; nil answers CommitContainer
+	// as unsupported.
+	Commits Commits
 	// MaxNonces bounds the signature nonces remembered per AccessKey
 	// (each for 2*MaxClockSkew); default 100000, some 25 MB per key at
 	// most.
@@ -149,6 +159,9 @@ func New(opts Options) (*Server, error) {
 	if opts.DeleteTimeout <= 0 {
 		opts.DeleteTimeout = DefaultDeleteTimeout
 	}
+	if opts.Capacity == nil {
+		opts.Capacity = hostcap.Read
+	}
 	if opts.MaxNonces <= 0 {
 		opts.MaxNonces = DefaultMaxNonces
 	}
@@ -178,6 +191,7 @@ func New(opts Options) (*Server, error) {
 		"DescribeContainerGroupEvents": s.describeContainerGroupEvents,
 		"DescribeContainerGroupMetric": s.describeContainerGroupMetric,
 	}
+	s.addActions()
 	return s, nil
 }
 
@@ -285,6 +299,9 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request, reqID string) (ac
 	}
 	h, ok := s.actions[action]
 	if !ok {
+		if why, known := unsupportedActions[action]; known {
+			return action, 0, unsupported(action, why)
+		}
 		return action, 0, unknownAction(action)
 	}
 	ctx, cancel := context.WithTimeout(r.Context(), s.opts.ActionTimeout)
