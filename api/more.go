@@ -437,13 +437,13 @@ type ImageCacheEvent struct {
 
 // Statuses of an image cache, as ECI names them.
 const (
-	CacheCreating       = "Creating"
-	CacheReady          = "Ready"
-	CacheFailed         = "Failed"
-	CacheUpdating       = "Updating"
-	CacheUpdateFailed   = "UpdateFailed"
-	CachePreparing      = "Preparing"
-	CacheExpired        = "Expired"
+	CacheCreating     = "Creating"
+	CacheReady        = "Ready"
+	CacheFailed       = "Failed"
+	CacheUpdating     = "Updating"
+	CacheUpdateFailed = "UpdateFailed"
+	CachePreparing    = "Preparing"
+	CacheExpired      = "Expired"
 )
 
 // ---------------------------------------------------------------------------
@@ -511,13 +511,13 @@ type DescribeCommitContainerTaskResponse struct {
 
 // CommitTask is one commit and how it went.
 type CommitTask struct {
-	TaskID           string                     `json:"TaskId"`
-	ContainerName    string                     `json:"ContainerName"`
-	TaskStatus       string                     `json:"TaskStatus"`
-	TaskProgress     string                     `json:"TaskProgress"`
-	StatusMessage    string                     `json:"StatusMessage"`
-	TaskCreationTime string                     `json:"TaskCreationTime"`
-	TaskFinishedTime string                     `json:"TaskFinishedTime"`
+	TaskID           string                    `json:"TaskId"`
+	ContainerName    string                    `json:"ContainerName"`
+	TaskStatus       string                    `json:"TaskStatus"`
+	TaskProgress     string                    `json:"TaskProgress"`
+	StatusMessage    string                    `json:"StatusMessage"`
+	TaskCreationTime string                    `json:"TaskCreationTime"`
+	TaskFinishedTime string                    `json:"TaskFinishedTime"`
 	CommitPhaseInfos JSONList[CommitPhaseInfo] `json:"CommitPhaseInfos"`
 }
 

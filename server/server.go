@@ -420,7 +420,9 @@ func recommend(code string) string {
 		strings.HasPrefix(code, "InvalidTimeStamp"), strings.HasPrefix(code, "InvalidAccessKeyId"):
 		return "Sign the request with an AccessKey configured on the leci daemon (--access-key-file, LECI_ACCESS_KEY or accessKeys), with a clock within 15 minutes of the host's and a new SignatureNonce each time."
 	case code == "InvalidAction.NotFound", code == "NotImplemented":
-		return "leci serves CreateContainerGroup, DescribeContainerGroups, DescribeContainerGroupStatus, DeleteContainerGroup, RestartContainerGroup, DescribeContainerLog, ExecContainerCommand (Sync=true, or a WebSocket session) and DescribeContainerGroupEvents."
+		return "leci serves the actions of ECI 2018-08-08 that mean something on one host; the README's table of actions says which and why."
+	case strings.HasSuffix(code, ".NotSupport"):
+		return "See the README's table of actions: what leci serves, and why the rest cannot be served on one host."
 	}
 	return ""
 }
