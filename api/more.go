@@ -334,6 +334,8 @@ type CreateImageCacheRequest struct {
 	Flash             bool   `json:"Flash,omitempty"`
 	FlashCopyCount    int    `json:"FlashCopyCount,omitempty"`
 	StandardCopyCount int    `json:"StandardCopyCount,omitempty"`
+	// VkClientVersion is sent by the older SDK; ignored.
+	VkClientVersion string `json:"VkClientVersion,omitempty"`
 }
 
 // CreateImageCacheResponse names the new cache. ContainerGroupId is the
@@ -375,6 +377,8 @@ type DeleteImageCacheRequest struct {
 	RegionID     string `json:"RegionId,omitempty"`
 	ClientToken  string `json:"ClientToken,omitempty"`
 	ImageCacheID string `json:"ImageCacheId,omitempty"`
+	// VkClientVersion is sent by the older SDK; ignored.
+	VkClientVersion string `json:"VkClientVersion,omitempty"`
 }
 
 // DescribeImageCachesRequest is the request of DescribeImageCaches. Every

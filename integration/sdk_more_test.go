@@ -5,14 +5,17 @@ package integration
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net"
+	goruntime "runtime"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
 
 	eci "github.com/alibabacloud-go/eci-20180808/v3/client"
-	"github.com/containerd/containerd/v2/core/images"
 	"github.com/alibabacloud-go/tea/tea"
+	"github.com/containerd/containerd/v2/core/images"
 )
 
 // sdkGroup is a helper over the tea SDK for the tests of the actions
@@ -51,7 +54,8 @@ func sdkCreate(t *testing.T, client *eci.Client, name, script string, edit ...fu
 	}
 	g := &sdkGroup{t: t, client: client, id: tea.StringValue(resp.Body.ContainerGroupId)}
 	t.Cleanup(func() {
-		client.DeleteContainerGroup(&eci.DeleteContainerGroupRequest{RegionId: region, ContainerGroupId: tea.String(g.id)})
+		// g.client: the daemon's client at the end (a test may restart it).
+		g.client.DeleteContainerGroup(&eci.DeleteContainerGroupRequest{RegionId: region, ContainerGroupId: tea.String(g.id)})
 		for deadline := time.Now().Add(60 * time.Second); time.Now().Before(deadline); time.Sleep(200 * time.Millisecond) {
 			if g.describeOrNil() == nil {
 				return
@@ -162,8 +166,13 @@ func TestSDKDescribesTagsAndUnsupported(t *testing.T) {
 	if err != nil {
 		t.Fatalf("ListUsage: %v", err)
 	}
-	a := usage.Body.Attributes
-	if a["UsedCpu"] != 1.0 || a["UsedMemory"] != 0.5 || a["UsedContainerGroupCount"] != 1.0 || a["MaxCpu"].(float64) < 1 || a["MaxMemory"].(float64) <= 0 {
+	// The SDK decodes Attributes' numbers as it likes: compare their text.
+	a := map[string]string{}
+	for k, v := range usage.Body.Attributes {
+		a[k] = fmt.Sprint(v)
+	}
+	if a["UsedCpu"] != "1" || a["UsedMemory"] != "0.5" || a["UsedContainerGroupCount"] != "1" ||
+		a["MaxCpu"] != strconv.Itoa(goruntime.NumCPU()) || a["MaxMemory"] == "0" || a["MaxImageCacheCount"] != "50" {
 		t.Errorf("ListUsage: %v", a)
 	}
 	res, err := client.DescribeAvailableResource(&eci.DescribeAvailableResourceRequest{RegionId: region,
@@ -318,7 +327,7 @@ func TestSDKImageCacheAndCommit(t *testing.T) {
 
 	created, err := client.CreateImageCache(&eci.CreateImageCacheRequest{RegionId: region, ImageCacheName: tea.String("busybox-cache"),
 		Image: []*string{tea.String(image)}, RetentionDays: tea.Int32(1),
-		Tag:   []*eci.CreateImageCacheRequestTag{{Key: tea.String("team"), Value: tea.String("a")}}})
+		Tag: []*eci.CreateImageCacheRequestTag{{Key: tea.String("team"), Value: tea.String("a")}}})
 	if err != nil {
 		t.Fatalf("CreateImageCache: %v", err)
 	}
@@ -426,7 +435,7 @@ func TestSDKImageCacheAndCommit(t *testing.T) {
 	if !running(g.describeOrNil()) {
 		t.Errorf("the committed container is not running any more")
 	}
-	t.Cleanup(func() { removeImage(t, hr, "docker.io/leci.local/committed:v1", "leci.local/committed:v1") })
+	t.Cleanup(func() { removeImage(t, hr, "leci.local/committed:v1", "leci.local/committed:v1") })
 	c2 := sdkCreate(t, client, "from-commit", "cat /committed; "+loop, func(r *eci.CreateContainerGroupRequest) {
 		r.Container[0].Image, r.Container[0].ImagePullPolicy = tea.String("leci.local/committed:v1"), tea.String("Never")
 	})
@@ -450,5 +459,44 @@ func removeImage(t *testing.T, hr *harness, containerdName, dockerName string) {
 		if err := hr.h.Docker.RemoveImage(ctx, dockerName); err != nil {
 			t.Errorf("remove image %s: %v", dockerName, err)
 		}
+	}
+}
+
+// TestSDKUpdateSurvivesDaemonKill kills the daemon (SIGKILL) while an
+// update stops the group's old container; the next daemon finishes the
+// update: the group runs the new spec with the same IP.
+func TestSDKUpdateSurvivesDaemonKill(t *testing.T) {
+	hr := newHarness(t)
+	global := hr.leci("").Args[1:]
+	d := startTCPDaemon(t, hr.cfg.Root, global)
+	g := sdkCreate(t, d.sdkClient(t, nil), "sdk-kill", "trap '' TERM; while true; do sleep 0.2; done", func(r *eci.CreateContainerGroupRequest) {
+		r.TerminationGracePeriodSeconds = tea.Int64(8) // the old container ignores SIGTERM: the stop takes this long
+	})
+	ip := tea.StringValue(g.waitFor("running", 60*time.Second, running).IntranetIp)
+	if _, err := g.client.UpdateContainerGroup(&eci.UpdateContainerGroupRequest{RegionId: region, ContainerGroupId: tea.String(g.id),
+		UpdateType: tea.String("IncrementalUpdate"),
+		Container: []*eci.UpdateContainerGroupRequestContainer{{
+			Name: tea.String("app"), Command: []*string{tea.String("sh"), tea.String("-c"), tea.String(loop)},
+			EnvironmentVar: []*eci.UpdateContainerGroupRequestContainerEnvironmentVar{{Key: tea.String("V"), Value: tea.String("after-kill")}},
+		}}}); err != nil {
+		t.Fatalf("UpdateContainerGroup: %v", err)
+	}
+	g.waitFor("Updating", 10*time.Second, func(d *eci.DescribeContainerGroupsResponseBodyContainerGroups) bool {
+		return tea.StringValue(d.Status) == "Updating"
+	})
+	time.Sleep(time.Second) // in the middle of the old container's grace period
+	d.cmd.Process.Kill()
+	d.cmd.Wait()
+
+	d2 := startTCPDaemon(t, hr.cfg.Root, global)
+	g.client = d2.sdkClient(t, nil)
+	updated := g.waitFor("running the new spec", 90*time.Second, func(d *eci.DescribeContainerGroupsResponseBodyContainerGroups) bool {
+		return running(d) && hasEvent(d, "Updated", "")
+	})
+	if got := tea.StringValue(updated.IntranetIp); got != ip {
+		t.Errorf("IP %s after the update, want %s", got, ip)
+	}
+	if out := g.exec("app", "echo $V"); out != "after-kill\n" {
+		t.Errorf("the updated container's V: %q", out)
 	}
 }
