@@ -153,11 +153,14 @@ type DescribeContainerGroupPriceResponse struct {
 	PriceInfo PriceInfo `json:"PriceInfo"`
 }
 
-// PriceInfo is a price and the rules that made it.
+// PriceInfo is a price and the rules that made it. The two SDKs disagree
+// on the shape of the lists (the tea SDK reads Rules as {"Rule":[...]}, the
+// older one as [...]), so the lists, empty for leci's zero price, are left
+// out: both SDKs accept an absent field.
 type PriceInfo struct {
-	Price      Price      `json:"Price"`
-	Rules      PriceRules `json:"Rules"`
-	SpotPrices SpotPrices `json:"SpotPrices"`
+	Price      Price       `json:"Price"`
+	Rules      *PriceRules `json:"Rules,omitempty"`
+	SpotPrices *SpotPrices `json:"SpotPrices,omitempty"`
 }
 
 // Price is what a group costs per hour.
@@ -165,8 +168,8 @@ type Price struct {
 	Currency      string      `json:"Currency"`
 	OriginalPrice float64     `json:"OriginalPrice"`
 	DiscountPrice float64     `json:"DiscountPrice"`
-	TradePrice    float64     `json:"TradePrice"`
-	DetailInfos   DetailInfos `json:"DetailInfos"`
+	TradePrice    float64      `json:"TradePrice"`
+	DetailInfos   *DetailInfos `json:"DetailInfos,omitempty"`
 }
 
 // DetailInfos wraps the price of each resource.

@@ -21,9 +21,10 @@ import (
 // sdkGroup is a helper over the tea SDK for the tests of the actions
 // beyond the lifecycle.
 type sdkGroup struct {
-	t      *testing.T
-	client *eci.Client
-	id     string
+	t       *testing.T
+	client  *eci.Client
+	id      string
+	deleted bool
 }
 
 var region = tea.String("cn-hangzhou")
@@ -53,16 +54,23 @@ func sdkCreate(t *testing.T, client *eci.Client, name, script string, edit ...fu
 		t.Fatalf("CreateContainerGroup: %v", err)
 	}
 	g := &sdkGroup{t: t, client: client, id: tea.StringValue(resp.Body.ContainerGroupId)}
-	t.Cleanup(func() {
-		// g.client: the daemon's client at the end (a test may restart it).
-		g.client.DeleteContainerGroup(&eci.DeleteContainerGroupRequest{RegionId: region, ContainerGroupId: tea.String(g.id)})
-		for deadline := time.Now().Add(60 * time.Second); time.Now().Before(deadline); time.Sleep(200 * time.Millisecond) {
-			if g.describeOrNil() == nil {
-				return
-			}
-		}
-	})
+	t.Cleanup(g.delete)
 	return g
+}
+
+// delete deletes the group, once, and waits for it to be gone.
+func (g *sdkGroup) delete() {
+	if g.deleted {
+		return
+	}
+	g.deleted = true
+	g.client.DeleteContainerGroup(&eci.DeleteContainerGroupRequest{RegionId: region, ContainerGroupId: tea.String(g.id)})
+	for deadline := time.Now().Add(60 * time.Second); time.Now().Before(deadline); time.Sleep(200 * time.Millisecond) {
+		if g.describeOrNil() == nil {
+			return
+		}
+	}
+	g.t.Errorf("%s was not deleted", g.id)
 }
 
 func (g *sdkGroup) describeOrNil() *eci.DescribeContainerGroupsResponseBodyContainerGroups {
@@ -499,4 +507,5 @@ func TestSDKUpdateSurvivesDaemonKill(t *testing.T) {
 	if out := g.exec("app", "echo $V"); out != "after-kill\n" {
 		t.Errorf("the updated container's V: %q", out)
 	}
+	g.delete() // while d2 runs: its cleanup stops it before the group's
 }

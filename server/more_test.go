@@ -164,7 +164,7 @@ func TestRegionsUsageResourcesPrice(t *testing.T) {
 
 	var price api.DescribeContainerGroupPriceResponse
 	e.call(t, action("DescribeContainerGroupPrice", "Cpu", "2", "Memory", "4"), &price)
-	if price.PriceInfo.Price.TradePrice != 0 || price.PriceInfo.Price.Currency != Currency || len(price.PriceInfo.Price.DetailInfos.DetailInfo) != 2 {
+	if price.PriceInfo.Price.TradePrice != 0 || price.PriceInfo.Price.Currency != Currency || price.PriceInfo.Price.DetailInfos != nil {
 		t.Errorf("DescribeContainerGroupPrice: %+v", price)
 	}
 }

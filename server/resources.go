@@ -204,9 +204,7 @@ func (s *Server) describeContainerGroupPrice(c *call) (any, error) {
 		return nil, invalidParameter("Cpu", "Cpu and Memory must be 0 or more")
 	}
 	return api.DescribeContainerGroupPriceResponse{RequestID: c.requestID, PriceInfo: api.PriceInfo{
-		Price: api.Price{Currency: Currency, DetailInfos: api.DetailInfos{DetailInfo: []api.PriceDetail{
-			{Resource: "Cpu"}, {Resource: "Memory"},
-		}}},
+		Price: api.Price{Currency: Currency},
 	}}, nil
 }
 
