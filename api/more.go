@@ -165,9 +165,9 @@ type PriceInfo struct {
 
 // Price is what a group costs per hour.
 type Price struct {
-	Currency      string      `json:"Currency"`
-	OriginalPrice float64     `json:"OriginalPrice"`
-	DiscountPrice float64     `json:"DiscountPrice"`
+	Currency      string       `json:"Currency"`
+	OriginalPrice float64      `json:"OriginalPrice"`
+	DiscountPrice float64      `json:"DiscountPrice"`
 	TradePrice    float64      `json:"TradePrice"`
 	DetailInfos   *DetailInfos `json:"DetailInfos,omitempty"`
 }
