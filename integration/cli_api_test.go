@@ -83,7 +83,7 @@ func TestCLIUpdateTagCacheCommit(t *testing.T) {
 	if out, err := d.client("", "commit", id, "-c", "app", "leci.local/cli-commit:v1"); err != nil || !strings.HasPrefix(out, "cct-") {
 		t.Fatalf("leci commit: %q %v", out, err)
 	}
-	run := fmt.Sprintf("ContainerGroupName: cli-commit\nTerminationGracePeriodSeconds: 1\nContainer:\n"+
+	run := fmt.Sprintf("ContainerGroupName: cli-commit\nTerminationGracePeriodSeconds: 1\nContainer:\n" +
 		"  - {Name: app, Image: leci.local/cli-commit:v1, ImagePullPolicy: Never, Command: [sh, -c, \"trap 'exit 0' TERM; while true; do sleep 0.2; done\"]}\n")
 	out, err = d.client(run, "create", "-f", "-", "--format", "yaml", "--wait", "running")
 	if err != nil {
