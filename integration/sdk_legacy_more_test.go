@@ -20,17 +20,7 @@ import (
 func TestLegacySDKMoreActions(t *testing.T) {
 	hr := newHarness(t)
 	d := startTCPDaemon(t, hr.cfg.Root, hr.leci("").Args[1:])
-	client, err := legacy.NewClientWithAccessKey("cn-hangzhou", sdkAccessKeyID, sdkAccessKeySecret)
-	if err != nil {
-		t.Fatal(err)
-	}
-	point := func(r interface {
-		SetDomain(string)
-		SetScheme(string)
-	}) {
-		r.SetDomain(d.addr)
-		r.SetScheme("HTTP")
-	}
+	client, point := d.legacyClient(t)
 
 	regions := legacy.CreateDescribeRegionsRequest()
 	point(regions)

@@ -183,17 +183,13 @@ func (s *Server) describeImageCaches(c *call) (any, error) {
 		}
 		selected = append(selected, ca)
 	}
-	off, err := offsetToken(req.NextToken, len(selected))
+	pg, next, err := offsetPage(selected, req.NextToken, limit)
 	if err != nil {
 		return nil, err
 	}
-	end := min(off+limit, len(selected))
-	resp := api.DescribeImageCachesResponse{RequestID: c.requestID, TotalCount: len(selected)}
-	if end < len(selected) {
-		resp.NextToken = itoa(end)
-	}
+	resp := api.DescribeImageCachesResponse{RequestID: c.requestID, TotalCount: len(selected), NextToken: next}
 	now := s.opts.Now()
-	for _, ca := range selected[off:end] {
+	for _, ca := range pg {
 		resp.ImageCaches = append(resp.ImageCaches, cacheDetail(&ca, now))
 	}
 	return resp, nil

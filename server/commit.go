@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/http"
 	"slices"
+	"strconv"
 
 	"leci/api"
 	"leci/commit"
@@ -102,16 +103,13 @@ func (s *Server) describeCommitContainerTask(c *call) (any, error) {
 		}
 		selected = append(selected, t)
 	}
-	off, err := offsetToken(req.NextToken, len(selected))
+	pg, next, err := offsetPage(selected, req.NextToken, limit)
 	if err != nil {
 		return nil, err
 	}
-	end := min(off+limit, len(selected))
-	resp := api.DescribeCommitContainerTaskResponse{RequestID: c.requestID, TotalCount: len(selected), MaxResults: itoa(limit)}
-	if end < len(selected) {
-		resp.NextToken = itoa(end)
-	}
-	for _, t := range selected[off:end] {
+	resp := api.DescribeCommitContainerTaskResponse{RequestID: c.requestID, TotalCount: len(selected),
+		MaxResults: strconv.Itoa(limit), NextToken: next}
+	for _, t := range pg {
 		ct := api.CommitTask{
 			TaskID: t.ID, ContainerName: t.Container, TaskStatus: t.Status, TaskProgress: fmt.Sprintf("%d%%", t.Progress),
 			StatusMessage: t.Message, TaskCreationTime: timeText(t.CreatedAt), TaskFinishedTime: timeText(t.FinishedAt),

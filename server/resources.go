@@ -250,19 +250,25 @@ func isGone(err error) bool {
 	return ok && ae.Status == http.StatusNotFound
 }
 
-// itoa is strconv.Itoa, named for the page tokens that are offsets.
-func itoa(n int) string { return strconv.Itoa(n) }
-
-// offsetToken reads a NextToken that is an offset into a listing.
-func offsetToken(tok string, n int) (int, error) {
-	if tok == "" {
-		return 0, nil
+// offsetPage cuts the page of at most limit items after the NextToken
+// token, which is an offset into items, and returns it with the next
+// page's token ("" on the last page). The actions whose listings are not
+// groups page this way.
+func offsetPage[T any](items []T, token string, limit int) ([]T, string, error) {
+	off := 0
+	if token != "" {
+		n, err := strconv.Atoi(token)
+		if err != nil || n < 0 || n > len(items) {
+			return nil, "", invalidParameter("NextToken", "is not a token leci returned")
+		}
+		off = n
 	}
-	off, err := strconv.Atoi(tok)
-	if err != nil || off < 0 || off > n {
-		return 0, invalidParameter("NextToken", "is not a token leci returned")
+	end := min(off+limit, len(items))
+	next := ""
+	if end < len(items) {
+		next = strconv.Itoa(end)
 	}
-	return off, nil
+	return items[off:end], next, nil
 }
 
 // groupTags are the tags of a group, its request's.

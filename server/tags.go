@@ -285,16 +285,11 @@ func (s *Server) listTagResources(c *call) (any, error) {
 			all = append(all, api.TagResource{ResourceID: id, ResourceType: req.ResourceType, TagKey: t.Key, TagValue: t.Value})
 		}
 	}
-	off, err := offsetToken(req.NextToken, len(all))
+	pg, next, err := offsetPage(all, req.NextToken, limit)
 	if err != nil {
 		return nil, err
 	}
-	end := min(off+limit, len(all))
-	resp := api.ListTagResourcesResponse{RequestID: c.requestID, TagResources: all[off:end]}
-	if end < len(all) {
-		resp.NextToken = itoa(end)
-	}
-	return resp, nil
+	return api.ListTagResourcesResponse{RequestID: c.requestID, TagResources: pg, NextToken: next}, nil
 }
 
 // hasTags tells whether tags carry every filter (an empty Value matches
