@@ -206,8 +206,13 @@ func (s *Server) restartContainerGroup(c *call) (any, error) {
 	if err := decode(c.params, &req); err != nil {
 		return nil, err
 	}
-	if _, err := s.group(req.ContainerGroupID); err != nil {
+	st, err := s.group(req.ContainerGroupID)
+	if err != nil {
 		return nil, err
+	}
+	if st.Phase == api.GroupUpdating {
+		return nil, &api.Error{Code: api.ErrIncorrectStatus.Code, Status: http.StatusBadRequest,
+			Message: fmt.Sprintf("the container group %s is being updated", st.ID)}
 	}
 	if err := s.opts.Groups.Restart(c.ctx, req.ContainerGroupID); err != nil {
 		return nil, err
