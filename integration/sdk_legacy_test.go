@@ -19,18 +19,7 @@ import (
 func TestLegacySDKEndToEnd(t *testing.T) {
 	hr := newHarness(t)
 	d := startTCPDaemon(t, hr.cfg.Root, hr.leci("").Args[1:])
-	client, err := legacy.NewClientWithAccessKey("cn-hangzhou", sdkAccessKeyID, sdkAccessKeySecret)
-	if err != nil {
-		t.Fatal(err)
-	}
-	// Every request goes to the daemon's loopback listener over HTTP.
-	point := func(r interface {
-		SetDomain(string)
-		SetScheme(string)
-	}) {
-		r.SetDomain(d.addr)
-		r.SetScheme("HTTP")
-	}
+	client, point := d.legacyClient(t)
 
 	create := legacy.CreateCreateContainerGroupRequest()
 	point(create)
@@ -149,4 +138,24 @@ func TestLegacySDKEndToEnd(t *testing.T) {
 			t.Fatalf("%s was not deleted", id)
 		}
 	}
+}
+
+// legacyClient is the older SDK with the test's AccessKey, and the function
+// that points a request at the daemon's loopback listener over HTTP.
+func (d *tcpDaemon) legacyClient(t *testing.T) (*legacy.Client, func(pointable)) {
+	t.Helper()
+	client, err := legacy.NewClientWithAccessKey("cn-hangzhou", sdkAccessKeyID, sdkAccessKeySecret)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return client, func(r pointable) {
+		r.SetDomain(d.addr)
+		r.SetScheme("HTTP")
+	}
+}
+
+// pointable is a request of the older SDK.
+type pointable interface {
+	SetDomain(string)
+	SetScheme(string)
 }

@@ -196,6 +196,10 @@ func (e *Engine) Adopt(ctx context.Context, st GroupStatus) error {
 	e.mu.Lock()
 	e.groups[st.ID] = g
 	e.mu.Unlock()
+	if st.PendingUpdate != nil && st.Phase != api.GroupTerminating {
+		e.adoptUpdating(g) // finish the update leci was killed in
+		return nil
+	}
 	if st.Phase == api.GroupTerminating {
 		go func() {
 			// The supervisor was stopped by the delete that leci did not
@@ -264,6 +268,7 @@ func (e *Engine) Watch(ctx context.Context, id string) (<-chan GroupStatus, erro
 // grace period, SIGKILL) and removes everything the group made. It is
 // idempotent for a group being deleted.
 func (e *Engine) Delete(ctx context.Context, id string) error {
+	e.waitUpdate(ctx, id)
 	g, err := e.group(id)
 	if err != nil {
 		return err

@@ -92,6 +92,9 @@ type GroupStatus struct {
 	// Host is what the group's setup made on this host, kept so that a
 	// restarted leci can adopt the group.
 	Host HostState
+	// PendingUpdate is the request of an UpdateContainerGroup recorded
+	// but not yet carried out (see Engine.Update); nil at rest.
+	PendingUpdate *api.CreateContainerGroupRequest `json:",omitempty"`
 }
 
 // HostState is what a group's setup made: its network, /etc files,

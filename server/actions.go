@@ -89,13 +89,16 @@ func (s *Server) createContainerGroup(c *call) (any, error) {
 			return nil, err
 		}
 	}
+	cacheID, err := s.matchCache(&req)
+	if err != nil {
+		return nil, err
+	}
 	if req.DryRun {
 		return nil, api.ErrDryRunOperation
 	}
 	// The group outlives the request that made it.
 	ctx := context.WithoutCancel(c.ctx)
 	var id string
-	var err error
 	if req.ClientToken == "" {
 		id, err = s.opts.Groups.Create(ctx, &req)
 	} else {
@@ -104,6 +107,7 @@ func (s *Server) createContainerGroup(c *call) (any, error) {
 	if err != nil {
 		return nil, err
 	}
+	s.noteCacheHit(id, cacheID)
 	return api.CreateContainerGroupResponse{RequestID: c.requestID, ContainerGroupID: id}, nil
 }
 
@@ -202,8 +206,13 @@ func (s *Server) restartContainerGroup(c *call) (any, error) {
 	if err := decode(c.params, &req); err != nil {
 		return nil, err
 	}
-	if _, err := s.group(req.ContainerGroupID); err != nil {
+	st, err := s.group(req.ContainerGroupID)
+	if err != nil {
 		return nil, err
+	}
+	if st.Phase == api.GroupUpdating {
+		return nil, &api.Error{Code: api.ErrIncorrectStatus.Code, Status: http.StatusBadRequest,
+			Message: fmt.Sprintf("the container group %s is being updated", st.ID)}
 	}
 	if err := s.opts.Groups.Restart(c.ctx, req.ContainerGroupID); err != nil {
 		return nil, err

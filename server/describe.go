@@ -35,17 +35,7 @@ func (f filter) match(st *runtime.GroupStatus) bool {
 		f.computeCategory != "" && !slices.Contains(r.ComputeCategory, f.computeCategory):
 		return false
 	}
-	for _, want := range f.tags {
-		if want.Key == "" {
-			continue
-		}
-		if !slices.ContainsFunc(r.Tag, func(t api.Tag) bool {
-			return t.Key == want.Key && (want.Value == "" || t.Value == want.Value)
-		}) {
-			return false
-		}
-	}
-	return true
+	return hasTags(r.Tag, f.tags)
 }
 
 // selectGroups returns the groups that match f, newest first (then by id),

@@ -51,6 +51,13 @@
 //	404     InvalidAction.NotFound            an action leci does not serve (as Alibaba Cloud's API gateway answers)
 //	405     UnsupportedHTTPMethod             a method other than GET and POST
 //	413     RequestTooLarge                   a body over MaxBodyBytes
+//	400     <Action>.NotSupport               an action of the SDK that has no meaning on one host (unsupported.go)
+//	400     QuotaExceeded.TagsPerResource     a TagResources that would give a resource more than 20 tags
+//	403     QuotaExceeded.ImageCache          a CreateImageCache beyond 50 caches
+//	404     InvalidImageCache.NotFound        no image cache with that ImageCacheId (leci's choice)
+//	404     ImageSnapshot.NotFound            a create's ImageSnapshotId names no cache
+//	400     ImageSnapshot.IncorrectStatus     a create's ImageSnapshotId names a cache that is not Ready
+//	400     Cpu.NotSupport                    an UpdateContainerGroup that changes the group's own Cpu or Memory
 //	501     NotImplemented                    an action or mode leci does not implement yet
 //	400     IncompleteSignature               a TCP request that is unsigned, or whose signature lacks a part
 //	404     InvalidAccessKeyId.NotFound       an AccessKey id not in the configuration
@@ -80,6 +87,12 @@
 // answers as soon as the group is accepted; DeleteContainerGroup as soon as
 // the group is found, the deletion going on in the background (as in ECI, the
 // group shows Terminating meanwhile); Force is accepted and ignored.
+//
+// The rest of the SDK's actions are served in resources.go (DescribeRegions,
+// DescribeAvailableResource, ListUsage, DescribeContainerGroupPrice,
+// DescribeMultiContainerGroupMetric), tags.go, caches.go, update.go and
+// commit.go; the README's table lists every action and why some are not
+// served.
 //
 // # Exec sessions
 //

@@ -44,6 +44,7 @@ type fakeGroups struct {
 
 	metricRecords []api.MetricRecord
 	metricCalls   []fakeMetricCall
+	updates       int
 }
 
 type fakeMetricCall struct {

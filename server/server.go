@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"leci/api"
+	"leci/internal/hostcap"
 	"leci/pod"
 	"leci/runtime"
 	"leci/store"
@@ -87,6 +88,15 @@ type Options struct {
 	ActionTimeout time.Duration
 	// DeleteTimeout bounds a background deletion; default 10 minutes.
 	DeleteTimeout time.Duration
+	// Capacity reads what the host has for ListUsage and
+	// DescribeAvailableResource; hostcap.Read by default.
+	Capacity func() hostcap.Capacity
+	// Caches keeps the image caches; nil answers their actions as
+	// unsupported.
+	Caches ImageCaches
+	// Commits commits containers to images; nil answers CommitContainer
+	// as unsupported.
+	Commits Commits
 	// MaxNonces bounds the signature nonces remembered per AccessKey
 	// (each for 2*MaxClockSkew); default 100000, some 25 MB per key at
 	// most.
@@ -149,6 +159,9 @@ func New(opts Options) (*Server, error) {
 	if opts.DeleteTimeout <= 0 {
 		opts.DeleteTimeout = DefaultDeleteTimeout
 	}
+	if opts.Capacity == nil {
+		opts.Capacity = hostcap.Read
+	}
 	if opts.MaxNonces <= 0 {
 		opts.MaxNonces = DefaultMaxNonces
 	}
@@ -178,6 +191,7 @@ func New(opts Options) (*Server, error) {
 		"DescribeContainerGroupEvents": s.describeContainerGroupEvents,
 		"DescribeContainerGroupMetric": s.describeContainerGroupMetric,
 	}
+	s.addActions()
 	return s, nil
 }
 
@@ -285,6 +299,9 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request, reqID string) (ac
 	}
 	h, ok := s.actions[action]
 	if !ok {
+		if why, known := unsupportedActions[action]; known {
+			return action, 0, unsupported(action, why)
+		}
 		return action, 0, unknownAction(action)
 	}
 	ctx, cancel := context.WithTimeout(r.Context(), s.opts.ActionTimeout)
@@ -403,7 +420,9 @@ func recommend(code string) string {
 		strings.HasPrefix(code, "InvalidTimeStamp"), strings.HasPrefix(code, "InvalidAccessKeyId"):
 		return "Sign the request with an AccessKey configured on the leci daemon (--access-key-file, LECI_ACCESS_KEY or accessKeys), with a clock within 15 minutes of the host's and a new SignatureNonce each time."
 	case code == "InvalidAction.NotFound", code == "NotImplemented":
-		return "leci serves CreateContainerGroup, DescribeContainerGroups, DescribeContainerGroupStatus, DeleteContainerGroup, RestartContainerGroup, DescribeContainerLog, ExecContainerCommand (Sync=true, or a WebSocket session) and DescribeContainerGroupEvents."
+		return "leci serves the actions of ECI 2018-08-08 that mean something on one host; the README's table of actions says which and why."
+	case strings.HasSuffix(code, ".NotSupport"):
+		return "See the README's table of actions: what leci serves, and why the rest cannot be served on one host."
 	}
 	return ""
 }

@@ -26,6 +26,7 @@ func newClientCommands(g *globalOptions) []*cobra.Command {
 		newLogsCommand(&o), newExecCommand(&o), newDeleteCommand(&o),
 		newEventsCommand(&o), newRestartCommand(&o), newTopCommand(&o),
 	}
+	cmds = append(cmds, newAPICommands(&o)...)
 	for _, cmd := range cmds {
 		cmd.Flags().StringVar(&o.host, "host", "", "the daemon: unix:///PATH or tcp://HOST:PORT (default $"+envHost+", else "+defaultListen+"); "+
 			"a tcp:// daemon needs $"+envAccessKey+"=ID:SECRET")

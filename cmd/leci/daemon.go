@@ -414,10 +414,15 @@ func daemonAction(ctx context.Context, g *globalOptions, opts daemonOptions, std
 	// Stopping the daemon leaves the groups running, for the next one.
 	defer env.Engine.Shutdown()
 
-	srv, err := server.New(server.Options{
+	parts, err := openAPIParts(st, env, log)
+	if err != nil {
+		return err
+	}
+	defer parts.Close()
+	srv, err := server.New(parts.options(server.Options{
 		Groups: env.Engine, Tokens: st, Root: g.root, AccessKeys: setup.keys,
 		Check: g.checkLocal, Log: log,
-	})
+	}))
 	if err != nil {
 		return err
 	}

@@ -16,6 +16,7 @@ import (
 
 func newImageCommand(g *globalOptions) *cobra.Command {
 	cmd := &cobra.Command{Use: "image", Short: "Manage the images leci runs groups from"}
+	cmd.AddCommand(newImageCacheCommand())
 	cmd.AddCommand(
 		&cobra.Command{
 			Use: "import FILE", Short: "Import an OCI layout tar or a docker-archive (- for standard input)",
