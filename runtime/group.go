@@ -1269,6 +1269,11 @@ func (g *group) exited(ev exitEvent) {
 		c.RestartCount++
 		c.Backoff = backoff
 		c.NextStart = at
+		if !at.After(now) {
+			// A first exit restarts at once: no back-off to report.
+			c.Current = ContainerState{State: api.StateWaiting}
+			return
+		}
 		c.Current = ContainerState{State: api.StateWaiting, Reason: ReasonCrashLoopBackOff,
 			Message: fmt.Sprintf("back-off %s restarting container %s", at.Sub(now).Round(time.Millisecond), c.Name)}
 		st.event(now, "Warning", "BackOff", c.Name, "Back-off restarting container "+c.Name)
