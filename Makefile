@@ -63,10 +63,12 @@ fuzz:
 # and registries. One package at a time: they share the host's kernel state.
 # Every package runs on containerd (runtime/docker's own tests start their
 # dockerd); then the group suite (./integration) runs again on a dockerd it
-# starts itself (LECI_TEST_RUNTIME=docker, see the README's "Backends").
+# starts itself (LECI_TEST_RUNTIME=docker, see the README's "Backends"),
+# under the race detector: the tests' own engine (-race) and every leci
+# they start, daemons included (LECI_RACE=1); a race fails the run.
 integration: require-root build
 	LECI_TEST_RUNTIME=containerd $(GO) test -count=1 -p 1 -tags integration -timeout 30m ./...
-	LECI_TEST_RUNTIME=docker $(GO) test -count=1 -p 1 -tags integration -timeout 30m ./integration/
+	LECI_RACE=1 LECI_TEST_RUNTIME=docker $(GO) test -race -count=1 -p 1 -tags integration -timeout 30m ./integration/
 
 # A daemon killed (SIGKILL) at a random moment of twenty concurrent creates,
 # started again, every group checked and deleted: LECI_CHAOS_SEEDS times on

@@ -72,7 +72,7 @@ func TestMain(m *testing.M) {
 	os.Exit(runMain(m))
 }
 
-func runMain(m *testing.M) int {
+func runMain(m *testing.M) (code int) {
 	switch testRuntime = os.Getenv(runtimeEnv); testRuntime {
 	case "":
 		testRuntime = host.RuntimeContainerd
@@ -91,6 +91,25 @@ func runMain(m *testing.M) int {
 		panic(err)
 	}
 	defer os.RemoveAll(tmp)
+	// A race-built leci (LECI_RACE=1) reports each race it finds into
+	// raceDir, the daemons killed with SIGKILL included; any report
+	// fails the run.
+	raceDir := filepath.Join(tmp, "race")
+	if err := os.Mkdir(raceDir, 0o755); err != nil {
+		panic(err)
+	}
+	os.Setenv("GORACE", "log_path="+filepath.Join(raceDir, "race"))
+	defer func() {
+		reports, err := testutil.RaceReports(raceDir)
+		if err != nil {
+			fmt.Fprintf(os.Stderr, "race reports: %v\n", err)
+			code = 1
+		}
+		for _, r := range reports {
+			fmt.Fprintf(os.Stderr, "DATA RACE in a leci process: %s\n", r)
+			code = 1
+		}
+	}()
 	build, err := testutil.BuildLeci(tmp)
 	if err != nil {
 		errNoPrereq = fmt.Errorf("build leci: %w", err)
@@ -420,6 +439,9 @@ func assertNothingLeft(t testing.TB, h *host.Host, cfg host.Config, cgroupRoot s
 	}
 	if entries, _ := os.ReadDir(filepath.Join(cfg.Root, "groups")); len(entries) != 0 {
 		t.Errorf("group directories left: %d", len(entries))
+	}
+	if entries, _ := os.ReadDir(filepath.Join(cfg.Root, "foreground")); len(entries) != 0 {
+		t.Errorf("records of leci runs left: %d", len(entries))
 	}
 }
 

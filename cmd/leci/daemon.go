@@ -405,6 +405,11 @@ func daemonAction(ctx context.Context, g *globalOptions, opts daemonOptions, std
 		// one) is started again should it die; the groups run on meanwhile.
 		go env.Conn.SuperviseOwn(ctx)
 	}
+	// The groups of leci runs that were killed go first: what collectGarbage
+	// then sweeps no longer has their containers to spare it.
+	if _, err := collectForegroundOrphans(ctx, g.root, env.Engine, nil, log); err != nil {
+		log.Warn("delete the groups of killed leci runs", "err", err)
+	}
 	if err := collectGarbage(ctx, st, env, log); err != nil {
 		return err
 	}
