@@ -386,6 +386,7 @@ func daemonAction(ctx context.Context, g *globalOptions, opts daemonOptions, std
 
 	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	go dumpGoroutinesOnSignal(ctx, g.root, log)
 	cfg := g.hostConfig(runtime.DefaultBackoff)
 	cfg.Recorder = storeRecorder{st}
 	if cfg.Registries, err = daemonRegistries(opts.config, log); err != nil {
