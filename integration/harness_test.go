@@ -268,6 +268,9 @@ func globalFlags(cfg host.Config) []string {
 	if cfg.DockerHost != "" {
 		flags = append(flags, "--docker-host", cfg.DockerHost)
 	}
+	if cfg.PublishPorts {
+		flags = append(flags, "--publish-ports")
+	}
 	return flags
 }
 
