@@ -422,12 +422,9 @@ func assertNothingLeft(t testing.TB, h *host.Host, cfg host.Config, cgroupRoot s
 			}
 		}
 	}
-	filepath.WalkDir(filepath.Join(cfg.Root, "cni", "ipam"), func(p string, d os.DirEntry, err error) error {
-		if err == nil && !d.IsDir() && !strings.HasPrefix(d.Name(), "last_reserved_ip") && d.Name() != "lock" {
-			t.Errorf("IP allocation left: %s", p)
-		}
-		return nil
-	})
+	for _, p := range ipAllocations(t, cfg) {
+		t.Errorf("IP allocation left: %s", p)
+	}
 	for _, ctl := range []string{"memory", "cpu", "pids", ""} {
 		dir := filepath.Join("/sys/fs/cgroup", ctl, cgroupRoot)
 		entries, err := os.ReadDir(dir)
