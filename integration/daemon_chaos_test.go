@@ -20,7 +20,7 @@ import (
 const (
 	chaosSeedEnv      = "LECI_CHAOS_SEED"
 	chaosSeedsEnv     = "LECI_CHAOS_SEEDS"
-	defaultChaosSeeds = 3
+	defaultChaosSeeds = 5
 )
 
 func chaosSeeds(t *testing.T) []uint64 {
