@@ -44,21 +44,33 @@ func (hr *harness) reboot(d *daemon, ctd *ownContainerd) {
 			victims[pid] = true
 		}
 	}
-	cgroups := filepath.Join("/sys/fs/cgroup", hr.cgroupRoot)
-	var dirs []string
-	filepath.WalkDir(cgroups, func(p string, de os.DirEntry, err error) error {
-		if err != nil || !de.IsDir() {
-			return nil
+	// The group cgroups, in every hierarchy (cgroup v1 has one per
+	// controller, v2 one).
+	var cgroups, dirs []string
+	hierarchies, _ := os.ReadDir("/sys/fs/cgroup")
+	cgroups = append(cgroups, filepath.Join("/sys/fs/cgroup", hr.cgroupRoot))
+	for _, h := range hierarchies {
+		if h.IsDir() {
+			cgroups = append(cgroups, filepath.Join("/sys/fs/cgroup", h.Name(), hr.cgroupRoot))
 		}
-		dirs = append(dirs, p)
-		b, _ := os.ReadFile(filepath.Join(p, "cgroup.procs"))
-		for _, f := range strings.Fields(string(b)) {
-			if pid, err := strconv.Atoi(f); err == nil {
-				victims[pid] = true
+	}
+	for _, top := range cgroups {
+		filepath.WalkDir(top, func(p string, de os.DirEntry, err error) error {
+			if err != nil || !de.IsDir() {
+				return nil
 			}
-		}
-		return nil
-	})
+			if p != top {
+				dirs = append(dirs, p)
+			}
+			b, _ := os.ReadFile(filepath.Join(p, "cgroup.procs"))
+			for _, f := range strings.Fields(string(b)) {
+				if pid, err := strconv.Atoi(f); err == nil {
+					victims[pid] = true
+				}
+			}
+			return nil
+		})
+	}
 	for pid := range victims {
 		unix.Kill(pid, unix.SIGKILL)
 	}
@@ -85,9 +97,7 @@ func (hr *harness) reboot(d *daemon, ctd *ownContainerd) {
 	os.RemoveAll(filepath.Join("/run/containerd/runc", hr.cfg.Namespace))
 	slices.Reverse(dirs) // children before parents
 	for _, dir := range dirs {
-		if dir != cgroups {
-			unix.Rmdir(dir)
-		}
+		unix.Rmdir(dir)
 	}
 }
 

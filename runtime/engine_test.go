@@ -726,3 +726,54 @@ func TestCrashLoopBacksOffAsTheKubelet(t *testing.T) {
 		}
 	})
 }
+
+// After a reboot the group's namespace is gone, and its containers with it:
+// adopted, a running group gets a new network (the old one torn down, so
+// that its address is released) and its containers start again; an ended
+// group keeps its final status and only releases its network.
+func TestAdoptAfterReboot(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		b := newFakeBackend()
+		b.scripts["app"] = []int{-1}
+		b.scripts["job"] = []int{3}
+		opts := Options{Root: t.TempDir(), Backoff: fastBackoff}
+		first := testEngine(t, b, &fakeNet{}, fakeVolumes{}, opts, slog.New(slog.DiscardHandler))
+		running, _ := first.Create(context.Background(), testRequest(api.RestartAlways, nil, []string{"app"}))
+		ended, _ := first.Create(context.Background(), testRequest(api.RestartNever, nil, []string{"job"}))
+		runningSt := waitFor(t, first, running, phaseIs(api.GroupRunning))
+		endedSt := waitFor(t, first, ended, phaseIs(api.GroupFailed))
+		first.Shutdown()
+		// The reboot: every container is gone from the runtime.
+		b.release()
+		synctest.Wait()
+		b.mu.Lock()
+		clear(b.live)
+		b.mu.Unlock()
+
+		n := &fakeNet{checkErr: fmt.Errorf("group: /run/netns/x: %w", pod.ErrNetNSGone)}
+		second := testEngine(t, b, n, fakeVolumes{}, opts, slog.New(slog.DiscardHandler))
+		if err := second.Adopt(context.Background(), runningSt); err != nil {
+			t.Fatal(err)
+		}
+		st := waitFor(t, second, running, func(st GroupStatus) bool {
+			return st.Phase == api.GroupRunning && st.Containers[0].RestartCount == 1 && st.Containers[0].Current.State == api.StateRunning
+		})
+		if n.teardowns != 1 || n.setups != 1 || !slices.ContainsFunc(st.Events, func(ev Event) bool { return ev.Reason == "SandboxChanged" }) {
+			t.Errorf("running group after the reboot: %d teardowns, %d setups, events %+v; want its network torn down and set up anew", n.teardowns, n.setups, st.Events)
+		}
+
+		n2 := &fakeNet{checkErr: n.checkErr}
+		third := testEngine(t, b, n2, fakeVolumes{}, opts, slog.New(slog.DiscardHandler))
+		if err := third.Adopt(context.Background(), endedSt); err != nil {
+			t.Fatal(err)
+		}
+		synctest.Wait()
+		got, _ := third.Get(ended)
+		if got.Phase != api.GroupFailed || got.Containers[0].Current.ExitCode != 3 || n2.teardowns != 1 || n2.setups != 0 {
+			t.Errorf("ended group after the reboot: %s, exit %d, %d teardowns, %d setups; want Failed with exit 3, its network released, none set up",
+				got.Phase, got.Containers[0].Current.ExitCode, n2.teardowns, n2.setups)
+		}
+		second.Delete(context.Background(), running)
+		third.Delete(context.Background(), ended)
+	})
+}
