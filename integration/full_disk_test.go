@@ -73,6 +73,7 @@ func TestCreateOnFullDisk(t *testing.T) {
 	d := hr.startDaemon()
 	req := "ContainerGroupName: full\nTerminationGracePeriodSeconds: 1\nVolume:\n  - {Name: v, Type: EmptyDirVolume}\nContainer:\n" +
 		"  - {Name: app, Image: " + image + ", Command: [sh, -c, \"trap 'exit 0' TERM; sleep 86400 & wait\"], VolumeMount: [{Name: v, MountPath: /v}]}\n"
+	d.groupIDs() // answered once the daemon is wholly up: it writes files while it starts
 	filler := fillDisk(t, hr.cfg.Root)
 
 	out, err := d.client(req, "create", "-f", "-")
