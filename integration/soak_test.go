@@ -231,7 +231,7 @@ func (d *daemon) soakCycle(name string) error {
 	}
 	for deadline := time.Now().Add(2 * time.Minute); ; time.Sleep(200 * time.Millisecond) {
 		_, err := d.client("", "describe", id, "-o", "json")
-		if err != nil && strings.Contains(err.Error(), "NotFound") {
+		if err != nil && strings.Contains(err.Error(), "no container group has the id or name") {
 			return nil
 		}
 		if time.Now().After(deadline) {
