@@ -21,7 +21,7 @@ HELPER_OVERLAY := bin/leci-helper.overlay.json
 FUZZTIME ?= 40000x
 # package:fuzzer pairs run by `make fuzz`, each for FUZZTIME executions.
 FUZZERS := ./api:FuzzDecodeRPC ./api:FuzzDecodeJSON ./api:FuzzDecodeYAML ./api:FuzzValidate
-# Seeds per backend of the chaos test in `make soak` (`make test` runs 5).
+# Seeds per backend of the chaos test in `make soak` (`make test` runs 3).
 LECI_CHAOS_SEEDS ?= 50
 # Create → run → delete cycles per backend of the soak in `make soak`
 # (`make test` runs the CI-sized soak: integration/soak_test.go).

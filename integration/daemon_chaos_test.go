@@ -20,7 +20,7 @@ import (
 const (
 	chaosSeedEnv      = "LECI_CHAOS_SEED"
 	chaosSeedsEnv     = "LECI_CHAOS_SEEDS"
-	defaultChaosSeeds = 5
+	defaultChaosSeeds = 3
 )
 
 func chaosSeeds(t *testing.T) []uint64 {

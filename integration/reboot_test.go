@@ -18,6 +18,28 @@ import (
 	"leci/host"
 )
 
+// groupCgroupDirs lists the cgroups below cgroupRoot in every hierarchy
+// (cgroup v1 has one per controller, v2 one), parents before children.
+func groupCgroupDirs(cgroupRoot string) []string {
+	tops := []string{filepath.Join("/sys/fs/cgroup", cgroupRoot)}
+	hierarchies, _ := os.ReadDir("/sys/fs/cgroup")
+	for _, h := range hierarchies {
+		if h.IsDir() {
+			tops = append(tops, filepath.Join("/sys/fs/cgroup", h.Name(), cgroupRoot))
+		}
+	}
+	var dirs []string
+	for _, top := range tops {
+		filepath.WalkDir(top, func(p string, de os.DirEntry, err error) error {
+			if err == nil && de.IsDir() && p != top {
+				dirs = append(dirs, p)
+			}
+			return nil
+		})
+	}
+	return dirs
+}
+
 // reboot does to the test's containerd, its shims, the containers and the
 // daemon what a reboot of the host does: every one of their processes dies
 // at once, and what lives under /run goes: containerd's state (its tasks,
@@ -44,32 +66,16 @@ func (hr *harness) reboot(d *daemon, ctd *ownContainerd) {
 			victims[pid] = true
 		}
 	}
-	// The group cgroups, in every hierarchy (cgroup v1 has one per
-	// controller, v2 one).
-	var cgroups, dirs []string
-	hierarchies, _ := os.ReadDir("/sys/fs/cgroup")
-	cgroups = append(cgroups, filepath.Join("/sys/fs/cgroup", hr.cgroupRoot))
-	for _, h := range hierarchies {
-		if h.IsDir() {
-			cgroups = append(cgroups, filepath.Join("/sys/fs/cgroup", h.Name(), hr.cgroupRoot))
+	// The group cgroups, in every hierarchy.
+	var dirs []string
+	for _, dir := range groupCgroupDirs(hr.cgroupRoot) {
+		dirs = append(dirs, dir)
+		b, _ := os.ReadFile(filepath.Join(dir, "cgroup.procs"))
+		for _, f := range strings.Fields(string(b)) {
+			if pid, err := strconv.Atoi(f); err == nil {
+				victims[pid] = true
+			}
 		}
-	}
-	for _, top := range cgroups {
-		filepath.WalkDir(top, func(p string, de os.DirEntry, err error) error {
-			if err != nil || !de.IsDir() {
-				return nil
-			}
-			if p != top {
-				dirs = append(dirs, p)
-			}
-			b, _ := os.ReadFile(filepath.Join(p, "cgroup.procs"))
-			for _, f := range strings.Fields(string(b)) {
-				if pid, err := strconv.Atoi(f); err == nil {
-					victims[pid] = true
-				}
-			}
-			return nil
-		})
 	}
 	for pid := range victims {
 		unix.Kill(pid, unix.SIGKILL)
