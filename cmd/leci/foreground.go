@@ -15,6 +15,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"leci/api"
+	"leci/internal/atomicfile"
 	"leci/runtime"
 )
 
@@ -66,12 +67,7 @@ func (r *foregroundRecorder) Save(st runtime.GroupStatus) error {
 	if err != nil {
 		return err
 	}
-	tmp := r.statusPath(st.ID) + ".tmp"
-	if err := os.WriteFile(tmp, data, 0o600); err != nil {
-		return fmt.Errorf("record group %s: %w", st.ID, err)
-	}
-	if err := os.Rename(tmp, r.statusPath(st.ID)); err != nil {
-		os.Remove(tmp)
+	if err := atomicfile.Write(r.statusPath(st.ID), data, 0o600); err != nil {
 		return fmt.Errorf("record group %s: %w", st.ID, err)
 	}
 	return nil
