@@ -98,7 +98,9 @@ func TestRunTimeoutAndSignal(t *testing.T) {
 		t.Errorf("timeout: exit %d after %s, want 1 soon after 2 s\n%s", code, time.Since(start), errOut)
 	}
 	cmd := hr.leci(forever, "run", "-f", "-")
-	var errBuf bytes.Buffer
+	// Read while leci writes to it: a buffer with a lock (the race
+	// detector found the plain one).
+	var errBuf lockedBuffer
 	cmd.Stderr = &errBuf
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)

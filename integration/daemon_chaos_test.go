@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"leci/api"
+	"leci/host"
 )
 
 // The seeds of TestDaemonKilledAtRandomDuringCreates: LECI_CHAOS_SEED runs
@@ -61,11 +62,15 @@ func TestDaemonKilledAtRandomDuringCreates(t *testing.T) {
 		t.Run(fmt.Sprintf("seed=%d", seed), func(t *testing.T) {
 			killAfter := 100*time.Millisecond + time.Duration(rand.New(rand.NewPCG(seed, seed)).Int64N(int64(5900*time.Millisecond)))
 			t.Logf("seed %d: the daemon is killed %s after the first create is acknowledged (%s=%d runs it again)", seed, killAfter, chaosSeedEnv, seed)
-			hr := newHarness(t)
+			hr := newHarness(t, func(c *host.Config) { c.PublishPorts = true })
+			chainsBefore := cniChains()
 			d := hr.startDaemon()
 			groups := newSurvivors("kr", 20)
+			hostDir := t.TempDir()
+			firstPort := 20000 + rand.IntN(40000)
 			for i := range groups {
-				groups[i].prepared = true
+				groups[i].prepared, groups[i].full = true, true
+				groups[i].hostDir, groups[i].port = hostDir, firstPort+i
 			}
 			acked := d.createAll(groups, killAt{after: killAfter})
 			t.Logf("acknowledged before the kill: %d of %d", len(acked), len(groups))
@@ -96,6 +101,9 @@ func TestDaemonKilledAtRandomDuringCreates(t *testing.T) {
 				}
 			}
 			d.stop()
+			if after := cniChains(); after != chainsBefore {
+				t.Errorf("iptables CNI chains: %d after every group was deleted, %d before", after, chainsBefore)
+			}
 			// The harness checks, as the test ends, that no container,
 			// snapshot, mount, network namespace, address, cgroup or
 			// directory is left.

@@ -36,6 +36,12 @@ type survivor struct {
 	name     string
 	marker   string
 	prepared bool
+	// With full (and prepared), the group also has every other local
+	// volume type (an EmptyDir in memory, hostDir as a HostPath) and
+	// publishes port.
+	full    bool
+	hostDir string
+	port    int
 }
 
 // newSurvivors names n groups uniquely, so that no other test's processes
@@ -51,6 +57,27 @@ func newSurvivors(prefix string, n int) []survivor {
 }
 
 func (s survivor) request() string {
+	if s.full {
+		return fmt.Sprintf(`ContainerGroupName: %[1]s
+TerminationGracePeriodSeconds: 1
+InitContainer:
+  - Name: init
+    Image: %[2]s
+    Command: [sh, -c, "echo ready > /work/ready && echo ready > /mem/ready"]
+    VolumeMount: [{Name: work, MountPath: /work}, {Name: mem, MountPath: /mem}]
+Container:
+  - Name: app
+    Image: %[2]s
+    Command: [sh, -c, "grep -q ready /work/ready && grep -q ready /mem/ready && grep -q key=value /config/app.conf && test -d /host || exit 1; trap 'exit 0' TERM; while true; do sleep 0.2; done %[3]s"]
+    Port: [{Port: %[4]d, Protocol: TCP}]
+    VolumeMount: [{Name: work, MountPath: /work}, {Name: mem, MountPath: /mem}, {Name: config, MountPath: /config}, {Name: host, MountPath: /host, ReadOnly: true}]
+Volume:
+  - {Name: work, Type: EmptyDirVolume}
+  - {Name: mem, Type: EmptyDirVolume, EmptyDirVolume: {Medium: Memory}}
+  - {Name: config, Type: ConfigFileVolume, ConfigFileVolume: {ConfigFileToPath: [{Path: app.conf, Content: a2V5PXZhbHVl}]}}
+  - {Name: host, Type: HostPathVolume, HostPathVolume: {Path: %[5]s, Type: Directory}}
+`, s.name, image, s.marker, s.port, s.hostDir)
+	}
 	if s.prepared {
 		return fmt.Sprintf(`ContainerGroupName: %[1]s
 TerminationGracePeriodSeconds: 1

@@ -72,7 +72,7 @@ func TestMain(m *testing.M) {
 	os.Exit(runMain(m))
 }
 
-func runMain(m *testing.M) int {
+func runMain(m *testing.M) (code int) {
 	switch testRuntime = os.Getenv(runtimeEnv); testRuntime {
 	case "":
 		testRuntime = host.RuntimeContainerd
@@ -91,6 +91,25 @@ func runMain(m *testing.M) int {
 		panic(err)
 	}
 	defer os.RemoveAll(tmp)
+	// A race-built leci (LECI_RACE=1) reports each race it finds into
+	// raceDir, the daemons killed with SIGKILL included; any report
+	// fails the run.
+	raceDir := filepath.Join(tmp, "race")
+	if err := os.Mkdir(raceDir, 0o755); err != nil {
+		panic(err)
+	}
+	os.Setenv("GORACE", "log_path="+filepath.Join(raceDir, "race"))
+	defer func() {
+		reports, err := testutil.RaceReports(raceDir)
+		if err != nil {
+			fmt.Fprintf(os.Stderr, "race reports: %v\n", err)
+			code = 1
+		}
+		for _, r := range reports {
+			fmt.Fprintf(os.Stderr, "DATA RACE in a leci process: %s\n", r)
+			code = 1
+		}
+	}()
 	build, err := testutil.BuildLeci(tmp)
 	if err != nil {
 		errNoPrereq = fmt.Errorf("build leci: %w", err)
@@ -249,6 +268,9 @@ func globalFlags(cfg host.Config) []string {
 	if cfg.DockerHost != "" {
 		flags = append(flags, "--docker-host", cfg.DockerHost)
 	}
+	if cfg.PublishPorts {
+		flags = append(flags, "--publish-ports")
+	}
 	return flags
 }
 
@@ -400,12 +422,9 @@ func assertNothingLeft(t testing.TB, h *host.Host, cfg host.Config, cgroupRoot s
 			}
 		}
 	}
-	filepath.WalkDir(filepath.Join(cfg.Root, "cni", "ipam"), func(p string, d os.DirEntry, err error) error {
-		if err == nil && !d.IsDir() && !strings.HasPrefix(d.Name(), "last_reserved_ip") && d.Name() != "lock" {
-			t.Errorf("IP allocation left: %s", p)
-		}
-		return nil
-	})
+	for _, p := range ipAllocations(t, cfg) {
+		t.Errorf("IP allocation left: %s", p)
+	}
 	for _, ctl := range []string{"memory", "cpu", "pids", ""} {
 		dir := filepath.Join("/sys/fs/cgroup", ctl, cgroupRoot)
 		entries, err := os.ReadDir(dir)
@@ -420,6 +439,9 @@ func assertNothingLeft(t testing.TB, h *host.Host, cfg host.Config, cgroupRoot s
 	}
 	if entries, _ := os.ReadDir(filepath.Join(cfg.Root, "groups")); len(entries) != 0 {
 		t.Errorf("group directories left: %d", len(entries))
+	}
+	if entries, _ := os.ReadDir(filepath.Join(cfg.Root, "foreground")); len(entries) != 0 {
+		t.Errorf("records of leci runs left: %d", len(entries))
 	}
 }
 

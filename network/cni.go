@@ -550,7 +550,7 @@ func (m *Manager) Check(ctx context.Context, groupID string) error {
 	}
 	path := m.NetNSPath(groupID)
 	if !isNetNS(path) {
-		return fmt.Errorf("group %s: network namespace %s is gone", groupID, path)
+		return fmt.Errorf("group %s: %s: %w", groupID, path, pod.ErrNetNSGone)
 	}
 	rt := runtimeConf(groupID, path, nil)
 	b, cached, err := m.cni.GetNetworkListCachedConfig(m.list, rt)

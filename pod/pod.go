@@ -45,6 +45,10 @@ var (
 	// earlier create of the same container) holds the container's name in
 	// the runtime; it is left alone.
 	ErrNameTaken = errors.New("the container's name is taken by something not of its group")
+	// ErrNetNSGone: the group's network namespace no longer exists (the
+	// host rebooted, or it was removed), and with it went every process
+	// that lived in it.
+	ErrNetNSGone = errors.New("the group's network namespace is gone")
 )
 
 // DroppedByDefault are the capabilities the runtimes' default set holds

@@ -55,9 +55,6 @@ type Update struct {
 
 // Options tune a Manager.
 type Options struct {
-	// Clock drives delays and periods; the real clock when nil. Probe
-	// timeouts always run on real time, since they bound real work.
-	Clock Clock
 	// Observe, when set, sees the raw result of every probe run, before
 	// thresholds (for Unhealthy events, which the kubelet emits for each
 	// failed probe). It is called from the worker's goroutine and must
@@ -72,7 +69,6 @@ const updatesBuffer = 64
 // Manager runs probe workers: one goroutine per Key.
 type Manager struct {
 	ex      Execer
-	clock   Clock
 	observe func(Update)
 	log     *slog.Logger
 	updates chan Update
@@ -85,15 +81,11 @@ type Manager struct {
 // NewManager returns a Manager that runs Exec probes through ex and logs
 // to log (nil: nowhere).
 func NewManager(ex Execer, log *slog.Logger, opts Options) *Manager {
-	if opts.Clock == nil {
-		opts.Clock = realClock{}
-	}
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
 	return &Manager{
 		ex:      ex,
-		clock:   opts.Clock,
 		observe: opts.Observe,
 		log:     log,
 		updates: make(chan Update, updatesBuffer),
@@ -216,10 +208,9 @@ type worker struct {
 // until ctx ends; after a liveness failure it only waits for the end.
 func (w *worker) run(ctx context.Context) {
 	defer w.m.exited(w)
-	clock := w.m.clock
 	start := w.target.StartedAt
 	if start.IsZero() {
-		start = clock.Now()
+		start = time.Now()
 	}
 	period := seconds(w.probe.PeriodSeconds, api.DefaultProbePeriodSeconds)
 	next := start.Add(time.Duration(max(w.probe.InitialDelaySeconds, 0)) * time.Second)
@@ -227,7 +218,7 @@ func (w *worker) run(ctx context.Context) {
 		if !w.sleepUntil(ctx, next) {
 			return
 		}
-		began := clock.Now()
+		began := time.Now()
 		if !w.probeOnce(ctx) {
 			// On hold: the container is to be killed and a new attempt
 			// gets a new worker.
@@ -238,12 +229,12 @@ func (w *worker) run(ctx context.Context) {
 	}
 }
 
-// sleepUntil waits until t on the manager's clock; false when ctx ended.
+// sleepUntil waits until t; false when ctx ended.
 func (w *worker) sleepUntil(ctx context.Context, t time.Time) bool {
-	timer := w.m.clock.NewTimer(t.Sub(w.m.clock.Now()))
+	timer := time.NewTimer(time.Until(t))
 	defer timer.Stop()
 	select {
-	case <-timer.C():
+	case <-timer.C:
 		return ctx.Err() == nil
 	case <-ctx.Done():
 		return false

@@ -21,6 +21,7 @@ type fakeBackend struct {
 	scripts    map[string][]int
 	runs       map[string]int // starts per container name
 	order      []string       // names in start order
+	startedAt  []time.Time    // when each start in order was asked
 	live       map[string]*fakeContainer
 	pullErr    map[string]error
 	sandboxes  int
@@ -113,6 +114,7 @@ func (f *fakeBackend) StartContainer(ctx context.Context, id string) (<-chan pod
 	run := f.runs[name]
 	f.runs[name]++
 	f.order = append(f.order, name)
+	f.startedAt = append(f.startedAt, time.Now())
 	code := -1
 	if s := f.scripts[name]; run < len(s) {
 		code = s[run]
@@ -193,7 +195,13 @@ func (f *fakeBackend) ListContainers(ctx context.Context, groupID string) ([]pod
 				running = false
 			default:
 			}
-			out = append(out, pod.ContainerInfo{ID: id, GroupID: groupID, Name: c.cfg.Name, Kind: c.cfg.Kind, Running: running})
+			// As the real backends do (from their labels and task):
+			// the run's attempt, and its process while it runs.
+			info := pod.ContainerInfo{ID: id, GroupID: groupID, Name: c.cfg.Name, Kind: c.cfg.Kind, Attempt: c.cfg.Attempt, Running: running}
+			if running {
+				info.PID = 1000 + len(out)
+			}
+			out = append(out, info)
 		}
 	}
 	return out, nil
@@ -217,6 +225,28 @@ func (f *fakeBackend) Usage(ctx context.Context, groupID string) (pod.GroupUsage
 	return usage(groupID)
 }
 
+// release ends every run still going and lets held ones exit, so that no
+// goroutine of the fake outlives its test.
+func (f *fakeBackend) release() {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	for _, c := range f.live {
+		select {
+		case <-c.stop:
+		default:
+			close(c.stop)
+		}
+	}
+	for name, h := range f.hold {
+		select {
+		case <-h:
+		default:
+			close(h)
+		}
+		delete(f.hold, name)
+	}
+}
+
 func (f *fakeBackend) starts() []string {
 	f.mu.Lock()
 	defer f.mu.Unlock()
@@ -235,6 +265,9 @@ type fakeNet struct {
 	// gate, when set, holds Setup until it is closed; entered is then
 	// closed when Setup is entered.
 	gate, entered chan struct{}
+	// checkErr is what Check answers, as CNI CHECK does for a network
+	// whose interface or address is gone.
+	checkErr error
 }
 
 func (n *fakeNet) Setup(ctx context.Context, groupID string, opts pod.NetworkOptions) (pod.Network, error) {
@@ -265,7 +298,11 @@ func (n *fakeNet) Teardown(ctx context.Context, groupID string) error {
 	return nil
 }
 
-func (n *fakeNet) Check(ctx context.Context, groupID string) error { return nil }
+func (n *fakeNet) Check(ctx context.Context, groupID string) error {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	return n.checkErr
+}
 
 func (n *fakeNet) NetNSPath(groupID string) string { return "/run/netns/" + groupID }
 

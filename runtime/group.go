@@ -244,13 +244,31 @@ func (g *group) resume() {
 		return
 	}
 	g.network, g.etc, g.volumes = host.Network, host.Etc, host.Volumes
+	snap := g.snapshot()
 	if err := g.e.net.Check(g.ctx, g.id); err != nil {
-		// The containers keep what they have; a new setup would take
-		// their address away. Say so, and go on.
-		g.log.Warn("network check failed", "err", err)
-		g.update(func(st *GroupStatus) {
-			st.event(g.e.opts.Now(), "Warning", "NetworkCheckFailed", "", err.Error())
-		})
+		switch {
+		case errors.Is(err, pod.ErrNetNSGone) && snap.Terminal():
+			// An ended group needs no network: its address is released.
+			if err := g.e.net.Teardown(g.ctx, g.id); err != nil {
+				g.log.Warn("release the network of an ended group", "err", err)
+			}
+		case errors.Is(err, pod.ErrNetNSGone) && !g.ownsNetNS():
+			// The namespace went, and every process of the group with
+			// it (the host rebooted): the group gets a new network, and
+			// its old address is released. (A runtime that owns the
+			// namespace reports the loss at the sandbox's start.)
+			if err := g.renewNetwork(g.ctx); err != nil {
+				g.setupFailed(err)
+				return
+			}
+		default:
+			// The containers keep what they have; a new setup would take
+			// their address away. Say so, and go on.
+			g.log.Warn("network check failed", "err", err)
+			g.update(func(st *GroupStatus) {
+				st.event(g.e.opts.Now(), "Warning", "NetworkCheckFailed", "", err.Error())
+			})
+		}
 	}
 	for _, ref := range g.imageRefs() {
 		// Pulled before the restart; each start checks again.
@@ -272,7 +290,7 @@ func (g *group) resume() {
 	g.sandbox = sb
 	g.update(func(st *GroupStatus) { st.Host.Sandbox = sb })
 	g.reconcile()
-	snap := g.snapshot()
+	snap = g.snapshot()
 	for _, list := range []struct {
 		init bool
 		cs   []ContainerStatus
@@ -917,6 +935,25 @@ func (g *group) renewSandbox(ctx context.Context) (pod.Sandbox, error) {
 	return sb, nil
 }
 
+// renewNetwork gives a group whose network namespace is gone a new one,
+// the old network torn down first so that its address is released; the
+// sandbox is then started in the new namespace.
+func (g *group) renewNetwork(ctx context.Context) error {
+	g.log.Warn("network namespace gone; setting up a new network")
+	if err := g.e.net.Teardown(ctx, g.id); err != nil {
+		return fmt.Errorf("network: %w", err)
+	}
+	g.network = pod.Network{}
+	if err := g.attachNetwork(ctx, nil); err != nil {
+		return err
+	}
+	g.update(func(st *GroupStatus) {
+		st.Host.Network, st.Host.Etc = g.network, g.etc
+		st.event(g.e.opts.Now(), "Warning", "SandboxChanged", "", "Pod sandbox changed, it will be killed and re-created.")
+	})
+	return nil
+}
+
 // ensureSandbox starts the sandbox again when its process is gone, so that
 // a container never tries to join namespaces that no longer exist.
 func (g *group) ensureSandbox() (pod.Sandbox, error) {
@@ -1269,6 +1306,11 @@ func (g *group) exited(ev exitEvent) {
 		c.RestartCount++
 		c.Backoff = backoff
 		c.NextStart = at
+		if !at.After(now) {
+			// A first exit restarts at once: no back-off to report.
+			c.Current = ContainerState{State: api.StateWaiting}
+			return
+		}
 		c.Current = ContainerState{State: api.StateWaiting, Reason: ReasonCrashLoopBackOff,
 			Message: fmt.Sprintf("back-off %s restarting container %s", at.Sub(now).Round(time.Millisecond), c.Name)}
 		st.event(now, "Warning", "BackOff", c.Name, "Back-off restarting container "+c.Name)

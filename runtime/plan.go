@@ -122,7 +122,13 @@ func Plan(st *GroupStatus, now time.Time) Actions {
 // AfterExit decides what follows the exit of a container that ran for
 // ran: whether it restarts under the group's restart policy (init
 // containers restart only on failure, and never under Never), when, and
-// the failure count that set the delay (a long enough run starts it over).
+// the failure count that sets the delay.
+//
+// The delay is the kubelet's: its first exit restarts a container at once
+// (doBackOff finds no back-off entry for it, starts it, and records one of
+// Base); each later exit waits the recorded delay, which doubles at every
+// start up to Max. A run that lasted ResetAfter forgets the entry, and its
+// exit counts as a first one again.
 func AfterExit(policy string, init bool, exitCode int, c *ContainerStatus, ran time.Duration, b Backoff, now time.Time) (restart bool, at time.Time, backoff int) {
 	switch {
 	case policy == api.RestartNever:
@@ -136,7 +142,10 @@ func AfterExit(policy string, init bool, exitCode int, c *ContainerStatus, ran t
 	if b.ResetAfter > 0 && ran >= b.ResetAfter {
 		n = 1
 	}
-	return true, now.Add(b.Delay(n)), n
+	if n == 1 {
+		return true, now, n
+	}
+	return true, now.Add(b.Delay(n - 1)), n
 }
 
 // ProbeEffect is what a change of a probe's result does to a running

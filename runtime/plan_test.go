@@ -50,94 +50,114 @@ func TestPlan(t *testing.T) {
 	}
 }
 
-func TestAfterExit(t *testing.T) {
+// The restart delays of the kubelet, written out from its behaviour
+// (kuberuntime_manager.go doBackOff over flowcontrol.Backoff, 10 s initial,
+// MaxContainerBackOff 300 s, an entry forgotten after 2×300 s): the first
+// exit restarts at once; each later one waits 10 s, 20 s, 40 s, … 300 s; a
+// run of 10 minutes starts the count over.
+func TestAfterExitBacksOffAsTheKubelet(t *testing.T) {
 	now := time.Unix(1000, 0)
-	b := Backoff{Base: 10 * time.Second, Max: 300 * time.Second, ResetAfter: 10 * time.Minute}
+	c := &ContainerStatus{}
+	// Runs of a second each, exit 1 under Always.
+	want := []time.Duration{0, 10 * time.Second, 20 * time.Second, 40 * time.Second, 80 * time.Second,
+		160 * time.Second, 300 * time.Second, 300 * time.Second, 300 * time.Second}
+	for i, w := range want {
+		restart, at, n := AfterExit(api.RestartAlways, false, 1, c, time.Second, DefaultBackoff, now)
+		if !restart || at.Sub(now) != w {
+			t.Fatalf("exit %d: restart %v after %s, want after %s", i+1, restart, at.Sub(now), w)
+		}
+		c.Backoff = n
+	}
+	// A run of 10 minutes: its exit is a first one again, then 10 s.
+	for i, w := range []time.Duration{0, 10 * time.Second} {
+		ran := time.Second
+		if i == 0 {
+			ran = 10 * time.Minute
+		}
+		restart, at, n := AfterExit(api.RestartAlways, false, 1, c, ran, DefaultBackoff, now)
+		if !restart || at.Sub(now) != w {
+			t.Fatalf("exit after a run of %s: restart %v after %s, want after %s", ran, restart, at.Sub(now), w)
+		}
+		c.Backoff = n
+	}
+}
+
+// Which exits restart, as the kubelet's documentation states them: Always
+// restarts every exit, OnFailure a non-zero one, Never none; an init
+// container that fails restarts unless the policy is Never, and one that
+// succeeds never restarts.
+func TestAfterExitRestartPolicy(t *testing.T) {
+	now := time.Unix(1000, 0)
 	cases := []struct {
 		policy  string
 		init    bool
 		code    int
-		backoff int
-		ran     time.Duration
 		restart bool
-		delay   time.Duration
 	}{
-		{api.RestartAlways, false, 0, 0, time.Second, true, 10 * time.Second},
-		{api.RestartAlways, false, 1, 1, time.Second, true, 20 * time.Second},
-		{api.RestartAlways, false, 1, 5, time.Second, true, 300 * time.Second},
-		{api.RestartAlways, false, 1, 5, 11 * time.Minute, true, 10 * time.Second},
-		{api.RestartOnFailure, false, 0, 0, time.Second, false, 0},
-		{api.RestartOnFailure, false, 2, 0, time.Second, true, 10 * time.Second},
-		{api.RestartNever, false, 2, 0, time.Second, false, 0},
-		{api.RestartAlways, true, 0, 0, time.Second, false, 0},
-		{api.RestartAlways, true, 1, 0, time.Second, true, 10 * time.Second},
-		{api.RestartNever, true, 1, 0, time.Second, false, 0},
+		{api.RestartAlways, false, 0, true},
+		{api.RestartAlways, false, 1, true},
+		{api.RestartAlways, false, 137, true},
+		{api.RestartOnFailure, false, 0, false},
+		{api.RestartOnFailure, false, 1, true},
+		{api.RestartOnFailure, false, 137, true},
+		{api.RestartNever, false, 0, false},
+		{api.RestartNever, false, 1, false},
+		{api.RestartNever, false, 137, false},
+		{api.RestartAlways, true, 0, false},
+		{api.RestartAlways, true, 1, true},
+		{api.RestartAlways, true, 137, true},
+		{api.RestartOnFailure, true, 0, false},
+		{api.RestartOnFailure, true, 1, true},
+		{api.RestartOnFailure, true, 137, true},
+		{api.RestartNever, true, 0, false},
+		{api.RestartNever, true, 1, false},
+		{api.RestartNever, true, 137, false},
 	}
 	for _, tc := range cases {
-		c := &ContainerStatus{Backoff: tc.backoff}
-		restart, at, _ := AfterExit(tc.policy, tc.init, tc.code, c, tc.ran, b, now)
-		if restart != tc.restart || (restart && at.Sub(now) != tc.delay) {
-			t.Errorf("AfterExit(%s, init=%v, code=%d, backoff=%d, ran=%s) = %v after %s; want %v after %s",
-				tc.policy, tc.init, tc.code, tc.backoff, tc.ran, restart, at.Sub(now), tc.restart, tc.delay)
+		restart, at, _ := AfterExit(tc.policy, tc.init, tc.code, &ContainerStatus{}, time.Second, DefaultBackoff, now)
+		if restart != tc.restart || (restart && !at.Equal(now)) {
+			t.Errorf("AfterExit(%s, init=%v, exit %d) = %v after %s; want %v at once",
+				tc.policy, tc.init, tc.code, restart, at.Sub(now), tc.restart)
 		}
 	}
 }
 
-// The engine's decisions for a container, across every restart policy,
-// exit code and probe result: a probe result decides readiness and whether
-// the container is killed (exit 137); the exit then decides the restart.
-func TestDecisionTable(t *testing.T) {
-	now := time.Unix(1000, 0)
-	b := Backoff{Base: time.Second, Max: 8 * time.Second}
-	type probeCase struct {
+// What a probe result does, as the kubelet's documentation states it: a
+// readiness result sets Ready (and nothing else); a liveness failure kills
+// the container, a liveness success does nothing; a probe that could not
+// run (an error, not a failure) changes nothing.
+func TestDecideProbe(t *testing.T) {
+	cases := []struct {
 		name   string
 		kind   probes.Kind
 		result probes.Result
+		want   ProbeEffect
+	}{
+		{"readiness success", probes.Readiness, probes.Success, ProbeEffect{SetReady: true, Ready: true}},
+		{"readiness failure", probes.Readiness, probes.Failure, ProbeEffect{SetReady: true, Ready: false}},
+		{"readiness could not run", probes.Readiness, probes.Unknown, ProbeEffect{}},
+		{"liveness success", probes.Liveness, probes.Success, ProbeEffect{}},
+		{"liveness failure", probes.Liveness, probes.Failure, ProbeEffect{Kill: true}},
+		{"liveness could not run", probes.Liveness, probes.Unknown, ProbeEffect{}},
 	}
-	probeCases := []probeCase{
-		{"no probe", 0, probes.Unknown},
-		{"readiness success", probes.Readiness, probes.Success},
-		{"readiness failure", probes.Readiness, probes.Failure},
-		{"liveness success", probes.Liveness, probes.Success},
-		{"liveness failure", probes.Liveness, probes.Failure},
-		{"probe could not run", probes.Liveness, probes.Unknown},
+	for _, tc := range cases {
+		if got := DecideProbe(tc.kind, tc.result); got != tc.want {
+			t.Errorf("%s: %+v, want %+v", tc.name, got, tc.want)
+		}
 	}
-	for _, policy := range []string{api.RestartAlways, api.RestartOnFailure, api.RestartNever} {
-		for _, init := range []bool{false, true} {
-			for _, code := range []int{0, 1, 137} {
-				for _, pc := range probeCases {
-					if init && pc.kind != 0 {
-						continue // init containers have no probes
-					}
-					eff := DecideProbe(pc.kind, pc.result)
-					wantKill := pc.kind == probes.Liveness && pc.result == probes.Failure
-					if eff.Kill != wantKill {
-						t.Errorf("%s: kill = %v, want %v", pc.name, eff.Kill, wantKill)
-					}
-					wantReady := pc.kind == probes.Readiness && pc.result != probes.Unknown
-					if eff.SetReady != wantReady || (wantReady && eff.Ready != (pc.result == probes.Success)) {
-						t.Errorf("%s: ready effect %+v", pc.name, eff)
-					}
-					exit := code
-					if eff.Kill {
-						exit = 137
-					}
-					restart, at, _ := AfterExit(policy, init, exit, &ContainerStatus{}, time.Second, b, now)
-					var want bool
-					switch {
-					case policy == api.RestartNever:
-						want = false
-					case policy == api.RestartAlways && !init:
-						want = true
-					default: // OnFailure, and init containers under Always
-						want = exit != 0
-					}
-					if restart != want || (restart && !at.Equal(now.Add(time.Second))) {
-						t.Errorf("policy %s init %v exit %d %s: restart %v at %v, want %v after 1s",
-							policy, init, exit, pc.name, restart, at.Sub(now), want)
-					}
-				}
-			}
+}
+
+// A liveness failure kills the container with SIGKILL's 137, and its exit
+// then follows the restart policy: Always and OnFailure restart it, Never
+// leaves it terminated.
+func TestLivenessKillThenRestartPolicy(t *testing.T) {
+	now := time.Unix(1000, 0)
+	for policy, want := range map[string]bool{api.RestartAlways: true, api.RestartOnFailure: true, api.RestartNever: false} {
+		if !DecideProbe(probes.Liveness, probes.Failure).Kill {
+			t.Fatal("a liveness failure does not kill")
+		}
+		if restart, _, _ := AfterExit(policy, false, 137, &ContainerStatus{}, time.Second, DefaultBackoff, now); restart != want {
+			t.Errorf("%s after a liveness kill: restart %v, want %v", policy, restart, want)
 		}
 	}
 }

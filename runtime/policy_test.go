@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+	"testing/synctest"
 
 	"leci/api"
 )
@@ -15,39 +16,41 @@ import (
 // A privileged container is refused unless the engine allows them, before
 // anything is recorded or written; allowed, the group runs.
 func TestCreateRefusesPrivilegedUnlessAllowed(t *testing.T) {
-	privileged := func() *api.CreateContainerGroupRequest {
-		req := testRequest("Never", nil, []string{"app", "root"})
-		req.Container[1].SecurityContextPrivileged = true
-		return req
-	}
-	b := newFakeBackend()
-	rec := &memRecorder{groups: map[string]GroupStatus{}}
-	root := t.TempDir()
-	e := New(b, &fakeNet{}, fakeVolumes{}, Options{Root: root, Backoff: fastBackoff, Recorder: rec}, slog.New(slog.DiscardHandler))
-	_, err := e.Create(context.Background(), privileged())
-	var ae *api.Error
-	if !errors.Is(err, ErrForbiddenPrivileged) || !errors.As(err, &ae) {
-		t.Fatalf("Create of a privileged container: %v, want Forbidden.Privileged", err)
-	}
-	if ae.Status != http.StatusForbidden || ae.Field != "Container.2.SecurityContextPrivileged" {
-		t.Errorf("error %+v, want HTTP 403 naming Container.2.SecurityContextPrivileged", ae)
-	}
-	if len(rec.groups) != 0 || len(e.List()) != 0 {
-		t.Errorf("a refused create left %d records and %d groups", len(rec.groups), len(e.List()))
-	}
-	if entries, _ := os.ReadDir(filepath.Join(root, "groups")); len(entries) != 0 {
-		t.Errorf("a refused create left %d group directories", len(entries))
-	}
+	synctest.Test(t, func(t *testing.T) {
+		privileged := func() *api.CreateContainerGroupRequest {
+			req := testRequest("Never", nil, []string{"app", "root"})
+			req.Container[1].SecurityContextPrivileged = true
+			return req
+		}
+		b := newFakeBackend()
+		rec := &memRecorder{groups: map[string]GroupStatus{}}
+		root := t.TempDir()
+		e := testEngine(t, b, &fakeNet{}, fakeVolumes{}, Options{Root: root, Backoff: fastBackoff, Recorder: rec}, slog.New(slog.DiscardHandler))
+		_, err := e.Create(context.Background(), privileged())
+		var ae *api.Error
+		if !errors.Is(err, ErrForbiddenPrivileged) || !errors.As(err, &ae) {
+			t.Fatalf("Create of a privileged container: %v, want Forbidden.Privileged", err)
+		}
+		if ae.Status != http.StatusForbidden || ae.Field != "Container.2.SecurityContextPrivileged" {
+			t.Errorf("error %+v, want HTTP 403 naming Container.2.SecurityContextPrivileged", ae)
+		}
+		if len(rec.groups) != 0 || len(e.List()) != 0 {
+			t.Errorf("a refused create left %d records and %d groups", len(rec.groups), len(e.List()))
+		}
+		if entries, _ := os.ReadDir(filepath.Join(root, "groups")); len(entries) != 0 {
+			t.Errorf("a refused create left %d group directories", len(entries))
+		}
 
-	allowed := New(newFakeBackend(), &fakeNet{}, fakeVolumes{}, Options{Root: t.TempDir(), Backoff: fastBackoff, AllowPrivileged: true}, slog.New(slog.DiscardHandler))
-	id, err := allowed.Create(context.Background(), privileged())
-	if err != nil {
-		t.Fatalf("Create with AllowPrivileged: %v", err)
-	}
-	waitFor(t, allowed, id, phaseIs(api.GroupRunning))
-	if err := allowed.Delete(context.Background(), id); err != nil {
-		t.Fatal(err)
-	}
+		allowed := testEngine(t, newFakeBackend(), &fakeNet{}, fakeVolumes{}, Options{Root: t.TempDir(), Backoff: fastBackoff, AllowPrivileged: true}, slog.New(slog.DiscardHandler))
+		id, err := allowed.Create(context.Background(), privileged())
+		if err != nil {
+			t.Fatalf("Create with AllowPrivileged: %v", err)
+		}
+		waitFor(t, allowed, id, phaseIs(api.GroupRunning))
+		if err := allowed.Delete(context.Background(), id); err != nil {
+			t.Fatal(err)
+		}
+	})
 }
 
 func TestGroupResources(t *testing.T) {

@@ -386,6 +386,7 @@ func daemonAction(ctx context.Context, g *globalOptions, opts daemonOptions, std
 
 	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	go dumpGoroutinesOnSignal(ctx, g.root, log)
 	cfg := g.hostConfig(runtime.DefaultBackoff)
 	cfg.Recorder = storeRecorder{st}
 	if cfg.Registries, err = daemonRegistries(opts.config, log); err != nil {
@@ -404,6 +405,11 @@ func daemonAction(ctx context.Context, g *globalOptions, opts daemonOptions, std
 		// leci's own containerd (with --containerd auto and no system
 		// one) is started again should it die; the groups run on meanwhile.
 		go env.Conn.SuperviseOwn(ctx)
+	}
+	// The groups of leci runs that were killed go first: what collectGarbage
+	// then sweeps no longer has their containers to spare it.
+	if _, err := collectForegroundOrphans(ctx, g.root, env.Engine, nil, log); err != nil {
+		log.Warn("delete the groups of killed leci runs", "err", err)
 	}
 	if err := collectGarbage(ctx, st, env, log); err != nil {
 		return err

@@ -57,6 +57,10 @@ func collectGarbage(ctx context.Context, st *store.Store, env *host.Host, log *s
 	for id := range running {
 		live[id] = true
 	}
+	// A leci run's group before its containers exist.
+	for id := range liveForegroundGroups(env.Root) {
+		live[id] = true
+	}
 	isLive := func(id string) bool { return live[id] }
 	if err := env.Network.GC(ctx, isLive); err != nil {
 		log.Warn("network garbage collection", "err", err)

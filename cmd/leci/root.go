@@ -21,7 +21,7 @@ and the restart policy.`,
 	var g globalOptions
 	g.register(root)
 	root.AddCommand(newVersionCommand(), newValidateCommand(), newRunCommand(&g), newImageCommand(&g), newInfoCommand(&g),
-		newLogWriterCommand(), newPauseCommand(), newDaemonCommand(&g))
+		newLogWriterCommand(), newPauseCommand(), newDaemonCommand(&g), newGCCommand(&g))
 	root.AddCommand(newClientCommands(&g)...)
 	root.AddCommand(newKubeCommand())
 	return root

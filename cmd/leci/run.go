@@ -93,6 +93,13 @@ func runAction(ctx context.Context, g *globalOptions, stdin io.Reader, stdout, s
 		return err
 	}
 	defer cfg.Trace.Close()
+	// The group is recorded, and locked, as this process's: should it be
+	// killed, the next leci on the root deletes the group.
+	own, err := newForegroundRecorder(g.root)
+	if err != nil {
+		return err
+	}
+	cfg.Recorder = own
 	tctx := trace.WithRecorder(ctx, cfg.Trace)
 	sp := trace.Begin(tctx, "run.open")
 	env, err := host.Open(ctx, cfg, log)
@@ -101,6 +108,8 @@ func runAction(ctx context.Context, g *globalOptions, stdin io.Reader, stdout, s
 		return err
 	}
 	defer env.Close()
+	// The groups of runs killed before are deleted beside this one's.
+	defer collectOrphansInBackground(context.WithoutCancel(ctx), g.root, env.Engine, own, log)()
 
 	id, err := env.Engine.Create(context.WithoutCancel(ctx), req)
 	if err != nil {

@@ -21,10 +21,17 @@ type LeciBuild struct {
 	Helper string
 }
 
+// RaceEnv, set to 1, makes BuildLeci build leci with the race detector
+// (make integration sets it for one of its runs). A race-built leci writes
+// what it finds where GORACE's log_path says: see RaceReports.
+const RaceEnv = "LECI_RACE"
+
 // BuildLeci builds leci-helper and then leci carrying it (and its SHA-256)
 // into dir, as make build does: static (CGO_ENABLED=0), leci-helper shown
 // to the leci build through an overlay so that nothing is written into the
-// source tree.
+// source tree. With RaceEnv=1, leci is built with -race (and cgo, which the
+// race detector needs); leci-helper stays static, as it runs inside
+// containers.
 func BuildLeci(dir string) (LeciBuild, error) {
 	goBin, err := exec.LookPath("go")
 	if err != nil {
@@ -36,16 +43,21 @@ func BuildLeci(dir string) (LeciBuild, error) {
 	}
 	modRoot := filepath.Dir(strings.TrimSpace(string(out)))
 	b := LeciBuild{Leci: filepath.Join(dir, "leci"), Helper: filepath.Join(dir, "leci-helper")}
-	goBuild := func(args ...string) error {
-		cmd := exec.Command(goBin, append([]string{"build", "-trimpath"}, args...)...)
+	goBuild := func(race bool, args ...string) error {
+		flags := []string{"build", "-trimpath"}
+		cgo := "CGO_ENABLED=0"
+		if race {
+			flags, cgo = append(flags, "-race"), "CGO_ENABLED=1"
+		}
+		cmd := exec.Command(goBin, append(flags, args...)...)
 		cmd.Dir = modRoot
-		cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
+		cmd.Env = append(os.Environ(), cgo)
 		if out, err := cmd.CombinedOutput(); err != nil {
 			return fmt.Errorf("go build %s: %w\n%s", strings.Join(args, " "), err, out)
 		}
 		return nil
 	}
-	if err := goBuild("-ldflags", "-s -w", "-o", b.Helper, "./internal/helper/cmd/leci-helper"); err != nil {
+	if err := goBuild(false, "-ldflags", "-s -w", "-o", b.Helper, "./internal/helper/cmd/leci-helper"); err != nil {
 		return LeciBuild{}, err
 	}
 	prog, err := os.ReadFile(b.Helper)
@@ -69,8 +81,29 @@ func BuildLeci(dir string) (LeciBuild, error) {
 	if err := os.WriteFile(overlayFile, overlay, 0o644); err != nil {
 		return LeciBuild{}, err
 	}
-	if err := goBuild("-overlay", overlayFile, "-o", b.Leci, "./cmd/leci"); err != nil {
+	if err := goBuild(os.Getenv(RaceEnv) == "1", "-overlay", overlayFile, "-o", b.Leci, "./cmd/leci"); err != nil {
 		return LeciBuild{}, err
 	}
 	return b, nil
+}
+
+// RaceReports returns what race-built programs wrote under dir, where
+// GORACE="log_path=DIR/race" sends each process's reports (a file
+// race.PID per process that found a race). None means no race was seen.
+func RaceReports(dir string) ([]string, error) {
+	files, err := filepath.Glob(filepath.Join(dir, "race.*"))
+	if err != nil {
+		return nil, err
+	}
+	var reports []string
+	for _, f := range files {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			return nil, err
+		}
+		if len(b) > 0 {
+			reports = append(reports, f+":\n"+string(b))
+		}
+	}
+	return reports, nil
 }
