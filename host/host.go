@@ -118,9 +118,11 @@ func (c Config) Volumes() *volumes.Manager {
 
 // Check refuses, before anything is made, what this configuration does not
 // allow in a valid request: privileged containers without AllowPrivileged,
-// and the volumes the volume manager refuses (volumes.Manager.Check).
+// the volumes the volume manager refuses (volumes.Manager.Check), and more
+// vCPUs or memory than the host has.
 func (c Config) Check(req *api.CreateContainerGroupRequest) api.Errors {
 	errs := runtime.CheckPrivileged(req, c.AllowPrivileged)
+	errs = append(errs, runtime.CheckHostResources(req)...)
 	return append(errs, c.Volumes().Check(req.Volume)...)
 }
 

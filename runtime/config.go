@@ -85,7 +85,9 @@ func hostList(s string) []string {
 }
 
 func networkOptions(req *api.CreateContainerGroupRequest) pod.NetworkOptions {
-	o := pod.NetworkOptions{IngressBandwidth: req.IngressBandwidth, EgressBandwidth: req.EgressBandwidth, IPv6: req.Ipv6AddressCount == 1}
+	// The request's rates are bytes per second (ECI's Bps); the network's
+	// are bits per second.
+	o := pod.NetworkOptions{IngressBandwidth: req.IngressBandwidth * 8, EgressBandwidth: req.EgressBandwidth * 8, IPv6: req.Ipv6AddressCount == 1}
 	for _, c := range req.Container {
 		for _, p := range c.Port {
 			o.Ports = append(o.Ports, pod.PortMapping{ContainerPort: p.Port, Protocol: strings.ToLower(p.Protocol)})

@@ -159,6 +159,7 @@ func (e *Engine) Create(ctx context.Context, req *api.CreateContainerGroupReques
 	}
 	dir := filepath.Join(e.opts.Root, "groups", id)
 	g := newGroup(e, id, dir, req)
+	noteUnapplied(&g.st, req, e.opts.Now())
 	// Recorded before anything is made for it and before its id is
 	// answered: a crash of leci at any point neither loses an acknowledged
 	// group nor leaves files no record knows.

@@ -133,7 +133,9 @@ func cloneContainers(in []ContainerStatus) []ContainerStatus {
 	return out
 }
 
-const maxEvents = 100
+// maxEvents is how many events a group keeps, as ECI keeps: the oldest
+// go first.
+const maxEvents = 50
 
 // event records an event, folding repeats into one with a count.
 func (g *GroupStatus) event(now time.Time, typ, reason, object, message string) {
