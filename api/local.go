@@ -67,7 +67,7 @@ var CloudFields = []CloudField{
 	{"DataCachePL", UseRecorded, "no data caches"},
 	{"DataCacheProvisionedIops", UseRecorded, "no data caches"},
 	{"DataCacheBurstingEnabled", UseRecorded, "no data caches"},
-	{"PrivateIpAddress", UseRecorded, "the group gets the next free address of leci's subnet"},
+	{"PrivateIpAddress", UseAnalogy, "the group's address on leci's network, given by host-local (its ips capability); an address outside the subnet is refused (InvalidParameter), one another group has too (PrivateIpAddress.Already.InUse), both at create"},
 	{"OsType", UseAnalogy, "Linux is what leci runs; Windows is refused"},
 	{"CpuArchitecture", UseAnalogy, "must be the host's architecture; another is refused (leci uses no binfmt or qemu emulation)"},
 	{"ComputeCategory", UseRecorded, "one host, one kind of compute; kept for the Describe filter"},

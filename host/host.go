@@ -118,11 +118,13 @@ func (c Config) Volumes() *volumes.Manager {
 
 // Check refuses, before anything is made, what this configuration does not
 // allow in a valid request: privileged containers without AllowPrivileged,
-// the volumes the volume manager refuses (volumes.Manager.Check), and more
-// vCPUs or memory than the host has.
+// the volumes the volume manager refuses (volumes.Manager.Check), more
+// vCPUs or memory than the host has, and a PrivateIpAddress the network
+// cannot give.
 func (c Config) Check(req *api.CreateContainerGroupRequest) api.Errors {
 	errs := runtime.CheckPrivileged(req, c.AllowPrivileged)
 	errs = append(errs, runtime.CheckHostResources(req)...)
+	errs = append(errs, c.checkAddress(req)...)
 	return append(errs, c.Volumes().Check(req.Volume)...)
 }
 

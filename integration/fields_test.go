@@ -4,6 +4,7 @@ package integration
 
 import (
 	"encoding/json"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -215,4 +216,88 @@ func TestSDKDeadlineRegionAndResources(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), api.CodeInvalidCPUMemory) {
 		t.Errorf("a container over its group's memory: %v; want %s", err, api.CodeInvalidCPUMemory)
 	}
+}
+
+// PrivateIpAddress: the group gets the address it asks for from
+// host-local; an address another group has, or one outside the subnet, is
+// refused at create (by the daemon, and by `leci run` beside it); once the
+// group is deleted, the address can be had again.
+func TestPrivateIPAddress(t *testing.T) {
+	hr := newHarness(t)
+	d := startTCPDaemon(t, hr.cfg.Root, hr.leci("").Args[1:])
+	client := d.sdkClient(t, nil)
+	region := tea.String("cn-hangzhou")
+	subnet := netip.MustParsePrefix(hr.cfg.Subnet)
+	want := subnet.Addr().Next().Next().Next().Next().Next().String() // .5
+	create := func(name, addr string) (string, error) {
+		resp, err := client.CreateContainerGroup(&eci.CreateContainerGroupRequest{
+			RegionId: region, ContainerGroupName: tea.String(name), PrivateIpAddress: tea.String(addr),
+			TerminationGracePeriodSeconds: tea.Int64(1),
+			Container: []*eci.CreateContainerGroupRequestContainer{{
+				Name: tea.String("app"), Image: tea.String(image),
+				Command: []*string{tea.String("sh"), tea.String("-c"), tea.String("ip -4 -o addr show eth0; trap 'exit 0' TERM; while true; do sleep 0.1; done")},
+			}},
+		})
+		if err != nil {
+			return "", err
+		}
+		return tea.StringValue(resp.Body.ContainerGroupId), nil
+	}
+	del := func(id string) {
+		if _, err := client.DeleteContainerGroup(&eci.DeleteContainerGroupRequest{RegionId: region, ContainerGroupId: tea.String(id)}); err != nil {
+			t.Errorf("delete %s: %v", id, err)
+		}
+	}
+	running := func(id string) {
+		t.Helper()
+		for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(200 * time.Millisecond) {
+			resp, err := client.DescribeContainerGroups(&eci.DescribeContainerGroupsRequest{RegionId: region, ContainerGroupIds: tea.String(`["` + id + `"]`)})
+			if err != nil {
+				t.Fatal(err)
+			}
+			g := resp.Body.ContainerGroups[0]
+			if tea.StringValue(g.Status) == string(api.GroupRunning) {
+				if ip := tea.StringValue(g.IntranetIp); ip != want {
+					t.Errorf("IntranetIp = %q, want %s", ip, want)
+				}
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("group %s not Running after 30 s: %s", id, g)
+			}
+		}
+		for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(100 * time.Millisecond) {
+			logs, err := client.DescribeContainerLog(&eci.DescribeContainerLogRequest{RegionId: region, ContainerGroupId: tea.String(id), ContainerName: tea.String("app")})
+			if err == nil && strings.Contains(tea.StringValue(logs.Body.Content), "inet "+want+"/") {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("eth0 in the group does not have %s: %v %v", want, logs, err)
+			}
+		}
+	}
+
+	first, err := create("first", want)
+	if err != nil {
+		t.Fatalf("create with PrivateIpAddress %s: %v", want, err)
+	}
+	running(first)
+	if _, err := create("second", want); err == nil || !strings.Contains(err.Error(), runtime.CodeAddressInUse) {
+		t.Errorf("a second group asking for %s: %v; want %s", want, err, runtime.CodeAddressInUse)
+	}
+	code, _, errOut := runCmd(t, hr.leci("ContainerGroupName: beside\nPrivateIpAddress: "+want+"\nContainer:\n  - {Name: a, Image: "+image+"}\n", "run", "-f", "-", "--format", "yaml"))
+	if code != 2 || !strings.Contains(errOut, runtime.CodeAddressInUse+": PrivateIpAddress: "+want) {
+		t.Errorf("leci run asking for %s beside the daemon's group: exit %d, %q; want 2 and %s", want, code, errOut, runtime.CodeAddressInUse)
+	}
+	outside := netip.AddrFrom4([4]byte{10, 254, 254, 9}).String()
+	if _, err := create("outside", outside); err == nil || !strings.Contains(err.Error(), "InvalidParameter") || !strings.Contains(err.Error(), "not in the network's subnet") {
+		t.Errorf("a group asking for %s, outside %s: %v; want InvalidParameter", outside, subnet, err)
+	}
+	del(first)
+	again, err := create("again", want)
+	if err != nil {
+		t.Fatalf("create with %s once the first group is gone: %v", want, err)
+	}
+	running(again)
+	del(again)
 }

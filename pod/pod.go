@@ -246,6 +246,9 @@ type NetworkOptions struct {
 	EgressBandwidth  int64
 	// IPv6 asks for an IPv6 address as well (Ipv6AddressCount 1).
 	IPv6 bool
+	// IPv4, when set, is the address the group asks for
+	// (PrivateIpAddress); the network gives it or fails.
+	IPv4 string
 	// Ports are published on the host, when the host allows it.
 	Ports []PortMapping
 }

@@ -87,7 +87,8 @@ func hostList(s string) []string {
 func networkOptions(req *api.CreateContainerGroupRequest) pod.NetworkOptions {
 	// The request's rates are bytes per second (ECI's Bps); the network's
 	// are bits per second.
-	o := pod.NetworkOptions{IngressBandwidth: req.IngressBandwidth * 8, EgressBandwidth: req.EgressBandwidth * 8, IPv6: req.Ipv6AddressCount == 1}
+	o := pod.NetworkOptions{IngressBandwidth: req.IngressBandwidth * 8, EgressBandwidth: req.EgressBandwidth * 8, IPv6: req.Ipv6AddressCount == 1,
+		IPv4: req.PrivateIPAddress}
 	for _, c := range req.Container {
 		for _, p := range c.Port {
 			o.Ports = append(o.Ports, pod.PortMapping{ContainerPort: p.Port, Protocol: strings.ToLower(p.Protocol)})

@@ -80,6 +80,8 @@ type Engine struct {
 
 	mu     sync.Mutex
 	groups map[string]*group
+	// addrs are the groups' PrivateIpAddresses.
+	addrs addressBook
 	// metrics holds each group's latest usage samples.
 	metrics *metricStore
 }
@@ -157,6 +159,9 @@ func (e *Engine) Create(ctx context.Context, req *api.CreateContainerGroupReques
 	if err != nil {
 		return "", err
 	}
+	if err := e.addrs.reserve(id, req.PrivateIPAddress); err != nil {
+		return "", err
+	}
 	dir := filepath.Join(e.opts.Root, "groups", id)
 	g := newGroup(e, id, dir, req)
 	noteUnapplied(&g.st, req, e.opts.Now())
@@ -165,6 +170,7 @@ func (e *Engine) Create(ctx context.Context, req *api.CreateContainerGroupReques
 	// group nor leaves files no record knows.
 	if r := e.opts.Recorder; r != nil {
 		if err := r.Save(g.snapshot()); err != nil {
+			e.addrs.release(id)
 			return "", fmt.Errorf("record group %s: %w", id, err)
 		}
 	}
@@ -172,6 +178,7 @@ func (e *Engine) Create(ctx context.Context, req *api.CreateContainerGroupReques
 		if r := e.opts.Recorder; r != nil {
 			r.Remove(id)
 		}
+		e.addrs.release(id)
 		return "", fmt.Errorf("create group directory: %w", err)
 	}
 	e.mu.Lock()
@@ -194,6 +201,7 @@ func (e *Engine) Adopt(ctx context.Context, st GroupStatus) error {
 	}
 	g := newGroup(e, st.ID, dir, st.Request)
 	g.st = st.clone()
+	e.addrs.reserve(st.ID, st.Request.PrivateIPAddress)
 	e.mu.Lock()
 	e.groups[st.ID] = g
 	e.mu.Unlock()
@@ -278,6 +286,7 @@ func (e *Engine) Delete(ctx context.Context, id string) error {
 	e.mu.Lock()
 	delete(e.groups, id)
 	e.mu.Unlock()
+	e.addrs.release(id)
 	e.metrics.drop(id)
 	return err
 }

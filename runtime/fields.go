@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"net/http"
 	goruntime "runtime"
+	"sync"
 	"time"
 
 	"leci/api"
@@ -41,4 +42,44 @@ func checkResources(req *api.CreateContainerGroupRequest, cpus, memGiB float64) 
 		refuse("Memory", "the group asks for %g GiB and this host has %.1f GiB", mem, memGiB)
 	}
 	return errs
+}
+
+// CodeAddressInUse is ECI's answer to a PrivateIpAddress another group has.
+const CodeAddressInUse = "PrivateIpAddress.Already.InUse"
+
+// addressBook holds the PrivateIpAddress of every group of the engine from
+// its create to its delete, so that two creates asking for one address
+// cannot both be accepted before either has it from the network.
+type addressBook struct {
+	mu    sync.Mutex
+	owner map[string]string // address → group
+}
+
+// reserve gives addr to group, or says which group has it.
+func (b *addressBook) reserve(group, addr string) error {
+	if addr == "" {
+		return nil
+	}
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if other, ok := b.owner[addr]; ok && other != group {
+		return api.Errors{{Code: CodeAddressInUse, Status: http.StatusBadRequest, Field: "PrivateIpAddress",
+			Message: fmt.Sprintf("%s is the address of group %s", addr, other)}}
+	}
+	if b.owner == nil {
+		b.owner = map[string]string{}
+	}
+	b.owner[addr] = group
+	return nil
+}
+
+// release frees what group holds.
+func (b *addressBook) release(group string) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	for addr, g := range b.owner {
+		if g == group {
+			delete(b.owner, addr)
+		}
+	}
 }
