@@ -77,8 +77,8 @@ var CloudFields = []CloudField{
 	{"OwnerId", UseRecorded, "no accounts"},
 	{"ResourceOwnerAccount", UseRecorded, "no accounts"},
 	{"ResourceOwnerId", UseRecorded, "no accounts"},
-	{"Container.N.Gpu", UseRecorded, "no GPUs are given to containers"},
-	{"InitContainer.N.Gpu", UseRecorded, "no GPUs are given to containers"},
+	{"Container.N.Gpu", UseAnalogy, "N whole CDI devices of the kind `--gpu-kind` (default nvidia.com/gpu) from the specs in `--cdi-spec-dir` (default /etc/cdi, /var/run/cdi), held by the group from create until it is deleted; more than are free is refused at create (OperationDenied.NoStock)"},
+	{"InitContainer.N.Gpu", UseAnalogy, "the first devices of the group's (an init container runs alone)"},
 }
 
 var listIndex = regexp.MustCompile(`\.[0-9]+\.`)

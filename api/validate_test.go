@@ -407,11 +407,11 @@ func TestNotAppliedLocally(t *testing.T) {
 			t.Errorf("%s: %+v says nothing of what leci does", f.Name, f)
 		}
 	}
-	if want := "Container.1.Gpu,ZoneId,SpotStrategy"; strings.Join(got, ",") != want {
+	if want := "ZoneId,SpotStrategy"; strings.Join(got, ",") != want {
 		t.Errorf("NotAppliedLocally = %s, want %s", strings.Join(got, ","), want)
 	}
 	r.SpotStrategy = "NoSpot"
-	if n := len(r.NotAppliedLocally()); n != 2 {
+	if n := len(r.NotAppliedLocally()); n != 1 {
 		t.Errorf("NoSpot is what leci does, but %d fields are listed", n)
 	}
 }

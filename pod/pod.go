@@ -11,6 +11,8 @@ import (
 	"io"
 	"strconv"
 	"time"
+
+	"leci/internal/gpu"
 )
 
 // Labels that mark what leci created, so that it can find it again after a
@@ -160,6 +162,10 @@ type ContainerConfig struct {
 	// LogPath is the file the container's stdout and stderr go to.
 	LogPath string
 	Labels  map[string]string
+	// GPUs are the CDI devices (qualified names) the container holds, and
+	// CDI the pool that resolves their edits; both unset for none.
+	GPUs []string
+	CDI  *gpu.Pool
 }
 
 // Exit is how a container's process ended.

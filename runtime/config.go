@@ -149,6 +149,9 @@ func (g *group) containerConfig(spec *api.ContainerCommon, app *api.Container, i
 		cfg.Privileged = app.SecurityContextPrivileged
 		cfg.TTY, cfg.Stdin, cfg.StdinOnce = app.Tty, app.Stdin, app.StdinOnce
 	}
+	if gpus := g.gpusOf(spec.Name); len(gpus) > 0 {
+		cfg.GPUs, cfg.CDI = gpus, g.e.opts.GPUs
+	}
 	termination, err := g.terminationFile(spec.Name, attempt, cfg.User)
 	if err != nil {
 		return pod.ContainerConfig{}, err

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"leci/api"
+	"leci/internal/gpu"
 	"leci/internal/trace"
 	"leci/pod"
 	"leci/probes"
@@ -50,6 +51,8 @@ type Options struct {
 	// DefaultMemoryBytes is the memory ceiling of a group whose request
 	// gives no Memory (0: unlimited); see groupResources.
 	DefaultMemoryBytes int64
+	// GPUs are the CDI devices that containers' Gpu count; nil for none.
+	GPUs *gpu.Pool
 }
 
 // Defaults of the limits every group gets (--pids-limit,
@@ -165,12 +168,17 @@ func (e *Engine) Create(ctx context.Context, req *api.CreateContainerGroupReques
 	dir := filepath.Join(e.opts.Root, "groups", id)
 	g := newGroup(e, id, dir, req)
 	noteUnapplied(&g.st, req, e.opts.Now())
+	if err := e.reserveGPUs(g); err != nil {
+		e.addrs.release(id)
+		return "", err
+	}
 	// Recorded before anything is made for it and before its id is
 	// answered: a crash of leci at any point neither loses an acknowledged
 	// group nor leaves files no record knows.
 	if r := e.opts.Recorder; r != nil {
 		if err := r.Save(g.snapshot()); err != nil {
 			e.addrs.release(id)
+			e.releaseGPUs(id)
 			return "", fmt.Errorf("record group %s: %w", id, err)
 		}
 	}
@@ -179,6 +187,7 @@ func (e *Engine) Create(ctx context.Context, req *api.CreateContainerGroupReques
 			r.Remove(id)
 		}
 		e.addrs.release(id)
+		e.releaseGPUs(id)
 		return "", fmt.Errorf("create group directory: %w", err)
 	}
 	e.mu.Lock()
@@ -287,6 +296,7 @@ func (e *Engine) Delete(ctx context.Context, id string) error {
 	delete(e.groups, id)
 	e.mu.Unlock()
 	e.addrs.release(id)
+	e.releaseGPUs(id)
 	e.metrics.drop(id)
 	return err
 }

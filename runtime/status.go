@@ -89,6 +89,8 @@ type GroupStatus struct {
 	InitContainers []ContainerStatus
 	Containers     []ContainerStatus
 	Events         []Event
+	// GPUs are the CDI devices each container holds, by container name.
+	GPUs map[string][]string
 	// Host is what the group's setup made on this host, kept so that a
 	// restarted leci can adopt the group.
 	Host HostState
