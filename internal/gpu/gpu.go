@@ -214,7 +214,7 @@ type Device struct {
 // Mount is a bind mount of the host's HostPath at ContainerPath.
 type Mount struct {
 	HostPath, ContainerPath, Type string
-	Options                  []string
+	Options                       []string
 }
 
 // Resolve returns the edits of devices.
