@@ -125,7 +125,7 @@ func TestCloudFieldsCoverTheTags(t *testing.T) {
 				continue
 			}
 			name := join(prefix, wireName(sf))
-			if sf.Tag.Get("leci") == "cloud" {
+			if tag := sf.Tag.Get("leci"); tag == "cloud" || tag == "recorded" {
 				tagged[name] = true
 			}
 			if sf.Type.Kind() == reflect.Slice && sf.Type.Elem().Kind() == reflect.Struct && sf.Tag.Get("leci") == "" {
