@@ -294,7 +294,14 @@ func TestPrivateIPAddress(t *testing.T) {
 		t.Errorf("a group asking for %s, outside %s: %v; want InvalidParameter", outside, subnet, err)
 	}
 	del(first)
-	again, err := create("again", want)
+	// The delete is answered at once; the address is free once the
+	// group's network is gone.
+	var again string
+	for deadline := time.Now().Add(20 * time.Second); ; time.Sleep(200 * time.Millisecond) {
+		if again, err = create("again", want); err == nil || !strings.Contains(err.Error(), runtime.CodeAddressInUse) || time.Now().After(deadline) {
+			break
+		}
+	}
 	if err != nil {
 		t.Fatalf("create with %s once the first group is gone: %v", want, err)
 	}
