@@ -98,14 +98,7 @@ Container:
 			t.Errorf("stderr says %d times that %s is not applied, want once:\n%s", n, f, errOut)
 		}
 	}
-	data, err := os.ReadFile(final)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var g api.ContainerGroupDetail
-	if err := json.Unmarshal(data, &g); err != nil {
-		t.Fatal(err)
-	}
+	g, _ := readFinalStatus(t, final)
 	if g.Cpu != 0.5 || g.Memory != 1 {
 		t.Errorf("final status: Cpu %g, Memory %g; want what the container asks (0.5, 1)", g.Cpu, g.Memory)
 	}
@@ -307,4 +300,19 @@ func TestPrivateIPAddress(t *testing.T) {
 	}
 	running(again)
 	del(again)
+}
+
+// readFinalStatus reads what `leci run --final-status FILE` wrote, and the
+// file's bytes.
+func readFinalStatus(t *testing.T, path string) (api.ContainerGroupDetail, []byte) {
+	t.Helper()
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var g api.ContainerGroupDetail
+	if err := json.Unmarshal(data, &g); err != nil {
+		t.Fatal(err)
+	}
+	return g, data
 }
