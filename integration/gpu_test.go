@@ -113,12 +113,22 @@ Container:
 	if _, err := create(gpuGroup("third", 1)); !noStock(err) {
 		t.Errorf("a GPU with none free: %v; want %s", err, runtime.CodeNoStock)
 	}
+	// A DryRun says so too, here through `leci run` on the same root.
+	dry := "DryRun: true\n" + gpuGroup("dry", 1)
+	code, _, errOut := runCmd(t, hr.leci(dry, "run", "--cdi-spec-dir", specDir, "-f", "-", "--format", "yaml"))
+	if code != 2 || !strings.Contains(errOut, runtime.CodeNoStock+": Gpu: not enough free GPUs: 1 asked, 0 of 2 nvidia.com/gpu free") {
+		t.Errorf("DryRun of a GPU with none free: exit %d, %q; want 2 and %s", code, errOut, runtime.CodeNoStock)
+	}
 	hr.delete(first)
 	third, err := create(gpuGroup("third", 1))
 	if err != nil {
 		t.Fatalf("a GPU once the first group is gone: %v", err)
 	}
 	hr.waitPhase(third, api.GroupRunning)
+	code, _, errOut = runCmd(t, hr.leci(dry, "run", "--cdi-spec-dir", specDir, "-f", "-", "--format", "yaml"))
+	if code != 0 || !strings.Contains(errOut, "DryRunOperation") {
+		t.Errorf("DryRun of a GPU with one free: exit %d, %q; want 0 and DryRunOperation", code, errOut)
+	}
 	hr.delete(second)
 	hr.delete(third)
 }
