@@ -125,11 +125,11 @@ Container:
 		t.Fatalf("a GPU once the first group is gone: %v", err)
 	}
 	hr.waitPhase(third, api.GroupRunning)
+	hr.delete(second)
 	code, _, errOut = runCmd(t, hr.leci(dry, "run", "--cdi-spec-dir", specDir, "-f", "-", "--format", "yaml"))
 	if code != 0 || !strings.Contains(errOut, "DryRunOperation") {
 		t.Errorf("DryRun of a GPU with one free: exit %d, %q; want 0 and DryRunOperation", code, errOut)
 	}
-	hr.delete(second)
 	hr.delete(third)
 }
 
