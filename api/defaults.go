@@ -23,6 +23,7 @@ func (r *CreateContainerGroupRequest) SetDefaults() {
 	setIfEmpty(&r.RegionID, DefaultRegionID)
 	setIfEmpty(&r.RestartPolicy, DefaultRestartPolicy)
 	setIfEmpty(&r.DNSPolicy, DefaultDNSPolicy)
+	r.applyInstanceType()
 	if r.TerminationGracePeriodSeconds == nil {
 		g := int64(DefaultTerminationGracePeriodSeconds)
 		r.TerminationGracePeriodSeconds = &g

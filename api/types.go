@@ -3,7 +3,10 @@ package api
 // The request types below carry every parameter of CreateContainerGroup. Their
 // JSON names are the wire names; Go names follow Go conventions. Fields tagged
 // `leci:"cloud"` only mean something in Alibaba Cloud: they are accepted,
-// validated, stored and echoed back, and NotAppliedLocally lists them when set.
+// validated, stored and echoed back, and NotAppliedLocally lists them when set
+// (unless CloudFields says how leci applies them). Fields tagged
+// `leci:"recorded"` have a local meaning that leci does not apply yet, and
+// are listed alike.
 //
 // Pointers mark the fields whose zero value differs from "not given" (a
 // TerminationGracePeriodSeconds of 0 kills at once, a RunAsUser of 0 is root).
@@ -133,8 +136,8 @@ type Container struct {
 	SecurityContextPrivileged   bool   `json:"SecurityContextPrivileged,omitempty"`
 	SecurityContextRunAsGroup   *int64 `json:"SecurityContextRunAsGroup,omitempty"`
 	SecurityContextRunAsNonRoot bool   `json:"SecurityContextRunAsNonRoot,omitempty"`
-	Stdin                       bool   `json:"Stdin,omitempty"`
-	StdinOnce                   bool   `json:"StdinOnce,omitempty"`
+	Stdin                       bool   `json:"Stdin,omitempty" leci:"recorded"`
+	StdinOnce                   bool   `json:"StdinOnce,omitempty" leci:"recorded"`
 	Tty                         bool   `json:"Tty,omitempty"`
 
 	// The lifecycle hooks are flat on the wire; PostStart and PreStop give

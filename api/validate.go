@@ -3,6 +3,7 @@ package api
 import (
 	"encoding/base64"
 	"encoding/json"
+	"math"
 	"net"
 	"net/http"
 	"path"
@@ -184,8 +185,8 @@ func (v *validator) group(r *CreateContainerGroupRequest) {
 			}
 		}
 	}
-	v.notNegative("IngressBandwidth", float64(r.IngressBandwidth))
-	v.notNegative("EgressBandwidth", float64(r.EgressBandwidth))
+	v.bandwidth("IngressBandwidth", r.IngressBandwidth)
+	v.bandwidth("EgressBandwidth", r.EgressBandwidth)
 	if r.Ipv6AddressCount != 0 && r.Ipv6AddressCount != 1 {
 		v.invalid("Ipv6AddressCount", "must be 1 (a group has one IPv6 address)")
 	}
@@ -196,6 +197,22 @@ func (v *validator) group(r *CreateContainerGroupRequest) {
 		v.sysctls("HostSecurityContext.Sysctl", r.HostSecurityContext.Sysctl, unsafeSysctl, "an allowed unsafe sysctl (kernel.shm*, kernel.msg*, kernel.sem, fs.mqueue.*, net.*)")
 	}
 	v.cloud(r)
+	v.resources(r)
+}
+
+// maxBandwidth is the highest rate, in bytes per second, that still fits
+// the bits per second the shaper takes.
+const maxBandwidth = math.MaxInt64 / 8
+
+// bandwidth checks a rate in bytes per second (Bps), the unit of ECI's
+// IngressBandwidth and EgressBandwidth.
+func (v *validator) bandwidth(field string, bps int64) {
+	switch {
+	case bps < 0:
+		v.invalid(field, "must not be negative")
+	case bps > maxBandwidth:
+		v.invalid(field, "%d bytes per second is more than leci can shape (%d)", bps, int64(maxBandwidth))
+	}
 }
 
 // cloud checks the parameters that only mean something in Alibaba Cloud: they

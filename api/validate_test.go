@@ -399,8 +399,19 @@ func TestNotAppliedLocally(t *testing.T) {
 	r.ZoneID = "cn-hangzhou-b"
 	r.Container[0].Gpu = 1
 	r.SpotStrategy = "SpotAsPriceGo"
-	got := strings.Join(r.NotAppliedLocally(), ",")
-	if want := "Container.1.Gpu,ZoneId,SpotStrategy"; got != want {
-		t.Errorf("NotAppliedLocally = %s, want %s", got, want)
+	r.CPUArchitecture = HostArchitecture() // applied: checked against the host
+	var got []string
+	for _, f := range r.NotAppliedLocally() {
+		got = append(got, f.Name)
+		if f.How == "" || f.Use != UseRecorded {
+			t.Errorf("%s: %+v says nothing of what leci does", f.Name, f)
+		}
+	}
+	if want := "ZoneId,SpotStrategy"; strings.Join(got, ",") != want {
+		t.Errorf("NotAppliedLocally = %s, want %s", strings.Join(got, ","), want)
+	}
+	r.SpotStrategy = "NoSpot"
+	if n := len(r.NotAppliedLocally()); n != 1 {
+		t.Errorf("NoSpot is what leci does, but %d fields are listed", n)
 	}
 }

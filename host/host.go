@@ -42,6 +42,11 @@ const (
 type Config struct {
 	// Root is leci's state directory (default /var/lib/leci).
 	Root string
+	// CDISpecDirs are where CDI specs are read (default /etc/cdi and
+	// /var/run/cdi); GPUKind is the kind of device a container's Gpu
+	// counts (default nvidia.com/gpu). See GPUs.
+	CDISpecDirs []string
+	GPUKind     string
 	// Runtime is the backend: "containerd", "docker", or "auto" (containerd
 	// when reachable, else Docker). Empty means "containerd".
 	Runtime string
@@ -118,9 +123,14 @@ func (c Config) Volumes() *volumes.Manager {
 
 // Check refuses, before anything is made, what this configuration does not
 // allow in a valid request: privileged containers without AllowPrivileged,
-// and the volumes the volume manager refuses (volumes.Manager.Check).
+// the volumes the volume manager refuses (volumes.Manager.Check), more
+// vCPUs or memory than the host has, and a PrivateIpAddress the network
+// cannot give.
 func (c Config) Check(req *api.CreateContainerGroupRequest) api.Errors {
 	errs := runtime.CheckPrivileged(req, c.AllowPrivileged)
+	errs = append(errs, runtime.CheckHostResources(req)...)
+	errs = append(errs, c.checkAddress(req)...)
+	errs = append(errs, c.checkGPUs(req)...)
 	return append(errs, c.Volumes().Check(req.Volume)...)
 }
 
@@ -280,7 +290,8 @@ func Open(ctx context.Context, cfg Config, log *slog.Logger) (_ *Host, retErr er
 	vm := cfg.Volumes()
 	h.Network, h.Volumes = nm, vm
 	h.Engine = runtime.New(backend, nm, vm, runtime.Options{Root: cfg.Root, Backoff: cfg.Backoff, LogTail: logTail, Recorder: cfg.Recorder, MetricsInterval: cfg.MetricsInterval,
-		AllowPrivileged: cfg.AllowPrivileged, PidsLimit: cfg.PidsLimit, DefaultMemoryBytes: cfg.DefaultGroupMemoryBytes, Trace: cfg.Trace}, log)
+		AllowPrivileged: cfg.AllowPrivileged, PidsLimit: cfg.PidsLimit, DefaultMemoryBytes: cfg.DefaultGroupMemoryBytes, Trace: cfg.Trace,
+		GPUs: cfg.GPUs()}, log)
 	if err := <-runcChecked; err != nil {
 		return nil, err
 	}

@@ -4,7 +4,6 @@ package integration
 
 import (
 	"bytes"
-	"encoding/json"
 	"errors"
 	"os"
 	"os/exec"
@@ -58,14 +57,7 @@ func TestRunJobSucceeds(t *testing.T) {
 			t.Errorf("stderr lacks %q:\n%s", s, errOut)
 		}
 	}
-	data, err := os.ReadFile(final)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var g api.ContainerGroupDetail
-	if err := json.Unmarshal(data, &g); err != nil {
-		t.Fatal(err)
-	}
+	g, data := readFinalStatus(t, final)
 	if g.Status != api.GroupSucceeded || len(g.InitContainers) != 2 || g.IntranetIP == "" ||
 		g.InitContainers[0].Command[0] != "sh" || g.Containers[0].CurrentState.State != api.StateTerminated {
 		t.Errorf("final status = %s", data)

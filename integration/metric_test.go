@@ -25,7 +25,7 @@ func TestMetricThroughSDK(t *testing.T) {
 	created, err := client.CreateContainerGroup(&eci.CreateContainerGroupRequest{
 		RegionId:                      region,
 		ContainerGroupName:            tea.String("metric"),
-		Cpu:                           tea.Float32(0.5),
+		Cpu:                           tea.Float32(0.25),
 		Memory:                        tea.Float32(0.5),
 		TerminationGracePeriodSeconds: tea.Int64(1),
 		Container: []*eci.CreateContainerGroupRequestContainer{{
@@ -91,16 +91,16 @@ func TestMetricThroughSDK(t *testing.T) {
 		t.Errorf("Timestamp: %v", err)
 	}
 	cpu := r.CPU
-	if tea.Int64Value(cpu.Limit) != 500 {
-		t.Errorf("CPU.Limit = %d, want 500 (0.5 vCPU)", tea.Int64Value(cpu.Limit))
+	if tea.Int64Value(cpu.Limit) != 250 {
+		t.Errorf("CPU.Limit = %d, want 250 (0.25 vCPU)", tea.Int64Value(cpu.Limit))
 	}
 	if tea.Int64Value(cpu.UsageCoreNanoSeconds) <= 0 {
 		t.Errorf("CPU.UsageCoreNanoSeconds = %d, want > 0", tea.Int64Value(cpu.UsageCoreNanoSeconds))
 	}
 	// Busy, and held to the limit by the CFS quota (with a margin for the
 	// sampling).
-	if n := tea.Int64Value(cpu.UsageNanoCores); n <= 0 || n > 6e8 {
-		t.Errorf("CPU.UsageNanoCores = %d, want in (0, 0.6 cores]", n)
+	if n := tea.Int64Value(cpu.UsageNanoCores); n <= 0 || n > 3e8 {
+		t.Errorf("CPU.UsageNanoCores = %d, want in (0, 0.3 cores]", n)
 	}
 	mem := r.Memory
 	if tea.Int64Value(mem.UsageBytes) < written {

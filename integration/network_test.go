@@ -311,8 +311,8 @@ func TestNetworkBandwidthLimit(t *testing.T) {
 	id := hr.create(`
 ContainerGroupName: shaped
 TerminationGracePeriodSeconds: 1
-IngressBandwidth: 1024000
-EgressBandwidth: 2048000
+IngressBandwidth: 128000
+EgressBandwidth: 256000
 Container:
   - {Name: app, Image: ` + image + `, Command: [sh, -c, "trap 'exit 0' TERM; while true; do sleep 0.1; done"]}
 `)
@@ -331,14 +331,15 @@ Container:
 	if veth == nil {
 		t.Fatal("no veth on the bridge")
 	}
-	// The plugin shapes the host side: ingress with tbf on the veth,
-	// egress with tbf on an ifb device; tbf's rate is in bytes.
+	// The request's rates are bytes per second, as ECI's. The plugin
+	// shapes the host side: ingress with tbf on the veth, egress with tbf
+	// on an ifb device; tbf's rate is in bytes.
 	in, out, ifb := netShaping(t, veth)
-	if in != 1024000/8 {
-		t.Errorf("ingress tbf on %s: %d B/s, want %d", veth.Attrs().Name, in, 1024000/8)
+	if in != 128000 {
+		t.Errorf("ingress tbf on %s: %d B/s, want %d", veth.Attrs().Name, in, 128000)
 	}
-	if out != 2048000/8 {
-		t.Errorf("egress tbf on %q: %d B/s, want %d", ifb, out, 2048000/8)
+	if out != 256000 {
+		t.Errorf("egress tbf on %q: %d B/s, want %d", ifb, out, 256000)
 	}
 	if tc, err := exec.LookPath("tc"); err == nil {
 		b, err := exec.Command(tc, "qdisc", "show", "dev", veth.Attrs().Name).CombinedOutput()

@@ -54,6 +54,9 @@ type capabilityArgs struct {
 	// Bandwidth is always given, all zero for no limit: the bandwidth
 	// plugin's CHECK (1.1.1) dereferences it without looking.
 	Bandwidth *bandwidthEntry `json:"bandwidth,omitempty"`
+	// IPs are the addresses the group asked for (PrivateIpAddress), which
+	// host-local gives or refuses.
+	IPs []string `json:"ips,omitempty"`
 }
 
 // asMap is the form libcni takes.
@@ -64,6 +67,9 @@ func (c capabilityArgs) asMap() map[string]any {
 	}
 	if c.Bandwidth != nil {
 		m[capBandwidth] = c.Bandwidth
+	}
+	if len(c.IPs) > 0 {
+		m[capIPs] = c.IPs
 	}
 	return m
 }

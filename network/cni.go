@@ -301,6 +301,12 @@ func (m *Manager) prepare(groupID string, opts pod.NetworkOptions) (*libcni.Netw
 			return nil, capabilityArgs{}, fmt.Errorf("publish ports: %w", err)
 		}
 	}
+	if opts.IPv4 != "" {
+		if !m.caps[capIPs] {
+			return nil, capabilityArgs{}, fmt.Errorf("address %s: %w: network %s has no plugin with the %s capability", opts.IPv4, ErrNotSupported, m.list.Name, capIPs)
+		}
+		caps.IPs = []string{opts.IPv4}
+	}
 	if m.user {
 		return m.list, caps, nil
 	}

@@ -38,6 +38,9 @@ type bridgeConf struct {
 	HairpinMode bool     `json:"hairpinMode"`
 	MTU         int      `json:"mtu,omitempty"`
 	IPAM        ipamConf `json:"ipam"`
+	// Capabilities: ips, which the bridge plugin hands to host-local, so
+	// that a group may ask for its address.
+	Capabilities map[string]bool `json:"capabilities,omitempty"`
 }
 
 type ipamConf struct {
@@ -123,13 +126,14 @@ func confListJSON(c Config, v listVariant) ([]byte, error) {
 	}
 	plugins := []any{
 		bridgeConf{
-			Type:        "bridge",
-			Bridge:      c.Bridge,
-			IsGateway:   true,
-			IPMasq:      c.IPMasq,
-			HairpinMode: true,
-			MTU:         c.MTU,
-			IPAM:        ipam,
+			Type:         "bridge",
+			Bridge:       c.Bridge,
+			IsGateway:    true,
+			IPMasq:       c.IPMasq,
+			HairpinMode:  true,
+			MTU:          c.MTU,
+			IPAM:         ipam,
+			Capabilities: map[string]bool{capIPs: true},
 		},
 	}
 	if c.Firewall {

@@ -11,6 +11,8 @@ import (
 	"io"
 	"strconv"
 	"time"
+
+	"leci/internal/gpu"
 )
 
 // Labels that mark what leci created, so that it can find it again after a
@@ -164,6 +166,10 @@ type ContainerConfig struct {
 	// LogPath is the file the container's stdout and stderr go to.
 	LogPath string
 	Labels  map[string]string
+	// GPUs are the CDI devices (qualified names) the container holds, and
+	// CDI the pool that resolves their edits; both unset for none.
+	GPUs []string
+	CDI  *gpu.Pool
 }
 
 // Exit is how a container's process ended.
@@ -250,6 +256,9 @@ type NetworkOptions struct {
 	EgressBandwidth  int64
 	// IPv6 asks for an IPv6 address as well (Ipv6AddressCount 1).
 	IPv6 bool
+	// IPv4, when set, is the address the group asks for
+	// (PrivateIpAddress); the network gives it or fails.
+	IPv4 string
 	// Ports are published on the host, when the host allows it.
 	Ports []PortMapping
 }

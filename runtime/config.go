@@ -85,7 +85,10 @@ func hostList(s string) []string {
 }
 
 func networkOptions(req *api.CreateContainerGroupRequest) pod.NetworkOptions {
-	o := pod.NetworkOptions{IngressBandwidth: req.IngressBandwidth, EgressBandwidth: req.EgressBandwidth, IPv6: req.Ipv6AddressCount == 1}
+	// The request's rates are bytes per second (ECI's Bps); the network's
+	// are bits per second.
+	o := pod.NetworkOptions{IngressBandwidth: req.IngressBandwidth * 8, EgressBandwidth: req.EgressBandwidth * 8, IPv6: req.Ipv6AddressCount == 1,
+		IPv4: req.PrivateIPAddress}
 	for _, c := range req.Container {
 		for _, p := range c.Port {
 			o.Ports = append(o.Ports, pod.PortMapping{ContainerPort: p.Port, Protocol: strings.ToLower(p.Protocol)})
@@ -145,6 +148,9 @@ func (g *group) containerConfig(spec *api.ContainerCommon, app *api.Container, i
 		cfg.User.NonRoot = app.SecurityContextRunAsNonRoot
 		cfg.Privileged = app.SecurityContextPrivileged
 		cfg.TTY, cfg.Stdin, cfg.StdinOnce = app.Tty, app.Stdin, app.StdinOnce
+	}
+	if gpus := g.gpusOf(spec.Name); len(gpus) > 0 {
+		cfg.GPUs, cfg.CDI = gpus, g.e.opts.GPUs
 	}
 	termination, err := g.terminationFile(spec.Name, attempt, cfg.User)
 	if err != nil {

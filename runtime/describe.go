@@ -10,12 +10,20 @@ import (
 // EnvironmentVarHide containers and registry passwords are never shown.
 func Describe(st GroupStatus) api.ContainerGroupDetail {
 	r := st.Request
+	cpu, memory := r.AllocatedResources()
+	failed := st.FailedAt
+	if failed.IsZero() {
+		// A group ended by ActiveDeadlineSeconds has failed, as a pod past
+		// its deadline has (DeadlineExceeded); its status stays Expired.
+		failed = st.ExpiredAt
+	}
 	d := api.ContainerGroupDetail{
 		ContainerGroupID: st.ID, ContainerGroupName: r.ContainerGroupName,
 		RegionID: r.RegionID, ZoneID: r.ZoneID, Status: st.Phase,
-		Cpu: r.Cpu, Memory: r.Memory, EphemeralStorage: r.EphemeralStorage,
+		Cpu: cpu, Memory: memory, EphemeralStorage: r.EphemeralStorage,
 		IntranetIP: st.IPv4, Ipv6Address: st.IPv6,
-		CreationTime: timeText(st.CreatedAt), SucceededTime: timeText(st.SucceededAt), FailedTime: timeText(st.FailedAt),
+		CreationTime: timeText(st.CreatedAt), SucceededTime: timeText(st.SucceededAt), FailedTime: timeText(failed),
+		ExpiredTime:   timeText(st.ExpiredAt),
 		RestartPolicy: r.RestartPolicy, DNSPolicy: r.DNSPolicy,
 		InstanceType: r.InstanceType, VSwitchID: r.VSwitchID, SecurityGroupID: r.SecurityGroupID,
 		ResourceGroupID: r.ResourceGroupID, SpotStrategy: r.SpotStrategy, SpotPriceLimit: r.SpotPriceLimit,

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"leci/api"
+	"leci/internal/gpu"
 	"leci/internal/trace"
 	"leci/pod"
 	"leci/probes"
@@ -50,6 +51,8 @@ type Options struct {
 	// DefaultMemoryBytes is the memory ceiling of a group whose request
 	// gives no Memory (0: unlimited); see groupResources.
 	DefaultMemoryBytes int64
+	// GPUs are the CDI devices that containers' Gpu count; nil for none.
+	GPUs *gpu.Pool
 }
 
 // Defaults of the limits every group gets (--pids-limit,
@@ -80,6 +83,8 @@ type Engine struct {
 
 	mu     sync.Mutex
 	groups map[string]*group
+	// addrs are the groups' PrivateIpAddresses.
+	addrs addressBook
 	// metrics holds each group's latest usage samples.
 	metrics *metricStore
 }
@@ -157,13 +162,23 @@ func (e *Engine) Create(ctx context.Context, req *api.CreateContainerGroupReques
 	if err != nil {
 		return "", err
 	}
+	if err := e.addrs.reserve(id, req.PrivateIPAddress); err != nil {
+		return "", err
+	}
 	dir := filepath.Join(e.opts.Root, "groups", id)
 	g := newGroup(e, id, dir, req)
+	noteUnapplied(&g.st, req, e.opts.Now())
+	if err := e.reserveGPUs(g); err != nil {
+		e.addrs.release(id)
+		return "", err
+	}
 	// Recorded before anything is made for it and before its id is
 	// answered: a crash of leci at any point neither loses an acknowledged
 	// group nor leaves files no record knows.
 	if r := e.opts.Recorder; r != nil {
 		if err := r.Save(g.snapshot()); err != nil {
+			e.addrs.release(id)
+			e.releaseGPUs(id)
 			return "", fmt.Errorf("record group %s: %w", id, err)
 		}
 	}
@@ -171,6 +186,8 @@ func (e *Engine) Create(ctx context.Context, req *api.CreateContainerGroupReques
 		if r := e.opts.Recorder; r != nil {
 			r.Remove(id)
 		}
+		e.addrs.release(id)
+		e.releaseGPUs(id)
 		return "", fmt.Errorf("create group directory: %w", err)
 	}
 	e.mu.Lock()
@@ -193,6 +210,7 @@ func (e *Engine) Adopt(ctx context.Context, st GroupStatus) error {
 	}
 	g := newGroup(e, st.ID, dir, st.Request)
 	g.st = st.clone()
+	e.addrs.reserve(st.ID, st.Request.PrivateIPAddress)
 	e.mu.Lock()
 	e.groups[st.ID] = g
 	e.mu.Unlock()
@@ -282,6 +300,8 @@ func (e *Engine) Delete(ctx context.Context, id string) error {
 	e.mu.Lock()
 	delete(e.groups, id)
 	e.mu.Unlock()
+	e.addrs.release(id)
+	e.releaseGPUs(id)
 	e.metrics.drop(id)
 	return err
 }

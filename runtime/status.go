@@ -89,6 +89,8 @@ type GroupStatus struct {
 	InitContainers []ContainerStatus
 	Containers     []ContainerStatus
 	Events         []Event
+	// GPUs are the CDI devices each container holds, by container name.
+	GPUs map[string][]string
 	// Host is what the group's setup made on this host, kept so that a
 	// restarted leci can adopt the group.
 	Host HostState
@@ -136,7 +138,9 @@ func cloneContainers(in []ContainerStatus) []ContainerStatus {
 	return out
 }
 
-const maxEvents = 100
+// maxEvents is how many events a group keeps, as ECI keeps: the oldest
+// go first.
+const maxEvents = 50
 
 // event records an event, folding repeats into one with a count.
 func (g *GroupStatus) event(now time.Time, typ, reason, object, message string) {

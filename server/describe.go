@@ -15,6 +15,7 @@ import (
 // that is given must match.
 type filter struct {
 	ids    []string
+	region string
 	name   string
 	status api.GroupStatus
 	tags   []api.TagFilter
@@ -26,6 +27,7 @@ func (f filter) match(st *runtime.GroupStatus) bool {
 	r := st.Request
 	switch {
 	case len(f.ids) > 0 && !slices.Contains(f.ids, st.ID),
+		f.region != "" && r.RegionID != f.region,
 		f.name != "" && r.ContainerGroupName != f.name,
 		f.status != "" && st.Phase != f.status,
 		f.zoneID != "" && r.ZoneID != f.zoneID,
@@ -153,7 +155,7 @@ func (s *Server) describeContainerGroups(c *call) (any, error) {
 		return nil, err
 	}
 	groups := s.selectGroups(filter{
-		ids: ids, name: req.ContainerGroupName, status: req.Status, tags: req.Tag,
+		ids: ids, region: req.RegionID, name: req.ContainerGroupName, status: req.Status, tags: req.Tag,
 		zoneID: req.ZoneID, vSwitchID: req.VSwitchID, securityGroupID: req.SecurityGroupID,
 		resourceGroupID: req.ResourceGroupID, computeCategory: req.ComputeCategory,
 	})
@@ -192,7 +194,7 @@ func (s *Server) describeContainerGroupStatus(c *call) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	groups := s.selectGroups(filter{ids: ids, tags: req.Tag, zoneID: req.ZoneID, vSwitchID: req.VSwitchID, resourceGroupID: req.ResourceGroupID})
+	groups := s.selectGroups(filter{ids: ids, region: req.RegionID, tags: req.Tag, zoneID: req.ZoneID, vSwitchID: req.VSwitchID, resourceGroupID: req.ResourceGroupID})
 	if req.SinceSecond > 0 {
 		since := s.opts.Now().Add(-time.Duration(req.SinceSecond) * time.Second)
 		groups = slices.DeleteFunc(groups, func(st runtime.GroupStatus) bool { return lastChange(&st).Before(since) })
@@ -351,7 +353,7 @@ func (s *Server) describeContainerGroupEvents(c *call) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	groups := s.selectGroups(filter{ids: ids, tags: req.Tag, zoneID: req.ZoneID, vSwitchID: req.VSwitchID, resourceGroupID: req.ResourceGroupID})
+	groups := s.selectGroups(filter{ids: ids, region: req.RegionID, tags: req.Tag, zoneID: req.ZoneID, vSwitchID: req.VSwitchID, resourceGroupID: req.ResourceGroupID})
 	pg, _, err := page(groups, req.NextToken, limit)
 	if err != nil {
 		return nil, err

@@ -11,6 +11,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"leci/host"
+	"leci/internal/gpu"
 	"leci/internal/trace"
 	"leci/runtime"
 	"leci/runtime/containerd"
@@ -42,6 +43,9 @@ type globalOptions struct {
 	// gets (--pids-limit, --default-group-memory).
 	pidsLimit          int64
 	defaultGroupMemory float64
+	// cdiSpecDirs and gpuKind say which CDI devices a Gpu counts.
+	cdiSpecDirs []string
+	gpuKind     string
 
 	subnet6        string
 	mtu            int
@@ -96,6 +100,8 @@ func (o *globalOptions) registerRunnerFlags(cmd *cobra.Command) {
 	f.Int64Var(&o.pidsLimit, "pids-limit", runtime.DefaultPidsLimit, "most processes and threads a group may have (its cgroup's pids.max; 0: no limit)")
 	f.Float64Var(&o.defaultGroupMemory, "default-group-memory", float64(runtime.DefaultGroupMemory)/(1<<30),
 		"memory ceiling in GiB of a group whose request gives no Memory, raised to its containers' own limits (0: unlimited)")
+	f.StringArrayVar(&o.cdiSpecDirs, "cdi-spec-dir", gpu.DefaultSpecDirs(), "directory of CDI specs describing the devices a container's Gpu counts (repeatable)")
+	f.StringVar(&o.gpuKind, "gpu-kind", gpu.DefaultKind, "kind (vendor/class) of the CDI devices a container's Gpu counts")
 }
 
 func (o *globalOptions) logger(w io.Writer) *slog.Logger {
@@ -124,6 +130,7 @@ func (o *globalOptions) hostConfig(backoff runtime.Backoff) host.Config {
 		PidsLimit: o.pidsLimit, DefaultGroupMemoryBytes: int64(o.defaultGroupMemory * (1 << 30)),
 		Subnet6: o.subnet6, MTU: o.mtu, CNIConfDir: o.cniConfDir, CNINetwork: o.cniNetwork,
 		Firewall: o.cniFirewall, PublishPorts: o.publishPorts, PublishAddress: o.publishAddress,
+		CDISpecDirs: o.cdiSpecDirs, GPUKind: o.gpuKind,
 	}
 	cfg.HostPathDeny = append(cfg.HostPathDeny, o.hostPathDeny...)
 	if o.containerd != containerd.AutoAddress {

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 
@@ -91,6 +92,23 @@ func TestValidateOutputJSON(t *testing.T) {
 	}
 	if !strings.Contains(errOut, "NOTE ZoneId:") {
 		t.Errorf("stderr does not note ZoneId as not applied locally: %q", errOut)
+	}
+}
+
+// --fields lists every cloud-only parameter with what leci does with it.
+func TestValidateFields(t *testing.T) {
+	code, out, errOut := runCLI(t, "", "validate", "--fields")
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, errOut)
+	}
+	lines := strings.Split(strings.TrimSpace(out), "\n")
+	if len(lines) != len(api.CloudFields)+1 {
+		t.Errorf("%d lines, want a header and %d parameters:\n%s", len(lines), len(api.CloudFields), out)
+	}
+	for _, want := range []string{`(?m)^InstanceType\s+analogy\s`, `(?m)^ZoneId\s+recorded\s`, `(?m)^Container\.N\.Gpu\s`} {
+		if !regexp.MustCompile(want).MatchString(out) {
+			t.Errorf("--fields does not show %q:\n%s", want, out)
+		}
 	}
 }
 

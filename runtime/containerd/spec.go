@@ -69,6 +69,9 @@ func containerSpecOpts(img ocispec.ImageConfig, sb pod.Sandbox, cfg pod.Containe
 			seccomp.WithDefaultProfile(),
 		)
 	}
+	if len(cfg.GPUs) > 0 {
+		opts = append(opts, withCDIDevices(cfg))
+	}
 	return opts
 }
 

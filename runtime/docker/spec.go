@@ -116,6 +116,11 @@ func createOptions(img imageConfig, sb pod.Sandbox, cfg pod.ContainerConfig, lab
 		// Swap equal to the limit: no swap beyond it.
 		hc.Memory, hc.MemorySwap = m, m
 	}
+	if len(cfg.GPUs) > 0 {
+		if err := withCDIDevices(cfg, config, hc); err != nil {
+			return nil, nil, err
+		}
+	}
 	return config, hc, nil
 }
 
