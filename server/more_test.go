@@ -129,12 +129,12 @@ func TestRegionsUsageResourcesPrice(t *testing.T) {
 		t.Errorf("DescribeRegions without RegionId: %+v", regions)
 	}
 
-	e.create(t, webRequest("ga", "Cpu", "1.5", "Memory", "3"))
+	e.create(t, webRequest("ga", "Cpu", "1", "Memory", "2"))
 	e.create(t, webRequest("gb", "Container.1.Cpu", "0.5", "Container.1.Memory", "1", "Container.2.Cpu", "0.25"))
 	var usage api.ListUsageResponse
 	e.call(t, action("ListUsage"), &usage)
 	a := usage.Attributes
-	if a["UsedCpu"] != 2.25 || a["MaxCpu"] != 4.0 || a["UsedMemory"] != 4.0 || a["MaxMemory"] != 8.0 ||
+	if a["UsedCpu"] != 1.75 || a["MaxCpu"] != 4.0 || a["UsedMemory"] != 3.0 || a["MaxMemory"] != 8.0 ||
 		a["UsedContainerGroupCount"] != 2.0 || a["MaxGpu"] != 1.0 || a["MaxImageCacheCount"] != float64(MaxImageCaches) {
 		t.Errorf("ListUsage: %v", a)
 	}
@@ -154,10 +154,10 @@ func TestRegionsUsageResourcesPrice(t *testing.T) {
 		return sr[0].StatusCategory
 	}
 	if got := stock("1", "4"); got != api.WithStock {
-		t.Errorf("1 core, 4 GiB free of 1.75 and 4: %s", got)
+		t.Errorf("1 core, 4 GiB free of 2.25 and 5: %s", got)
 	}
-	if got := stock("2", "1"); got != api.WithoutStock {
-		t.Errorf("2 cores of 1.75 free: %s", got)
+	if got := stock("3", "1"); got != api.WithoutStock {
+		t.Errorf("3 cores of 2.25 free: %s", got)
 	}
 	e.wantError(t, action("DescribeAvailableResource"), http.StatusBadRequest, api.CodeMissingParameter)
 	e.wantError(t, action("DescribeAvailableResource", "DestinationResource.Category", "Zone"), http.StatusBadRequest, api.CodeInvalidParameter)
