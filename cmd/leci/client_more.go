@@ -30,7 +30,8 @@ func newEventsCommand(o *clientOptions) *cobra.Command {
 		Long: `Print the events of a group as DescribeContainerGroupEvents returns them
 (Kubernetes-style: Scheduled, Pulling, Pulled, Created, Started, Killing,
 BackOff, probe failures, ...), oldest first.`,
-		Args: exactArgs(1),
+		Args:              exactArgs(1),
+		ValidArgsFunction: o.completeGroups,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if err := checkOutput(output, "table", "json"); err != nil {
 				return err
@@ -82,9 +83,10 @@ func newRestartCommand(o *clientOptions) *cobra.Command {
 		Long: `Restart each group with RestartContainerGroup: every container is stopped
 (preStop, SIGTERM, the grace period) and started again in place; the sandbox,
 address and volumes stay. Each restarted group's id is printed.`,
-		Args: needGroups,
+		Args:              needGroups,
+		ValidArgsFunction: o.completeGroups,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return forEachGroup(cmd, o, args, "restart", "RestartContainerGroup")
+			return forEachGroup(cmd, o, args, "restart", "RestartContainerGroup", nil)
 		},
 	}
 }
@@ -210,24 +212,36 @@ func followLogs(ctx context.Context, c *apiClient, w io.Writer, p url.Values, ti
 // status changes and events to w. A group that ends (Succeeded, Failed,
 // Expired) first is an error, except Succeeded when waiting for running.
 func waitGroup(ctx context.Context, c *apiClient, w io.Writer, id, want string, timeout time.Duration) error {
-	ctx, cancel := context.WithTimeout(ctx, timeout)
-	defer cancel()
+	_, err := waitFor(ctx, c, w, id, want, timeout)
+	return err
+}
+
+// waitFor is waitGroup, for want "exit" too (the group ended: an error
+// unless it Succeeded), with the group as last seen; timeout 0 waits as
+// long as ctx lasts.
+func waitFor(ctx context.Context, c *apiClient, w io.Writer, id, want string, timeout time.Duration) (api.ContainerGroupDetail, error) {
+	if timeout > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, timeout)
+		defer cancel()
+	}
 	ids, _ := json.Marshal([]string{id})
-	lastStatus := ""
+	var g api.ContainerGroupDetail
 	seen := map[string]bool{}
 	for {
 		var resp api.DescribeContainerGroupsResponse
 		err := c.call(ctx, "DescribeContainerGroups", url.Values{"ContainerGroupIds": {string(ids)}}, &resp)
 		if err != nil {
 			if ctx.Err() != nil {
-				return fmt.Errorf("%s did not become %s within %s (last status %s)", id, want, timeout, dash(lastStatus))
+				return g, fmt.Errorf("%s did not become %s within %s (last status %s)", id, want, timeout, dash(string(g.Status)))
 			}
-			return err
+			return g, err
 		}
 		if len(resp.ContainerGroups) == 0 {
-			return fmt.Errorf("%s is gone", id)
+			return g, fmt.Errorf("%s is gone", id)
 		}
-		g := resp.ContainerGroups[0]
+		lastStatus := g.Status
+		g = resp.ContainerGroups[0]
 		for _, e := range g.Events {
 			key := e.FirstTimestamp + "|" + e.Reason + "|" + e.Message
 			if !seen[key] {
@@ -235,17 +249,16 @@ func waitGroup(ctx context.Context, c *apiClient, w io.Writer, id, want string, 
 				fmt.Fprintf(w, "  %s %s: %s\n", dash(e.Type), e.Reason, e.Message)
 			}
 		}
-		if string(g.Status) != lastStatus {
-			lastStatus = string(g.Status)
-			fmt.Fprintf(w, "%s: %s\n", id, lastStatus)
+		if g.Status != lastStatus {
+			fmt.Fprintf(w, "%s: %s\n", id, g.Status)
 		}
 		if done, err := waitReached(g, want); done || err != nil {
-			return err
+			return g, err
 		}
 		select {
 		case <-ctx.Done():
-			return fmt.Errorf("%s did not become %s within %s (last status %s)", id, want, timeout, dash(lastStatus))
-		case <-time.After(300 * time.Millisecond):
+			return g, fmt.Errorf("%s did not become %s within %s (last status %s)", id, want, timeout, dash(string(g.Status)))
+		case <-time.After(waitPoll):
 		}
 	}
 }
@@ -254,6 +267,15 @@ func waitGroup(ctx context.Context, c *apiClient, w io.Writer, id, want string, 
 // longer get there.
 func waitReached(g api.ContainerGroupDetail, want string) (bool, error) {
 	status := api.GroupStatus(g.Status)
+	if want == "exit" {
+		switch status {
+		case api.GroupSucceeded:
+			return true, nil
+		case api.GroupFailed, api.GroupExpired:
+			return true, fmt.Errorf("%s ended %s", g.ContainerGroupID, status)
+		}
+		return false, nil
+	}
 	switch status {
 	case api.GroupRunning:
 		if want == "running" {

@@ -57,12 +57,12 @@ func TestClientEventsRestartWaitFollow(t *testing.T) {
 	e := newClientEnv(t)
 	host := "unix://" + e.sock
 
-	code, out, errOut := e.leci(t, webYAML, "create", "-f", "-", "--format", "yaml", "--host", host, "--wait", "ready")
+	code, out, errOut := e.leci(t, webYAML, "create", "-f", "-", "--input-format", "yaml", "--host", host, "--wait", "ready")
 	if code != 0 || !strings.Contains(errOut, ": Running") {
 		t.Fatalf("create --wait ready: %d %q %q", code, out, errOut)
 	}
 	id := strings.TrimSpace(out)
-	if code, _, errOut := e.leci(t, webYAML, "create", "-f", "-", "--format", "yaml", "--host", host, "--wait", "soon"); code != exitUsage {
+	if code, _, errOut := e.leci(t, webYAML, "create", "-f", "-", "--input-format", "yaml", "--host", host, "--wait", "soon"); code != exitUsage {
 		t.Errorf("--wait soon: %d %q", code, errOut)
 	}
 

@@ -204,7 +204,7 @@ func TestClientCommands(t *testing.T) {
 	e := newClientEnv(t)
 	host := "unix://" + e.sock
 
-	code, out, errOut := e.leci(t, webYAML, "create", "-f", "-", "--format", "yaml", "--host", host)
+	code, out, errOut := e.leci(t, webYAML, "create", "-f", "-", "--input-format", "yaml", "--host", host)
 	if code != 0 {
 		t.Fatalf("create: %d %s", code, errOut)
 	}
@@ -221,12 +221,12 @@ func TestClientCommands(t *testing.T) {
 	}
 
 	// The same client token gives the same group; DryRun creates nothing.
-	_, out1, _ := e.leci(t, webYAML, "create", "-f", "-", "--format", "yaml", "--host", host, "--client-token", "t1")
-	_, out2, _ := e.leci(t, webYAML, "create", "-f", "-", "--format", "yaml", "--host", host, "--client-token", "t1")
+	_, out1, _ := e.leci(t, webYAML, "create", "-f", "-", "--input-format", "yaml", "--host", host, "--client-token", "t1")
+	_, out2, _ := e.leci(t, webYAML, "create", "-f", "-", "--input-format", "yaml", "--host", host, "--client-token", "t1")
 	if out1 != out2 || out1 == "" {
 		t.Errorf("client token: %q then %q", out1, out2)
 	}
-	code, out, errOut = e.leci(t, webYAML, "create", "-f", "-", "--format", "yaml", "--host", host, "--dry-run")
+	code, out, errOut = e.leci(t, webYAML, "create", "-f", "-", "--input-format", "yaml", "--host", host, "--dry-run")
 	if code != 0 || out != "" || !strings.Contains(errOut, "DryRunOperation") {
 		t.Errorf("dry run: %d %q %q", code, out, errOut)
 	}
@@ -234,7 +234,7 @@ func TestClientCommands(t *testing.T) {
 		t.Errorf("%d groups, want 2", n)
 	}
 	// An invalid request.
-	code, _, errOut = e.leci(t, strings.Replace(webYAML, "Name: side", "Name: web", 1), "create", "-f", "-", "--format", "yaml", "--host", host)
+	code, _, errOut = e.leci(t, strings.Replace(webYAML, "Name: side", "Name: web", 1), "create", "-f", "-", "--input-format", "yaml", "--host", host)
 	if code != exitUsage || !strings.Contains(errOut, "ERROR InvalidParameter.DuplicatedName") {
 		t.Errorf("invalid create: %d %q", code, errOut)
 	}
@@ -284,9 +284,15 @@ func TestClientCommands(t *testing.T) {
 	}
 
 	// exec.
-	code, out, errOut = e.leci(t, "", "exec", id, "-c", "side", "--host", host, "--", "sh", "-c", "echo hi")
-	if code != 0 || out != "side: sh -c echo hi\n" {
-		t.Errorf("exec: %d %q %q", code, out, errOut)
+	// exec: always a session, the exit code and the streams kept; "--"
+	// only when the command has flags.
+	code, out, errOut = e.leci(t, "", "exec", id, "-c", "side", "--host", host, "--", "exit", "5")
+	if code != 5 || out != "" || errOut != "side: tty=false\n" {
+		t.Errorf("exec exit 5: %d %q %q, want 5 and the command's stderr", code, out, errOut)
+	}
+	code, _, errOut = e.leci(t, "", "exec", id, "--host", host, "exit", "0")
+	if code != 0 || errOut != "web: tty=false\n" {
+		t.Errorf("exec without --: %d %q", code, errOut)
 	}
 	if code, _, _ := e.leci(t, "", "exec", id, "--host", host); code != exitUsage {
 		t.Errorf("exec without a command: %d", code)
@@ -312,7 +318,7 @@ func TestClientOverTCP(t *testing.T) {
 	}
 	t.Setenv(envAccessKey, "cliak:clisecret")
 	t.Setenv(envHost, host)
-	code, out, errOut := e.leci(t, webYAML, "create", "-f", "-", "--format", "yaml")
+	code, out, errOut := e.leci(t, webYAML, "create", "-f", "-", "--input-format", "yaml")
 	if code != 0 || !strings.HasPrefix(out, "eci-") {
 		t.Fatalf("create over TCP: %d %q %q", code, out, errOut)
 	}

@@ -12,7 +12,7 @@ func TestClientExecSession(t *testing.T) {
 	e := newClientEnv(t)
 	t.Setenv(envAccessKey, "cliak:clisecret")
 	for _, host := range []string{"unix://" + e.sock, "tcp://" + e.tcp} {
-		code, out, errOut := e.leci(t, webYAML, "create", "-f", "-", "--format", "yaml", "--host", host)
+		code, out, errOut := e.leci(t, webYAML, "create", "-f", "-", "--input-format", "yaml", "--host", host)
 		if code != 0 {
 			t.Fatalf("create: %d %s", code, errOut)
 		}

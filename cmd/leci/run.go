@@ -52,7 +52,7 @@ invalid request.`,
 	}
 	f := cmd.Flags()
 	f.StringVarP(&opts.file, "file", "f", "", "request file (.json, .yaml, .yml, .rpc), - for standard input")
-	f.StringVar(&opts.format, "format", "", "form of the request: json, yaml or rpc (default: from the file name)")
+	addInputFormatFlag(cmd, &opts.format)
 	f.DurationVar(&opts.timeout, "timeout", 0, "delete the group and exit 1 when it has not ended after this long (0: no limit)")
 	f.StringVar(&opts.finalStatus, "final-status", "", "write the group's last status here, as DescribeContainerGroups shows a group (JSON)")
 	f.DurationVar(&opts.backoffBase, "restart-backoff", runtime.DefaultBackoff.Base, "first delay before a container restarts")
@@ -107,33 +107,68 @@ func runAction(ctx context.Context, g *globalOptions, stdin io.Reader, stdout, s
 	out := &lockedWriter{w: stdout}
 	fmt.Fprintf(stderr, "leci: group %s (%s) created\n", req.ContainerGroupName, id)
 	sp = trace.Begin(tctx, "run.follow")
-	final, why := follow(ctx, env.Engine, id, g.root, opts.timeout, out, stderr)
+	seen := map[string]string{}
+	final, why := follow(ctx, env.Engine, id, g.root, opts.timeout, out, stderr, seen)
 	sp.End(nil)
 
+	delCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Duration(*req.TerminationGracePeriodSeconds)*time.Second+time.Minute)
+	defer cancel()
+	sp = trace.Begin(tctx, "run.delete")
+	stopped, err := deleteWatching(delCtx, env.Engine, id)
+	sp.End(err)
+	if err != nil {
+		fmt.Fprintf(stderr, "leci: delete group %s: %v\n", id, err)
+	}
+	if !final.Terminal() && stopped.Request != nil {
+		// leci stopped the group: the delete saw how its containers ended.
+		final = stopped
+		final.Phase = api.GroupFailed
+		if final.FailedAt.IsZero() {
+			final.FailedAt = time.Now()
+		}
+		printChanges(stderr, final, seen)
+	}
 	if opts.finalStatus != "" {
 		if err := writeFinalStatus(opts.finalStatus, final); err != nil {
 			fmt.Fprintf(stderr, "leci: %v\n", err)
 		}
 	}
-	delCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Duration(*req.TerminationGracePeriodSeconds)*time.Second+time.Minute)
-	defer cancel()
-	sp = trace.Begin(tctx, "run.delete")
-	err = env.Engine.Delete(delCtx, id)
-	sp.End(err)
-	if err != nil {
-		fmt.Fprintf(stderr, "leci: delete group %s: %v\n", id, err)
-	}
 	fmt.Fprintf(stderr, "leci: group %s %s%s\n", id, final.Phase, why)
-	if final.Phase == api.GroupSucceeded {
+	if final.Phase == api.GroupSucceeded && why == "" {
 		return nil
 	}
 	return silentExit(exitFailed)
 }
 
+// deleteWatching deletes a group and returns its last status before it
+// was gone: with the containers the delete stopped Terminated, their exit
+// codes and reasons.
+func deleteWatching(ctx context.Context, eng *runtime.Engine, id string) (runtime.GroupStatus, error) {
+	watchCtx, cancelWatch := context.WithCancel(context.Background())
+	updates, err := eng.Watch(watchCtx, id)
+	if err != nil {
+		cancelWatch()
+		return runtime.GroupStatus{}, err
+	}
+	last := make(chan runtime.GroupStatus, 1)
+	go func() {
+		var st runtime.GroupStatus
+		for st = range updates {
+		}
+		last <- st
+	}()
+	err = eng.Delete(ctx, id)
+	// The watch ends once the delete has sent the group's last status;
+	// cancelling it only matters when the delete never began.
+	cancelWatch()
+	return <-last, err
+}
+
 // follow prints the group's status changes and its containers' output
 // until the group ends, ctx is done or the timeout passes. It returns the
 // last status and, when the group did not end by itself, why it stopped.
-func follow(ctx context.Context, eng *runtime.Engine, id, root string, timeout time.Duration, out, errOut io.Writer) (runtime.GroupStatus, string) {
+// seen holds what was printed of the group's status (see printChanges).
+func follow(ctx context.Context, eng *runtime.Engine, id, root string, timeout time.Duration, out, errOut io.Writer, seen map[string]string) (runtime.GroupStatus, string) {
 	watchCtx, cancelWatch := context.WithCancel(context.Background())
 	defer cancelWatch()
 	updates, err := eng.Watch(watchCtx, id)
@@ -148,7 +183,6 @@ func follow(ctx context.Context, eng *runtime.Engine, id, root string, timeout t
 	}
 	var (
 		last      runtime.GroupStatus
-		seen      = map[string]string{} // container → last printed state
 		followers sync.WaitGroup
 		started   = map[string]bool{} // container/attempt followed
 	)

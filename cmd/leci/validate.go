@@ -21,21 +21,22 @@ func newValidateCommand() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "validate -f FILE",
 		Short: "Check a CreateContainerGroup request without running it",
-		Long: `Decode a CreateContainerGroup request (JSON, YAML, or with --format rpc a query
+		Long: `Decode a CreateContainerGroup request (JSON, YAML, or with --input-format rpc a query
 string as the SDKs send it), apply the defaults and check every rule of the API.
 
 A valid request prints "valid" (or, with -o json, the request with its defaults
 applied) and exits 0. An invalid one prints one line per problem on standard
-error, "ERROR <Code>: <message>", and exits 1. Parameters that only mean
-something in Alibaba Cloud are listed as NOTE lines: leci keeps them but does
-not apply them. A usage error exits 2.`,
+error, "ERROR <Code>: <message>", and exits 2, as every leci command does
+with an invalid request or command line. Parameters that only mean something
+in Alibaba Cloud are listed as NOTE lines: leci keeps them but does not apply
+them.`,
 		Args: noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			return validateAction(cmd.InOrStdin(), cmd.OutOrStdout(), cmd.ErrOrStderr(), opts)
 		},
 	}
 	cmd.Flags().StringVarP(&opts.file, "file", "f", "", "request file (.json, .yaml, .yml, .rpc), - for standard input")
-	cmd.Flags().StringVar(&opts.format, "format", "", "form of the request: json, yaml or rpc (default: from the file name)")
+	addInputFormatFlag(cmd, &opts.format)
 	cmd.Flags().StringVarP(&opts.output, "output", "o", "", "print the normalized request instead of \"valid\": json")
 	return cmd
 }
@@ -53,7 +54,7 @@ func validateAction(stdin io.Reader, stdout, stderr io.Writer, opts validateOpti
 			return err
 		}
 		printAPIErrors(stderr, err)
-		return silentExit(exitFailed)
+		return silentExit(exitUsage)
 	}
 	for _, field := range req.NotAppliedLocally() {
 		fmt.Fprintf(stderr, "NOTE %s: accepted and kept, but only meaningful in Alibaba Cloud; not applied locally\n", field)
