@@ -87,4 +87,3 @@ func waitGone(ctx context.Context, c *apiClient, id string, timeout time.Duratio
 		}
 	}
 }
-
