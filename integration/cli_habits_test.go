@@ -1,0 +1,191 @@
+//go:build integration
+
+package integration
+
+import (
+	"encoding/json"
+	"errors"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"leci/api"
+)
+
+// The habits docker and kubectl users bring, through a daemon: exec keeps
+// the command's exit code and streams apart, ps lists, filters and
+// formats, wait waits, delete --wait returns once the groups are gone.
+func TestCLIHabitsThroughDaemon(t *testing.T) {
+	hr := newHarness(t)
+	d := hr.startDaemon()
+	client := func(stdin string, args ...string) (int, string, string) {
+		t.Helper()
+		cmd := hr.leci(stdin, args...)
+		cmd.Env = append(os.Environ(), "LECI_HOST=unix://"+d.sock)
+		return runCmd(t, cmd)
+	}
+	create := func(req string) string {
+		t.Helper()
+		code, out, errOut := client(req, "create", "-f", "-", "--input-format", "yaml")
+		if code != 0 {
+			t.Fatalf("create: %d %s", code, errOut)
+		}
+		return strings.TrimSpace(out)
+	}
+	long := create("ContainerGroupName: habits\nTerminationGracePeriodSeconds: 1\nTag: [{Key: suite, Value: it}]\nContainer:\n" +
+		"  - {Name: app, Image: " + image + ", Command: [sh, -c, \"trap 'exit 0' TERM; while true; do sleep 0.1; done\"]}\n")
+	quick := create("ContainerGroupName: quick\nRestartPolicy: Never\nContainer:\n  - {Name: job, Image: " + image + ", Command: [sh, -c, 'echo done']}\n")
+	deleted := false
+	t.Cleanup(func() {
+		if !deleted {
+			client("", "delete", "--wait", long, quick)
+		}
+	})
+
+	// wait.
+	if code, out, errOut := client("", "wait", quick); code != 0 || out != quick+" Succeeded\n" {
+		t.Errorf("wait %s: %d %q %q, want 0 and Succeeded", quick, code, out, errOut)
+	}
+	if code, out, errOut := client("", "wait", "--for", "ready", "habits", "--timeout", "60s"); code != 0 || out != long+" Running\n" {
+		t.Errorf("wait --for ready: %d %q %q", code, out, errOut)
+	}
+	if code, _, errOut := client("", "wait", "--for", "exit", long, "--timeout", "1s"); code != 1 || !strings.Contains(errOut, "within 1s") {
+		t.Errorf("wait --for exit on a running group, --timeout 1s: %d %q, want 1", code, errOut)
+	}
+
+	// exec, without -i or -t.
+	if code, out, errOut := client("", "exec", long, "--", "sh", "-c", "echo out; echo err >&2; exit 7"); code != 7 || out != "out\n" || errOut != "err\n" {
+		t.Errorf("exec sh -c 'exit 7': %d %q %q, want 7 with out and err apart", code, out, errOut)
+	}
+	if code, out, errOut := client("", "exec", "habits", "echo", "hi"); code != 0 || out != "hi\n" {
+		t.Errorf("exec without --: %d %q %q", code, out, errOut)
+	}
+	// More than the 1 MiB a synchronous exec returns, all of it.
+	if code, out, errOut := client("", "exec", long, "--", "sh", "-c", "head -c 3000000 /dev/zero | tr '\\0' x"); code != 0 || len(out) != 3000000 {
+		t.Errorf("exec printing 3 MB: %d, %d bytes, %q", code, len(out), errOut)
+	}
+	if code, _, errOut := client("", "exec", long, "--", "/no/such/command"); code == 0 {
+		t.Errorf("exec of a missing command: %d %q, want non-zero", code, errOut)
+	}
+
+	// ps.
+	ids := func(out string) []string {
+		f := strings.Fields(out)
+		slices.Sort(f)
+		return f
+	}
+	both := ids(long + " " + quick)
+	for _, tc := range []struct {
+		args []string
+		want []string
+	}{
+		{[]string{"ps", "-q"}, []string{long}},
+		{[]string{"ps", "-q", "-a"}, both},
+		{[]string{"ls", "-qa"}, both},
+		{[]string{"ps", "-q", "--filter", "status=Succeeded"}, []string{quick}},
+		{[]string{"ps", "-q", "-a", "--filter", "name=quick"}, []string{quick}},
+		{[]string{"ps", "-q", "--filter", "tag:suite=it"}, []string{long}},
+		{[]string{"ps", "-q", "--filter", "tag:suite=other"}, nil},
+	} {
+		code, out, errOut := client("", tc.args...)
+		if got := ids(out); code != 0 || !slices.Equal(got, tc.want) {
+			t.Errorf("%v: %d %q %q, want %q", tc.args, code, got, errOut, tc.want)
+		}
+	}
+	code, out, errOut := client("", "ps", "-a", "--format", "{{.ContainerGroupName}} {{.Status}} {{(index .Containers 0).Name}}")
+	lines := strings.Split(strings.TrimSpace(out), "\n")
+	slices.Sort(lines)
+	if code != 0 || !slices.Equal(lines, []string{"habits Running app", "quick Succeeded job"}) {
+		t.Errorf("ps --format: %d %q %q", code, out, errOut)
+	}
+	code, out, _ = client("", "ps", "-o", "yaml")
+	if code != 0 || !strings.Contains(out, "ContainerGroupId: "+long) || strings.Contains(out, quick) {
+		t.Errorf("ps -o yaml: %d %q", code, out)
+	}
+	code, out, _ = client("", "ps", "-o", "wide")
+	if code != 0 || !strings.Contains(out, "IMAGES") || !strings.Contains(out, long) {
+		t.Errorf("ps -o wide: %d %q", code, out)
+	}
+
+	// delete --wait.
+	if code, out, errOut := client("", "rm", "--wait", long, quick); code != 0 || !slices.Equal(ids(out), both) {
+		t.Errorf("rm --wait: %d %q %q", code, out, errOut)
+	}
+	deleted = true
+	if code, out, errOut := client("", "ps", "-aq"); code != 0 || out != "" {
+		t.Errorf("ps -aq after delete --wait: %d %q %q, want nothing", code, out, errOut)
+	}
+}
+
+// leci run, stopped by --timeout or SIGTERM, ends with how its containers
+// ended, in the --final-status file and on standard error: Terminated, the
+// process's own exit code, or 137 when the grace period ran out.
+func TestRunFinalStatusAfterStop(t *testing.T) {
+	hr := newHarness(t)
+	dir := t.TempDir()
+	readFinal := func(path string) api.ContainerGroupDetail {
+		t.Helper()
+		data, err := os.ReadFile(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var g api.ContainerGroupDetail
+		if err := json.Unmarshal(data, &g); err != nil {
+			t.Fatalf("%s: %v", data, err)
+		}
+		return g
+	}
+
+	// --timeout: the container exits 3 on SIGTERM.
+	final := filepath.Join(dir, "timeout.json")
+	req := "ContainerGroupName: stopped\nTerminationGracePeriodSeconds: 5\nContainer:\n  - {Name: app, Image: " + image + ", Command: [sh, -c, \"trap 'exit 3' TERM; while true; do sleep 0.1; done\"]}\n"
+	code, _, errOut := runCmd(t, hr.leci(req, "run", "-f", "-", "--timeout", "2s", "--final-status", final))
+	g := readFinal(final)
+	st := g.Containers[0].CurrentState
+	if code != 1 || g.Status != api.GroupFailed || st.State != api.StateTerminated || st.ExitCode != 3 || st.Reason != "Error" {
+		t.Errorf("--timeout: exit %d, final %s %+v; want 1, Failed, app Terminated with exit code 3\n%s", code, g.Status, st, errOut)
+	}
+	last := lastLines(errOut, 2)
+	if !strings.Contains(last, "container app: Terminated (Error, exit code 3)") || !strings.Contains(last, "Failed (timed out after 2s)") {
+		t.Errorf("--timeout: the last lines of stderr are %q, want app's end and the group's", last)
+	}
+
+	// SIGTERM: the container ignores it and is killed after the grace period.
+	final = filepath.Join(dir, "sigterm.json")
+	req = "ContainerGroupName: killed\nTerminationGracePeriodSeconds: 1\nContainer:\n  - {Name: app, Image: " + image + ", Command: [sh, -c, \"trap '' TERM; while true; do sleep 0.1; done\"]}\n"
+	cmd := hr.leci(req, "run", "-f", "-", "--final-status", final)
+	var errBuf lockedOutput
+	cmd.Stderr = &errBuf
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	for deadline := time.Now().Add(30 * time.Second); !strings.Contains(errBuf.String(), "container app: Running") && time.Now().Before(deadline); {
+		time.Sleep(50 * time.Millisecond)
+	}
+	cmd.Process.Signal(syscall.SIGTERM)
+	err := cmd.Wait()
+	var ee *exec.ExitError
+	g = readFinal(final)
+	st = g.Containers[0].CurrentState
+	if !errors.As(err, &ee) || ee.ExitCode() != 1 || st.State != api.StateTerminated || st.ExitCode != 137 {
+		t.Errorf("SIGTERM: %v, final %s %+v; want exit 1, app Terminated with exit code 137\n%s", err, g.Status, st, errBuf.String())
+	}
+	if last := lastLines(errBuf.String(), 2); !strings.Contains(last, "container app: Terminated (Error, exit code 137)") || !strings.Contains(last, "(interrupted)") {
+		t.Errorf("SIGTERM: the last lines of stderr are %q", last)
+	}
+}
+
+// lastLines is the last n lines of s.
+func lastLines(s string, n int) string {
+	lines := strings.Split(strings.TrimRight(s, "\n"), "\n")
+	if len(lines) > n {
+		lines = lines[len(lines)-n:]
+	}
+	return strings.Join(lines, "\n")
+}
+
