@@ -9,6 +9,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -189,3 +190,52 @@ func lastLines(s string, n int) string {
 	return strings.Join(lines, "\n")
 }
 
+
+// leci logs -f streams from the daemon: a container writing 10,000 lines
+// a second loses none, all lines come first with no --tail, and the stream
+// ends by itself once the container has ended for good. --all-containers
+// --prefix shows every container's lines, each marked.
+func TestLogsFollowStreams(t *testing.T) {
+	hr := newHarness(t)
+	d := hr.startDaemon()
+	client := func(stdin string, args ...string) *exec.Cmd {
+		cmd := hr.leci(stdin, args...)
+		cmd.Env = append(os.Environ(), "LECI_HOST=unix://"+d.sock)
+		return cmd
+	}
+	const lines = 30000 // 10,000 a second for three seconds
+	req := "ContainerGroupName: chatty\nRestartPolicy: Never\nContainer:\n" +
+		"  - {Name: app, Image: " + image + ", Command: [sh, -c, 'echo first; sleep 3; for s in 1 2 3; do seq $(( (s-1)*10000+1 )) $((s*10000)); sleep 1; done']}\n" +
+		"  - {Name: side, Image: " + image + ", Command: [sh, -c, 'echo from side; sleep 1; echo side again']}\n"
+	code, out, errOut := runCmd(t, client(req, "create", "-f", "-", "--input-format", "yaml", "--wait", "running"))
+	if code != 0 {
+		t.Fatalf("create: %d %s", code, errOut)
+	}
+	id := strings.TrimSpace(out)
+	t.Cleanup(func() { runCmd(t, client("", "delete", "--wait", id)) })
+	// "first" is written before leci logs starts: all lines come first.
+	for deadline := time.Now().Add(20 * time.Second); time.Now().Before(deadline); time.Sleep(100 * time.Millisecond) {
+		if _, out, _ := runCmd(t, client("", "logs", id)); out != "" {
+			break
+		}
+	}
+	start := time.Now()
+	code, out, errOut = runCmd(t, client("", "logs", "-f", id))
+	got := strings.Split(strings.TrimSuffix(out, "\n"), "\n")
+	if code != 0 || len(got) != lines+1 || got[0] != "first" {
+		t.Fatalf("logs -f: exit %d, %d lines (want %d) after %s; stderr %q", code, len(got), lines+1, time.Since(start), errOut)
+	}
+	for i, l := range got[1:] {
+		if l != strconv.Itoa(i+1) {
+			t.Fatalf("logs -f: line %d is %q, want %d", i+2, l, i+1)
+		}
+	}
+	code, out, errOut = runCmd(t, client("", "logs", "--all-containers", "--prefix", "--tail", "1", id))
+	if code != 0 || out != "[group/chatty/app] 30000\n[group/chatty/side] side again\n" {
+		t.Errorf("logs --all-containers --prefix --tail 1: %d %q %q", code, out, errOut)
+	}
+	code, out, _ = runCmd(t, client("", "logs", "--since", "1h", "--tail", "2", id))
+	if code != 0 || out != "29999\n30000\n" {
+		t.Errorf("logs --since 1h --tail 2: %d %q", code, out)
+	}
+}

@@ -70,6 +70,11 @@ func (o *clientOptions) client() (*apiClient, error) {
 	return c, nil
 }
 
+// noDaemon is the error of a request that got no answer.
+func noDaemon(err error) error {
+	return fmt.Errorf("cannot reach the leci daemon (is `leci daemon` running? --host or %s say where): %w", envHost, err)
+}
+
 // apiError is an error answer of the daemon.
 type apiError struct {
 	status int
@@ -98,7 +103,7 @@ func (c *apiClient) call(ctx context.Context, action string, params url.Values, 
 	}
 	res, err := c.http.Do(req)
 	if err != nil {
-		return fmt.Errorf("cannot reach the leci daemon (is `leci daemon` running? --host or %s say where): %w", envHost, err)
+		return noDaemon(err)
 	}
 	defer res.Body.Close()
 	body, err := io.ReadAll(io.LimitReader(res.Body, 64<<20))

@@ -7,7 +7,6 @@ import (
 	"io"
 	"net/url"
 	"slices"
-	"strconv"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -416,72 +415,6 @@ func exactArgs(n int) cobra.PositionalArgs {
 		}
 		return nil
 	}
-}
-
-// ---------------------------------------------------------------------------
-// logs
-
-func newLogsCommand(o *clientOptions) *cobra.Command {
-	var (
-		container  string
-		tail       int
-		previous   bool
-		timestamps bool
-		since      time.Duration
-		follow     bool
-	)
-	cmd := &cobra.Command{
-		Use:   "logs ID|NAME",
-		Short: "Print a container's log",
-		Long: `Print the log of a container of a group (-c; default the first app container),
-as DescribeContainerLog returns it: by default its last 500 lines, at most 2000
-with --tail, and at most 1 MiB. --previous prints the log of the instance that
-ran before the last restart. -f keeps printing new lines (polling the daemon
-each second, across restarts of the container) until the group ends or is
-deleted, or the command is interrupted.`,
-		Args:              exactArgs(1),
-		ValidArgsFunction: o.completeGroups,
-		RunE: func(cmd *cobra.Command, args []string) error {
-			c, g, err := o.clientFor(cmd.Context(), args[0])
-			if err != nil {
-				return err
-			}
-			p := url.Values{"ContainerGroupId": {g.ContainerGroupID}}
-			if container != "" {
-				p.Set("ContainerName", container)
-			}
-			if cmd.Flags().Changed("tail") {
-				p.Set("Tail", strconv.Itoa(tail))
-			}
-			if since > 0 {
-				p.Set("SinceSeconds", strconv.Itoa(int(since.Seconds())))
-			}
-			if previous {
-				p.Set("LastTime", "true")
-			}
-			if timestamps {
-				p.Set("Timestamps", "true")
-			}
-			if follow {
-				return followLogs(cmd.Context(), c, cmd.OutOrStdout(), p, timestamps)
-			}
-			var resp api.DescribeContainerLogResponse
-			if err := c.call(cmd.Context(), "DescribeContainerLog", p, &resp); err != nil {
-				return err
-			}
-			_, err = io.WriteString(cmd.OutOrStdout(), resp.Content)
-			return err
-		},
-	}
-	f := cmd.Flags()
-	f.StringVarP(&container, "container", "c", "", "container name (default: the first app container)")
-	f.IntVar(&tail, "tail", api.LogTailDefault, "number of last lines")
-	f.BoolVarP(&previous, "previous", "p", false, "the log of the previous instance of the container")
-	f.BoolVar(&timestamps, "timestamps", false, "prefix each line with its time")
-	f.DurationVar(&since, "since", 0, "only lines newer than this (e.g. 10m)")
-	f.BoolVarP(&follow, "follow", "f", false, "keep printing new lines until the group ends")
-	o.completeContainerFlag(cmd, "container")
-	return cmd
 }
 
 // ---------------------------------------------------------------------------

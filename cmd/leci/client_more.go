@@ -3,12 +3,9 @@ package main
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
-	"math"
 	"net/url"
-	"strconv"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -16,7 +13,6 @@ import (
 	"github.com/spf13/cobra"
 
 	"leci/api"
-	"leci/server"
 )
 
 // ---------------------------------------------------------------------------
@@ -88,119 +84,6 @@ address and volumes stay. Each restarted group's id is printed.`,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return forEachGroup(cmd, o, args, "restart", "RestartContainerGroup", nil)
 		},
-	}
-}
-
-// ---------------------------------------------------------------------------
-// logs -f
-
-// followPoll is how often `leci logs -f` asks for new lines.
-var followPoll = time.Second
-
-// logCursor remembers the newest line printed: its time, and how many
-// lines with exactly that time were printed, so that a later answer that
-// repeats them prints only what is new.
-type logCursor struct {
-	last time.Time
-	same int
-}
-
-// splitTimestamped cuts "RFC3339Nano text" (a DescribeContainerLog line with
-// Timestamps=true) into its time and text.
-func splitTimestamped(line string) (time.Time, string, bool) {
-	ts, text, ok := strings.Cut(line, " ")
-	if !ok {
-		ts, text = line, ""
-	}
-	t, err := time.Parse(time.RFC3339Nano, ts)
-	if err != nil {
-		return time.Time{}, line, false
-	}
-	return t, text, true
-}
-
-// write prints the lines of content (fetched with Timestamps=true) newer
-// than the cursor, with their times when timestamps is set, and moves the
-// cursor past them.
-func (c *logCursor) write(w io.Writer, content string, timestamps bool) error {
-	var b strings.Builder
-	skip := c.same
-	for _, line := range strings.SplitAfter(content, "\n") {
-		t, text, ok := splitTimestamped(strings.TrimSuffix(line, "\n"))
-		if !ok {
-			continue
-		}
-		switch {
-		case t.Before(c.last):
-			continue
-		case t.Equal(c.last) && skip > 0:
-			skip-- // printed already
-			continue
-		case t.Equal(c.last):
-			c.same++
-		default:
-			c.last, c.same = t, 1
-		}
-		if timestamps {
-			b.WriteString(strings.TrimSuffix(line, "\n") + "\n")
-		} else {
-			b.WriteString(text + "\n")
-		}
-	}
-	_, err := io.WriteString(w, b.String())
-	return err
-}
-
-// followLogs prints new lines of a container's log until the group ends or
-// is deleted, or ctx is done. p are the DescribeContainerLog parameters
-// of the first answer (ContainerGroupId, ContainerName, Tail, ...).
-func followLogs(ctx context.Context, c *apiClient, w io.Writer, p url.Values, timestamps bool) error {
-	p.Set("Timestamps", "true")
-	var cur logCursor
-	fetch := func() error {
-		var resp api.DescribeContainerLogResponse
-		if err := c.call(ctx, "DescribeContainerLog", p, &resp); err != nil {
-			return err
-		}
-		return cur.write(w, resp.Content, timestamps)
-	}
-	if err := fetch(); err != nil {
-		return err
-	}
-	p.Del("LastTime")
-	id := p.Get("ContainerGroupId")
-	ids, _ := json.Marshal([]string{id})
-	for {
-		select {
-		case <-ctx.Done():
-			return nil
-		case <-time.After(followPoll):
-		}
-		// Only what is new since the last line (plus a margin), at most
-		// the API's maximum of lines.
-		p.Set("Tail", strconv.Itoa(api.LogTailMax))
-		if !cur.last.IsZero() {
-			p.Set("SinceSeconds", strconv.Itoa(int(math.Ceil(time.Since(cur.last).Seconds()))+2))
-		}
-		var st api.DescribeContainerGroupsResponse
-		err := c.call(ctx, "DescribeContainerGroups", url.Values{"ContainerGroupIds": {string(ids)}, "WithEvent": {"false"}}, &st)
-		if err != nil {
-			return err
-		}
-		if len(st.ContainerGroups) == 0 {
-			return nil // deleted
-		}
-		if err := fetch(); err != nil {
-			var ae *apiError
-			if errors.As(err, &ae) && ae.resp.Code == server.CodeGroupNotFound {
-				return nil
-			}
-			return err
-		}
-		switch api.GroupStatus(st.ContainerGroups[0].Status) {
-		case api.GroupSucceeded, api.GroupFailed, api.GroupExpired, api.GroupTerminating:
-			return nil
-		}
 	}
 }
 
