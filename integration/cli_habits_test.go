@@ -190,7 +190,6 @@ func lastLines(s string, n int) string {
 	return strings.Join(lines, "\n")
 }
 
-
 // leci logs -f streams from the daemon: a container writing 10,000 lines
 // a second loses none, all lines come first with no --tail, and the stream
 // ends by itself once the container has ended for good. --all-containers
