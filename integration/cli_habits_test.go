@@ -113,6 +113,25 @@ func TestCLIHabitsThroughDaemon(t *testing.T) {
 		t.Errorf("ps -o wide: %d %q", code, out)
 	}
 
+	// describe: a summary by default.
+	code, out, errOut = client("", "describe", quick)
+	squeezed := strings.Join(strings.Fields(out), " ")
+	for _, want := range []string{"Status: Succeeded", "job: Image: " + image, "State: Terminated Reason: Completed Exit Code: 0",
+		"Ready: false Restart Count: 0", "Conditions: Type Status Reason", "Events: Type Reason Age Count Message"} {
+		if code != 0 || !strings.Contains(squeezed, want) {
+			t.Errorf("describe %s: %d, lacks %q:\n%s%s", quick, code, want, out, errOut)
+		}
+	}
+
+	// events -w follows the group until it is deleted.
+	watch := hr.leci("", "events", "-w", long, "--format", "{{.Reason}}")
+	watch.Env = append(os.Environ(), "LECI_HOST=unix://"+d.sock)
+	var watched lockedOutput
+	watch.Stdout = &watched
+	if err := watch.Start(); err != nil {
+		t.Fatal(err)
+	}
+
 	// delete --wait.
 	if code, out, errOut := client("", "rm", "--wait", long, quick); code != 0 || !slices.Equal(ids(out), both) {
 		t.Errorf("rm --wait: %d %q %q", code, out, errOut)
@@ -120,6 +139,17 @@ func TestCLIHabitsThroughDaemon(t *testing.T) {
 	deleted = true
 	if code, out, errOut := client("", "ps", "-aq"); code != 0 || out != "" {
 		t.Errorf("ps -aq after delete --wait: %d %q %q, want nothing", code, out, errOut)
+	}
+	watchDone := make(chan error, 1)
+	go func() { watchDone <- watch.Wait() }()
+	select {
+	case err := <-watchDone:
+		if err != nil || !strings.Contains(watched.String(), "Started\n") {
+			t.Errorf("events -w: %v, printed %q; want Started", err, watched.String())
+		}
+	case <-time.After(10 * time.Second):
+		watch.Process.Kill()
+		t.Errorf("events -w still runs after its group was deleted; printed %q", watched.String())
 	}
 }
 

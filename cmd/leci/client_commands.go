@@ -12,7 +12,6 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
-	"go.yaml.in/yaml/v3"
 
 	"leci/api"
 )
@@ -350,40 +349,32 @@ func writeJSONOut(w io.Writer, v any) error {
 // describe
 
 func newDescribeCommand(o *clientOptions) *cobra.Command {
-	var output string
+	var out *outputOptions
 	cmd := &cobra.Command{
-		Use:               "describe ID|NAME",
-		Aliases:           []string{"inspect"},
-		Short:             "Show a container group as DescribeContainerGroups shows it",
+		Use:     "describe ID|NAME",
+		Aliases: []string{"inspect"},
+		Short:   "Show a container group: a summary, or the ECI object",
+		Long: `Show a group as a person reads it, as kubectl describe pod does: its status,
+each container's state, reason, exit code, restarts, readiness, image, ports
+and mounts, its conditions, volumes and last events. -o json or yaml prints
+the ECI object DescribeContainerGroups returns instead.`,
 		Args:              exactArgs(1),
 		ValidArgsFunction: o.completeGroups,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if err := checkOutput(output, "json", "yaml"); err != nil {
+			if err := out.check(cmd); err != nil {
 				return err
 			}
-			_, g, err := o.clientFor(cmd.Context(), args[0])
+			c, g, err := o.clientFor(cmd.Context(), args[0])
 			if err != nil {
 				return err
 			}
-			if output == "json" {
-				return writeJSONOut(cmd.OutOrStdout(), g)
-			}
-			// Through JSON, so that YAML keeps the wire names.
-			data, err := json.Marshal(g)
-			if err != nil {
-				return err
-			}
-			var tree any
-			if err := json.Unmarshal(data, &tree); err != nil {
-				return err
-			}
-			enc := yaml.NewEncoder(cmd.OutOrStdout())
-			enc.SetIndent(2)
-			defer enc.Close()
-			return enc.Encode(tree)
+			w := cmd.OutOrStdout()
+			return out.writeOutput(w, g, func(string) error {
+				return printDescribe(w, g, c.groupConditions(cmd.Context(), g.ContainerGroupID), time.Now())
+			})
 		},
 	}
-	cmd.Flags().StringVarP(&output, "output", "o", "json", "json or yaml")
+	out = addOutputFlags(cmd, false, "text", "json", "yaml")
 	return cmd
 }
 

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/url"
@@ -13,51 +14,144 @@ import (
 	"github.com/spf13/cobra"
 
 	"leci/api"
+	"leci/server"
 )
 
 // ---------------------------------------------------------------------------
 // events
 
 func newEventsCommand(o *clientOptions) *cobra.Command {
-	var output string
+	var (
+		out   *outputOptions
+		watch bool
+	)
 	cmd := &cobra.Command{
 		Use:   "events ID|NAME",
 		Short: "Print a container group's events",
 		Long: `Print the events of a group as DescribeContainerGroupEvents returns them
 (Kubernetes-style: Scheduled, Pulling, Pulled, Created, Started, Killing,
-BackOff, probe failures, ...), oldest first.`,
+BackOff, probe failures, ...), oldest first. With -w, keep printing events as
+they come (new ones, and those seen again with a higher count), one per line,
+until the group is deleted or leci is interrupted.`,
 		Args:              exactArgs(1),
 		ValidArgsFunction: o.completeGroups,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if err := checkOutput(output, "table", "json"); err != nil {
+			if err := out.check(cmd); err != nil {
 				return err
 			}
 			c, g, err := o.clientFor(cmd.Context(), args[0])
 			if err != nil {
 				return err
 			}
-			ids, _ := json.Marshal([]string{g.ContainerGroupID})
-			var resp api.DescribeContainerGroupEventsResponse
-			if err := c.call(cmd.Context(), "DescribeContainerGroupEvents", url.Values{"ContainerGroupIds": {string(ids)}}, &resp); err != nil {
+			w := cmd.OutOrStdout()
+			events, _, err := c.groupEvents(cmd.Context(), g.ContainerGroupID)
+			if err != nil {
 				return err
 			}
-			var events []api.ContainerGroupEvent
-			for _, d := range resp.Data {
-				events = append(events, d.Events...)
+			if !watch {
+				if out.format != "" {
+					return writeTemplate(w, out.format, events)
+				}
+				return out.writeOutput(w, api.JSONList[api.ContainerGroupEvent](events), func(string) error {
+					return printEventTable(w, events)
+				})
 			}
-			if output == "json" {
-				return writeJSONOut(cmd.OutOrStdout(), api.JSONList[api.ContainerGroupEvent](events))
-			}
-			return printEventTable(cmd.OutOrStdout(), events)
+			return watchEvents(cmd.Context(), c, g.ContainerGroupID, events, func(batch []api.ContainerGroupEvent, first bool) error {
+				switch {
+				case out.format != "":
+					return writeTemplate(w, out.format, batch)
+				case out.output == "json":
+					// One object a line, as a stream of JSON is read.
+					for _, e := range batch {
+						if err := json.NewEncoder(w).Encode(e); err != nil {
+							return err
+						}
+					}
+					return nil
+				case out.output == "yaml":
+					return writeYAMLOut(w, batch)
+				}
+				return printEventRows(w, batch, first)
+			})
 		},
 	}
-	cmd.Flags().StringVarP(&output, "output", "o", "table", "table or json")
+	out = addOutputFlags(cmd, true, "table", "json", "yaml")
+	cmd.Flags().BoolVarP(&watch, "watch", "w", false, "keep printing events as they come")
 	return cmd
 }
 
+// groupEvents returns a group's events, oldest first, and whether the
+// daemon still has the group.
+func (c *apiClient) groupEvents(ctx context.Context, id string) ([]api.ContainerGroupEvent, bool, error) {
+	ids, _ := json.Marshal([]string{id})
+	var resp api.DescribeContainerGroupEventsResponse
+	err := c.call(ctx, "DescribeContainerGroupEvents", url.Values{"ContainerGroupIds": {string(ids)}}, &resp)
+	var ae *apiError
+	switch {
+	case errors.As(err, &ae) && ae.resp.Code == server.CodeGroupNotFound:
+		return nil, false, nil
+	case err != nil:
+		return nil, false, err
+	}
+	var events []api.ContainerGroupEvent
+	for _, d := range resp.Data {
+		events = append(events, d.Events...)
+	}
+	return events, len(resp.Data) > 0, nil
+}
+
+// eventsPoll is how often leci events -w asks for new events.
+var eventsPoll = time.Second
+
+// watchEvents prints the events there are, then each new or recounted
+// one, until the group is gone or ctx is done.
+func watchEvents(ctx context.Context, c *apiClient, id string, events []api.ContainerGroupEvent, print func([]api.ContainerGroupEvent, bool) error) error {
+	seen := map[string]int{}
+	fresh := func(events []api.ContainerGroupEvent) []api.ContainerGroupEvent {
+		var out []api.ContainerGroupEvent
+		for _, e := range events {
+			key := e.Type + "|" + e.Reason + "|" + e.InvolvedObject.Name + "|" + e.Message + "|" + e.FirstTimestamp
+			if seen[key] != e.Count {
+				seen[key] = e.Count
+				out = append(out, e)
+			}
+		}
+		return out
+	}
+	if err := print(fresh(events), true); err != nil {
+		return err
+	}
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-time.After(eventsPoll):
+		}
+		events, found, err := c.groupEvents(ctx, id)
+		switch {
+		case ctx.Err() != nil, err == nil && !found:
+			return nil
+		case err != nil:
+			return err
+		}
+		if batch := fresh(events); len(batch) > 0 {
+			if err := print(batch, false); err != nil {
+				return err
+			}
+		}
+	}
+}
+
 func printEventTable(w io.Writer, events []api.ContainerGroupEvent) error {
+	return printEventRows(w, events, true)
+}
+
+// printEventRows prints events as table rows, with the header when asked.
+func printEventRows(w io.Writer, events []api.ContainerGroupEvent, header bool) error {
 	tw := tabwriter.NewWriter(w, 0, 4, 3, ' ', 0)
-	fmt.Fprintln(tw, "LAST SEEN\tTYPE\tREASON\tOBJECT\tCOUNT\tMESSAGE")
+	if header {
+		fmt.Fprintln(tw, "LAST SEEN\tTYPE\tREASON\tOBJECT\tCOUNT\tMESSAGE")
+	}
 	for _, e := range events {
 		obj := e.InvolvedObject.Kind
 		if e.InvolvedObject.Name != "" {

@@ -166,3 +166,44 @@ func TestClientLogs(t *testing.T) {
 		t.Errorf("logs -c nope: %d %q", code, errOut)
 	}
 }
+
+// leci events -w prints the events there are, then each new one and each
+// seen again, until the group is deleted.
+func TestClientEventsWatch(t *testing.T) {
+	e := newClientEnv(t)
+	host := "unix://" + e.sock
+	code, out, errOut := e.leci(t, webYAML, "create", "-f", "-", "--host", host)
+	if code != 0 {
+		t.Fatalf("create: %d %s", code, errOut)
+	}
+	id := strings.TrimSpace(out)
+	at := time.Now()
+	event := func(reason string, count int) {
+		e.groups.mu.Lock()
+		defer e.groups.mu.Unlock()
+		st := e.groups.groups[id]
+		for i, ev := range st.Events {
+			if ev.Reason == reason {
+				st.Events[i].Count = count
+				e.groups.groups[id] = st
+				return
+			}
+		}
+		st.Events = append(st.Events, runtime.Event{Type: "Normal", Reason: reason, Object: "web", Message: reason + " web", Count: count, First: at, Last: at})
+		e.groups.groups[id] = st
+	}
+	event("Pulled", 1)
+	eventsPoll = 20 * time.Millisecond
+	go func() {
+		time.Sleep(200 * time.Millisecond)
+		event("Started", 1)
+		time.Sleep(200 * time.Millisecond)
+		event("Started", 2)
+		time.Sleep(200 * time.Millisecond)
+		e.groups.Delete(context.Background(), id)
+	}()
+	code, out, errOut = e.leci(t, "", "events", "-w", id, "--host", host, "--format", "{{.Reason}} {{.Count}}")
+	if code != 0 || out != "Pulled 1\nStarted 1\nStarted 2\n" {
+		t.Errorf("events -w: %d %q %q", code, out, errOut)
+	}
+}

@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strconv"
 	"strings"
 	"sync"
@@ -251,10 +252,26 @@ func TestClientCommands(t *testing.T) {
 	}
 
 	// describe, by id and by name (two groups share the name now).
-	code, out, _ = e.leci(t, "", "describe", id, "--host", host)
+	code, out, _ = e.leci(t, "", "describe", id, "-o", "json", "--host", host)
 	var g api.ContainerGroupDetail
 	if code != 0 || json.Unmarshal([]byte(out), &g) != nil || g.ContainerGroupID != id {
-		t.Errorf("describe: %d %q", code, out)
+		t.Errorf("describe -o json: %d %q", code, out)
+	}
+	// By default a summary, as kubectl describe pod prints one.
+	code, out, _ = e.leci(t, "", "inspect", id, "--host", host)
+	squeezed := regexp.MustCompile(` +`).ReplaceAllString(out, " ")
+	for _, want := range []string{
+		"Name: cli-web\n", "ID: " + id + "\n", "Status: Running\n",
+		"Containers:\n web:\n Image: busybox:1.35\n Command: httpd -f\n State: Running\n",
+		" Ready: true\n Restart Count: 0\n", "Volumes:\n cfg:\n Type: ConfigFileVolume\n Files: a.txt\n",
+		"Conditions:\n Type Status Reason\n PodScheduled True -\n",
+	} {
+		if !strings.Contains(squeezed, want) {
+			t.Errorf("describe lacks %q:\n%s", want, out)
+		}
+	}
+	if code != 0 {
+		t.Errorf("describe: exit %d", code)
 	}
 	code, out, _ = e.leci(t, "", "describe", id, "-o", "yaml", "--host", host)
 	if code != 0 || !strings.Contains(out, "ContainerGroupId: "+id) {
