@@ -268,3 +268,105 @@ func TestLogsFollowStreams(t *testing.T) {
 		t.Errorf("logs --since 1h --tail 2: %d %q", code, out)
 	}
 }
+
+// A foreground leci run is visible, with no daemon, to ps, describe, logs,
+// exec and delete on the same root; leci run -d hands its group to the
+// daemon, and says clearly that it needs one when none runs.
+func TestRunVisibleWithoutDaemon(t *testing.T) {
+	hr := newHarness(t)
+	req := "ContainerGroupName: foreground\nTerminationGracePeriodSeconds: 1\nContainer:\n" +
+		"  - {Name: app, Image: " + image + ", Command: [sh, -c, \"echo hello; trap 'exit 0' TERM; while true; do sleep 0.1; done\"]}\n"
+	run := hr.leci(req, "run", "-f", "-")
+	var runErr lockedOutput
+	run.Stderr = &runErr
+	if err := run.Start(); err != nil {
+		t.Fatal(err)
+	}
+	runDone := make(chan error, 1)
+	go func() { runDone <- run.Wait() }()
+	t.Cleanup(func() {
+		if run.ProcessState == nil {
+			run.Process.Signal(syscall.SIGTERM)
+			<-runDone
+		}
+	})
+	for deadline := time.Now().Add(30 * time.Second); !strings.Contains(runErr.String(), "container app: Running"); time.Sleep(50 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("the run did not start:\n%s", runErr.String())
+		}
+	}
+	// No LECI_HOST, no --host: the daemon's default socket, then the runs.
+	client := func(args ...string) (int, string, string) {
+		t.Helper()
+		cmd := hr.leci("", args...)
+		for _, kv := range os.Environ() {
+			if !strings.HasPrefix(kv, "LECI_HOST=") {
+				cmd.Env = append(cmd.Env, kv)
+			}
+		}
+		return runCmd(t, cmd)
+	}
+	code, out, errOut := client("ps", "--format", "{{.ContainerGroupId}} {{.ContainerGroupName}} {{.Status}}")
+	var id string
+	for _, l := range strings.Split(out, "\n") {
+		if f := strings.Fields(l); len(f) == 3 && f[1] == "foreground" && f[2] == "Running" {
+			id = f[0]
+		}
+	}
+	if code != 0 || id == "" {
+		t.Fatalf("ps: %d %q %q, want the foreground group Running", code, out, errOut)
+	}
+	if code, out, errOut := client("describe", "foreground"); code != 0 || !strings.Contains(out, id) || !strings.Contains(out, "Status:") {
+		t.Errorf("describe: %d %q %q", code, out, errOut)
+	}
+	if code, out, errOut := client("logs", id); code != 0 || out != "hello\n" {
+		t.Errorf("logs: %d %q %q", code, out, errOut)
+	}
+	if code, out, errOut := client("exec", "foreground", "--", "sh", "-c", "echo in; exit 4"); code != 4 || out != "in\n" {
+		t.Errorf("exec: %d %q %q, want 4", code, out, errOut)
+	}
+	if code, _, errOut := client("create", "-f", "../examples/job-init.yaml", "--host", "unix://"+filepath.Join(hr.cfg.Root, "runs", id+".sock")); code == 0 {
+		t.Errorf("a create on a run's socket: %d %q, want it refused", code, errOut)
+	}
+
+	// leci delete ends the run: it reports how the container ended.
+	if code, out, errOut := client("delete", id); code != 0 || strings.TrimSpace(out) != id {
+		t.Errorf("delete: %d %q %q", code, out, errOut)
+	}
+	select {
+	case err := <-runDone:
+		var ee *exec.ExitError
+		if !errors.As(err, &ee) || ee.ExitCode() != 1 || !strings.Contains(runErr.String(), "container app: Terminated (Completed, exit code 0)") ||
+			!strings.Contains(runErr.String(), "(deleted)") {
+			t.Errorf("the deleted run: %v\n%s", err, runErr.String())
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatalf("the run did not end after leci delete:\n%s", runErr.String())
+	}
+	if socks, _ := filepath.Glob(filepath.Join(hr.cfg.Root, "runs", "*.sock")); len(socks) != 0 {
+		t.Errorf("the run left %q", socks)
+	}
+
+	// run -d: no daemon, then one.
+	none := "unix://" + filepath.Join(t.TempDir(), "none.sock")
+	code, _, errOut = runCmd(t, hr.leci(req, "run", "-d", "-f", "-", "--host", none))
+	if code != 1 || !strings.Contains(errOut, "start `leci daemon`") {
+		t.Errorf("run -d with no daemon: %d %q, want 1 and what to do", code, errOut)
+	}
+	d := hr.startDaemon()
+	code, out, errOut = runCmd(t, hr.leci(req, "run", "-d", "-f", "-", "--host", "unix://"+d.sock))
+	id = strings.TrimSpace(out)
+	if code != 0 || !strings.HasPrefix(id, "eci-") {
+		t.Fatalf("run -d: %d %q %q", code, out, errOut)
+	}
+	cmd := hr.leci("", "wait", "--for", "running", id)
+	cmd.Env = append(os.Environ(), "LECI_HOST=unix://"+d.sock)
+	if code, out, errOut := runCmd(t, cmd); code != 0 || out != id+" Running\n" {
+		t.Errorf("wait for the group of run -d: %d %q %q", code, out, errOut)
+	}
+	cmd = hr.leci("", "delete", "--wait", id)
+	cmd.Env = append(os.Environ(), "LECI_HOST=unix://"+d.sock)
+	if code, _, errOut := runCmd(t, cmd); code != 0 {
+		t.Errorf("delete --wait: %d %q", code, errOut)
+	}
+}

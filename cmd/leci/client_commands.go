@@ -18,8 +18,7 @@ import (
 
 // newClientCommands returns the commands that talk to a leci daemon.
 func newClientCommands(g *globalOptions) []*cobra.Command {
-	_ = g // the daemon's address is the client's only setting
-	var o clientOptions
+	o := clientOptions{g: g}
 	cmds := []*cobra.Command{
 		newCreateCommand(&o), newPsCommand(&o), newDescribeCommand(&o),
 		newLogsCommand(&o), newExecCommand(&o), newDeleteCommand(&o),
@@ -256,11 +255,7 @@ func psAction(cmd *cobra.Command, o *clientOptions, out *outputOptions, q psQuer
 	}
 	p := gf.params()
 	p.Set("WithEvent", "false")
-	c, err := o.client()
-	if err != nil {
-		return err
-	}
-	all, err := c.describeGroups(cmd.Context(), p)
+	all, err := o.listGroups(cmd.Context(), p)
 	if err != nil {
 		return err
 	}
@@ -498,14 +493,10 @@ func needGroups(cmd *cobra.Command, args []string) error {
 // named by id or name, then after (when not nil), printing the id of each
 // done, and tells whether any failed.
 func forEachGroup(cmd *cobra.Command, o *clientOptions, args []string, verb, action string, after func(*apiClient, string) error) error {
-	c, err := o.client()
-	if err != nil {
-		return err
-	}
 	failed := false
 	for _, arg := range args {
 		err := func() error {
-			g, err := c.resolve(cmd.Context(), arg)
+			c, g, err := o.clientFor(cmd.Context(), arg)
 			if err != nil {
 				return err
 			}

@@ -13,11 +13,7 @@ func (o *clientOptions) completeGroups(cmd *cobra.Command, args []string, toComp
 	if cmd.Name() == "exec" && len(args) > 0 {
 		return nil, cobra.ShellCompDirectiveDefault
 	}
-	c, err := o.client()
-	if err != nil {
-		return nil, cobra.ShellCompDirectiveNoFileComp
-	}
-	groups, err := c.describeGroups(cmd.Context(), url.Values{"WithEvent": {"false"}})
+	groups, err := o.listGroups(cmd.Context(), url.Values{"WithEvent": {"false"}})
 	if err != nil {
 		return nil, cobra.ShellCompDirectiveNoFileComp
 	}

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net/url"
 	"os"
 	"os/signal"
 	"strconv"
@@ -29,6 +30,8 @@ type runOptions struct {
 	finalStatus string
 	backoffBase time.Duration
 	backoffMax  time.Duration
+	detach      bool
+	host        string
 }
 
 func newRunCommand(g *globalOptions) *cobra.Command {
@@ -42,11 +45,20 @@ containers, and stream their output to standard output, each line prefixed with
 "<container>| ". Status changes go to standard error.
 
 The group is deleted (gracefully: SIGTERM, the grace period, SIGKILL) when it
-ends, on Ctrl-C or SIGTERM, or when --timeout passes. Exit status: 0 when the
+ends, on Ctrl-C or SIGTERM, or when --timeout passes; its last status lines
+(and --final-status) say how each container ended. Exit status: 0 when the
 group ends Succeeded, 1 when it ends Failed or Expired or is stopped, 2 for an
-invalid request.`,
+invalid request. While it runs, leci ps, describe, logs, exec, events and
+delete on the same --root find the group, with no daemon.
+
+With -d the group is handed to the leci daemon (--host, else $LECI_HOST, else
+its default socket) and its id printed, as leci create does; with no daemon
+to take it, leci run -d says so and exits 1.`,
 		Args: noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			if opts.detach {
+				return runDetached(cmd, g, opts)
+			}
 			return runAction(cmd.Context(), g, cmd.InOrStdin(), cmd.OutOrStdout(), cmd.ErrOrStderr(), opts)
 		},
 	}
@@ -57,8 +69,29 @@ invalid request.`,
 	f.StringVar(&opts.finalStatus, "final-status", "", "write the group's last status here, as DescribeContainerGroups shows a group (JSON)")
 	f.DurationVar(&opts.backoffBase, "restart-backoff", runtime.DefaultBackoff.Base, "first delay before a container restarts")
 	f.DurationVar(&opts.backoffMax, "restart-backoff-max", runtime.DefaultBackoff.Max, "longest delay before a container restarts")
+	f.BoolVarP(&opts.detach, "detach", "d", false, "hand the group to the leci daemon and print its id")
+	f.StringVar(&opts.host, "host", "", "with -d, the daemon: unix:///PATH or tcp://HOST:PORT (default $"+envHost+", else "+defaultListen+")")
 	g.registerRunnerFlags(cmd)
 	return cmd
+}
+
+// runDetached hands the group to the daemon, or says that there is none.
+func runDetached(cmd *cobra.Command, g *globalOptions, opts runOptions) error {
+	o := &clientOptions{host: opts.host, g: g}
+	c, err := o.client()
+	if err != nil {
+		return err
+	}
+	var resp api.DescribeContainerGroupsResponse
+	err = c.call(cmd.Context(), "DescribeContainerGroups", url.Values{"Limit": {"1"}, "WithEvent": {"false"}}, &resp)
+	var nd *noDaemonError
+	switch {
+	case errors.As(err, &nd):
+		return fmt.Errorf("leci run -d hands the group to the leci daemon, and none answers (%v): start `leci daemon`, or run the group in the foreground, without -d", nd.err)
+	case err != nil:
+		return err
+	}
+	return createAction(cmd, o, createOptions{file: opts.file, format: opts.format})
 }
 
 func runAction(ctx context.Context, g *globalOptions, stdin io.Reader, stdout, stderr io.Writer, opts runOptions) error {
@@ -106,6 +139,12 @@ func runAction(ctx context.Context, g *globalOptions, stdin io.Reader, stdout, s
 	}
 	out := &lockedWriter{w: stdout}
 	fmt.Fprintf(stderr, "leci: group %s (%s) created\n", req.ContainerGroupName, id)
+	// ps, describe, logs, exec and delete on this root find the group.
+	if stopServing, err := serveRun(g.root, id, env.Engine, log); err != nil {
+		fmt.Fprintf(stderr, "leci: the group is not visible to the other leci commands: %v\n", err)
+	} else {
+		defer stopServing()
+	}
 	sp = trace.Begin(tctx, "run.follow")
 	seen := map[string]string{}
 	final, why := follow(ctx, env.Engine, id, g.root, opts.timeout, out, stderr, seen)
@@ -116,12 +155,17 @@ func runAction(ctx context.Context, g *globalOptions, stdin io.Reader, stdout, s
 	sp = trace.Begin(tctx, "run.delete")
 	stopped, err := deleteWatching(delCtx, env.Engine, id)
 	sp.End(err)
+	if errors.Is(err, runtime.ErrNotFound) {
+		err = nil // deleted already, by leci delete
+	}
 	if err != nil {
 		fmt.Fprintf(stderr, "leci: delete group %s: %v\n", id, err)
 	}
-	if !final.Terminal() && stopped.Request != nil {
-		// leci stopped the group: the delete saw how its containers ended.
-		final = stopped
+	if !final.Terminal() {
+		// The group was stopped: the delete saw how its containers ended.
+		if stopped.Request != nil {
+			final = stopped
+		}
 		final.Phase = api.GroupFailed
 		if final.FailedAt.IsZero() {
 			final.FailedAt = time.Now()
@@ -194,6 +238,7 @@ loop:
 		select {
 		case st, ok := <-updates:
 			if !ok {
+				why = " (deleted)"
 				break loop
 			}
 			last = st

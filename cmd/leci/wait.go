@@ -35,13 +35,9 @@ was deleted or --timeout passed.`,
 			default:
 				return usageErrorf("unknown --for %q: want exit, running or ready", forWhat)
 			}
-			c, err := o.client()
-			if err != nil {
-				return err
-			}
 			failed := false
 			for _, arg := range args {
-				g, err := c.resolve(cmd.Context(), arg)
+				c, g, err := o.clientFor(cmd.Context(), arg)
 				if err == nil {
 					g, err = waitFor(cmd.Context(), c, io.Discard, g.ContainerGroupID, forWhat, timeout)
 				}
