@@ -66,6 +66,11 @@ func TestCLIHabitsThroughDaemon(t *testing.T) {
 	if code, out, errOut := client("", "exec", "habits", "echo", "hi"); code != 0 || out != "hi\n" {
 		t.Errorf("exec without --: %d %q %q", code, out, errOut)
 	}
+	code, out, errOut := client("", "exec", "-e", "GREETING=hi", "-e", "HOME=/elsewhere", "-w", "/tmp", "-u", "1000:1001", long, "--",
+		"sh", "-c", `echo $GREETING $HOME $(pwd) $(id -u):$(id -g)`)
+	if code != 0 || out != "hi /elsewhere /tmp 1000:1001\n" {
+		t.Errorf("exec -e -w -u: %d %q %q", code, out, errOut)
+	}
 	// More than the 1 MiB a synchronous exec returns, all of it.
 	if code, out, errOut := client("", "exec", long, "--", "sh", "-c", "head -c 3000000 /dev/zero | tr '\\0' x"); code != 0 || len(out) != 3000000 {
 		t.Errorf("exec printing 3 MB: %d, %d bytes, %q", code, len(out), errOut)
@@ -98,7 +103,7 @@ func TestCLIHabitsThroughDaemon(t *testing.T) {
 			t.Errorf("%v: %d %q %q, want %q", tc.args, code, got, errOut, tc.want)
 		}
 	}
-	code, out, errOut := client("", "ps", "-a", "--format", "{{.ContainerGroupName}} {{.Status}} {{(index .Containers 0).Name}}")
+	code, out, errOut = client("", "ps", "-a", "--format", "{{.ContainerGroupName}} {{.Status}} {{(index .Containers 0).Name}}")
 	lines := strings.Split(strings.TrimSpace(out), "\n")
 	slices.Sort(lines)
 	if code != 0 || !slices.Equal(lines, []string{"habits Running app", "quick Succeeded job"}) {

@@ -407,8 +407,9 @@ func exactArgs(n int) cobra.PositionalArgs {
 // exec
 
 func newExecCommand(o *clientOptions) *cobra.Command {
-	var container string
+	var container, workdir, user string
 	var stdin, tty bool
+	var env []string
 	cmd := &cobra.Command{
 		Use:   "exec ID|NAME [-c CONTAINER] [-i] [-t] [--] COMMAND [ARG...]",
 		Short: "Run a command in a running container",
@@ -420,7 +421,9 @@ own, and leci exits with the command's exit code.
 With -i leci's standard input goes to the command (its end closes the
 command's); with -t the command gets a terminal, with the local one in raw
 mode and its size followed (a terminal merges standard error into standard
-output). "--" before the command is needed only when the command has flags.`,
+output). -e adds to the container's environment, -w and -u replace its
+working directory and user (UID[:GID]; Docker takes a name too). "--"
+before the command is needed only when the command has flags.`,
 		ValidArgsFunction: o.completeGroups,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			command, err := execCommandArgs(cmd, args)
@@ -431,13 +434,21 @@ output). "--" before the command is needed only when the command has flags.`,
 			if err != nil {
 				return err
 			}
+			for _, kv := range env {
+				if k, _, ok := strings.Cut(kv, "="); !ok || k == "" {
+					return usageErrorf("-e %q: want KEY=VALUE", kv)
+				}
+			}
 			return execSession(cmd, c, execSessionOptions{groupID: g.ContainerGroupID, container: container,
-				command: command, stdin: stdin, tty: tty})
+				command: command, stdin: stdin, tty: tty, env: env, workdir: workdir, user: user})
 		},
 	}
 	cmd.Flags().StringVarP(&container, "container", "c", "", "container name (default: the first app container)")
 	cmd.Flags().BoolVarP(&stdin, "stdin", "i", false, "send standard input to the command")
 	cmd.Flags().BoolVarP(&tty, "tty", "t", false, "give the command a terminal")
+	cmd.Flags().StringArrayVarP(&env, "env", "e", nil, "KEY=VALUE added to the command's environment (repeatable)")
+	cmd.Flags().StringVarP(&workdir, "workdir", "w", "", "the command's working directory")
+	cmd.Flags().StringVarP(&user, "user", "u", "", "the command's user: UID[:GID] (a name with Docker)")
 	o.completeContainerFlag(cmd, "container")
 	return cmd
 }

@@ -96,6 +96,9 @@ func (m *memGroups) ExecAttach(_ context.Context, _, container string, eio pod.E
 		return 0, err
 	case len(eio.Cmd) == 2 && eio.Cmd[0] == "exit":
 		return strconv.Atoi(eio.Cmd[1])
+	case len(eio.Cmd) == 1 && eio.Cmd[0] == "settings":
+		fmt.Fprintf(eio.Stdout, "env=%q workdir=%q user=%q\n", eio.Env, eio.WorkingDir, eio.User)
+		return 0, nil
 	}
 	return 127, nil
 }
