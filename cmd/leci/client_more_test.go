@@ -108,11 +108,7 @@ func holdWriterLock(t *testing.T, path string) func() {
 func TestClientLogs(t *testing.T) {
 	e := newClientEnv(t)
 	host := "unix://" + e.sock
-	code, out, errOut := e.leci(t, webYAML, "create", "-f", "-", "--host", host)
-	if code != 0 {
-		t.Fatalf("create: %d %s", code, errOut)
-	}
-	id := strings.TrimSpace(out)
+	id := e.create(t, host, webYAML)
 	t0 := time.Now().UTC().Add(-time.Hour)
 	var b strings.Builder
 	const n = 5000 // beyond DescribeContainerLog's 2000 lines
@@ -172,11 +168,7 @@ func TestClientLogs(t *testing.T) {
 func TestClientEventsWatch(t *testing.T) {
 	e := newClientEnv(t)
 	host := "unix://" + e.sock
-	code, out, errOut := e.leci(t, webYAML, "create", "-f", "-", "--host", host)
-	if code != 0 {
-		t.Fatalf("create: %d %s", code, errOut)
-	}
-	id := strings.TrimSpace(out)
+	id := e.create(t, host, webYAML)
 	at := time.Now()
 	event := func(reason string, count int) {
 		e.groups.mu.Lock()
@@ -202,7 +194,7 @@ func TestClientEventsWatch(t *testing.T) {
 		time.Sleep(200 * time.Millisecond)
 		e.groups.Delete(context.Background(), id)
 	}()
-	code, out, errOut = e.leci(t, "", "events", "-w", id, "--host", host, "--format", "{{.Reason}} {{.Count}}")
+	code, out, errOut := e.leci(t, "", "events", "-w", id, "--host", host, "--format", "{{.Reason}} {{.Count}}")
 	if code != 0 || out != "Pulled 1\nStarted 1\nStarted 2\n" {
 		t.Errorf("events -w: %d %q %q", code, out, errOut)
 	}

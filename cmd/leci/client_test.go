@@ -186,6 +186,16 @@ func (e *clientEnv) leci(t *testing.T, stdin string, args ...string) (int, strin
 	return code, stdout.String(), stderr.String()
 }
 
+// create creates a group through the daemon at host and returns its id.
+func (e *clientEnv) create(t *testing.T, host, req string) string {
+	t.Helper()
+	code, out, errOut := e.leci(t, req, "create", "-f", "-", "--host", host)
+	if code != 0 {
+		t.Fatalf("create: %d %s", code, errOut)
+	}
+	return strings.TrimSpace(out)
+}
+
 const webYAML = `ContainerGroupName: cli-web
 Container:
   - Name: web

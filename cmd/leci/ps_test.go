@@ -13,14 +13,7 @@ import (
 func TestClientPs(t *testing.T) {
 	e := newClientEnv(t)
 	host := "unix://" + e.sock
-	create := func(req string) string {
-		t.Helper()
-		code, out, errOut := e.leci(t, req, "create", "-f", "-", "--host", host)
-		if code != 0 {
-			t.Fatalf("create: %d %s", code, errOut)
-		}
-		return strings.TrimSpace(out)
-	}
+	create := func(req string) string { return e.create(t, host, req) }
 	web := create(webYAML)
 	tagged := create("ContainerGroupName: tagged\nTag: [{Key: env, Value: prod}]\nContainer:\n  - {Name: app, Image: busybox}\n")
 	done := create("ContainerGroupName: done\nContainer:\n  - {Name: app, Image: busybox}\n")
