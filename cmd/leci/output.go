@@ -167,8 +167,8 @@ func addInputFormatFlag(cmd *cobra.Command, format *string) {
 	_ = cmd.RegisterFlagCompletionFunc("input-format", cobra.FixedCompletions([]string{"json", "yaml", "rpc"}, cobra.ShellCompDirectiveNoFileComp))
 }
 
-// clientUsageTemplate is cobra's usage template for cmd without the
-// "Global Flags" section.
+// clientUsageTemplate is cobra's usage template for cmd with, of the
+// "Global Flags", only --root: where foreground runs are found.
 func clientUsageTemplate(cmd *cobra.Command) string {
 	t := cmd.UsageTemplate()
 	start := strings.Index(t, "{{if .HasAvailableInheritedFlags}}")
@@ -179,5 +179,9 @@ func clientUsageTemplate(cmd *cobra.Command) string {
 	if end < 0 {
 		return t
 	}
-	return t[:start] + t[start+end+len("{{end}}"):]
+	root := `{{with .Root.PersistentFlags.Lookup "root"}}
+
+Global Flags:
+      --{{.Name}} string   {{.Usage}}; its foreground runs (leci run) are found too (default "{{.DefValue}}"){{end}}`
+	return t[:start] + root + t[start+end+len("{{end}}"):]
 }
