@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -174,6 +175,7 @@ func TestClientEventsWatch(t *testing.T) {
 		e.groups.mu.Lock()
 		defer e.groups.mu.Unlock()
 		st := e.groups.groups[id]
+		st.Events = slices.Clone(st.Events) // a copy: Get handed out the old one
 		for i, ev := range st.Events {
 			if ev.Reason == reason {
 				st.Events[i].Count = count
