@@ -145,6 +145,23 @@ func TestClientLogs(t *testing.T) {
 		out != fmt.Sprintf("[group/cli-web/web] line %d\n[group/cli-web/side] side says\n", n-1) {
 		t.Errorf("logs --all-containers --prefix --tail 1: %d %q", code, out)
 	}
+	// -p: the instance before the last restart.
+	e.groups.mu.Lock()
+	st := e.groups.groups[id]
+	st.Containers = slices.Clone(st.Containers)
+	st.Containers[0].Attempt, st.Containers[0].RestartCount = 2, 1
+	e.groups.groups[id] = st
+	e.groups.mu.Unlock()
+	if err := os.WriteFile(runtime.LogPath(e.root, id, "web", 2), []byte(t0.Format(time.RFC3339Nano)+" stdout F second run\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if code, out, errOut := logs(); code != 0 || out != "second run\n" {
+		t.Errorf("logs after a restart: %d %q %q", code, out, errOut)
+	}
+	if code, out, _ := logs("-p", "--tail", "1"); code != 0 || out != fmt.Sprintf("line %d\n", n-1) {
+		t.Errorf("logs -p --tail 1: %d %q", code, out)
+	}
+
 	// Over TCP the stream is signed as the API's requests are.
 	t.Setenv(envAccessKey, "cliak:clisecret")
 	if code, out, errOut := e.leci(t, "", "logs", id, "-c", "side", "--host", "tcp://"+e.tcp); code != 0 || out != "side says\n" {
