@@ -185,10 +185,6 @@ func Open(ctx context.Context, cfg Config, log *slog.Logger) (_ *Host, retErr er
 			return nil, err
 		}
 	}
-	// runc --version is a process of its own: it runs while the rest is
-	// opened, and its verdict is awaited before Open answers.
-	runcChecked := make(chan error, 1)
-	go func() { runcChecked <- checkRunc(ctx, log) }()
 	// leci's root holds the groups' volumes, logs and termination files:
 	// no user of the host but root may enter it (a setuid program a
 	// container left in a volume stays out of their reach), also where an
@@ -203,6 +199,11 @@ func Open(ctx context.Context, cfg Config, log *slog.Logger) (_ *Host, retErr er
 	if err := os.Chmod(root, 0o700); err != nil {
 		return nil, fmt.Errorf("root: %w", err)
 	}
+	// runc --version is a process of its own (unless its answer is kept
+	// under the root): it runs while the rest is opened, and its verdict
+	// is awaited before Open answers.
+	runcChecked := make(chan error, 1)
+	go func() { runcChecked <- checkRunc(ctx, filepath.Join(root, "runc-version"), log) }()
 	if cfg.HelperBinary == "" {
 		p, err := helper.Path(filepath.Join(root, "bin"), cfg.LeciBinary)
 		if err != nil {

@@ -4,11 +4,16 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"os"
 	"os/exec"
 	"regexp"
 	"strconv"
 	"strings"
 	"time"
+
+	"golang.org/x/sys/unix"
+
+	"leci/internal/atomicfile"
 )
 
 // runcFixes are the runc releases that fixed the 2025 mount races
@@ -85,17 +90,57 @@ func judgeRunc(out string) (warnings []string, err error) {
 // checkRunc runs `runc --version` (the runtime containerd's runc shim and
 // Docker run from the PATH) and judges it: it returns an error for a runc
 // leci refuses and logs a warning for one it only doubts.
-func checkRunc(ctx context.Context, log *slog.Logger) error {
-	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
-	defer cancel()
-	out, err := exec.CommandContext(ctx, "runc", "--version").Output()
+func checkRunc(ctx context.Context, cacheFile string, log *slog.Logger) error {
+	out, err := runcVersionOutput(ctx, cacheFile)
 	if err != nil {
 		log.Warn("cannot run runc --version; leci cannot tell whether runc has the fixes for CVE-2024-21626 and the 2025 mount races", "err", err)
 		return nil
 	}
-	warnings, err := judgeRunc(string(out))
+	warnings, err := judgeRunc(out)
 	for _, w := range warnings {
 		log.Warn("RUNC MAY BE VULNERABLE: " + w)
 	}
 	return err
+}
+
+// runcVersionOutput is what `runc --version` prints. It is kept in
+// cacheFile with the identity of the runc binary that printed it, so a
+// leci that opens the same root reads it there instead of starting runc
+// once more (once per `leci run`), until runc is replaced.
+func runcVersionOutput(ctx context.Context, cacheFile string) (string, error) {
+	path, err := exec.LookPath("runc")
+	if err != nil {
+		return "", err
+	}
+	id, err := fileIdentity(path)
+	if err != nil {
+		return "", err
+	}
+	if b, err := os.ReadFile(cacheFile); err == nil {
+		if key, out, ok := strings.Cut(string(b), "\n"); ok && key == id {
+			return out, nil
+		}
+	}
+	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	out, err := exec.CommandContext(ctx, path, "--version").Output()
+	if err != nil {
+		return "", err
+	}
+	// Best effort: without the cache, the next leci runs runc again.
+	if err := atomicfile.Write(cacheFile, []byte(id+"\n"+string(out)), 0o600); err != nil {
+		slog.Debug("keep runc --version", "err", err)
+	}
+	return string(out), nil
+}
+
+// fileIdentity names path's file as it is now: replacing or changing it
+// changes the name.
+func fileIdentity(path string) (string, error) {
+	var st unix.Stat_t
+	if err := unix.Stat(path, &st); err != nil {
+		return "", fmt.Errorf("stat %s: %w", path, err)
+	}
+	return fmt.Sprintf("%s dev=%d ino=%d size=%d mtime=%d.%d ctime=%d.%d", path, st.Dev, st.Ino, st.Size,
+		st.Mtim.Sec, st.Mtim.Nsec, st.Ctim.Sec, st.Ctim.Nsec), nil
 }

@@ -1,8 +1,13 @@
 package host
 
 import (
+	"context"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
+
+	"leci/internal/atomicfile"
 )
 
 func TestJudgeRunc(t *testing.T) {
@@ -42,5 +47,41 @@ func TestJudgeRunc(t *testing.T) {
 				t.Errorf("%q: warning %q, want it to say %q", c.out, warns[i], w)
 			}
 		}
+	}
+}
+
+// runc --version is asked once per runc binary: later opens of the same
+// root read the answer kept there, and a replaced runc is asked again.
+func TestRuncVersionKeptUntilRuncChanges(t *testing.T) {
+	dir := t.TempDir()
+	calls := filepath.Join(dir, "calls")
+	fake := filepath.Join(dir, "runc")
+	writeRunc := func(version string) {
+		t.Helper()
+		script := "#!/bin/sh\necho x >> " + calls + "\necho 'runc version " + version + "'\n"
+		if err := atomicfile.Write(fake, []byte(script), 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	count := func() int {
+		b, _ := os.ReadFile(calls)
+		return strings.Count(string(b), "x")
+	}
+	writeRunc("1.1.12")
+	t.Setenv("PATH", dir)
+	cache := filepath.Join(dir, "runc-version")
+	for range 3 {
+		out, err := runcVersionOutput(context.Background(), cache)
+		if err != nil || !strings.Contains(out, "runc version 1.1.12") {
+			t.Fatalf("output %q, %v", out, err)
+		}
+	}
+	if n := count(); n != 1 {
+		t.Errorf("runc ran %d times for three opens, want once", n)
+	}
+	writeRunc("1.0.0")
+	out, err := runcVersionOutput(context.Background(), cache)
+	if err != nil || !strings.Contains(out, "runc version 1.0.0") || count() != 2 {
+		t.Errorf("after runc was replaced: output %q, %v, %d runs; want the new runc asked", out, err, count())
 	}
 }

@@ -29,6 +29,10 @@ type FollowOptions struct {
 	UntilWriterDone bool
 	// Poll is how often Follow looks for new lines. 0 means DefaultPoll.
 	Poll time.Duration
+	// Opened, when set, is called once Follow holds the file open (or has
+	// found nothing to follow): what the writer wrote is shown from then
+	// on even if the files are removed once it is done.
+	Opened func()
 }
 
 // Follow calls fn for the lines of path that opts select, then for each
@@ -67,7 +71,11 @@ type follower struct {
 }
 
 func (fl *follower) run(ctx context.Context) error {
-	if ok, err := fl.start(ctx); err != nil || !ok {
+	ok, err := fl.start(ctx)
+	if fl.opts.Opened != nil {
+		fl.opts.Opened()
+	}
+	if err != nil || !ok {
 		return err
 	}
 	for {

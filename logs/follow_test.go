@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -193,6 +194,31 @@ func TestFollowUntilWriterDone(t *testing.T) {
 	}
 	if len(errs) != 30 || errs[29] != "stderr:line 29" {
 		t.Fatalf("followed stderr: %q", errs)
+	}
+}
+
+// A follower that has opened the log reads it to the end although the
+// files are removed as soon as the writer is done, as a group's delete
+// does while `leci run` shows the last output.
+func TestFollowOpenedReadsFilesRemovedAfterTheWriter(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "c.log")
+	w := startWriter(t, path, WriterOptions{})
+	opened := make(chan struct{})
+	f := startFollow(context.Background(), path, FollowOptions{UntilWriterDone: true, Poll: 10 * time.Millisecond, Opened: func() { close(opened) }})
+	<-opened
+	for i := range 2000 {
+		fmt.Fprintf(w.out, "line %04d\n", i)
+	}
+	w.finish(t)
+	if err := os.RemoveAll(dir); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.wait(t); err != nil {
+		t.Fatalf("Follow: %v", err)
+	}
+	if got := f.texts(); len(got) != 2000 || got[1999] != "stdout:line 1999" {
+		t.Fatalf("followed %d lines, last %q", len(got), got[len(got)-1:])
 	}
 }
 

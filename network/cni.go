@@ -22,6 +22,7 @@ import (
 	"github.com/containernetworking/cni/pkg/version"
 	"github.com/vishvananda/netlink"
 
+	"leci/internal/atomicfile"
 	"leci/internal/trace"
 	"leci/pod"
 )
@@ -109,7 +110,7 @@ func New(cfg Config, log *slog.Logger) (*Manager, error) {
 			}
 		}
 	}
-	if !m.user && !cfg.Firewall {
+	if !m.user && !cfg.Firewall && adviceDue(filepath.Join(filepath.Dir(cfg.CacheDir), forwardCheckStamp)) {
 		// Advice only, and an iptables run costs milliseconds: not on the
 		// way to the first group.
 		go func() {
@@ -157,7 +158,7 @@ func (m *Manager) writeOwnNetwork() error {
 	}
 	m.list = m.variants[fullVariant(false)]
 	m.confFile = filepath.Join(cfg.ConfDir, cfg.NetworkName+".conflist")
-	if err := writeFileAtomic(m.confFile, m.list.Bytes, 0o644); err != nil {
+	if err := atomicfile.Write(m.confFile, m.list.Bytes, 0o644); err != nil {
 		return fmt.Errorf("write conflist: %w", err)
 	}
 	file6 := filepath.Join(cfg.ConfDir, cfg.NetworkName+".ipv6.conflist")
@@ -169,7 +170,7 @@ func (m *Manager) writeOwnNetwork() error {
 		return nil
 	}
 	m.list6, m.confFile6 = m.variants[fullVariant(true)], file6
-	if err := writeFileAtomic(file6, m.list6.Bytes, 0o644); err != nil {
+	if err := atomicfile.Write(file6, m.list6.Bytes, 0o644); err != nil {
 		return fmt.Errorf("write conflist: %w", err)
 	}
 	return nil

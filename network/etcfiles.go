@@ -1,8 +1,6 @@
 package network
 
 import (
-	"leci/pod"
-
 	"errors"
 	"fmt"
 	"io/fs"
@@ -12,6 +10,9 @@ import (
 	"slices"
 	"strings"
 	"unicode"
+
+	"leci/internal/atomicfile"
+	"leci/pod"
 )
 
 // DNS policies of ECI's DnsPolicy field.
@@ -97,7 +98,7 @@ func writeEtcFiles(dir string, f EtcFiles, hostResolv, resolvedResolv string) (E
 		p.Hostname: f.Hostname + "\n",
 		p.Resolv:   resolv.String(),
 	} {
-		if err := writeFileAtomic(path, []byte(content), 0o644); err != nil {
+		if err := atomicfile.Write(path, []byte(content), 0o644); err != nil {
 			return EtcPaths{}, err
 		}
 	}
@@ -288,30 +289,4 @@ func appendNew(list []string, add ...string) []string {
 		}
 	}
 	return list
-}
-
-// writeFileAtomic writes data to a temporary file beside path and renames
-// it over path.
-func writeFileAtomic(path string, data []byte, perm fs.FileMode) (retErr error) {
-	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp*")
-	if err != nil {
-		return err
-	}
-	defer func() {
-		if retErr != nil {
-			os.Remove(f.Name())
-		}
-	}()
-	if _, err := f.Write(data); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Chmod(perm); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Close(); err != nil {
-		return err
-	}
-	return os.Rename(f.Name(), path)
 }

@@ -8,7 +8,9 @@ import (
 	"errors"
 	"fmt"
 	"net/netip"
+	"os"
 	"os/exec"
+	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
@@ -197,6 +199,31 @@ func (t iptables) deleteChain(ctx context.Context, tab *table, name string) erro
 		errs = append(errs, err)
 	}
 	return errors.Join(errs...)
+}
+
+// forwardCheckStamp, beside the CNI cache directory, marks when forwardDrops
+// last ran, and adviceEvery is how often it runs at most: a `leci run` is a
+// process of its own each time, and need not start iptables each time to
+// give the same advice.
+const (
+	forwardCheckStamp = "forward-policy-checked"
+	adviceEvery       = 10 * time.Minute
+)
+
+// adviceDue tells whether the check that stamp marks is due, and marks it
+// done now if so.
+func adviceDue(stamp string) bool {
+	if fi, err := os.Stat(stamp); err == nil && time.Since(fi.ModTime()) < adviceEvery {
+		return false
+	}
+	if err := os.MkdirAll(filepath.Dir(stamp), 0o700); err == nil {
+		if f, err := os.Create(stamp); err == nil {
+			f.Close()
+			now := time.Now()
+			os.Chtimes(stamp, now, now)
+		}
+	}
+	return true
 }
 
 // forwardDrops tells whether the host's IPv4 FORWARD policy drops what no

@@ -1,8 +1,11 @@
 package network
 
 import (
+	"os"
+	"path/filepath"
 	"reflect"
 	"testing"
+	"time"
 )
 
 func TestParseRules(t *testing.T) {
@@ -63,5 +66,22 @@ func TestHashedNames(t *testing.T) {
 	}
 	if chainName("DN-", "leci", "g2") == dn || chainName("DN-", "leci2", "g1") == dn {
 		t.Error("names do not depend on network and group")
+	}
+}
+
+func TestAdviceDueOncePerPeriod(t *testing.T) {
+	stamp := filepath.Join(t.TempDir(), "state", forwardCheckStamp)
+	if !adviceDue(stamp) {
+		t.Fatal("never checked, yet not due")
+	}
+	if adviceDue(stamp) {
+		t.Error("due again right after the check")
+	}
+	old := time.Now().Add(-adviceEvery - time.Minute)
+	if err := os.Chtimes(stamp, old, old); err != nil {
+		t.Fatal(err)
+	}
+	if !adviceDue(stamp) {
+		t.Errorf("checked %s ago, yet not due", adviceEvery+time.Minute)
 	}
 }

@@ -11,6 +11,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"leci/internal/atomicfile"
 )
 
 // The journal is one small JSON file per group in Config.JournalDir,
@@ -102,7 +104,7 @@ func (m *Manager) writeJournal(e journalEntry) error {
 	if err := os.MkdirAll(m.cfg.JournalDir, 0o700); err != nil {
 		return fmt.Errorf("journal: %w", err)
 	}
-	if err := writeFileAtomic(m.journalPath(e.GroupID), append(b, '\n'), 0o600); err != nil {
+	if err := atomicfile.Write(m.journalPath(e.GroupID), append(b, '\n'), 0o600); err != nil {
 		return fmt.Errorf("journal: %w", err)
 	}
 	return nil

@@ -147,14 +147,18 @@ func runAction(ctx context.Context, g *globalOptions, stdin io.Reader, stdout, s
 	}
 	sp = trace.Begin(tctx, "run.follow")
 	seen := map[string]string{}
-	final, why := follow(ctx, env.Engine, id, g.root, opts.timeout, out, stderr, seen)
+	final, why, drained := follow(ctx, env.Engine, id, g.root, opts.timeout, out, stderr, seen)
 	sp.End(nil)
 
 	delCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Duration(*req.TerminationGracePeriodSeconds)*time.Second+time.Minute)
 	defer cancel()
+	// The delete runs while the last output is shown: a container's log
+	// writer finishes as its task is deleted, and the files, held open,
+	// are read to their end even once they are removed.
 	sp = trace.Begin(tctx, "run.delete")
 	stopped, err := deleteWatching(delCtx, env.Engine, id)
 	sp.End(err)
+	drained()
 	if errors.Is(err, runtime.ErrNotFound) {
 		err = nil // deleted already, by leci delete
 	}
@@ -210,14 +214,17 @@ func deleteWatching(ctx context.Context, eng *runtime.Engine, id string) (runtim
 
 // follow prints the group's status changes and its containers' output
 // until the group ends, ctx is done or the timeout passes. It returns the
-// last status and, when the group did not end by itself, why it stopped.
-// seen holds what was printed of the group's status (see printChanges).
-func follow(ctx context.Context, eng *runtime.Engine, id, root string, timeout time.Duration, out, errOut io.Writer, seen map[string]string) (runtime.GroupStatus, string) {
+// last status, when the group did not end by itself why it stopped, and
+// drained, which waits until the output of the containers that ended (or
+// end by the group's delete) is all shown. follow returns once every log
+// being followed is open. seen holds what was printed of the group's
+// status (see printChanges).
+func follow(ctx context.Context, eng *runtime.Engine, id, root string, timeout time.Duration, out, errOut io.Writer, seen map[string]string) (_ runtime.GroupStatus, why string, drained func()) {
 	watchCtx, cancelWatch := context.WithCancel(context.Background())
 	defer cancelWatch()
 	updates, err := eng.Watch(watchCtx, id)
 	if err != nil {
-		return runtime.GroupStatus{}, ": " + err.Error()
+		return runtime.GroupStatus{}, ": " + err.Error(), func() {}
 	}
 	var deadline <-chan time.Time
 	if timeout > 0 {
@@ -228,11 +235,10 @@ func follow(ctx context.Context, eng *runtime.Engine, id, root string, timeout t
 	var (
 		last      runtime.GroupStatus
 		followers sync.WaitGroup
+		opened    sync.WaitGroup
 		started   = map[string]bool{} // container/attempt followed
 	)
 	logCtx, cancelLogs := context.WithCancel(context.Background())
-	defer cancelLogs()
-	why := ""
 loop:
 	for {
 		select {
@@ -250,10 +256,11 @@ loop:
 				}
 				started[key] = true
 				followers.Add(1)
+				opened.Add(1)
 				go func(name string, attempt int) {
 					defer followers.Done()
 					path := runtime.LogPath(root, id, name, attempt)
-					logs.Follow(logCtx, path, logs.FollowOptions{UntilWriterDone: true, Poll: runFollowPoll}, func(l logs.Line) error {
+					logs.Follow(logCtx, path, logs.FollowOptions{UntilWriterDone: true, Poll: runFollowPoll, Opened: opened.Done}, func(l logs.Line) error {
 						fmt.Fprintf(out, "%s| %s\n", name, l.Text)
 						return nil
 					})
@@ -270,18 +277,21 @@ loop:
 			break loop
 		}
 	}
-	// Let the output of the containers that ended drain; a container still
-	// running is stopped by the delete that follows, so it is not waited for.
-	drained := make(chan struct{})
-	go func() { followers.Wait(); close(drained) }()
-	select {
-	case <-drained:
-	case <-time.After(2 * time.Second):
-	}
+	opened.Wait()
 	if st, err := eng.Get(id); err == nil {
 		last = st
 	}
-	return last, why
+	// The output of the containers drains as their log writers finish: at
+	// once for those that ended, at the delete for those still running.
+	done := make(chan struct{})
+	go func() { followers.Wait(); close(done) }()
+	return last, why, func() {
+		defer cancelLogs()
+		select {
+		case <-done:
+		case <-time.After(2 * time.Second):
+		}
+	}
 }
 
 func printChanges(w io.Writer, st runtime.GroupStatus, seen map[string]string) {

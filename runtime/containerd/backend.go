@@ -130,6 +130,9 @@ type Backend struct {
 	// the task and its cgroup go.
 	watchersMu sync.Mutex
 	watchers   map[string]*sync.WaitGroup
+
+	// shims chooses the shim of each task of a group.
+	shims *shimKeys
 }
 
 var (
@@ -162,6 +165,7 @@ func NewBackend(conn *Conn, opts BackendOptions, log *slog.Logger) (*Backend, er
 		cg:         cg,
 		rootfsSeen: map[string]fileStamp{},
 		watchers:   map[string]*sync.WaitGroup{},
+		shims:      newShimKeys(),
 	}, nil
 }
 

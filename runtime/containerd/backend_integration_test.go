@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"syscall"
 	"testing"
@@ -195,6 +196,61 @@ func TestBackendSandbox(t *testing.T) {
 		t.Errorf("second remove sandbox: %v", err)
 	}
 	// The last task gone, the group's shim exits.
+	deadline := time.Now().Add(5 * time.Second)
+	for len(shimPIDs(t, e.conn.Namespace())) != 0 && time.Now().Before(deadline) {
+		time.Sleep(50 * time.Millisecond)
+	}
+	if pids := shimPIDs(t, e.conn.Namespace()); len(pids) != 0 {
+		t.Errorf("shims left: %v", pids)
+	}
+}
+
+// TestBackendOneShimPerGroup checks that a group with no sandbox process
+// has one shim for all its containers while any of them has a task, that a
+// task made as the last one is deleted never lands on a shim that is
+// exiting, and that no shim is left once the group is gone.
+func TestBackendOneShimPerGroup(t *testing.T) {
+	e := newBackendEnv(t)
+	sb := e.startSandbox(t, e.sandboxConfig())
+	if sb.PID != 0 {
+		t.Fatalf("a group that shares no PID namespace has a sandbox process %d", sb.PID)
+	}
+	var exits []<-chan pod.Exit
+	for _, name := range []string{"a", "b", "c"} {
+		exits = append(exits, e.start(t, sb, e.containerConfig(name, "sleep 1000")))
+	}
+	if pids := shimPIDs(t, e.conn.Namespace()); len(pids) != 1 {
+		t.Errorf("shims serving three containers of the group: %v, want one", pids)
+	}
+	shim := shimPIDs(t, e.conn.Namespace())
+	if err := e.b.RemoveContainer(e.ctx, e.group+"-a"); err != nil {
+		t.Fatal(err)
+	}
+	awaitExit(t, exits[0], 10*time.Second)
+	// Another container while b and c keep the shim up: the same shim.
+	exits = append(exits, e.start(t, sb, e.containerConfig("d", "sleep 1000")))
+	if pids := shimPIDs(t, e.conn.Namespace()); !slices.Equal(pids, shim) {
+		t.Errorf("shims after a container came and went: %v, want %v", pids, shim)
+	}
+	for i, name := range []string{"b", "c", "d"} {
+		if err := e.b.RemoveContainer(e.ctx, e.group+"-"+name); err != nil {
+			t.Fatal(err)
+		}
+		awaitExit(t, exits[i+1], 10*time.Second)
+	}
+	// A container run, removed and run again, as a restart does, each time
+	// the group's only one: every run starts, on a shim of its own.
+	for i := range 15 {
+		cfg := e.containerConfig(fmt.Sprintf("r%d", i), "true")
+		if exit, _ := e.run(t, sb, cfg); exit.Code != 0 {
+			t.Fatalf("run %d: exit %+v", i, exit)
+		}
+	}
+	if err := e.b.RemoveSandbox(e.ctx, e.group); err != nil {
+		t.Fatal(err)
+	}
+	e.removed = true
+	e.assertGroupGone(t)
 	deadline := time.Now().Add(5 * time.Second)
 	for len(shimPIDs(t, e.conn.Namespace())) != 0 && time.Now().Before(deadline) {
 		time.Sleep(50 * time.Millisecond)

@@ -86,7 +86,7 @@ func (b *Backend) CreateContainer(ctx context.Context, sb pod.Sandbox, cfg pod.C
 		}
 	}()
 
-	specOpts := containerSpecOpts(ociImg.Config, sb, cfg)
+	specOpts := append(containerSpecOpts(ociImg.Config, sb, cfg), withShimKey(b.shims.next(cfg.GroupID)))
 	if quota, ok := b.cg.V1CPUQuota(sb.CgroupParent); ok {
 		specOpts = append(specOpts, withCPUQuotaCap(quota))
 	}
@@ -188,7 +188,7 @@ func (b *Backend) deleteTask(ctx context.Context, ctr client.Container) error {
 		}
 	}
 	b.waitWatchers(ctx, id)
-	if _, err := task.Delete(ctx); err != nil && !errdefs.IsNotFound(err) {
+	if err := b.deleteTaskOf(ctx, ctr, task); err != nil && !errdefs.IsNotFound(err) {
 		return fmt.Errorf("delete task %s: %w", id, err)
 	}
 	return nil

@@ -57,7 +57,7 @@ func (b *Backend) StartContainer(ctx context.Context, id string) (_ <-chan pod.E
 	}
 	if task == nil {
 		sp := trace.Begin(ctx, "task.new")
-		task, err = ctr.NewTask(ctx, b.ioFor(ext))
+		task, err = b.newTask(ctx, ctr, spec, b.ioFor(ext))
 		sp.End(err)
 		if err != nil {
 			return nil, fmt.Errorf("create task %s: %w", id, err)
@@ -67,7 +67,7 @@ func (b *Backend) StartContainer(ctx context.Context, id string) (_ <-chan pod.E
 		if retErr != nil {
 			cctx, cancel := cleanupContext(ctx)
 			defer cancel()
-			if _, err := task.Delete(cctx, client.WithProcessKill); err != nil && !errdefs.IsNotFound(err) {
+			if err := b.deleteTaskOf(cctx, ctr, task, client.WithProcessKill); err != nil && !errdefs.IsNotFound(err) {
 				log.Warn("roll back task", "err", err)
 			}
 		}
@@ -227,8 +227,12 @@ func (b *Backend) PrepareStart(ctx context.Context, id string) error {
 	if err != nil {
 		return err
 	}
+	spec, err := ctr.Spec(ctx)
+	if err != nil {
+		return fmt.Errorf("container %s: %w", id, err)
+	}
 	sp := trace.Begin(ctx, "task.new")
-	_, err = ctr.NewTask(ctx, b.ioFor(ext))
+	_, err = b.newTask(ctx, ctr, spec, b.ioFor(ext))
 	sp.End(err)
 	if err != nil {
 		return fmt.Errorf("create task %s: %w", id, err)

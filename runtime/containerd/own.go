@@ -15,6 +15,8 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"leci/internal/atomicfile"
 )
 
 const (
@@ -104,7 +106,7 @@ func (d *ownDaemon) start(ctx context.Context, log *slog.Logger) error {
 	if err != nil {
 		return fmt.Errorf("start own containerd: %w", err)
 	}
-	if err := writeFileAtomic(d.config, []byte(ownConfig(d.dir)), 0o600); err != nil {
+	if err := atomicfile.Write(d.config, []byte(ownConfig(d.dir)), 0o600); err != nil {
 		return fmt.Errorf("write own containerd config: %w", err)
 	}
 	// A socket left by a containerd that died would make the wait below
@@ -135,7 +137,7 @@ func (d *ownDaemon) start(ctx context.Context, log *slog.Logger) error {
 	exited := make(chan error, 1)
 	go func() { exited <- cmd.Wait() }()
 
-	if err := writeFileAtomic(d.pidFile, []byte(strconv.Itoa(cmd.Process.Pid)+"\n"), 0o644); err != nil {
+	if err := atomicfile.Write(d.pidFile, []byte(strconv.Itoa(cmd.Process.Pid)+"\n"), 0o644); err != nil {
 		_ = cmd.Process.Kill()
 		return fmt.Errorf("write own containerd pid file: %w", err)
 	}
@@ -241,14 +243,6 @@ func lockFile(ctx context.Context, path string) (unlock func(), err error) {
 		case <-time.After(20 * time.Millisecond):
 		}
 	}
-}
-
-func writeFileAtomic(path string, data []byte, perm os.FileMode) error {
-	tmp := path + ".tmp"
-	if err := os.WriteFile(tmp, data, perm); err != nil {
-		return err
-	}
-	return os.Rename(tmp, path)
 }
 
 // StopOwn stops leci's own containerd on root, if it runs: SIGTERM, then

@@ -119,7 +119,7 @@ func (b *Backend) startPIDSandbox(ctx context.Context, cfg pod.SandboxConfig, sb
 	ctr, err := cl.NewContainer(ctx, id,
 		client.WithRuntime(b.opts.Runtime, nil),
 		client.WithContainerLabels(labels),
-		client.WithNewSpec(sandboxSpecOpts(rootfs, b.opts.SandboxArgs, sb, path.Join(sb.CgroupParent, sandboxCgroup))...),
+		client.WithNewSpec(append(sandboxSpecOpts(rootfs, b.opts.SandboxArgs, sb, path.Join(sb.CgroupParent, sandboxCgroup)), withShimKey(b.shims.next(cfg.GroupID)))...),
 	)
 	if err != nil {
 		return 0, fmt.Errorf("create sandbox %s: %w", id, err)
@@ -134,7 +134,11 @@ func (b *Backend) startPIDSandbox(ctx context.Context, cfg pod.SandboxConfig, sb
 		}
 	}()
 
-	task, err := ctr.NewTask(ctx, cio.NullIO)
+	spec, err := ctr.Spec(ctx)
+	if err != nil {
+		return 0, fmt.Errorf("sandbox %s: %w", id, err)
+	}
+	task, err := b.newTask(ctx, ctr, spec, cio.NullIO)
 	if err != nil {
 		return 0, fmt.Errorf("create sandbox task %s: %w", id, err)
 	}
@@ -142,7 +146,7 @@ func (b *Backend) startPIDSandbox(ctx context.Context, cfg pod.SandboxConfig, sb
 		if retErr != nil {
 			cctx, cancel := cleanupContext(ctx)
 			defer cancel()
-			if _, err := task.Delete(cctx, client.WithProcessKill); err != nil && !errdefs.IsNotFound(err) {
+			if err := b.deleteTaskOf(cctx, ctr, task, client.WithProcessKill); err != nil && !errdefs.IsNotFound(err) {
 				log.Warn("roll back sandbox task", "err", err)
 			}
 		}
@@ -253,6 +257,7 @@ func (b *Backend) RemoveSandbox(ctx context.Context, groupID string) error {
 	if err := errors.Join(errs...); err != nil {
 		return err
 	}
+	b.shims.forget(groupID)
 	ns := b.sandboxNamespaces(groupID)
 	if err := ns.Unpin(); err != nil {
 		return fmt.Errorf("group %s: %w", groupID, err)

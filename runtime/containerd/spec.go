@@ -29,7 +29,6 @@ var defaultEnv = []string{"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bi
 // no snapshotter, from the spec's root path), so this is unit-testable with
 // oci.GenerateSpec and a nil client.
 func containerSpecOpts(img ocispec.ImageConfig, sb pod.Sandbox, cfg pod.ContainerConfig) []oci.SpecOpts {
-	groupID := cmp.Or(cfg.GroupID, sb.GroupID)
 	opts := []oci.SpecOpts{
 		// As CRI does: containerd's default NOFILE of 1024 is no limit of the
 		// request's, so containers inherit the shim's limits instead.
@@ -53,12 +52,6 @@ func containerSpecOpts(img ocispec.ImageConfig, sb pod.Sandbox, cfg pod.Containe
 	opts = append(opts, resourceOpts(cfg.Resources)...)
 	if sb.CgroupParent != "" {
 		opts = append(opts, oci.WithCgroup(path.Join(sb.CgroupParent, cfg.ID)))
-	}
-	if groupID != "" && sb.PID > 0 {
-		// One shim for the group only while a sandbox process keeps it
-		// up: without one, a container created as the group's last one is
-		// removed could land on a shim that is shutting down.
-		opts = append(opts, oci.WithAnnotations(map[string]string{groupAnnotation: groupID}))
 	}
 	opts = append(opts, withSysctls(sb.Sysctls))
 	if cfg.Privileged {

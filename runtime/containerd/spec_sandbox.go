@@ -30,8 +30,6 @@ func sandboxSpecOpts(rootfs string, args []string, sb pod.Sandbox, cgroupsPath s
 		withNoCapabilities,
 		oci.WithNoNewPrivileges,
 		oci.WithCgroup(cgroupsPath),
-		// Its containers share its shim, which its life keeps up.
-		oci.WithAnnotations(map[string]string{groupAnnotation: sb.GroupID}),
 	}
 	return append(opts, joinSandbox(pod.Sandbox{NetNSPath: sb.NetNSPath, IPCPath: sb.IPCPath, UTSPath: sb.UTSPath})...)
 }

@@ -295,13 +295,10 @@ func TestSpecNamespaces(t *testing.T) {
 	}
 }
 
-func TestSpecCgroupAndAnnotation(t *testing.T) {
+func TestSpecCgroupAndLimits(t *testing.T) {
 	s := mustGenerate(t, baseImage(), baseSandbox(), baseConfig())
 	if s.Linux.CgroupsPath != "/leci/eci-1/eci-1-web-0" {
 		t.Errorf("cgroups path = %q", s.Linux.CgroupsPath)
-	}
-	if got := s.Annotations[groupAnnotation]; got != "eci-1" {
-		t.Errorf("group annotation = %q, want eci-1", got)
 	}
 	if s.Process.Rlimits != nil {
 		t.Errorf("rlimits = %v, want inherited (none)", s.Process.Rlimits)
@@ -424,8 +421,8 @@ func TestSandboxSpec(t *testing.T) {
 	if !slices.Equal(s.Process.Args, []string{"/leci", "pause"}) || s.Hostname != "" {
 		t.Errorf("args %q hostname %q", s.Process.Args, s.Hostname)
 	}
-	if s.Linux.CgroupsPath != "/leci/eci-1/sandbox" || s.Annotations[groupAnnotation] != "eci-1" {
-		t.Errorf("cgroups path %q, annotations %v", s.Linux.CgroupsPath, s.Annotations)
+	if s.Linux.CgroupsPath != "/leci/eci-1/sandbox" {
+		t.Errorf("cgroups path %q", s.Linux.CgroupsPath)
 	}
 	if c := s.Process.Capabilities; len(c.Bounding)+len(c.Effective)+len(c.Permitted) != 0 {
 		t.Errorf("sandbox capabilities = %+v, want none", c)
@@ -464,16 +461,9 @@ func TestContainerJoinsNamespaceFiles(t *testing.T) {
 	if s.Linux.Sysctl["net.ipv4.ip_unprivileged_port_start"] != "0" {
 		t.Errorf("sysctls = %v", s.Linux.Sysctl)
 	}
-	if _, ok := s.Annotations[groupAnnotation]; ok {
-		t.Errorf("a group with no sandbox process shares a shim: %v", s.Annotations)
-	}
 	for typ, want := range map[specs.LinuxNamespaceType]string{specs.IPCNamespace: sb.IPCPath, specs.UTSNamespace: sb.UTSPath} {
 		if got := namespacePath(s, typ); got != want {
 			t.Errorf("%s namespace = %q, want %q", typ, got, want)
 		}
-	}
-	sb.PID = 42
-	if s := mustGenerate(t, baseImage(), sb, pod.ContainerConfig{ID: "eci-1-c-1", Name: "c"}); s.Annotations[groupAnnotation] != "eci-1" {
-		t.Errorf("with a sandbox process, annotations = %v", s.Annotations)
 	}
 }

@@ -1,0 +1,190 @@
+package containerd
+
+import (
+	"context"
+	"fmt"
+	"maps"
+	"os"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/containerd/containerd/v2/client"
+	"github.com/containerd/containerd/v2/core/containers"
+	"github.com/containerd/containerd/v2/pkg/cio"
+	"github.com/containerd/containerd/v2/pkg/oci"
+
+	"leci/internal/trace"
+	"leci/pod"
+)
+
+// shimKeys chooses the runc shim that each task of a group goes to.
+//
+// containerd's runc shim serves every task whose spec carries the same
+// groupAnnotation value (its key), so one shim process serves a whole group:
+// a task of a group whose shim is up costs runc's create alone, not a shim
+// start too, and an idle group holds one shim, not one per container. But a
+// shim exits as soon as its last task is deleted, and a task sent to it in
+// that moment fails. So a key is handed out only while a task this process
+// created under it keeps its shim up, or before any task was created under
+// it; deleting a key's last task first waits for the creations under way on
+// that key, then retires it: the group's next task gets a new key, and a
+// shim of its own. Keys carry this process's ID and start time, so a key of
+// an earlier leci, whose shim's life this process does not track, is never
+// handed out again.
+type shimKeys struct {
+	prefix string
+
+	mu      sync.Mutex
+	seq     uint64
+	current map[string]*shimKey // by group: the key for its next task
+	byTask  map[string]*shimKey // by container ID: the key its task was created under
+}
+
+// shimKey is one key and what this process knows of its shim.
+type shimKey struct {
+	name  string
+	group string
+	// tasks counts the tasks created under the key and not being deleted,
+	// creating the creations under way.
+	tasks, creating int
+	// used: a shim may have started under the key.
+	used bool
+	// changed is closed, and replaced, when a creation under way ends.
+	changed chan struct{}
+}
+
+func newShimKeys() *shimKeys {
+	return &shimKeys{
+		prefix:  strconv.Itoa(os.Getpid()) + "-" + strconv.FormatInt(time.Now().UnixNano(), 36),
+		current: map[string]*shimKey{},
+		byTask:  map[string]*shimKey{},
+	}
+}
+
+// currentLocked is group's key for its next task: a new one when the last
+// one's shim may be going away.
+func (s *shimKeys) currentLocked(group string) *shimKey {
+	k := s.current[group]
+	if k == nil || (k.used && k.tasks == 0 && k.creating == 0) {
+		s.seq++
+		k = &shimKey{
+			name:    fmt.Sprintf("%s.%s.%d", group, s.prefix, s.seq),
+			group:   group,
+			changed: make(chan struct{}),
+		}
+		s.current[group] = k
+	}
+	return k
+}
+
+// next is the key to record in the spec of a container of group as it is
+// created; beginCreate may choose another by the time its task is made.
+func (s *shimKeys) next(group string) string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.currentLocked(group).name
+}
+
+// beginCreate returns the key under which container id's task is to be
+// created, and done, which must be called with whether it was.
+func (s *shimKeys) beginCreate(group, id string) (key string, done func(created bool)) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	k := s.currentLocked(group)
+	k.creating++
+	k.used = true
+	return k.name, func(created bool) {
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		k.creating--
+		if created {
+			k.tasks++
+			s.byTask[id] = k
+		}
+		close(k.changed)
+		k.changed = make(chan struct{})
+	}
+}
+
+// deleting is called before container id's task is deleted. When the task
+// is its shim's last, it waits until no creation is under way on the
+// shim's key (or ctx ends) and retires the key.
+func (s *shimKeys) deleting(ctx context.Context, id string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	k := s.byTask[id]
+	if k == nil {
+		return // made by another process, or never under a key
+	}
+	delete(s.byTask, id)
+	k.tasks--
+	for k.tasks == 0 && k.creating > 0 {
+		changed := k.changed
+		s.mu.Unlock()
+		select {
+		case <-changed:
+		case <-ctx.Done():
+		}
+		s.mu.Lock()
+		if ctx.Err() != nil {
+			break
+		}
+	}
+	if k.tasks == 0 && s.current[k.group] == k {
+		delete(s.current, k.group)
+	}
+}
+
+// forget drops what is kept of group once it is removed.
+func (s *shimKeys) forget(group string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if k := s.current[group]; k != nil && k.tasks == 0 && k.creating == 0 {
+		delete(s.current, group)
+	}
+}
+
+// withShimKey records key as the container's shim key.
+func withShimKey(key string) oci.SpecOpts {
+	return oci.WithAnnotations(map[string]string{groupAnnotation: key})
+}
+
+// newTask creates ctr's task, with spec its spec, on the shim shimKeys
+// chooses for its group; the key in the spec is changed first if it is no
+// longer the one to use.
+func (b *Backend) newTask(ctx context.Context, ctr client.Container, spec *oci.Spec, ioc cio.Creator) (_ client.Task, retErr error) {
+	info, err := ctr.Info(ctx, client.WithoutRefreshedMetadata)
+	if err != nil {
+		return nil, fmt.Errorf("container %s: %w", ctr.ID(), err)
+	}
+	group := info.Labels[pod.LabelGroupID]
+	if group == "" {
+		return ctr.NewTask(ctx, ioc)
+	}
+	key, done := b.shims.beginCreate(group, ctr.ID())
+	defer func() { done(retErr == nil) }()
+	if spec.Annotations[groupAnnotation] != key {
+		sp := trace.Begin(ctx, "task.shimkey")
+		spec.Annotations = maps.Clone(spec.Annotations)
+		if spec.Annotations == nil {
+			spec.Annotations = map[string]string{}
+		}
+		spec.Annotations[groupAnnotation] = key
+		err := ctr.Update(ctx, func(ctx context.Context, cl *client.Client, c *containers.Container) error {
+			return client.WithSpec(spec)(ctx, cl, c)
+		})
+		sp.End(err)
+		if err != nil {
+			return nil, fmt.Errorf("container %s: set shim key: %w", ctr.ID(), err)
+		}
+	}
+	return ctr.NewTask(ctx, ioc)
+}
+
+// deleteTask deletes task, ctr's, after telling shimKeys.
+func (b *Backend) deleteTaskOf(ctx context.Context, ctr client.Container, task client.Task, opts ...client.ProcessDeleteOpts) error {
+	b.shims.deleting(ctx, ctr.ID())
+	_, err := task.Delete(ctx, opts...)
+	return err
+}
