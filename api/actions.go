@@ -787,6 +787,28 @@ type ExecContainerCommandRequest struct {
 	// Sync runs the command at once and returns its output in SyncResponse
 	// instead of a WebSocket URL.
 	Sync bool `json:"Sync,omitempty"`
+
+	// leci's own, for an interactive session only (leci exec -e, -w, -u):
+	// Env is a JSON array of "KEY=VALUE" inside one string, added to the
+	// container's environment; WorkingDir and User ("UID[:GID]", or a name
+	// with Docker) replace the container's.
+	Env        string `json:"Env,omitempty"`
+	WorkingDir string `json:"WorkingDir,omitempty"`
+	User       string `json:"User,omitempty"`
+}
+
+// EnvVars parses Env: nil when not given.
+func (r ExecContainerCommandRequest) EnvVars() ([]string, error) {
+	vars, err := parseStringList(r.Env, MaxExecCommandArgs, MaxExecCommandArgLen)
+	if err != nil {
+		return nil, err
+	}
+	for _, kv := range vars {
+		if k, _, ok := strings.Cut(kv, "="); !ok || k == "" {
+			return nil, fmt.Errorf("%q is not KEY=VALUE", kv)
+		}
+	}
+	return vars, nil
 }
 
 // Args parses Command. Unlike IDs, an empty command is an error: there is

@@ -128,7 +128,7 @@ func (d *daemon) pollStatus(id string, status api.GroupStatus, timeout time.Dura
 // groupIDs lists the ids of every group the daemon knows.
 func (d *daemon) groupIDs() []string {
 	d.hr.t.Helper()
-	out, err := d.client("", "ps", "-o", "json")
+	out, err := d.client("", "ps", "-a", "-o", "json")
 	if err != nil {
 		d.hr.t.Fatal(err)
 	}

@@ -191,7 +191,7 @@ func TestDaemonKilledAndRestarted(t *testing.T) {
 	}
 	deadline := time.Now().Add(30 * time.Second)
 	for {
-		out, _ := d.client("", "ps", "-o", "json")
+		out, _ := d.client("", "ps", "-a", "-o", "json")
 		if !strings.Contains(out, "eci-") || time.Now().After(deadline) {
 			break
 		}
@@ -222,7 +222,7 @@ func TestDaemonRefusesPrivilegedWithoutOptIn(t *testing.T) {
 	if resp.StatusCode != http.StatusForbidden || !strings.Contains(string(body), `"Code":"Forbidden.Privileged"`) || !strings.Contains(string(body), "Container.1.SecurityContextPrivileged") {
 		t.Errorf("privileged create: HTTP %d %s, want 403 Forbidden.Privileged naming the field", resp.StatusCode, body)
 	}
-	if out, err := d.client("", "ps", "-o", "json"); err != nil || strings.Contains(out, "eci-") {
+	if out, err := d.client("", "ps", "-a", "-o", "json"); err != nil || strings.Contains(out, "eci-") {
 		t.Errorf("groups after a refused create: %s %v, want none", out, err)
 	}
 }

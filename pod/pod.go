@@ -287,6 +287,13 @@ type ExecIO struct {
 	// Resize sends the terminal's size; the first value is the initial
 	// size. Nil without TTY.
 	Resize <-chan TermSize
+	// Env ("KEY=VALUE") is added to the container's environment, a key
+	// given replacing the container's; WorkingDir and User ("UID[:GID]",
+	// or a name where the backend can look one up) replace the
+	// container's when set.
+	Env        []string
+	WorkingDir string
+	User       string
 }
 
 // TermSize is a terminal's size in characters.

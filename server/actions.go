@@ -333,6 +333,15 @@ func (s *Server) execContainerCommand(c *call) (any, error) {
 	if req.Sync && req.TTY {
 		return nil, invalidParameter("TTY", "must be false with Sync=true")
 	}
+	env, err := req.EnvVars()
+	if err != nil {
+		return nil, invalidParameter("Env", "%v", err)
+	}
+	for name, set := range map[string]bool{"Env": len(env) > 0, "WorkingDir": req.WorkingDir != "", "User": req.User != ""} {
+		if set && req.Sync {
+			return nil, invalidParameter(name, "is for an interactive session: not with Sync=true")
+		}
+	}
 	ctr, err := container(st, req.ContainerName)
 	if err != nil {
 		return nil, err
@@ -342,7 +351,8 @@ func (s *Server) execContainerCommand(c *call) (any, error) {
 		if err := s.available(c.ctx); err != nil {
 			return nil, err
 		}
-		return s.newExecSession(c, st.ID, ctr, args, req.StdinEnabled(), req.TTY)
+		return s.newExecSession(c, st.ID, ctr, execSession{cmd: args, stdin: req.StdinEnabled(), tty: req.TTY,
+			env: env, workingDir: req.WorkingDir, user: req.User})
 	}
 	res, err := s.opts.Groups.Exec(c.ctx, st.ID, ctr.Name, args, MaxExecOutput)
 	if err != nil {

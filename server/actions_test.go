@@ -404,6 +404,9 @@ func TestExec(t *testing.T) {
 
 	e.wantError(t, action("ExecContainerCommand", "ContainerGroupId", id, "Command", `["ls"]`, "Sync", "true", "TTY", "true"), http.StatusBadRequest, api.CodeInvalidParameter)
 	e.wantError(t, action("ExecContainerCommand", "ContainerGroupId", id, "Sync", "true"), http.StatusBadRequest, api.CodeMissingParameter)
+	// leci's Env, WorkingDir and User are for sessions; Env is KEY=VALUE.
+	e.wantError(t, action("ExecContainerCommand", "ContainerGroupId", id, "Command", `["ls"]`, "Sync", "true", "WorkingDir", "/tmp"), http.StatusBadRequest, api.CodeInvalidParameter)
+	e.wantError(t, action("ExecContainerCommand", "ContainerGroupId", id, "Command", `["ls"]`, "Env", `["NOEQUALS"]`), http.StatusBadRequest, api.CodeInvalidParameter)
 	e.wantError(t, action("ExecContainerCommand", "ContainerGroupId", id, "Command", "ls", "Sync", "true"), http.StatusBadRequest, api.CodeInvalidParameter)
 	e.wantError(t, action("ExecContainerCommand", "ContainerGroupId", id, "ContainerName", "nope", "Command", `["ls"]`, "Sync", "true"), http.StatusNotFound, CodeContainerNotFound)
 

@@ -175,7 +175,10 @@ type execSession struct {
 	groupID, container string
 	cmd                []string
 	stdin, tty         bool
-	expires            time.Time
+	// env, workingDir and user are leci's own settings (pod.ExecIO).
+	env              []string
+	workingDir, user string
+	expires          time.Time
 }
 
 // execSessions are the sessions not yet attached, by token.
@@ -223,15 +226,14 @@ func (ss *execSessions) claim(now time.Time, token string) (execSession, bool) {
 }
 
 // newExecSession answers ExecContainerCommand without Sync: a session for
-// the command, and where to attach to it.
-func (s *Server) newExecSession(c *call, groupID string, ctr runtime.ContainerStatus, cmd []string, stdin, tty bool) (any, error) {
+// the command sess describes, and where to attach to it.
+func (s *Server) newExecSession(c *call, groupID string, ctr runtime.ContainerStatus, sess execSession) (any, error) {
 	if ctr.Current.State != api.StateRunning {
 		return nil, fmt.Errorf("%s/%s: %w", groupID, ctr.Name, runtime.ErrNotRunning)
 	}
-	token, err := s.execs.add(s.opts.Now(), execSession{
-		groupID: groupID, container: ctr.Name, cmd: cmd, stdin: stdin, tty: tty,
-		expires: s.opts.Now().Add(ExecSessionTTL),
-	})
+	sess.groupID, sess.container = groupID, ctr.Name
+	sess.expires = s.opts.Now().Add(ExecSessionTTL)
+	token, err := s.execs.add(s.opts.Now(), sess)
 	if err != nil {
 		return nil, err
 	}
@@ -311,7 +313,8 @@ func (s *Server) attachExec(ctx context.Context, conn *websocket.Conn, sess exec
 	defer cancel()
 	defer context.AfterFunc(s.delCtx, cancel)()
 
-	eio := pod.ExecIO{Cmd: sess.cmd, TTY: sess.tty, Stdout: &channelWriter{ctx: ctx, conn: conn, channel: ExecChannelStdout}}
+	eio := pod.ExecIO{Cmd: sess.cmd, TTY: sess.tty, Stdout: &channelWriter{ctx: ctx, conn: conn, channel: ExecChannelStdout},
+		Env: sess.env, WorkingDir: sess.workingDir, User: sess.user}
 	if !sess.tty {
 		eio.Stderr = &channelWriter{ctx: ctx, conn: conn, channel: ExecChannelStderr}
 	}

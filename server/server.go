@@ -234,6 +234,10 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		s.serveExec(w, r)
 		return
 	}
+	if r.URL.Path == LogStreamPath {
+		s.serveLogStream(w, r)
+		return
+	}
 	start := time.Now()
 	reqID := newRequestID()
 	w.Header().Set("x-acs-request-id", reqID)

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -18,9 +19,11 @@ import (
 	"leci/server"
 )
 
-// clientOptions say where the daemon is.
+// clientOptions say where the daemon is, and g where the foreground runs
+// are (their root).
 type clientOptions struct {
 	host string
+	g    *globalOptions
 }
 
 // The environment the client commands read.
@@ -51,14 +54,10 @@ func (o *clientOptions) client() (*apiClient, error) {
 	if err != nil {
 		return nil, usageErrorf("daemon address %q: want unix:///PATH or tcp://HOST:PORT", addr)
 	}
-	c := &apiClient{http: &http.Client{Timeout: server.DefaultActionTimeout + 30*time.Second}}
+	c := unixClient(a.address)
 	switch a.network {
-	case "unix":
-		c.base = "http://leci"
-		c.http.Transport = &http.Transport{DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
-			return (&net.Dialer{}).DialContext(ctx, "unix", a.address)
-		}}
 	case "tcp":
+		c.http.Transport = nil
 		c.base = "http://" + a.address
 		key := os.Getenv(envAccessKey)
 		id, secret, ok := strings.Cut(key, ":")
@@ -68,6 +67,76 @@ func (o *clientOptions) client() (*apiClient, error) {
 		c.akID, c.secret = id, secret
 	}
 	return c, nil
+}
+
+// noDaemonError is a request that got no answer.
+type noDaemonError struct{ err error }
+
+func (e *noDaemonError) Error() string {
+	return fmt.Sprintf("cannot reach the leci daemon (is `leci daemon` running? --host or %s say where): %v", envHost, e.err)
+}
+
+func (e *noDaemonError) Unwrap() error { return e.err }
+
+func noDaemon(err error) error { return &noDaemonError{err} }
+
+// unixClient talks to the API served on a unix socket.
+func unixClient(path string) *apiClient {
+	return &apiClient{
+		http: &http.Client{Timeout: server.DefaultActionTimeout + 30*time.Second,
+			Transport: &http.Transport{DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
+				return (&net.Dialer{}).DialContext(ctx, "unix", path)
+			}}},
+		base: "http://leci",
+	}
+}
+
+// clients are the daemon's client and, unless --host or LECI_HOST name
+// the daemon, those of the foreground runs (leci run) on --root: where
+// the commands that read groups look.
+func (o *clientOptions) clients() ([]*apiClient, error) {
+	c, err := o.client()
+	if err != nil {
+		return nil, err
+	}
+	cs := []*apiClient{c}
+	if o.host == "" && os.Getenv(envHost) == "" && o.g != nil {
+		for _, sock := range runSockets(o.g.root) {
+			cs = append(cs, unixClient(sock))
+		}
+	}
+	return cs, nil
+}
+
+// listGroups pages through DescribeContainerGroups on the daemon and the
+// foreground runs; one that does not answer is left out, unless none does.
+func (o *clientOptions) listGroups(ctx context.Context, params url.Values) ([]api.ContainerGroupDetail, error) {
+	cs, err := o.clients()
+	if err != nil {
+		return nil, err
+	}
+	var all []api.ContainerGroupDetail
+	var firstErr error
+	answered := false
+	for _, c := range cs {
+		groups, err := c.describeGroups(ctx, params)
+		var nd *noDaemonError
+		switch {
+		case errors.As(err, &nd):
+			if firstErr == nil {
+				firstErr = err
+			}
+			continue
+		case err != nil:
+			return nil, err
+		}
+		answered = true
+		all = append(all, groups...)
+	}
+	if !answered {
+		return nil, firstErr
+	}
+	return all, nil
 }
 
 // apiError is an error answer of the daemon.
@@ -98,7 +167,7 @@ func (c *apiClient) call(ctx context.Context, action string, params url.Values, 
 	}
 	res, err := c.http.Do(req)
 	if err != nil {
-		return fmt.Errorf("cannot reach the leci daemon (is `leci daemon` running? --host or %s say where): %w", envHost, err)
+		return noDaemon(err)
 	}
 	defer res.Body.Close()
 	body, err := io.ReadAll(io.LimitReader(res.Body, 64<<20))
@@ -142,18 +211,27 @@ func (c *apiClient) describeGroups(ctx context.Context, params url.Values) ([]ap
 	}
 }
 
-// clientFor connects to the daemon and finds the group arg names, what
-// every per-group command starts with.
+// clientFor finds the group arg names, on the daemon or a foreground run
+// (see clients), and the client that has it: what every per-group command
+// starts with.
 func (o *clientOptions) clientFor(ctx context.Context, arg string) (*apiClient, api.ContainerGroupDetail, error) {
-	c, err := o.client()
+	cs, err := o.clients()
 	if err != nil {
 		return nil, api.ContainerGroupDetail{}, err
 	}
-	g, err := c.resolve(ctx, arg)
-	if err != nil {
-		return nil, api.ContainerGroupDetail{}, err
+	var found error
+	for _, c := range cs {
+		g, err := c.resolve(ctx, arg)
+		if err == nil {
+			return c, g, nil
+		}
+		// The most telling error: one from an API that answered.
+		var nd *noDaemonError
+		if found == nil || (!errors.As(err, &nd) && errors.As(found, &nd)) {
+			found = err
+		}
 	}
-	return c, g, nil
+	return nil, api.ContainerGroupDetail{}, found
 }
 
 // checkOutput refuses an --output value the command does not print.

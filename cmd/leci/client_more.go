@@ -6,9 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"math"
 	"net/url"
-	"strconv"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -23,44 +21,137 @@ import (
 // events
 
 func newEventsCommand(o *clientOptions) *cobra.Command {
-	var output string
+	var (
+		out   *outputOptions
+		watch bool
+	)
 	cmd := &cobra.Command{
 		Use:   "events ID|NAME",
 		Short: "Print a container group's events",
 		Long: `Print the events of a group as DescribeContainerGroupEvents returns them
 (Kubernetes-style: Scheduled, Pulling, Pulled, Created, Started, Killing,
-BackOff, probe failures, ...), oldest first.`,
-		Args: exactArgs(1),
+BackOff, probe failures, ...), oldest first. With -w, keep printing events as
+they come (new ones, and those seen again with a higher count), one per line,
+until the group is deleted or leci is interrupted.`,
+		Args:              exactArgs(1),
+		ValidArgsFunction: o.completeGroups,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if err := checkOutput(output, "table", "json"); err != nil {
+			if err := out.check(cmd); err != nil {
 				return err
 			}
 			c, g, err := o.clientFor(cmd.Context(), args[0])
 			if err != nil {
 				return err
 			}
-			ids, _ := json.Marshal([]string{g.ContainerGroupID})
-			var resp api.DescribeContainerGroupEventsResponse
-			if err := c.call(cmd.Context(), "DescribeContainerGroupEvents", url.Values{"ContainerGroupIds": {string(ids)}}, &resp); err != nil {
+			w := cmd.OutOrStdout()
+			events, _, err := c.groupEvents(cmd.Context(), g.ContainerGroupID)
+			if err != nil {
 				return err
 			}
-			var events []api.ContainerGroupEvent
-			for _, d := range resp.Data {
-				events = append(events, d.Events...)
+			if !watch {
+				if out.format != "" {
+					return writeTemplate(w, out.format, events)
+				}
+				return out.writeOutput(w, api.JSONList[api.ContainerGroupEvent](events), func(string) error {
+					return printEventTable(w, events)
+				})
 			}
-			if output == "json" {
-				return writeJSONOut(cmd.OutOrStdout(), api.JSONList[api.ContainerGroupEvent](events))
-			}
-			return printEventTable(cmd.OutOrStdout(), events)
+			return watchEvents(cmd.Context(), c, g.ContainerGroupID, events, func(batch []api.ContainerGroupEvent, first bool) error {
+				switch {
+				case out.format != "":
+					return writeTemplate(w, out.format, batch)
+				case out.output == "json":
+					// One object a line, as a stream of JSON is read.
+					for _, e := range batch {
+						if err := json.NewEncoder(w).Encode(e); err != nil {
+							return err
+						}
+					}
+					return nil
+				case out.output == "yaml":
+					return writeYAMLOut(w, batch)
+				}
+				return printEventRows(w, batch, first)
+			})
 		},
 	}
-	cmd.Flags().StringVarP(&output, "output", "o", "table", "table or json")
+	out = addOutputFlags(cmd, true, "table", "json", "yaml")
+	cmd.Flags().BoolVarP(&watch, "watch", "w", false, "keep printing events as they come")
 	return cmd
 }
 
+// groupEvents returns a group's events, oldest first, and whether the
+// daemon still has the group.
+func (c *apiClient) groupEvents(ctx context.Context, id string) ([]api.ContainerGroupEvent, bool, error) {
+	ids, _ := json.Marshal([]string{id})
+	var resp api.DescribeContainerGroupEventsResponse
+	err := c.call(ctx, "DescribeContainerGroupEvents", url.Values{"ContainerGroupIds": {string(ids)}}, &resp)
+	var ae *apiError
+	switch {
+	case errors.As(err, &ae) && ae.resp.Code == server.CodeGroupNotFound:
+		return nil, false, nil
+	case err != nil:
+		return nil, false, err
+	}
+	var events []api.ContainerGroupEvent
+	for _, d := range resp.Data {
+		events = append(events, d.Events...)
+	}
+	return events, len(resp.Data) > 0, nil
+}
+
+// eventsPoll is how often leci events -w asks for new events.
+var eventsPoll = time.Second
+
+// watchEvents prints the events there are, then each new or recounted
+// one, until the group is gone or ctx is done.
+func watchEvents(ctx context.Context, c *apiClient, id string, events []api.ContainerGroupEvent, print func([]api.ContainerGroupEvent, bool) error) error {
+	seen := map[string]int{}
+	fresh := func(events []api.ContainerGroupEvent) []api.ContainerGroupEvent {
+		var out []api.ContainerGroupEvent
+		for _, e := range events {
+			key := e.Type + "|" + e.Reason + "|" + e.InvolvedObject.Name + "|" + e.Message + "|" + e.FirstTimestamp
+			if seen[key] != e.Count {
+				seen[key] = e.Count
+				out = append(out, e)
+			}
+		}
+		return out
+	}
+	if err := print(fresh(events), true); err != nil {
+		return err
+	}
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-time.After(eventsPoll):
+		}
+		events, found, err := c.groupEvents(ctx, id)
+		switch {
+		case ctx.Err() != nil, err == nil && !found:
+			return nil
+		case err != nil:
+			return err
+		}
+		if batch := fresh(events); len(batch) > 0 {
+			if err := print(batch, false); err != nil {
+				return err
+			}
+		}
+	}
+}
+
 func printEventTable(w io.Writer, events []api.ContainerGroupEvent) error {
+	return printEventRows(w, events, true)
+}
+
+// printEventRows prints events as table rows, with the header when asked.
+func printEventRows(w io.Writer, events []api.ContainerGroupEvent, header bool) error {
 	tw := tabwriter.NewWriter(w, 0, 4, 3, ' ', 0)
-	fmt.Fprintln(tw, "LAST SEEN\tTYPE\tREASON\tOBJECT\tCOUNT\tMESSAGE")
+	if header {
+		fmt.Fprintln(tw, "LAST SEEN\tTYPE\tREASON\tOBJECT\tCOUNT\tMESSAGE")
+	}
 	for _, e := range events {
 		obj := e.InvolvedObject.Kind
 		if e.InvolvedObject.Name != "" {
@@ -82,123 +173,11 @@ func newRestartCommand(o *clientOptions) *cobra.Command {
 		Long: `Restart each group with RestartContainerGroup: every container is stopped
 (preStop, SIGTERM, the grace period) and started again in place; the sandbox,
 address and volumes stay. Each restarted group's id is printed.`,
-		Args: needGroups,
+		Args:              needGroups,
+		ValidArgsFunction: o.completeGroups,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return forEachGroup(cmd, o, args, "restart", "RestartContainerGroup")
+			return forEachGroup(cmd, o, args, "restart", "RestartContainerGroup", nil)
 		},
-	}
-}
-
-// ---------------------------------------------------------------------------
-// logs -f
-
-// followPoll is how often `leci logs -f` asks for new lines.
-var followPoll = time.Second
-
-// logCursor remembers the newest line printed: its time, and how many
-// lines with exactly that time were printed, so that a later answer that
-// repeats them prints only what is new.
-type logCursor struct {
-	last time.Time
-	same int
-}
-
-// splitTimestamped cuts "RFC3339Nano text" (a DescribeContainerLog line with
-// Timestamps=true) into its time and text.
-func splitTimestamped(line string) (time.Time, string, bool) {
-	ts, text, ok := strings.Cut(line, " ")
-	if !ok {
-		ts, text = line, ""
-	}
-	t, err := time.Parse(time.RFC3339Nano, ts)
-	if err != nil {
-		return time.Time{}, line, false
-	}
-	return t, text, true
-}
-
-// write prints the lines of content (fetched with Timestamps=true) newer
-// than the cursor, with their times when timestamps is set, and moves the
-// cursor past them.
-func (c *logCursor) write(w io.Writer, content string, timestamps bool) error {
-	var b strings.Builder
-	skip := c.same
-	for _, line := range strings.SplitAfter(content, "\n") {
-		t, text, ok := splitTimestamped(strings.TrimSuffix(line, "\n"))
-		if !ok {
-			continue
-		}
-		switch {
-		case t.Before(c.last):
-			continue
-		case t.Equal(c.last) && skip > 0:
-			skip-- // printed already
-			continue
-		case t.Equal(c.last):
-			c.same++
-		default:
-			c.last, c.same = t, 1
-		}
-		if timestamps {
-			b.WriteString(strings.TrimSuffix(line, "\n") + "\n")
-		} else {
-			b.WriteString(text + "\n")
-		}
-	}
-	_, err := io.WriteString(w, b.String())
-	return err
-}
-
-// followLogs prints new lines of a container's log until the group ends or
-// is deleted, or ctx is done. p are the DescribeContainerLog parameters
-// of the first answer (ContainerGroupId, ContainerName, Tail, ...).
-func followLogs(ctx context.Context, c *apiClient, w io.Writer, p url.Values, timestamps bool) error {
-	p.Set("Timestamps", "true")
-	var cur logCursor
-	fetch := func() error {
-		var resp api.DescribeContainerLogResponse
-		if err := c.call(ctx, "DescribeContainerLog", p, &resp); err != nil {
-			return err
-		}
-		return cur.write(w, resp.Content, timestamps)
-	}
-	if err := fetch(); err != nil {
-		return err
-	}
-	p.Del("LastTime")
-	id := p.Get("ContainerGroupId")
-	ids, _ := json.Marshal([]string{id})
-	for {
-		select {
-		case <-ctx.Done():
-			return nil
-		case <-time.After(followPoll):
-		}
-		// Only what is new since the last line (plus a margin), at most
-		// the API's maximum of lines.
-		p.Set("Tail", strconv.Itoa(api.LogTailMax))
-		if !cur.last.IsZero() {
-			p.Set("SinceSeconds", strconv.Itoa(int(math.Ceil(time.Since(cur.last).Seconds()))+2))
-		}
-		var st api.DescribeContainerGroupsResponse
-		err := c.call(ctx, "DescribeContainerGroups", url.Values{"ContainerGroupIds": {string(ids)}, "WithEvent": {"false"}}, &st)
-		if err != nil {
-			return err
-		}
-		if len(st.ContainerGroups) == 0 {
-			return nil // deleted
-		}
-		if err := fetch(); err != nil {
-			var ae *apiError
-			if errors.As(err, &ae) && ae.resp.Code == server.CodeGroupNotFound {
-				return nil
-			}
-			return err
-		}
-		switch api.GroupStatus(st.ContainerGroups[0].Status) {
-		case api.GroupSucceeded, api.GroupFailed, api.GroupExpired, api.GroupTerminating:
-			return nil
-		}
 	}
 }
 
@@ -210,24 +189,36 @@ func followLogs(ctx context.Context, c *apiClient, w io.Writer, p url.Values, ti
 // status changes and events to w. A group that ends (Succeeded, Failed,
 // Expired) first is an error, except Succeeded when waiting for running.
 func waitGroup(ctx context.Context, c *apiClient, w io.Writer, id, want string, timeout time.Duration) error {
-	ctx, cancel := context.WithTimeout(ctx, timeout)
-	defer cancel()
+	_, err := waitFor(ctx, c, w, id, want, timeout)
+	return err
+}
+
+// waitFor is waitGroup, for want "exit" too (the group ended: an error
+// unless it Succeeded), with the group as last seen; timeout 0 waits as
+// long as ctx lasts.
+func waitFor(ctx context.Context, c *apiClient, w io.Writer, id, want string, timeout time.Duration) (api.ContainerGroupDetail, error) {
+	if timeout > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, timeout)
+		defer cancel()
+	}
 	ids, _ := json.Marshal([]string{id})
-	lastStatus := ""
+	var g api.ContainerGroupDetail
 	seen := map[string]bool{}
 	for {
 		var resp api.DescribeContainerGroupsResponse
 		err := c.call(ctx, "DescribeContainerGroups", url.Values{"ContainerGroupIds": {string(ids)}}, &resp)
 		if err != nil {
 			if ctx.Err() != nil {
-				return fmt.Errorf("%s did not become %s within %s (last status %s)", id, want, timeout, dash(lastStatus))
+				return g, fmt.Errorf("%s did not become %s within %s (last status %s)", id, want, timeout, dash(string(g.Status)))
 			}
-			return err
+			return g, err
 		}
 		if len(resp.ContainerGroups) == 0 {
-			return fmt.Errorf("%s is gone", id)
+			return g, fmt.Errorf("%s is gone", id)
 		}
-		g := resp.ContainerGroups[0]
+		lastStatus := g.Status
+		g = resp.ContainerGroups[0]
 		for _, e := range g.Events {
 			key := e.FirstTimestamp + "|" + e.Reason + "|" + e.Message
 			if !seen[key] {
@@ -235,17 +226,16 @@ func waitGroup(ctx context.Context, c *apiClient, w io.Writer, id, want string, 
 				fmt.Fprintf(w, "  %s %s: %s\n", dash(e.Type), e.Reason, e.Message)
 			}
 		}
-		if string(g.Status) != lastStatus {
-			lastStatus = string(g.Status)
-			fmt.Fprintf(w, "%s: %s\n", id, lastStatus)
+		if g.Status != lastStatus {
+			fmt.Fprintf(w, "%s: %s\n", id, g.Status)
 		}
 		if done, err := waitReached(g, want); done || err != nil {
-			return err
+			return g, err
 		}
 		select {
 		case <-ctx.Done():
-			return fmt.Errorf("%s did not become %s within %s (last status %s)", id, want, timeout, dash(lastStatus))
-		case <-time.After(300 * time.Millisecond):
+			return g, fmt.Errorf("%s did not become %s within %s (last status %s)", id, want, timeout, dash(string(g.Status)))
+		case <-time.After(waitPoll):
 		}
 	}
 }
@@ -254,6 +244,15 @@ func waitGroup(ctx context.Context, c *apiClient, w io.Writer, id, want string, 
 // longer get there.
 func waitReached(g api.ContainerGroupDetail, want string) (bool, error) {
 	status := api.GroupStatus(g.Status)
+	if want == "exit" {
+		switch status {
+		case api.GroupSucceeded:
+			return true, nil
+		case api.GroupFailed, api.GroupExpired:
+			return true, fmt.Errorf("%s ended %s", g.ContainerGroupID, status)
+		}
+		return false, nil
+	}
 	switch status {
 	case api.GroupRunning:
 		if want == "running" {

@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strconv"
 	"strings"
 	"sync"
@@ -95,6 +96,9 @@ func (m *memGroups) ExecAttach(_ context.Context, _, container string, eio pod.E
 		return 0, err
 	case len(eio.Cmd) == 2 && eio.Cmd[0] == "exit":
 		return strconv.Atoi(eio.Cmd[1])
+	case len(eio.Cmd) == 1 && eio.Cmd[0] == "settings":
+		fmt.Fprintf(eio.Stdout, "env=%q workdir=%q user=%q\n", eio.Env, eio.WorkingDir, eio.User)
+		return 0, nil
 	}
 	return 127, nil
 }
@@ -182,6 +186,16 @@ func (e *clientEnv) leci(t *testing.T, stdin string, args ...string) (int, strin
 	return code, stdout.String(), stderr.String()
 }
 
+// create creates a group through the daemon at host and returns its id.
+func (e *clientEnv) create(t *testing.T, host, req string) string {
+	t.Helper()
+	code, out, errOut := e.leci(t, req, "create", "-f", "-", "--host", host)
+	if code != 0 {
+		t.Fatalf("create: %d %s", code, errOut)
+	}
+	return strings.TrimSpace(out)
+}
+
 const webYAML = `ContainerGroupName: cli-web
 Container:
   - Name: web
@@ -204,7 +218,7 @@ func TestClientCommands(t *testing.T) {
 	e := newClientEnv(t)
 	host := "unix://" + e.sock
 
-	code, out, errOut := e.leci(t, webYAML, "create", "-f", "-", "--format", "yaml", "--host", host)
+	code, out, errOut := e.leci(t, webYAML, "create", "-f", "-", "--input-format", "yaml", "--host", host)
 	if code != 0 {
 		t.Fatalf("create: %d %s", code, errOut)
 	}
@@ -221,12 +235,12 @@ func TestClientCommands(t *testing.T) {
 	}
 
 	// The same client token gives the same group; DryRun creates nothing.
-	_, out1, _ := e.leci(t, webYAML, "create", "-f", "-", "--format", "yaml", "--host", host, "--client-token", "t1")
-	_, out2, _ := e.leci(t, webYAML, "create", "-f", "-", "--format", "yaml", "--host", host, "--client-token", "t1")
+	_, out1, _ := e.leci(t, webYAML, "create", "-f", "-", "--input-format", "yaml", "--host", host, "--client-token", "t1")
+	_, out2, _ := e.leci(t, webYAML, "create", "-f", "-", "--input-format", "yaml", "--host", host, "--client-token", "t1")
 	if out1 != out2 || out1 == "" {
 		t.Errorf("client token: %q then %q", out1, out2)
 	}
-	code, out, errOut = e.leci(t, webYAML, "create", "-f", "-", "--format", "yaml", "--host", host, "--dry-run")
+	code, out, errOut = e.leci(t, webYAML, "create", "-f", "-", "--input-format", "yaml", "--host", host, "--dry-run")
 	if code != 0 || out != "" || !strings.Contains(errOut, "DryRunOperation") {
 		t.Errorf("dry run: %d %q %q", code, out, errOut)
 	}
@@ -234,7 +248,7 @@ func TestClientCommands(t *testing.T) {
 		t.Errorf("%d groups, want 2", n)
 	}
 	// An invalid request.
-	code, _, errOut = e.leci(t, strings.Replace(webYAML, "Name: side", "Name: web", 1), "create", "-f", "-", "--format", "yaml", "--host", host)
+	code, _, errOut = e.leci(t, strings.Replace(webYAML, "Name: side", "Name: web", 1), "create", "-f", "-", "--input-format", "yaml", "--host", host)
 	if code != exitUsage || !strings.Contains(errOut, "ERROR InvalidParameter.DuplicatedName") {
 		t.Errorf("invalid create: %d %q", code, errOut)
 	}
@@ -251,10 +265,26 @@ func TestClientCommands(t *testing.T) {
 	}
 
 	// describe, by id and by name (two groups share the name now).
-	code, out, _ = e.leci(t, "", "describe", id, "--host", host)
+	code, out, _ = e.leci(t, "", "describe", id, "-o", "json", "--host", host)
 	var g api.ContainerGroupDetail
 	if code != 0 || json.Unmarshal([]byte(out), &g) != nil || g.ContainerGroupID != id {
-		t.Errorf("describe: %d %q", code, out)
+		t.Errorf("describe -o json: %d %q", code, out)
+	}
+	// By default a summary, as kubectl describe pod prints one.
+	code, out, _ = e.leci(t, "", "inspect", id, "--host", host)
+	squeezed := regexp.MustCompile(` +`).ReplaceAllString(out, " ")
+	for _, want := range []string{
+		"Name: cli-web\n", "ID: " + id + "\n", "Status: Running\n",
+		"Containers:\n web:\n Image: busybox:1.35\n Command: httpd -f\n State: Running\n",
+		" Ready: true\n Restart Count: 0\n", "Volumes:\n cfg:\n Type: ConfigFileVolume\n Files: a.txt\n",
+		"Conditions:\n Type Status Reason\n PodScheduled True -\n",
+	} {
+		if !strings.Contains(squeezed, want) {
+			t.Errorf("describe lacks %q:\n%s", want, out)
+		}
+	}
+	if code != 0 {
+		t.Errorf("describe: exit %d", code)
 	}
 	code, out, _ = e.leci(t, "", "describe", id, "-o", "yaml", "--host", host)
 	if code != 0 || !strings.Contains(out, "ContainerGroupId: "+id) {
@@ -284,9 +314,15 @@ func TestClientCommands(t *testing.T) {
 	}
 
 	// exec.
-	code, out, errOut = e.leci(t, "", "exec", id, "-c", "side", "--host", host, "--", "sh", "-c", "echo hi")
-	if code != 0 || out != "side: sh -c echo hi\n" {
-		t.Errorf("exec: %d %q %q", code, out, errOut)
+	// exec: always a session, the exit code and the streams kept; "--"
+	// only when the command has flags.
+	code, out, errOut = e.leci(t, "", "exec", id, "-c", "side", "--host", host, "--", "exit", "5")
+	if code != 5 || out != "" || errOut != "side: tty=false\n" {
+		t.Errorf("exec exit 5: %d %q %q, want 5 and the command's stderr", code, out, errOut)
+	}
+	code, _, errOut = e.leci(t, "", "exec", id, "--host", host, "exit", "0")
+	if code != 0 || errOut != "web: tty=false\n" {
+		t.Errorf("exec without --: %d %q", code, errOut)
 	}
 	if code, _, _ := e.leci(t, "", "exec", id, "--host", host); code != exitUsage {
 		t.Errorf("exec without a command: %d", code)
@@ -312,7 +348,7 @@ func TestClientOverTCP(t *testing.T) {
 	}
 	t.Setenv(envAccessKey, "cliak:clisecret")
 	t.Setenv(envHost, host)
-	code, out, errOut := e.leci(t, webYAML, "create", "-f", "-", "--format", "yaml")
+	code, out, errOut := e.leci(t, webYAML, "create", "-f", "-", "--input-format", "yaml")
 	if code != 0 || !strings.HasPrefix(out, "eci-") {
 		t.Fatalf("create over TCP: %d %q %q", code, out, errOut)
 	}

@@ -19,7 +19,8 @@ func newTopCommand(o *clientOptions) *cobra.Command {
 		Long: `Print the latest record of DescribeContainerGroupMetric: the CPU (in cores,
 against the limit), memory and traffic of the group, then of each running
 container. The daemon samples every 15 s, and once more when asked.`,
-		Args: exactArgs(1),
+		Args:              exactArgs(1),
+		ValidArgsFunction: o.completeGroups,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if err := checkOutput(output, "table", "json"); err != nil {
 				return err

@@ -11,7 +11,7 @@ import (
 func TestClientTop(t *testing.T) {
 	e := newClientEnv(t)
 	host := "unix://" + e.sock
-	code, out, errOut := e.leci(t, webYAML, "create", "-f", "-", "--format", "yaml", "--host", host)
+	code, out, errOut := e.leci(t, webYAML, "create", "-f", "-", "--input-format", "yaml", "--host", host)
 	if code != 0 {
 		t.Fatalf("create: %d %q", code, errOut)
 	}

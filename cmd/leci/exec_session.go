@@ -25,6 +25,8 @@ type execSessionOptions struct {
 	groupID, container string
 	command            []string
 	stdin, tty         bool
+	env                []string
+	workdir, user      string
 }
 
 // execSession runs a command in a WebSocket session of the daemon (see
@@ -55,6 +57,19 @@ func execSession(cmd *cobra.Command, c *apiClient, o execSessionOptions) error {
 		"Sync": {"false"}, "TTY": {fmt.Sprint(o.tty)}, "Stdin": {fmt.Sprint(o.stdin)}}
 	if o.container != "" {
 		p.Set("ContainerName", o.container)
+	}
+	if len(o.env) > 0 {
+		env, err := json.Marshal(o.env)
+		if err != nil {
+			return err
+		}
+		p.Set("Env", string(env))
+	}
+	if o.workdir != "" {
+		p.Set("WorkingDir", o.workdir)
+	}
+	if o.user != "" {
+		p.Set("User", o.user)
 	}
 	var resp api.ExecContainerCommandResponse
 	if err := c.call(ctx, "ExecContainerCommand", p, &resp); err != nil {

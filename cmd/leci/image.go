@@ -20,7 +20,7 @@ func newImageCommand(g *globalOptions) *cobra.Command {
 	cmd.AddCommand(
 		&cobra.Command{
 			Use: "import FILE", Short: "Import an OCI layout tar or a docker-archive (- for standard input)",
-			Args: cobra.ExactArgs(1),
+			Args: exactArgs(1),
 			RunE: func(cmd *cobra.Command, args []string) error {
 				var r io.Reader = cmd.InOrStdin()
 				if args[0] != "-" {
@@ -37,7 +37,7 @@ func newImageCommand(g *globalOptions) *cobra.Command {
 		&cobra.Command{
 			Use:   "import-busybox [REF]",
 			Short: "Build an image from this host's static busybox and import it (default " + testimage.DefaultRef + ")",
-			Args:  cobra.MaximumNArgs(1),
+			Args:  maxArgs(1),
 			RunE: func(cmd *cobra.Command, args []string) error {
 				ref := testimage.DefaultRef
 				if len(args) == 1 {
@@ -66,7 +66,7 @@ func newImageCommand(g *globalOptions) *cobra.Command {
 		},
 		&cobra.Command{
 			Use: "pull REF", Short: "Pull an image from a registry",
-			Args: cobra.ExactArgs(1),
+			Args: exactArgs(1),
 			RunE: func(cmd *cobra.Command, args []string) error {
 				conn, err := g.openImages(cmd.Context(), g.logger(cmd.ErrOrStderr()))
 				if err != nil {
@@ -81,28 +81,9 @@ func newImageCommand(g *globalOptions) *cobra.Command {
 				return nil
 			},
 		},
+		newImageListCommand(g),
 		&cobra.Command{
-			Use: "ls", Short: "List images", Args: noArgs,
-			RunE: func(cmd *cobra.Command, _ []string) error {
-				conn, err := g.openImages(cmd.Context(), g.logger(cmd.ErrOrStderr()))
-				if err != nil {
-					return err
-				}
-				defer conn.Close()
-				imgs, err := conn.List(cmd.Context())
-				if err != nil {
-					return err
-				}
-				tw := tabwriter.NewWriter(cmd.OutOrStdout(), 0, 4, 2, ' ', 0)
-				fmt.Fprintln(tw, "REF\tDIGEST\tSIZE")
-				for _, i := range imgs {
-					fmt.Fprintf(tw, "%s\t%s\t%d\n", i.Ref, i.Digest, i.Size)
-				}
-				return tw.Flush()
-			},
-		},
-		&cobra.Command{
-			Use: "rm REF...", Short: "Remove images", Args: cobra.MinimumNArgs(1),
+			Use: "rm REF...", Short: "Remove images", Args: minArgs(1),
 			RunE: func(cmd *cobra.Command, args []string) error {
 				conn, err := g.openImages(cmd.Context(), g.logger(cmd.ErrOrStderr()))
 				if err != nil {
@@ -134,4 +115,42 @@ func importImage(cmd *cobra.Command, g *globalOptions, r io.Reader) error {
 	}
 	fmt.Fprintln(cmd.OutOrStdout(), strings.Join(names, "\n"))
 	return nil
+}
+
+func newImageListCommand(g *globalOptions) *cobra.Command {
+	var out *outputOptions
+	cmd := &cobra.Command{
+		Use: "ls", Aliases: []string{"list"}, Short: "List images", Args: noArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if err := out.check(cmd); err != nil {
+				return err
+			}
+			conn, err := g.openImages(cmd.Context(), g.logger(cmd.ErrOrStderr()))
+			if err != nil {
+				return err
+			}
+			defer conn.Close()
+			imgs, err := conn.List(cmd.Context())
+			if err != nil {
+				return err
+			}
+			w := cmd.OutOrStdout()
+			if out.format != "" {
+				return writeTemplate(w, out.format, imgs)
+			}
+			if imgs == nil {
+				imgs = []containerd.ImageSummary{}
+			}
+			return out.writeOutput(w, imgs, func(string) error {
+				tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+				fmt.Fprintln(tw, "REF\tDIGEST\tSIZE")
+				for _, i := range imgs {
+					fmt.Fprintf(tw, "%s\t%s\t%d\n", i.Ref, i.Digest, i.Size)
+				}
+				return tw.Flush()
+			})
+		},
+	}
+	out = addOutputFlags(cmd, true, "table", "json", "yaml")
+	return cmd
 }

@@ -6,16 +6,17 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"strings"
 )
 
 // version is set at build time with -ldflags "-X main.version=...".
 var version = "dev"
 
-// Exit codes shared by every command.
+// Exit codes shared by every command: one rule everywhere.
 const (
 	exitOK      = 0
-	exitFailed  = 1 // the command ran and the answer is no: invalid request, failed group
-	exitUsage   = 2 // the command line itself is wrong
+	exitFailed  = 1 // the command ran and failed: a failed group, an unreachable daemon
+	exitUsage   = 2 // the command line or the request it names is wrong
 	exitUnknown = 1
 )
 
@@ -58,5 +59,9 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		return ee.code
 	}
 	fmt.Fprintln(stderr, "leci:", err)
+	if strings.HasPrefix(err.Error(), "unknown command") {
+		// cobra's own: the command line names no command.
+		return exitUsage
+	}
 	return exitUnknown
 }

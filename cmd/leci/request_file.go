@@ -70,7 +70,7 @@ func requestFormat(path, format string, data []byte) (api.Format, error) {
 		return api.FormatRPC, nil
 	case "":
 	default:
-		return "", usageErrorf("unknown --format %q: want json, yaml or rpc", format)
+		return "", usageErrorf("unknown --input-format %q: want json, yaml or rpc", format)
 	}
 	switch strings.ToLower(filepath.Ext(path)) {
 	case ".json":

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net/url"
 	"os"
 	"os/signal"
 	"strconv"
@@ -30,6 +31,8 @@ type runOptions struct {
 	backoffBase time.Duration
 	backoffMax  time.Duration
 	kube        kubeInput
+	detach      bool
+	host        string
 }
 
 func newRunCommand(g *globalOptions) *cobra.Command {
@@ -43,24 +46,54 @@ containers, and stream their output to standard output, each line prefixed with
 "<container>| ". Status changes go to standard error.
 
 The group is deleted (gracefully: SIGTERM, the grace period, SIGKILL) when it
-ends, on Ctrl-C or SIGTERM, or when --timeout passes. Exit status: 0 when the
+ends, on Ctrl-C or SIGTERM, or when --timeout passes; its last status lines
+(and --final-status) say how each container ended. Exit status: 0 when the
 group ends Succeeded, 1 when it ends Failed or Expired or is stopped, 2 for an
-invalid request.`,
+invalid request. While it runs, leci ps, describe, logs, exec, events and
+delete on the same --root find the group, with no daemon.
+
+With -d the group is handed to the leci daemon (--host, else $LECI_HOST, else
+its default socket) and its id printed, as leci create does; with no daemon
+to take it, leci run -d says so and exits 1.`,
 		Args: noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			if opts.detach {
+				return runDetached(cmd, g, opts)
+			}
 			return runAction(cmd.Context(), g, cmd.InOrStdin(), cmd.OutOrStdout(), cmd.ErrOrStderr(), opts)
 		},
 	}
 	f := cmd.Flags()
 	f.StringVarP(&opts.file, "file", "f", "", "request file (.json, .yaml, .yml, .rpc), - for standard input")
-	f.StringVar(&opts.format, "format", "", "form of the request: json, yaml or rpc (default: from the file name)")
+	addInputFormatFlag(cmd, &opts.format)
 	f.DurationVar(&opts.timeout, "timeout", 0, "delete the group and exit 1 when it has not ended after this long (0: no limit)")
 	f.StringVar(&opts.finalStatus, "final-status", "", "write the group's last status here, as DescribeContainerGroups shows a group (JSON)")
 	f.DurationVar(&opts.backoffBase, "restart-backoff", runtime.DefaultBackoff.Base, "first delay before a container restarts")
 	f.DurationVar(&opts.backoffMax, "restart-backoff-max", runtime.DefaultBackoff.Max, "longest delay before a container restarts")
+	f.BoolVarP(&opts.detach, "detach", "d", false, "hand the group to the leci daemon and print its id")
+	f.StringVar(&opts.host, "host", "", "with -d, the daemon: unix:///PATH or tcp://HOST:PORT (default $"+envHost+", else "+defaultListen+")")
 	g.registerRunnerFlags(cmd)
 	addKubeInputFlags(f, &opts.kube)
 	return cmd
+}
+
+// runDetached hands the group to the daemon, or says that there is none.
+func runDetached(cmd *cobra.Command, g *globalOptions, opts runOptions) error {
+	o := &clientOptions{host: opts.host, g: g}
+	c, err := o.client()
+	if err != nil {
+		return err
+	}
+	var resp api.DescribeContainerGroupsResponse
+	err = c.call(cmd.Context(), "DescribeContainerGroups", url.Values{"Limit": {"1"}, "WithEvent": {"false"}}, &resp)
+	var nd *noDaemonError
+	switch {
+	case errors.As(err, &nd):
+		return fmt.Errorf("leci run -d hands the group to the leci daemon, and none answers (%v): start `leci daemon`, or run the group in the foreground, without -d", nd.err)
+	case err != nil:
+		return err
+	}
+	return createAction(cmd, o, createOptions{file: opts.file, format: opts.format, kube: opts.kube})
 }
 
 func runAction(ctx context.Context, g *globalOptions, stdin io.Reader, stdout, stderr io.Writer, opts runOptions) error {
@@ -117,32 +150,77 @@ func runAction(ctx context.Context, g *globalOptions, stdin io.Reader, stdout, s
 	}
 	out := &lockedWriter{w: stdout}
 	fmt.Fprintf(stderr, "leci: group %s (%s) created\n", req.ContainerGroupName, id)
+	// ps, describe, logs, exec and delete on this root find the group.
+	if stopServing, err := serveRun(g.root, id, env.Engine, log); err != nil {
+		fmt.Fprintf(stderr, "leci: the group is not visible to the other leci commands: %v\n", err)
+	} else {
+		defer stopServing()
+	}
 	sp = trace.Begin(tctx, "run.follow")
-	final, why, drained := follow(ctx, env.Engine, id, g.root, opts.timeout, out, stderr)
+	seen := map[string]string{}
+	final, why, drained := follow(ctx, env.Engine, id, g.root, opts.timeout, out, stderr, seen)
 	sp.End(nil)
 
-	if opts.finalStatus != "" {
-		if err := writeFinalStatus(opts.finalStatus, final); err != nil {
-			fmt.Fprintf(stderr, "leci: %v\n", err)
-		}
-	}
 	delCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Duration(*req.TerminationGracePeriodSeconds)*time.Second+time.Minute)
 	defer cancel()
 	// The delete runs while the last output is shown: a container's log
 	// writer finishes as its task is deleted, and the files, held open,
 	// are read to their end even once they are removed.
 	sp = trace.Begin(tctx, "run.delete")
-	err = env.Engine.Delete(delCtx, id)
+	stopped, err := deleteWatching(delCtx, env.Engine, id)
 	sp.End(err)
 	drained()
+	if errors.Is(err, runtime.ErrNotFound) {
+		err = nil // deleted already, by leci delete
+	}
 	if err != nil {
 		fmt.Fprintf(stderr, "leci: delete group %s: %v\n", id, err)
 	}
+	if !final.Terminal() {
+		// The group was stopped: the delete saw how its containers ended.
+		if stopped.Request != nil {
+			final = stopped
+		}
+		final.Phase = api.GroupFailed
+		if final.FailedAt.IsZero() {
+			final.FailedAt = time.Now()
+		}
+		printChanges(stderr, final, seen)
+	}
+	if opts.finalStatus != "" {
+		if err := writeFinalStatus(opts.finalStatus, final); err != nil {
+			fmt.Fprintf(stderr, "leci: %v\n", err)
+		}
+	}
 	fmt.Fprintf(stderr, "leci: group %s %s%s\n", id, final.Phase, why)
-	if final.Phase == api.GroupSucceeded {
+	if final.Phase == api.GroupSucceeded && why == "" {
 		return nil
 	}
 	return silentExit(exitFailed)
+}
+
+// deleteWatching deletes a group and returns its last status before it
+// was gone: with the containers the delete stopped Terminated, their exit
+// codes and reasons.
+func deleteWatching(ctx context.Context, eng *runtime.Engine, id string) (runtime.GroupStatus, error) {
+	watchCtx, cancelWatch := context.WithCancel(context.Background())
+	updates, err := eng.Watch(watchCtx, id)
+	if err != nil {
+		cancelWatch()
+		return runtime.GroupStatus{}, err
+	}
+	last := make(chan runtime.GroupStatus, 1)
+	go func() {
+		var st runtime.GroupStatus
+		for st = range updates {
+		}
+		last <- st
+	}()
+	err = eng.Delete(ctx, id)
+	// The watch ends once the delete has sent the group's last status;
+	// cancelling it only matters when the delete never began.
+	cancelWatch()
+	return <-last, err
 }
 
 // follow prints the group's status changes and its containers' output
@@ -150,8 +228,9 @@ func runAction(ctx context.Context, g *globalOptions, stdin io.Reader, stdout, s
 // last status, when the group did not end by itself why it stopped, and
 // drained, which waits until the output of the containers that ended (or
 // end by the group's delete) is all shown. follow returns once every log
-// being followed is open.
-func follow(ctx context.Context, eng *runtime.Engine, id, root string, timeout time.Duration, out, errOut io.Writer) (_ runtime.GroupStatus, why string, drained func()) {
+// being followed is open. seen holds what was printed of the group's
+// status (see printChanges).
+func follow(ctx context.Context, eng *runtime.Engine, id, root string, timeout time.Duration, out, errOut io.Writer, seen map[string]string) (_ runtime.GroupStatus, why string, drained func()) {
 	watchCtx, cancelWatch := context.WithCancel(context.Background())
 	defer cancelWatch()
 	updates, err := eng.Watch(watchCtx, id)
@@ -166,7 +245,6 @@ func follow(ctx context.Context, eng *runtime.Engine, id, root string, timeout t
 	}
 	var (
 		last      runtime.GroupStatus
-		seen      = map[string]string{} // container → last printed state
 		followers sync.WaitGroup
 		opened    sync.WaitGroup
 		started   = map[string]bool{} // container/attempt followed
@@ -177,6 +255,7 @@ loop:
 		select {
 		case st, ok := <-updates:
 			if !ok {
+				why = " (deleted)"
 				break loop
 			}
 			last = st

@@ -24,15 +24,16 @@ func newValidateCommand() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "validate -f FILE",
 		Short: "Check a CreateContainerGroup request without running it",
-		Long: `Decode a CreateContainerGroup request (JSON, YAML, or with --format rpc a query
+		Long: `Decode a CreateContainerGroup request (JSON, YAML, or with --input-format rpc a query
 string as the SDKs send it), apply the defaults and check every rule of the API.
 
 A valid request prints "valid" (or, with -o json, the request with its defaults
 applied) and exits 0. An invalid one prints one line per problem on standard
-error, "ERROR <Code>: <message>", and exits 1. Parameters that only mean
-something in Alibaba Cloud and that leci records without applying are listed
-as NOTE lines, one per parameter set; the same words become a warning event
-(FieldNotApplied) of the group. A usage error exits 2.
+error, "ERROR <Code>: <message>", and exits 2, as every leci command does
+with an invalid request or command line. Parameters that only mean something
+in Alibaba Cloud and that leci records without applying are listed as NOTE
+lines, one per parameter set; the same words become a warning event
+(FieldNotApplied) of the group.
 
 --fields prints, instead, every cloud-only parameter and what leci does with
 it: "recorded" (kept and echoed back, not applied) or "analogy" (applied by
@@ -48,7 +49,7 @@ second (Bps, as ECI's documentation says: 1024000 is 8.192 Mbit/s).`,
 		},
 	}
 	cmd.Flags().StringVarP(&opts.file, "file", "f", "", "request file (.json, .yaml, .yml, .rpc), - for standard input")
-	cmd.Flags().StringVar(&opts.format, "format", "", "form of the request: json, yaml or rpc (default: from the file name)")
+	addInputFormatFlag(cmd, &opts.format)
 	cmd.Flags().StringVarP(&opts.output, "output", "o", "", "print the normalized request instead of \"valid\": json")
 	addKubeInputFlags(cmd.Flags(), &opts.kube)
 	cmd.Flags().BoolVar(&opts.fields, "fields", false, "list the cloud-only parameters and what leci does with each, and exit")
@@ -71,7 +72,7 @@ func validateAction(stdin io.Reader, stdout, stderr io.Writer, opts validateOpti
 			return err
 		}
 		printAPIErrors(stderr, err)
-		return silentExit(exitFailed)
+		return silentExit(exitUsage)
 	}
 	for _, f := range req.NotAppliedLocally() {
 		fmt.Fprintf(stderr, "NOTE %s\n", api.NotAppliedMessage(f))

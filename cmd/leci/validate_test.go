@@ -36,8 +36,8 @@ func TestValidateExamples(t *testing.T) {
 func TestValidateInvalid(t *testing.T) {
 	in := "ContainerGroupName: Bad\nContainer:\n  - Name: a\n  - Name: a\n    Image: busybox\n"
 	code, out, errOut := runCLI(t, in, "validate", "-f", "-")
-	if code != 1 {
-		t.Errorf("exit = %d, want 1", code)
+	if code != exitUsage {
+		t.Errorf("exit = %d, want 2 (an invalid request)", code)
 	}
 	if out != "" {
 		t.Errorf("stdout = %q, want nothing", out)
@@ -63,7 +63,8 @@ func TestValidateUsage(t *testing.T) {
 		{"validate"},
 		{"validate", "--bogus"},
 		{"validate", "-f", "/nonexistent/group.yaml"},
-		{"validate", "-f", "-", "--format", "xml"},
+		{"validate", "-f", "-", "--input-format", "xml"},
+		{"nonesuch"},
 		{"validate", "-f", "-", "-o", "yaml"},
 		{"validate", "extra"},
 	} {
@@ -75,7 +76,7 @@ func TestValidateUsage(t *testing.T) {
 
 func TestValidateOutputJSON(t *testing.T) {
 	in := "ContainerGroupName=gg&Container.1.Name=app&Container.1.Image=busybox&ZoneId=cn-hangzhou-b"
-	code, out, errOut := runCLI(t, in, "validate", "-f", "-", "--format", "rpc", "-o", "json")
+	code, out, errOut := runCLI(t, in, "validate", "-f", "-", "--input-format", "rpc", "-o", "json")
 	if code != 0 {
 		t.Fatalf("exit %d: %s", code, errOut)
 	}
@@ -116,6 +117,27 @@ func TestVersion(t *testing.T) {
 	code, out, _ := runCLI(t, "", "version")
 	if code != 0 || !strings.HasPrefix(out, "leci ") {
 		t.Errorf("version: exit %d, %q", code, out)
+	}
+	code, flagOut, _ := runCLI(t, "", "--version")
+	if code != 0 || flagOut != out {
+		t.Errorf("--version: exit %d, %q; want what leci version prints, %q", code, flagOut, out)
+	}
+}
+
+// The request's form is --input-format; --format still works there, with
+// a warning, for a while.
+func TestInputFormatFlag(t *testing.T) {
+	req := "ContainerGroupName: web\nContainer:\n  - {Name: a, Image: busybox}\n"
+	code, out, errOut := runCLI(t, req, "validate", "-f", "-", "--input-format", "yaml")
+	if code != 0 || out != "valid\n" || errOut != "" {
+		t.Errorf("--input-format yaml: exit %d, %q, %q", code, out, errOut)
+	}
+	code, out, errOut = runCLI(t, req, "validate", "-f", "-", "--format", "yaml")
+	if code != 0 || out != "valid\n" || !strings.Contains(errOut, "--format is deprecated here, use --input-format") {
+		t.Errorf("--format yaml: exit %d, %q, %q; want valid and a deprecation warning", code, out, errOut)
+	}
+	if code, _, _ := runCLI(t, req, "validate", "-f", "-", "--input-format", "json"); code != exitUsage {
+		t.Errorf("a YAML request read as JSON: exit %d, want 2", code)
 	}
 }
 

@@ -7,6 +7,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
+	"strconv"
+	"strings"
 	"sync"
 	"syscall"
 	"time"
@@ -127,6 +130,9 @@ func (b *Backend) ExecAttach(ctx context.Context, id string, eio pod.ExecIO) (in
 	nctx := b.conn.WithNamespace(context.WithoutCancel(ctx))
 	task, ps, err := b.execProcess(nctx, id, eio.Cmd)
 	if err != nil {
+		return 0, err
+	}
+	if err := applyExecSettings(ps, eio); err != nil {
 		return 0, err
 	}
 	ps.Terminal = eio.TTY
@@ -257,4 +263,39 @@ func (s *execStdin) Read(p []byte) (int, error) {
 		s.endOnce.Do(s.onEnd)
 	}
 	return n, err
+}
+
+// applyExecSettings gives an exec process the environment, working
+// directory and user eio asks for. A user is UID[:GID]: a name would need
+// the container's /etc/passwd, which the exec does not read.
+func applyExecSettings(ps *specs.Process, eio pod.ExecIO) error {
+	if len(eio.Env) > 0 {
+		// A copy: the slice is the container spec's. A key given replaces
+		// the container's own (the first of two would win in getenv).
+		ps.Env = slices.Clone(ps.Env)
+		for _, kv := range eio.Env {
+			key, _, _ := strings.Cut(kv, "=")
+			ps.Env = slices.DeleteFunc(ps.Env, func(e string) bool { return strings.HasPrefix(e, key+"=") })
+			ps.Env = append(ps.Env, kv)
+		}
+	}
+	if eio.WorkingDir != "" {
+		ps.Cwd = eio.WorkingDir
+	}
+	if eio.User != "" {
+		uid, gid, hasGID := strings.Cut(eio.User, ":")
+		u, err := strconv.ParseUint(uid, 10, 32)
+		if err != nil {
+			return fmt.Errorf("exec user %q: containerd takes a user as UID[:GID], in numbers", eio.User)
+		}
+		ps.User.UID, ps.User.AdditionalGids = uint32(u), nil
+		if hasGID {
+			g, err := strconv.ParseUint(gid, 10, 32)
+			if err != nil {
+				return fmt.Errorf("exec user %q: containerd takes a user as UID[:GID], in numbers", eio.User)
+			}
+			ps.User.GID = uint32(g)
+		}
+	}
+	return nil
 }

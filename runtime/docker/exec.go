@@ -125,6 +125,9 @@ func (b *Backend) ExecAttach(ctx context.Context, id string, eio pod.ExecIO) (in
 	created, err := b.cli.ContainerExecCreate(nctx, id, container.ExecOptions{
 		ConsoleSize:  consoleSize,
 		Cmd:          eio.Cmd,
+		Env:          eio.Env,
+		WorkingDir:   eio.WorkingDir,
+		User:         eio.User,
 		Tty:          eio.TTY,
 		AttachStdin:  eio.Stdin != nil,
 		AttachStdout: true,
