@@ -99,7 +99,7 @@ func TestCLIUpdateTagCacheCommit(t *testing.T) {
 		t.Fatal(err)
 	}
 	for deadline := time.Now().Add(60 * time.Second); time.Now().Before(deadline); time.Sleep(200 * time.Millisecond) {
-		if out, _ := d.client("", "ps", "-o", "json"); !strings.Contains(out, "eci-") {
+		if out, _ := d.client("", "ps", "-a", "-o", "json"); !strings.Contains(out, "eci-") {
 			return
 		}
 	}
