@@ -23,8 +23,8 @@ func TestValidateKubeManifests(t *testing.T) {
 func TestValidatePodRefusesAndWarns(t *testing.T) {
 	in := "apiVersion: v1\nkind: Pod\nmetadata: {name: demo}\nspec:\n  hostPID: true\n  nodeSelector: {a: b}\n  containers:\n  - name: app\n    image: busybox\n"
 	code, _, errOut := runCLI(t, in, "validate", "-f", "-")
-	if code != 1 || !strings.Contains(errOut, "ERROR InvalidParameter: spec.hostPID: not supported: ") {
-		t.Errorf("exit %d, stderr %q; want 1 and the refused field", code, errOut)
+	if code != exitUsage || !strings.Contains(errOut, "ERROR InvalidParameter: spec.hostPID: not supported: ") {
+		t.Errorf("exit %d, stderr %q; want 2 (invalid request) and the refused field", code, errOut)
 	}
 	in = strings.Replace(in, "  hostPID: true\n", "", 1)
 	code, out, errOut := runCLI(t, in, "validate", "-f", "-")
@@ -37,7 +37,7 @@ func TestValidatePodRefusesAndWarns(t *testing.T) {
 func TestValidatePodFromFile(t *testing.T) {
 	pod := "apiVersion: v1\nkind: Pod\nmetadata: {name: demo}\nspec:\n  containers:\n  - name: app\n    image: busybox\n    env:\n    - name: T\n      valueFrom:\n        secretKeyRef: {name: s, key: t}\n"
 	code, _, errOut := runCLI(t, pod, "validate", "-f", "-")
-	if code != 1 || !strings.Contains(errOut, `Secret "s" is not given`) {
+	if code != exitUsage || !strings.Contains(errOut, `Secret "s" is not given`) {
 		t.Errorf("without --from-file: exit %d, stderr %q", code, errOut)
 	}
 	secret := filepath.Join(t.TempDir(), "secret.yaml")
