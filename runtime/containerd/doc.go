@@ -13,12 +13,16 @@
 // service), and pulls and imports on the client side.
 //
 // Backend runs groups on it (runtime.Backend): per group a cgroup
-// CgroupRoot/<group> holding the group's limits, a sandbox container with no
-// image and no snapshot (its root a read-only directory holding the leci
-// binary) that holds the group's IPC, UTS and PID namespaces in the group's
-// network namespace, and the group's containers below it, each in its own
-// cgroup CgroupRoot/<group>/<container>. The io.containerd.runc.v2.group
-// annotation makes one runc shim serve the whole group. Gotchas: on cgroup
+// CgroupRoot/<group> holding the group's limits, the group's IPC and UTS
+// namespaces pinned as files under <root>/sandboxes/<group> (the hostname
+// set inside), which its containers join by path beside the group's network
+// namespace, and the group's containers, each in its own cgroup
+// CgroupRoot/<group>/<container>. Only a group that shares its PID
+// namespace has a sandbox process: a container with no image and no
+// snapshot (its root a read-only directory holding the leci helper) that is
+// PID 1 of that namespace. One runc shim serves a group's tasks, through the
+// io.containerd.runc.v2.group annotation, under a key that is retired with
+// its shim's last task (shimKeys). Gotchas: on cgroup
 // v1 the kernel refuses a child a CFS quota above its parent's (containers
 // are capped at the group's); the shim copies a terminal only to a binary
 // logger or FIFOs, never a file:// log; exits are read with the container
