@@ -175,9 +175,13 @@ func (g *group) watch(ctx context.Context) <-chan GroupStatus {
 		select {
 		case <-ctx.Done():
 		case <-g.done:
-			// The supervisor is gone; the group is being deleted. Wait for
-			// the deletion to finish, so the last status is sent.
-			<-g.gone
+			// The supervisor is gone; the group is being deleted (or the
+			// engine shut down). Wait for the deletion to finish, so the
+			// last status is sent, unless the watcher leaves first.
+			select {
+			case <-g.gone:
+			case <-ctx.Done():
+			}
 		}
 		g.mu.Lock()
 		delete(g.watchers, ch)
