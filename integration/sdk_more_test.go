@@ -166,7 +166,7 @@ func TestSDKDescribesTagsAndUnsupported(t *testing.T) {
 	}
 
 	g := sdkCreate(t, client, "sdk-more", loop, func(r *eci.CreateContainerGroupRequest) {
-		r.Cpu, r.Memory = tea.Float32(1), tea.Float32(0.5)
+		r.Cpu, r.Memory = tea.Float32(0.25), tea.Float32(0.5)
 	})
 	g.waitFor("running", 60*time.Second, running)
 
@@ -179,7 +179,7 @@ func TestSDKDescribesTagsAndUnsupported(t *testing.T) {
 	for k, v := range usage.Body.Attributes {
 		a[k] = fmt.Sprint(v)
 	}
-	if a["UsedCpu"] != "1" || a["UsedMemory"] != "0.5" || a["UsedContainerGroupCount"] != "1" ||
+	if a["UsedCpu"] != "0.25" || a["UsedMemory"] != "0.5" || a["UsedContainerGroupCount"] != "1" ||
 		a["MaxCpu"] != strconv.Itoa(goruntime.NumCPU()) || a["MaxMemory"] == "0" || a["MaxImageCacheCount"] != "50" {
 		t.Errorf("ListUsage: %v", a)
 	}
