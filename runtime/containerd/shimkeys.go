@@ -182,7 +182,8 @@ func (b *Backend) newTask(ctx context.Context, ctr client.Container, spec *oci.S
 	return ctr.NewTask(ctx, ioc)
 }
 
-// deleteTask deletes task, ctr's, after telling shimKeys.
+// deleteTaskOf deletes task, ctr's, after telling shimKeys, so that the
+// shim's key is retired if this was its last task.
 func (b *Backend) deleteTaskOf(ctx context.Context, ctr client.Container, task client.Task, opts ...client.ProcessDeleteOpts) error {
 	b.shims.deleting(ctx, ctr.ID())
 	_, err := task.Delete(ctx, opts...)
