@@ -54,16 +54,39 @@ func (m *Manager) WriteEtcFiles(dir string, f EtcFiles) (EtcPaths, error) {
 	return WriteEtcFiles(dir, f)
 }
 
+// FillEtcFiles is the engine's view of FillEtcFiles.
+func (m *Manager) FillEtcFiles(dir string, f EtcFiles) (EtcPaths, error) {
+	return FillEtcFiles(dir, f)
+}
+
 // WriteEtcFiles writes dir/hosts, dir/hostname and dir/resolv.conf for a
 // group. Each file is replaced atomically, so a reader never sees half of
 // one; a container that bind mounted an earlier version keeps seeing it.
 func WriteEtcFiles(dir string, f EtcFiles) (EtcPaths, error) {
-	return writeEtcFiles(dir, f, hostResolvConf, resolvedResolvConf)
+	return writeEtcFiles(dir, f, hostResolvConf, resolvedResolvConf, replaceFile)
 }
 
-// writeEtcFiles is WriteEtcFiles with the host's resolv.conf files given,
-// so that tests need not depend on the host's.
-func writeEtcFiles(dir string, f EtcFiles, hostResolv, resolvedResolv string) (EtcPaths, error) {
+// FillEtcFiles writes the files of WriteEtcFiles in place: a file that is
+// there keeps its inode, so a container created (its files bind mounted)
+// before sees the new content. A reader could see half a file, so it is
+// only for files that no started container reads yet: a group's, once its
+// address is known, before its first container starts.
+func FillEtcFiles(dir string, f EtcFiles) (EtcPaths, error) {
+	return writeEtcFiles(dir, f, hostResolvConf, resolvedResolvConf, overwriteFile)
+}
+
+func replaceFile(path string, data []byte) error {
+	return atomicfile.Write(path, data, 0o644)
+}
+
+func overwriteFile(path string, data []byte) error {
+	return os.WriteFile(path, data, 0o644)
+}
+
+// writeEtcFiles is WriteEtcFiles with the host's resolv.conf files and the
+// way each file is written given, so that tests need not depend on the
+// host's.
+func writeEtcFiles(dir string, f EtcFiles, hostResolv, resolvedResolv string, write func(path string, data []byte) error) (EtcPaths, error) {
 	if err := validateEtcFiles(f); err != nil {
 		return EtcPaths{}, err
 	}
@@ -98,7 +121,7 @@ func writeEtcFiles(dir string, f EtcFiles, hostResolv, resolvedResolv string) (E
 		p.Hostname: f.Hostname + "\n",
 		p.Resolv:   resolv.String(),
 	} {
-		if err := atomicfile.Write(path, []byte(content), 0o644); err != nil {
+		if err := write(path, []byte(content)); err != nil {
 			return EtcPaths{}, err
 		}
 	}

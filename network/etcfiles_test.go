@@ -1,6 +1,7 @@
 package network
 
 import (
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -43,7 +44,7 @@ func TestWriteEtcFilesHostsAndHostname(t *testing.T) {
 			{IP: "10.89.0.9", Hostnames: []string{"db", "db.local"}},
 			{IP: "fd00::9", Hostnames: []string{"db6"}},
 		},
-	}, hostResolv, resolved)
+	}, hostResolv, resolved, replaceFile)
 	if err != nil {
 		t.Fatalf("writeEtcFiles: %v", err)
 	}
@@ -82,7 +83,7 @@ func TestWriteEtcFilesHostsAndHostname(t *testing.T) {
 	}
 
 	// Written again, the files are replaced, not appended to.
-	if _, err := writeEtcFiles(dir, EtcFiles{Hostname: "web-2"}, hostResolv, resolved); err != nil {
+	if _, err := writeEtcFiles(dir, EtcFiles{Hostname: "web-2"}, hostResolv, resolved, replaceFile); err != nil {
 		t.Fatal(err)
 	}
 	if got, want := readFile(t, p.Hostname), "web-2\n"; got != want {
@@ -90,6 +91,52 @@ func TestWriteEtcFilesHostsAndHostname(t *testing.T) {
 	}
 	if got := readFile(t, p.Hosts); strings.Contains(got, "web-1") {
 		t.Errorf("hosts rewritten still has the old name:\n%s", got)
+	}
+}
+
+// A container bind mounts the files: the inode it holds is what it sees.
+// WriteEtcFiles replaces each file (one created before keeps the old
+// content, whole); FillEtcFiles writes into it (one created before, not
+// started yet, sees the group's address).
+func TestEtcFilesReplacedOrFilledInPlace(t *testing.T) {
+	hostResolv, resolved := hostFiles(t, "nameserver 192.0.2.1\n", "")
+	for _, tt := range []struct {
+		name      string
+		write     func(path string, data []byte) error
+		sameInode bool
+	}{
+		{"replaced", replaceFile, false},
+		{"filled in place", overwriteFile, true},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			dir := filepath.Join(t.TempDir(), "etc")
+			p, err := writeEtcFiles(dir, EtcFiles{Hostname: "web-1"}, hostResolv, resolved, replaceFile)
+			if err != nil {
+				t.Fatal(err)
+			}
+			// What a bind mount made now would show: the open file.
+			mounted, err := os.Open(p.Hosts)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer mounted.Close()
+			if _, err := writeEtcFiles(dir, EtcFiles{Hostname: "web-1", IP: "10.89.0.7"}, hostResolv, resolved, tt.write); err != nil {
+				t.Fatal(err)
+			}
+			seen, err := io.ReadAll(mounted)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := strings.Contains(string(seen), "10.89.0.7 web-1"); got != tt.sameInode {
+				t.Errorf("the file held open shows the address: %v, want %v:\n%s", got, tt.sameInode, seen)
+			}
+			if got := readFile(t, p.Hosts); !strings.Contains(got, "10.89.0.7 web-1\n") {
+				t.Errorf("hosts by its name lacks the address:\n%s", got)
+			}
+			if entries, _ := os.ReadDir(dir); len(entries) != 3 {
+				t.Errorf("%s holds %d entries, want 3", dir, len(entries))
+			}
+		})
 	}
 }
 
@@ -183,7 +230,7 @@ func TestWriteEtcFilesResolv(t *testing.T) {
 			hostResolv, resolved := hostFiles(t, tt.etc, tt.resolved)
 			f := tt.files
 			f.Hostname = "h"
-			p, err := writeEtcFiles(t.TempDir(), f, hostResolv, resolved)
+			p, err := writeEtcFiles(t.TempDir(), f, hostResolv, resolved, replaceFile)
 			if err != nil {
 				t.Fatalf("writeEtcFiles: %v", err)
 			}
@@ -214,7 +261,7 @@ func TestWriteEtcFilesRejects(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			hostResolv, resolved := hostFiles(t, "nameserver 192.0.2.1\n", "")
 			dir := filepath.Join(t.TempDir(), "etc")
-			if _, err := writeEtcFiles(dir, tt.files, hostResolv, resolved); err == nil {
+			if _, err := writeEtcFiles(dir, tt.files, hostResolv, resolved, replaceFile); err == nil {
 				t.Fatal("no error")
 			}
 			if _, err := os.Stat(dir); !os.IsNotExist(err) {

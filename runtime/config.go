@@ -64,6 +64,20 @@ func sysctls(req *api.CreateContainerGroupRequest) map[string]string {
 	return out
 }
 
+// netSysctls tells whether the group sets a net.* sysctl. runc applies
+// the group's sysctls when it creates a container, in the group's network
+// namespace, and such a one may name an interface that CNI ADD makes
+// (net.ipv4.conf.eth0.…): a group with one creates its containers' tasks
+// once the network is set up.
+func netSysctls(req *api.CreateContainerGroupRequest) bool {
+	for name := range sysctls(req) {
+		if strings.HasPrefix(name, "net.") || strings.HasPrefix(name, "net/") {
+			return true
+		}
+	}
+	return false
+}
+
 func imageAuth(req *api.CreateContainerGroupRequest) pod.ImageAuth {
 	var a pod.ImageAuth
 	for _, c := range req.ImageRegistryCredential {

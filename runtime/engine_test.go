@@ -529,48 +529,62 @@ func TestNetNSOwnerStartsSandboxBeforeNetwork(t *testing.T) {
 }
 
 // While the network is set up (CNI ADD), the containers that start first
-// are created, but none starts before the network is there; the one whose
-// environment holds the group's address is created only then.
+// are created and their tasks made (runc's create mounts the /etc files,
+// which are filled in place with the address once it is known), but none
+// starts before the network is there; the one whose environment holds the
+// group's address is created only then. A group with a net.* sysctl,
+// which runc applies at create and which may name the interface CNI ADD
+// makes, has its tasks made once the network is there.
 func TestContainersCreatedWhileNetworkIsSetUp(t *testing.T) {
-	synctest.Test(t, func(t *testing.T) {
-		b := newFakeBackend()
-		b.scripts["app"] = []int{0}
-		b.scripts["ip"] = []int{0}
-		n := &fakeNet{gate: make(chan struct{}), entered: make(chan struct{})}
-		e := newTestEngine(t, b, n)
-		req := testRequest(api.RestartNever, nil, []string{"app", "ip"})
-		req.Container[1].EnvironmentVar = []api.EnvironmentVar{{Key: "POD_IP", FieldRef: &api.FieldRef{FieldPath: api.FieldPathPodIP}}}
-		id, err := e.Create(context.Background(), req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		<-n.entered
-		synctest.Wait() // setup is now waiting for the network alone
-		b.mu.Lock()
-		created, prepared, started := slices.Clone(b.created), slices.Clone(b.prepared), slices.Clone(b.order)
-		b.mu.Unlock()
-		// Prepared only with the network: runc's create mounts the /etc
-		// files that carry the address.
-		if !slices.Equal(created, []string{"app"}) || len(prepared) != 0 || len(started) != 0 {
-			t.Fatalf("while the network was set up: created %v, prepared %v, started %v; want app created, none prepared or started", created, prepared, started)
-		}
-		close(n.gate)
-		st := waitFor(t, e, id, phaseIs(api.GroupSucceeded))
-		b.mu.Lock()
-		created, started = slices.Clone(b.created), slices.Clone(b.order)
-		b.mu.Unlock()
-		if !slices.Equal(created, []string{"app", "ip"}) || len(started) != 2 {
-			t.Errorf("created %v, started %v; want each once", created, started)
-		}
-		for _, c := range st.Containers {
-			if c.RestartCount != 0 || c.Current.ExitCode != 0 {
-				t.Errorf("%s: %+v", c.Name, c)
-			}
-		}
-		if err := e.Delete(context.Background(), id); err != nil {
-			t.Error(err)
-		}
-	})
+	for _, tt := range []struct {
+		name         string
+		sysctl       string
+		wantPrepared []string
+	}{
+		{"tasks made meanwhile", "kernel.shm_rmid_forced", []string{"app"}},
+		{"a net sysctl waits for the network", "net.ipv4.conf.eth0.arp_ignore", nil},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				b := newFakeBackend()
+				b.scripts["app"] = []int{0}
+				b.scripts["ip"] = []int{0}
+				n := &fakeNet{gate: make(chan struct{}), entered: make(chan struct{})}
+				e := newTestEngine(t, b, n)
+				req := testRequest(api.RestartNever, nil, []string{"app", "ip"})
+				req.Container[1].EnvironmentVar = []api.EnvironmentVar{{Key: "POD_IP", FieldRef: &api.FieldRef{FieldPath: api.FieldPathPodIP}}}
+				req.SecurityContext = &api.PodSecurityContext{Sysctl: []api.Sysctl{{Name: tt.sysctl, Value: "1"}}}
+				id, err := e.Create(context.Background(), req)
+				if err != nil {
+					t.Fatal(err)
+				}
+				<-n.entered
+				synctest.Wait() // setup is now waiting for the network alone
+				b.mu.Lock()
+				created, prepared, started := slices.Clone(b.created), slices.Clone(b.prepared), slices.Clone(b.order)
+				b.mu.Unlock()
+				if !slices.Equal(created, []string{"app"}) || !slices.Equal(prepared, tt.wantPrepared) || len(started) != 0 {
+					t.Fatalf("while the network was set up: created %v, prepared %v, started %v; want app created, %v prepared, none started", created, prepared, started, tt.wantPrepared)
+				}
+				close(n.gate)
+				st := waitFor(t, e, id, phaseIs(api.GroupSucceeded))
+				b.mu.Lock()
+				created, prepared, started = slices.Clone(b.created), slices.Clone(b.prepared), slices.Clone(b.order)
+				b.mu.Unlock()
+				if !slices.Equal(created, []string{"app", "ip"}) || len(started) != 2 || !slices.Equal(prepared, []string{"app"}) {
+					t.Errorf("created %v, prepared %v, started %v; want each created and started once, app prepared once", created, prepared, started)
+				}
+				for _, c := range st.Containers {
+					if c.RestartCount != 0 || c.Current.ExitCode != 0 {
+						t.Errorf("%s: %+v", c.Name, c)
+					}
+				}
+				if err := e.Delete(context.Background(), id); err != nil {
+					t.Error(err)
+				}
+			})
+		})
+	}
 }
 
 // While an init container runs, the containers that follow it are created

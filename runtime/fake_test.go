@@ -310,6 +310,10 @@ func (n *fakeNet) WriteEtcFiles(dir string, f pod.EtcFiles) (pod.EtcPaths, error
 	return pod.EtcPaths{Hosts: dir + "/hosts", Hostname: dir + "/hostname", Resolv: dir + "/resolv.conf"}, nil
 }
 
+func (n *fakeNet) FillEtcFiles(dir string, f pod.EtcFiles) (pod.EtcPaths, error) {
+	return n.WriteEtcFiles(dir, f)
+}
+
 func (n *fakeNet) Usage(ctx context.Context, groupID string) ([]pod.InterfaceUsage, error) {
 	n.mu.Lock()
 	usage := n.usage

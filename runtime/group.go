@@ -590,10 +590,11 @@ func (g *group) setup(ctx context.Context) error {
 	var netDone chan networkResult
 	if !owns {
 		// CNI ADD runs while the volumes, the sandbox and the first
-		// containers are made: they need the namespace's path, not its
-		// address. The /etc files exist from the start, written again
-		// with the address once it is known, and the containers start
-		// (and bind mount them) only after that.
+		// containers (and their tasks) are made: they need the
+		// namespace's path, not its address. The /etc files exist from
+		// the start, bind mounted by the tasks made meanwhile, and are
+		// filled in place with the address once it is known; the
+		// containers start only after that.
 		var err error
 		if g.etc, err = g.e.net.WriteEtcFiles(filepath.Join(g.dir, "etc"), etcFiles(g.req, pod.Network{})); err != nil {
 			return fmt.Errorf("write /etc files: %w", err)
@@ -603,7 +604,7 @@ func (g *group) setup(ctx context.Context) error {
 		ready := make(chan struct{})
 		g.netReady = ready
 		go func() {
-			nw, etc, err := g.connectNetwork(ctx, nil)
+			nw, etc, err := g.connectNetwork(ctx, nil, g.e.net.FillEtcFiles)
 			g.netErr = err
 			close(ready)
 			netDone <- networkResult{nw, etc, err}
@@ -715,22 +716,25 @@ const (
 	aheadAfterInit
 )
 
-// prepareAhead takes run id, created ahead, up to its start once the
-// network is set up, where the backend can (StartPreparer). It reports
-// whether the run is still to be started: one that could not be prepared
-// is removed, for its start to make it anew and report why.
+// prepareAhead takes run id, created ahead, up to its start, where the
+// backend can (StartPreparer): while CNI ADD runs, unless the run's create
+// needs the network (netSysctls). It reports whether the run is still to
+// be started: one that could not be prepared is removed, for its start to
+// make it anew and report why.
 func (g *group) prepareAhead(ctx context.Context, id string, ready <-chan struct{}) bool {
 	p, ok := g.e.backend.(StartPreparer)
 	if !ok {
 		return true
 	}
-	select {
-	case <-ready:
-	case <-ctx.Done():
-		return true // the start, if any, finds the container as created
-	}
-	if g.netErr != nil {
-		return true // setup fails; delete removes it
+	if netSysctls(g.req) {
+		select {
+		case <-ready:
+		case <-ctx.Done():
+			return true // the start, if any, finds the container as created
+		}
+		if g.netErr != nil {
+			return true // setup fails; delete removes it
+		}
 	}
 	if err := p.PrepareStart(ctx, id); err != nil {
 		g.log.Debug("preparing a start ahead failed; the start tries again", "id", id, "err", err)
@@ -879,7 +883,7 @@ func (g *group) ownsNetNS() bool {
 // attachNetwork gives the group its network and writes the /etc files
 // that carry its address, as connectNetwork, and keeps them.
 func (g *group) attachNetwork(ctx context.Context, sb *pod.Sandbox) error {
-	nw, etc, err := g.connectNetwork(ctx, sb)
+	nw, etc, err := g.connectNetwork(ctx, sb, g.e.net.WriteEtcFiles)
 	if err != nil {
 		return err
 	}
@@ -888,11 +892,11 @@ func (g *group) attachNetwork(ctx context.Context, sb *pod.Sandbox) error {
 }
 
 // connectNetwork gives the group its network and writes the /etc files
-// that carry its address. With sb nil the network gets a new namespace
+// that carry its address with writeEtc. With sb nil the network gets a new namespace
 // (the sandbox is started in it, or joins it by path); otherwise it goes
 // into the namespace of the running sandbox sb, whose NetNSPath then
 // becomes the pinned path, which stands for that namespace from here on.
-func (g *group) connectNetwork(ctx context.Context, sb *pod.Sandbox) (nw pod.Network, etc pod.EtcPaths, err error) {
+func (g *group) connectNetwork(ctx context.Context, sb *pod.Sandbox, writeEtc func(dir string, f pod.EtcFiles) (pod.EtcPaths, error)) (nw pod.Network, etc pod.EtcPaths, err error) {
 	sp := trace.Begin(ctx, "network.setup")
 	defer func() { sp.End(err) }()
 	switch {
@@ -909,7 +913,7 @@ func (g *group) connectNetwork(ctx context.Context, sb *pod.Sandbox) (nw pod.Net
 	}
 	g.update(func(st *GroupStatus) { st.IPv4, st.IPv6 = nw.IPv4, nw.IPv6 })
 	esp := trace.Begin(ctx, "etc.write")
-	etc, err = g.e.net.WriteEtcFiles(filepath.Join(g.dir, "etc"), etcFiles(g.req, nw))
+	etc, err = writeEtc(filepath.Join(g.dir, "etc"), etcFiles(g.req, nw))
 	esp.End(err)
 	if err != nil {
 		return pod.Network{}, pod.EtcPaths{}, fmt.Errorf("write /etc files: %w", err)

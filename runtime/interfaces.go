@@ -30,6 +30,9 @@ type Networker interface {
 	// WriteEtcFiles writes the group's hosts, hostname and resolv.conf
 	// into dir.
 	WriteEtcFiles(dir string, f pod.EtcFiles) (pod.EtcPaths, error)
+	// FillEtcFiles writes them in place, for containers created before
+	// (their files bind mounted) and not started yet to see the content.
+	FillEtcFiles(dir string, f pod.EtcFiles) (pod.EtcPaths, error)
 	// Usage reads the traffic counters of the group's interfaces, as seen
 	// inside its network namespace (loopback left out).
 	Usage(ctx context.Context, groupID string) ([]pod.InterfaceUsage, error)
