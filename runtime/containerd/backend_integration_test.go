@@ -206,7 +206,8 @@ func TestBackendSandbox(t *testing.T) {
 }
 
 // TestBackendOneShimPerGroup checks that a group with no sandbox process
-// has one shim for all its containers while any of them has a task, that a
+// has one shim for all its app containers while any of them has a task
+// (and its init containers another), that a
 // task made as the last one is deleted never lands on a shim that is
 // exiting, and that no shim is left once the group is gone.
 func TestBackendOneShimPerGroup(t *testing.T) {
@@ -223,6 +224,22 @@ func TestBackendOneShimPerGroup(t *testing.T) {
 		t.Errorf("shims serving three containers of the group: %v, want one", pids)
 	}
 	shim := shimPIDs(t, e.conn.Namespace())
+	// An init container has a shim of its own (the app containers' creates,
+	// one at a time in their shim, do not hold up its create), which goes
+	// with its last task.
+	initCfg := e.containerConfig("init", "sleep 1000")
+	initCfg.Kind = pod.KindInit
+	initExit := e.start(t, sb, initCfg)
+	if pids := shimPIDs(t, e.conn.Namespace()); len(pids) != 2 || !slices.Contains(pids, shim[0]) {
+		t.Errorf("shims with an init container beside the apps: %v, want the apps' %v and one more", pids, shim)
+	}
+	if err := e.b.RemoveContainer(e.ctx, initCfg.ID); err != nil {
+		t.Fatal(err)
+	}
+	awaitExit(t, initExit, 10*time.Second)
+	if pids := shimPIDs(t, e.conn.Namespace()); !slices.Equal(pids, shim) {
+		t.Errorf("shims once the init container is removed: %v, want the apps' %v", pids, shim)
+	}
 	if err := e.b.RemoveContainer(e.ctx, e.group+"-a"); err != nil {
 		t.Fatal(err)
 	}
