@@ -6,6 +6,7 @@
 package pod
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -52,6 +53,23 @@ var (
 	// that lived in it.
 	ErrNetNSGone = errors.New("the group's network namespace is gone")
 )
+
+// ErrSandboxLost is wrapped by a runtime.NetNSOwner's StartSandbox when it
+// is asked for the sandbox in a recorded namespace (SandboxConfig.NetNSPath,
+// after a restart of leci) and none runs there any more: the engine then
+// replaces the sandbox and attaches the network anew. Any other error leaves the
+// network alone.
+var ErrSandboxLost = errors.New("the group's sandbox is gone with its network namespace")
+
+// Pinger is implemented by a backend whose runtime can go away while leci
+// runs (containerd stopped or restarting). Ping answers nil when the runtime
+// answers, else an error wrapping ErrUnavailable.
+//
+// It is optional, not part of runtime.Backend: a backend without it is taken
+// to be always there.
+type Pinger interface {
+	Ping(ctx context.Context) error
+}
 
 // DroppedByDefault are the capabilities the runtimes' default set holds
 // that leci's containers get only when they ask (Capability.Add), as on

@@ -258,7 +258,7 @@ func (g *group) resume() {
 		g.images[ref.image] = p
 	}
 	sb, err := g.e.backend.StartSandbox(g.ctx, g.sandboxConfig())
-	if errors.Is(err, ErrSandboxLost) && g.ownsNetNS() {
+	if errors.Is(err, pod.ErrSandboxLost) && g.ownsNetNS() {
 		// The running sandbox could not be adopted in the recorded
 		// namespace: it is gone, and so is the namespace the runtime gave it.
 		g.log.Warn("sandbox not adoptable; starting a new one with a new network", "err", err)

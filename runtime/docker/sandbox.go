@@ -20,7 +20,6 @@ import (
 
 	"leci/internal/helper"
 	"leci/pod"
-	"leci/runtime"
 )
 
 // sandboxRepo is the repository of the sandbox images; the tag is the hash
@@ -31,7 +30,7 @@ const sandboxRepo = "leci.local/sandbox"
 // sandbox in a given network namespace and none runs there: Docker cannot
 // start a container in a namespace leci names, so the engine then makes a
 // new sandbox and network (runtime.NetNSOwner).
-var errNotAdoptable = fmt.Errorf("no running sandbox in that network namespace: %w", runtime.ErrSandboxLost)
+var errNotAdoptable = fmt.Errorf("no running sandbox in that network namespace: %w", pod.ErrSandboxLost)
 
 // fileStamp identifies a file's version without reading it.
 type fileStamp struct {
