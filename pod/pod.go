@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"io"
 	"strconv"
+	"strings"
 	"time"
 
 	"leci/internal/gpu"
@@ -343,6 +344,22 @@ type InterfaceUsage struct {
 	Name                                     string
 	RxBytes, TxBytes, RxPackets, TxPackets   uint64
 	RxErrors, TxErrors, RxDropped, TxDropped uint64
+}
+
+// Overuse is a disk EmptyDir volume that holds more than its SizeLimit.
+// (A memory EmptyDir cannot: its tmpfs is that size.)
+type Overuse struct {
+	Volume string
+	// Used and Limit are in bytes; Used counts allocated blocks, as du does.
+	Used, Limit int64
+}
+
+func (o Overuse) String() string {
+	return fmt.Sprintf("EmptyDir volume %s uses %s, more than its SizeLimit of %s", o.Volume, gibString(o.Used), gibString(o.Limit))
+}
+
+func gibString(n int64) string {
+	return strings.TrimRight(strings.TrimRight(fmt.Sprintf("%.3f", float64(n)/(1<<30)), "0"), ".") + " GiB"
 }
 
 // Image pull policies, as in an ECI request ("" means PullIfNotPresent).
