@@ -196,14 +196,9 @@ func (b *Backend) StartSandbox(ctx context.Context, cfg pod.SandboxConfig) (_ po
 	}
 
 	groupCg := b.groupCgroup(cfg.GroupID)
-	defer func() {
-		if retErr != nil {
-			if err := b.cg.RemoveTree(groupCg); err != nil {
-				log.Warn("roll back group cgroup", "err", err)
-			}
-		}
-	}()
-	if err := b.cg.CreateGroup(groupCg, cfg.Resources); err != nil {
+	rollbackCg, err := b.cg.CreateGroupRollback(groupCg, cfg.Resources, log)
+	defer rollbackCg(&retErr)
+	if err != nil {
 		return pod.Sandbox{}, fmt.Errorf("group %s: %w", cfg.GroupID, err)
 	}
 
