@@ -9,9 +9,7 @@ import (
 	"encoding/hex"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
-	"runtime"
 	"strconv"
 	"strings"
 	"syscall"
@@ -32,16 +30,8 @@ import (
 // then the sandbox's whole rootfs, as /leci.
 func buildPause(t *testing.T) string {
 	t.Helper()
-	goBin, err := exec.LookPath("go")
-	if err != nil {
-		goBin = filepath.Join(runtime.GOROOT(), "bin", "go")
-	}
 	rootfs := t.TempDir()
-	cmd := exec.Command(goBin, "build", "-o", filepath.Join(rootfs, "leci"), "./testdata/pause")
-	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
-	if b, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("build pause: %v\n%s", err, b)
-	}
+	testutil.BuildStatic(t, "./testdata/pause", filepath.Join(rootfs, "leci"))
 	return rootfs
 }
 
