@@ -10,7 +10,6 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -181,19 +180,15 @@ type proc struct {
 // children lists the processes whose parent is pid.
 func children(t *testing.T, pid int) []proc {
 	t.Helper()
-	entries, err := os.ReadDir("/proc")
+	pids, err := testutil.PIDs()
 	if err != nil {
 		t.Fatal(err)
 	}
 	var kids []proc
-	for _, e := range entries {
-		p, err := strconv.Atoi(e.Name())
-		if err != nil {
-			continue
-		}
-		state, ppid, ok := procState(p)
-		if ok && ppid == pid {
-			kids = append(kids, proc{p, state})
+	for _, p := range pids {
+		st, ok := testutil.Stat(p)
+		if ok && st.PPID == pid {
+			kids = append(kids, proc{p, st.State})
 		}
 	}
 	return kids
