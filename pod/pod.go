@@ -2,7 +2,9 @@
 // backends exchange: what a sandbox and a container must be, and what became
 // of them. The engine (package runtime) turns an ECI request into these
 // values; a backend (runtime/containerd, runtime/docker) turns them into
-// real containers. Neither side imports the other; both import pod.
+// real containers. Neither side imports the other; both import pod, which
+// also holds what the backends do alike (backend.go: the pull policy, the
+// entrypoint and command rule).
 package pod
 
 import (
