@@ -14,6 +14,7 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"leci/internal/testutil"
 	"leci/internal/trace"
 )
 
@@ -33,12 +34,8 @@ type proc struct {
 // they are read are left out.
 func hostProcs() map[int]proc {
 	procs := map[int]proc{}
-	entries, _ := os.ReadDir("/proc")
-	for _, e := range entries {
-		pid, err := strconv.Atoi(e.Name())
-		if err != nil {
-			continue
-		}
+	pids, _ := testutil.PIDs()
+	for _, pid := range pids {
 		p, ok := readProc(pid)
 		if ok {
 			procs[pid] = p
@@ -49,22 +46,11 @@ func hostProcs() map[int]proc {
 
 func readProc(pid int) (proc, bool) {
 	dir := filepath.Join("/proc", strconv.Itoa(pid))
-	stat, err := os.ReadFile(filepath.Join(dir, "stat"))
-	if err != nil {
+	st, ok := testutil.Stat(pid)
+	if !ok {
 		return proc{}, false
 	}
-	// "pid (comm) state ppid ...": comm may hold spaces and parentheses.
-	i := bytes.LastIndexByte(stat, ')')
-	if i < 0 {
-		return proc{}, false
-	}
-	fields := strings.Fields(string(stat[i+1:]))
-	if len(fields) < 2 {
-		return proc{}, false
-	}
-	p := proc{pid: pid, state: fields[0][0]}
-	p.ppid, _ = strconv.Atoi(fields[1])
-	p.label = string(stat[bytes.IndexByte(stat, '(')+1 : i])
+	p := proc{pid: pid, state: st.State[0], ppid: st.PPID, label: st.Comm}
 	if cmdline, err := os.ReadFile(filepath.Join(dir, "cmdline")); err == nil && len(cmdline) > 0 {
 		args := strings.Split(strings.TrimRight(string(cmdline), "\x00"), "\x00")
 		p.label = filepath.Base(args[0])

@@ -14,7 +14,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -22,6 +21,7 @@ import (
 	"time"
 
 	"leci/api"
+	"leci/internal/testutil"
 )
 
 // daemon runs `leci daemon` on the harness's root until stopped.
@@ -112,15 +112,10 @@ func (d *daemon) waitStatus(id string, status api.GroupStatus) api.ContainerGrou
 // container's own process, not the short-lived forks of its shell.
 func mainPID(marker string) int {
 	best := 0
-	entries, _ := os.ReadDir("/proc")
-	for _, e := range entries {
-		pid, err := strconv.Atoi(e.Name())
-		if err != nil {
-			continue
-		}
-		b, err := os.ReadFile(filepath.Join("/proc", e.Name(), "cmdline"))
-		if err == nil && strings.Contains(strings.ReplaceAll(string(b), "\x00", " "), marker) && (best == 0 || pid < best) {
-			best = pid
+	procs, _ := testutil.Processes()
+	for _, p := range procs {
+		if strings.Contains(strings.ReplaceAll(p.Cmdline, "\x00", " "), marker) && (best == 0 || p.PID < best) {
+			best = p.PID
 		}
 	}
 	return best

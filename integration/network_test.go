@@ -27,6 +27,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"leci/api"
+	"leci/internal/netns"
 	"leci/internal/testutil"
 	"leci/network"
 	"leci/pod"
@@ -647,7 +648,7 @@ func TestNetworkDualStack(t *testing.T) {
 	}
 	// Inside the namespace, eth0 has it, and it answers there.
 	var addrs []string
-	err = network.RunInNetNS(n.NetNSPath, func() error {
+	err = netns.Run(n.NetNSPath, func() error {
 		eth0, err := netlink.LinkByName("eth0")
 		if err != nil {
 			return err
@@ -662,7 +663,7 @@ func TestNetworkDualStack(t *testing.T) {
 		t.Errorf("eth0's IPv6 addresses %v (%v), want %s", addrs, err, n.IPv6)
 	}
 	var ln net.Listener
-	if err := network.RunInNetNS(n.NetNSPath, func() error {
+	if err := netns.Run(n.NetNSPath, func() error {
 		var err error
 		ln, err = net.Listen("tcp6", net.JoinHostPort(n.IPv6, "0"))
 		return err

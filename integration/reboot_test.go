@@ -16,6 +16,7 @@ import (
 
 	"leci/api"
 	"leci/host"
+	"leci/internal/testutil"
 )
 
 // groupCgroupDirs lists the cgroups below cgroupRoot in every hierarchy
@@ -55,15 +56,10 @@ func (hr *harness) reboot(d *daemon, ctd *ownContainerd) {
 	// The shims of the test's containerd, the log writers and sandbox
 	// processes leci started under the root, and the containers' processes.
 	victims := map[int]bool{}
-	entries, _ := os.ReadDir("/proc")
-	for _, e := range entries {
-		pid, err := strconv.Atoi(e.Name())
-		if err != nil || pid == self {
-			continue
-		}
-		b, err := os.ReadFile(filepath.Join("/proc", e.Name(), "cmdline"))
-		if err == nil && strings.Contains(string(b), hr.cfg.Root) {
-			victims[pid] = true
+	procs, _ := testutil.Processes()
+	for _, p := range procs {
+		if p.PID != self && strings.Contains(p.Cmdline, hr.cfg.Root) {
+			victims[p.PID] = true
 		}
 	}
 	// The group cgroups, in every hierarchy.

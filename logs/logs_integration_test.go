@@ -9,9 +9,7 @@ import (
 	"encoding/hex"
 	"log/slog"
 	"os"
-	"os/exec"
 	"path/filepath"
-	"runtime"
 	"slices"
 	"strings"
 	"testing"
@@ -31,16 +29,8 @@ import (
 // of "leci log-writer PATH" (and runs this package's RunShimWriter).
 func buildLogWriter(t *testing.T) string {
 	t.Helper()
-	goBin, err := exec.LookPath("go")
-	if err != nil {
-		goBin = filepath.Join(runtime.GOROOT(), "bin", "go")
-	}
 	out := filepath.Join(t.TempDir(), "logwriter")
-	cmd := exec.Command(goBin, "build", "-o", out, "./testdata/logwriter")
-	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
-	if b, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("build logwriter: %v\n%s", err, b)
-	}
+	testutil.BuildStatic(t, "./testdata/logwriter", out)
 	return out
 }
 

@@ -23,6 +23,7 @@ import (
 	"github.com/vishvananda/netlink"
 
 	"leci/internal/atomicfile"
+	"leci/internal/netns"
 	"leci/internal/trace"
 	"leci/pod"
 )
@@ -388,7 +389,7 @@ func (m *Manager) setup(ctx context.Context, groupID string, opts pod.NetworkOpt
 	sp := trace.Begin(ctx, "netns.create")
 	err = pin(path)
 	if err == nil {
-		err = RunInNetNS(path, func() error {
+		err = netns.Run(path, func() error {
 			if err := loopbackUp(); err != nil {
 				return fmt.Errorf("bring lo up: %w", err)
 			}

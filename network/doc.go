@@ -25,6 +25,6 @@
 // several leci roots (and tests) can run side by side with their own
 // bridges and subnets.
 //
-// Code that must run inside a group's namespace goes through RunInNetNS,
+// Code that must run inside a group's namespace goes through netns.Run,
 // which runs a closure on a locked OS thread switched into the namespace.
 package network

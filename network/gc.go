@@ -16,6 +16,8 @@ import (
 	types100 "github.com/containernetworking/cni/pkg/types/100"
 	"github.com/vishvananda/netlink"
 	"golang.org/x/sys/unix"
+
+	"leci/internal/netns"
 )
 
 // GC removes what the networks of groups that are gone left behind: a leci
@@ -494,7 +496,7 @@ func (m *Manager) keptVeths(kept map[string]bool) (map[int]bool, map[string]bool
 		path := m.NetNSPath(id)
 		peer := 0
 		if isNetNS(path) {
-			_ = RunInNetNS(path, func() error {
+			_ = netns.Run(path, func() error {
 				l, err := netlink.LinkByName(ifName)
 				if err == nil {
 					peer = l.Attrs().ParentIndex

@@ -21,6 +21,7 @@ import (
 
 	"github.com/vishvananda/netlink"
 
+	"leci/internal/netns"
 	"leci/pod"
 )
 
@@ -186,7 +187,7 @@ func TestCheck(t *testing.T) {
 	// The host side of g1's veth vanishes: CHECK notices.
 	veths := tn.hostVeths(t)
 	var g1veth netlink.Link
-	err = RunInNetNS(tn.m.NetNSPath("g1"), func() error {
+	err = netns.Run(tn.m.NetNSPath("g1"), func() error {
 		l, err := netlink.LinkByName("eth0")
 		if err != nil {
 			return err
@@ -283,7 +284,7 @@ func TestBandwidthShaping(t *testing.T) {
 func serveOnce(t *testing.T, netnsPath, addr, msg string) net.Addr {
 	t.Helper()
 	var ln net.Listener
-	err := RunInNetNS(netnsPath, func() error {
+	err := netns.Run(netnsPath, func() error {
 		var err error
 		ln, err = net.Listen("tcp", addr)
 		return err
@@ -390,7 +391,7 @@ func TestDualStack(t *testing.T) {
 			t.Errorf("addresses %s, %s: want one in %s and one in %s", n.IPv4, n.IPv6, tn.subnet, p6)
 		}
 		// The address is on eth0 inside the namespace.
-		err = RunInNetNS(n.NetNSPath, func() error {
+		err = netns.Run(n.NetNSPath, func() error {
 			eth0, err := netlink.LinkByName("eth0")
 			if err != nil {
 				return err
@@ -414,7 +415,7 @@ func TestDualStack(t *testing.T) {
 	// A reaches B over IPv6.
 	addr := serveOnce(t, b.NetNSPath, net.JoinHostPort(b.IPv6, "0"), "hello over IPv6\n")
 	var got string
-	err = RunInNetNS(a.NetNSPath, func() error {
+	err = netns.Run(a.NetNSPath, func() error {
 		var err error
 		got, err = readFrom("tcp6", addr.String())
 		return err

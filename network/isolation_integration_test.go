@@ -15,6 +15,7 @@ import (
 	"github.com/vishvananda/netlink"
 	"golang.org/x/sys/unix"
 
+	"leci/internal/netns"
 	"leci/pod"
 )
 
@@ -103,7 +104,7 @@ func TestHostLoopbackUnreachableFromGroups(t *testing.T) {
 	gateway := tn.subnet.Addr().Next()
 	onGateway := udpOnHost(t, net.JoinHostPort(gateway.String(), "0"))
 	const msg = "from the group"
-	err = RunInNetNS(n.NetNSPath, func() error {
+	err = netns.Run(n.NetNSPath, func() error {
 		// Route 127.0.0.1 out of eth0 to the gateway: without lo's local
 		// routes, and with route_localnet, eth0 may send to 127/8.
 		local, err := netlink.RouteListFiltered(netlink.FAMILY_V4, &netlink.Route{Table: unix.RT_TABLE_LOCAL}, netlink.RT_FILTER_TABLE)
@@ -171,7 +172,7 @@ func TestRouterAdvertisementsIgnored(t *testing.T) {
 	if got := readSysctl(t, filepath.Join("/proc/sys/net/ipv6/conf", tn.cfg.Bridge, "accept_ra")); got != "0" {
 		t.Errorf("the bridge's accept_ra is %s, want 0", got)
 	}
-	err := RunInNetNS(n.NetNSPath, func() error {
+	err := netns.Run(n.NetNSPath, func() error {
 		for _, iface := range []string{"eth0", "default"} {
 			b, err := os.ReadFile(filepath.Join("/proc/sys/net/ipv6/conf", iface, "accept_ra"))
 			if err != nil {

@@ -25,6 +25,7 @@ import (
 	"github.com/vishvananda/netlink"
 	"golang.org/x/sys/unix"
 
+	"leci/internal/netns"
 	"leci/internal/testutil"
 	"leci/pod"
 )
@@ -353,7 +354,7 @@ func TestSetup(t *testing.T) {
 		t.Errorf("mounted on %s: got %q, want nsfs", n.NetNSPath, got)
 	}
 
-	err = RunInNetNS(n.NetNSPath, func() error {
+	err = netns.Run(n.NetNSPath, func() error {
 		lo, err := netlink.LinkByName("lo")
 		if err != nil {
 			return err
@@ -409,7 +410,7 @@ func TestGroupsReachEachOther(t *testing.T) {
 
 	// Listen inside B's namespace, on B's address.
 	var ln net.Listener
-	err := RunInNetNS(b.NetNSPath, func() error {
+	err := netns.Run(b.NetNSPath, func() error {
 		var err error
 		ln, err = net.Listen("tcp4", net.JoinHostPort(b.IPv4, "0"))
 		return err
@@ -433,7 +434,7 @@ func TestGroupsReachEachOther(t *testing.T) {
 
 	// Dial from A's namespace.
 	var reply string
-	err = RunInNetNS(a.NetNSPath, func() error {
+	err = netns.Run(a.NetNSPath, func() error {
 		c, err := net.DialTimeout("tcp4", ln.Addr().String(), 5*time.Second)
 		if err != nil {
 			return err

@@ -13,6 +13,7 @@ import (
 	"github.com/vishvananda/netlink"
 	"golang.org/x/sys/unix"
 
+	"leci/internal/netns"
 	"leci/internal/testutil"
 	"leci/pod"
 )
@@ -47,7 +48,7 @@ func TestSetupIn(t *testing.T) {
 		t.Errorf("%s is not the holder's namespace", n.NetNSPath)
 	}
 	// The address is on eth0 as the holder sees it.
-	err = RunInNetNS(nsPath, func() error {
+	err = netns.Run(nsPath, func() error {
 		eth0, err := netlink.LinkByName("eth0")
 		if err != nil {
 			return err

@@ -9,6 +9,7 @@ import (
 
 	"github.com/vishvananda/netlink"
 
+	"leci/internal/netns"
 	"leci/pod"
 )
 
@@ -21,7 +22,7 @@ func (m *Manager) Usage(ctx context.Context, groupID string) ([]pod.InterfaceUsa
 		return nil, err
 	}
 	var out []pod.InterfaceUsage
-	err := RunInNetNS(m.NetNSPath(groupID), func() error {
+	err := netns.Run(m.NetNSPath(groupID), func() error {
 		links, err := netlink.LinkList()
 		if err != nil {
 			return fmt.Errorf("list interfaces: %w", err)

@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"leci/internal/netns"
 	"leci/pod"
 )
 
@@ -20,7 +21,7 @@ func TestUsage(t *testing.T) {
 
 	// From A: connections to a closed port of B (a SYN out, a RST back),
 	// and to one of A's own loopback, which is not the group's traffic.
-	err := RunInNetNS(a.NetNSPath, func() error {
+	err := netns.Run(a.NetNSPath, func() error {
 		for _, addr := range []string{net.JoinHostPort(b.IPv4, "81"), "127.0.0.1:81"} {
 			for range 3 {
 				if c, err := net.DialTimeout("tcp4", addr, 2*time.Second); err == nil {

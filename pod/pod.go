@@ -2,14 +2,18 @@
 // backends exchange: what a sandbox and a container must be, and what became
 // of them. The engine (package runtime) turns an ECI request into these
 // values; a backend (runtime/containerd, runtime/docker) turns them into
-// real containers. Neither side imports the other; both import pod.
+// real containers. Neither side imports the other; both import pod, which
+// also holds what the backends do alike (backend.go: the pull policy, the
+// entrypoint and command rule).
 package pod
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
 	"strconv"
+	"strings"
 	"time"
 
 	"leci/internal/gpu"
@@ -52,6 +56,23 @@ var (
 	// that lived in it.
 	ErrNetNSGone = errors.New("the group's network namespace is gone")
 )
+
+// ErrSandboxLost is wrapped by a runtime.NetNSOwner's StartSandbox when it
+// is asked for the sandbox in a recorded namespace (SandboxConfig.NetNSPath,
+// after a restart of leci) and none runs there any more: the engine then
+// replaces the sandbox and attaches the network anew. Any other error leaves the
+// network alone.
+var ErrSandboxLost = errors.New("the group's sandbox is gone with its network namespace")
+
+// Pinger is implemented by a backend whose runtime can go away while leci
+// runs (containerd stopped or restarting). Ping answers nil when the runtime
+// answers, else an error wrapping ErrUnavailable.
+//
+// It is optional, not part of runtime.Backend: a backend without it is taken
+// to be always there.
+type Pinger interface {
+	Ping(ctx context.Context) error
+}
 
 // DroppedByDefault are the capabilities the runtimes' default set holds
 // that leci's containers get only when they ask (Capability.Add), as on
@@ -325,6 +346,22 @@ type InterfaceUsage struct {
 	Name                                     string
 	RxBytes, TxBytes, RxPackets, TxPackets   uint64
 	RxErrors, TxErrors, RxDropped, TxDropped uint64
+}
+
+// Overuse is a disk EmptyDir volume that holds more than its SizeLimit.
+// (A memory EmptyDir cannot: its tmpfs is that size.)
+type Overuse struct {
+	Volume string
+	// Used and Limit are in bytes; Used counts allocated blocks, as du does.
+	Used, Limit int64
+}
+
+func (o Overuse) String() string {
+	return fmt.Sprintf("EmptyDir volume %s uses %s, more than its SizeLimit of %s", o.Volume, gibString(o.Used), gibString(o.Limit))
+}
+
+func gibString(n int64) string {
+	return strings.TrimRight(strings.TrimRight(fmt.Sprintf("%.3f", float64(n)/(1<<30)), "0"), ".") + " GiB"
 }
 
 // Image pull policies, as in an ECI request ("" means PullIfNotPresent).

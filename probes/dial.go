@@ -13,7 +13,7 @@ import (
 	"strings"
 
 	"leci/api"
-	"leci/network"
+	"leci/internal/netns"
 )
 
 // setupError is a failure to attempt the connection at all (the namespace
@@ -48,7 +48,7 @@ func dialIn(ctx context.Context, netnsPath, netw, addr string) (net.Conn, error)
 	}
 	var conn net.Conn
 	var dialErr error
-	err := network.RunInNetNS(netnsPath, func() error {
+	err := netns.Run(netnsPath, func() error {
 		// A literal address: the dial runs on this goroutine, which is
 		// locked to the switched thread; waiting for the connect parks
 		// the goroutine without letting another one onto the thread.

@@ -4,17 +4,9 @@ import (
 	"context"
 	"log/slog"
 	"time"
-)
 
-// Pinger is implemented by a backend whose runtime can go away while leci
-// runs (containerd stopped or restarting). Ping answers nil when the runtime
-// answers, else an error wrapping pod.ErrUnavailable.
-//
-// It is optional, not part of Backend: a backend without it is taken to be
-// always there.
-type Pinger interface {
-	Ping(ctx context.Context) error
-}
+	"leci/pod"
+)
 
 // Available tells whether the engine can act on groups now: nil when its
 // backend answers, else an error wrapping pod.ErrUnavailable.
@@ -25,7 +17,7 @@ type Pinger interface {
 // error before anything is done, so that nothing is half done or lost; the
 // supervisors pick up the exits that happened meanwhile once it is back.
 func (e *Engine) Available(ctx context.Context) error {
-	if p, ok := e.backend.(Pinger); ok {
+	if p, ok := e.backend.(pod.Pinger); ok {
 		return p.Ping(ctx)
 	}
 	return nil

@@ -2,7 +2,6 @@ package runtime
 
 import (
 	"context"
-	"errors"
 	"time"
 
 	"leci/pod"
@@ -79,10 +78,3 @@ type StartPreparer interface {
 type NetNSOwner interface {
 	OwnsNetNS() bool
 }
-
-// ErrSandboxLost is wrapped by a NetNSOwner's StartSandbox when it is asked
-// for the sandbox in a recorded namespace (SandboxConfig.NetNSPath, after a
-// restart of leci) and none runs there any more: the engine then replaces
-// the sandbox and attaches the network anew. Any other error leaves the
-// network alone.
-var ErrSandboxLost = errors.New("the group's sandbox is gone with its network namespace")

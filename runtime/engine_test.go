@@ -483,7 +483,7 @@ func (o *ownerBackend) OwnsNetNS() bool { return true }
 func (o *ownerBackend) StartSandbox(ctx context.Context, cfg pod.SandboxConfig) (pod.Sandbox, error) {
 	if o.lost && cfg.NetNSPath != "" {
 		o.lost = false
-		return pod.Sandbox{}, fmt.Errorf("adopt sandbox: %w", ErrSandboxLost)
+		return pod.Sandbox{}, fmt.Errorf("adopt sandbox: %w", pod.ErrSandboxLost)
 	}
 	o.net.mu.Lock()
 	if o.net.setups != 0 {

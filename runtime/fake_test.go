@@ -11,7 +11,6 @@ import (
 
 	"leci/api"
 	"leci/pod"
-	"leci/volumes"
 )
 
 // fakeBackend runs no process: each container exits with the next code of
@@ -343,4 +342,4 @@ func (fakeVolumes) Mount(source string, vol api.Volume, m api.VolumeMount) (pod.
 
 func (fakeVolumes) Cleanup(ctx context.Context, dir string) error { return nil }
 
-func (fakeVolumes) Usage(dir string, vols []api.Volume) []volumes.Overuse { return nil }
+func (fakeVolumes) Usage(dir string, vols []api.Volume) []pod.Overuse { return nil }

@@ -5,7 +5,6 @@ import (
 
 	"leci/api"
 	"leci/pod"
-	"leci/volumes"
 )
 
 // Networker gives a group its network: package network implements it.
@@ -50,5 +49,5 @@ type Volumes interface {
 	// Cleanup unmounts and removes everything Prepare made under dir.
 	Cleanup(ctx context.Context, dir string) error
 	// Usage lists the disk EmptyDir volumes over their SizeLimit.
-	Usage(dir string, vols []api.Volume) []volumes.Overuse
+	Usage(dir string, vols []api.Volume) []pod.Overuse
 }

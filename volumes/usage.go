@@ -1,30 +1,14 @@
 package volumes
 
 import (
-	"fmt"
 	"io/fs"
 	"path/filepath"
 	"strings"
 	"syscall"
 
 	"leci/api"
+	"leci/pod"
 )
-
-// Overuse is a disk EmptyDir volume that holds more than its SizeLimit.
-// (A memory EmptyDir cannot: its tmpfs is that size.)
-type Overuse struct {
-	Volume string
-	// Used and Limit are in bytes; Used counts allocated blocks, as du does.
-	Used, Limit int64
-}
-
-func (o Overuse) String() string {
-	return fmt.Sprintf("EmptyDir volume %s uses %s, more than its SizeLimit of %s", o.Volume, gibString(o.Used), gibString(o.Limit))
-}
-
-func gibString(n int64) string {
-	return strings.TrimRight(strings.TrimRight(fmt.Sprintf("%.3f", float64(n)/(1<<30)), "0"), ".") + " GiB"
-}
 
 // Usage measures the disk EmptyDir volumes of a group that have a
 // SizeLimit (dir is the directory given to Prepare) and returns those over
@@ -32,8 +16,8 @@ func gibString(n int64) string {
 // are not followed, files with several links count once, and mounts inside
 // the volume (propagated from a container) are not entered. A volume it
 // cannot measure is left out. It is meant to be polled, every 30 s or so.
-func (m Manager) Usage(dir string, vols []api.Volume) []Overuse {
-	var out []Overuse
+func (m Manager) Usage(dir string, vols []api.Volume) []pod.Overuse {
+	var out []pod.Overuse
 	for _, v := range vols {
 		e := v.EmptyDirVolume
 		if v.Type != api.VolumeEmptyDir || e == nil || e.SizeLimit == "" || strings.EqualFold(e.Medium, api.MediumMemory) {
@@ -48,7 +32,7 @@ func (m Manager) Usage(dir string, vols []api.Volume) []Overuse {
 			continue
 		}
 		if used > limit {
-			out = append(out, Overuse{Volume: v.Name, Used: used, Limit: limit})
+			out = append(out, pod.Overuse{Volume: v.Name, Used: used, Limit: limit})
 		}
 	}
 	return out

@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"log/slog"
 	"os"
 	"path"
 	"path/filepath"
@@ -142,6 +143,22 @@ func (c *FS) CreateGroup(p string, res pod.Resources) error {
 		}
 	}
 	return nil
+}
+
+// CreateGroupRollback is CreateGroup for the first step of a sandbox's
+// start, which both backends take alike. The caller defers rollback with its
+// named error at once, whether or not err is nil: when the start fails, this
+// step included (CreateGroup can fail half way), the group cgroup and all
+// below it are removed, and a failure to remove them is logged to log.
+func (c *FS) CreateGroupRollback(p string, res pod.Resources, log *slog.Logger) (rollback func(failed *error), err error) {
+	rollback = func(failed *error) {
+		if *failed != nil {
+			if err := c.RemoveTree(p); err != nil {
+				log.Warn("roll back group cgroup", "err", err)
+			}
+		}
+	}
+	return rollback, c.CreateGroup(p, res)
 }
 
 func (c *FS) createV1(m Mount, ctl, p string, res pod.Resources, quota int64, shares uint64) error {

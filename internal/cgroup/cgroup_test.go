@@ -3,6 +3,8 @@ package cgroup
 import (
 	"leci/internal/mountinfo"
 
+	"errors"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"strings"
@@ -215,5 +217,34 @@ func TestCPUQuotaShares(t *testing.T) {
 		if q != tt.quota || s != tt.shares {
 			t.Errorf("CPUQuotaShares(%v) = %d, %d; want %d, %d", tt.cores, q, s, tt.quota, tt.shares)
 		}
+	}
+}
+
+// TestCreateGroupRollback checks that the cgroup of a start that succeeded
+// stays and that of a failed one goes.
+func TestCreateGroupRollback(t *testing.T) {
+	cg := fakeHierarchies(t, true)
+	rollback, err := cg.CreateGroupRollback("/leci/g1", pod.Resources{CPU: 1}, slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, _ := cg.unified()
+	dir := filepath.Join(m.Mountpoint, "leci/g1")
+	// A real cgroup's files go with it; these plain ones would stop rmdir.
+	files, _ := filepath.Glob(filepath.Join(dir, "*"))
+	for _, f := range files {
+		if err := os.Remove(f); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var succeeded error
+	rollback(&succeeded)
+	if _, err := os.Stat(dir); err != nil {
+		t.Fatalf("the cgroup of a start that succeeded: %v", err)
+	}
+	failed := errors.New("start failed")
+	rollback(&failed)
+	if _, err := os.Stat(dir); !os.IsNotExist(err) {
+		t.Errorf("the cgroup of a failed start is still there (%v)", err)
 	}
 }

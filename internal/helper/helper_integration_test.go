@@ -209,17 +209,13 @@ func runContainer(t *testing.T, conn *containerd.Conn, ref, id, logger, path, sc
 func writerPID(t *testing.T, logger, path string) int {
 	t.Helper()
 	want := strings.Join([]string{logger, logs.WriterCommand, path}, "\x00") + "\x00"
-	entries, err := os.ReadDir("/proc")
+	procs, err := testutil.Processes()
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, e := range entries {
-		pid, err := strconv.Atoi(e.Name())
-		if err != nil {
-			continue
-		}
-		if b, err := os.ReadFile("/proc/" + e.Name() + "/cmdline"); err == nil && string(b) == want {
-			return pid
+	for _, p := range procs {
+		if p.Cmdline == want {
+			return p.PID
 		}
 	}
 	t.Fatalf("no process runs %q", strings.ReplaceAll(want, "\x00", " "))

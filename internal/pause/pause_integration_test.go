@@ -9,10 +9,7 @@ import (
 	"encoding/hex"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
-	"runtime"
-	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -32,16 +29,8 @@ import (
 // then the sandbox's whole rootfs, as /leci.
 func buildPause(t *testing.T) string {
 	t.Helper()
-	goBin, err := exec.LookPath("go")
-	if err != nil {
-		goBin = filepath.Join(runtime.GOROOT(), "bin", "go")
-	}
 	rootfs := t.TempDir()
-	cmd := exec.Command(goBin, "build", "-o", filepath.Join(rootfs, "leci"), "./testdata/pause")
-	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
-	if b, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("build pause: %v\n%s", err, b)
-	}
+	testutil.BuildStatic(t, "./testdata/pause", filepath.Join(rootfs, "leci"))
 	return rootfs
 }
 
@@ -191,19 +180,15 @@ type proc struct {
 // children lists the processes whose parent is pid.
 func children(t *testing.T, pid int) []proc {
 	t.Helper()
-	entries, err := os.ReadDir("/proc")
+	pids, err := testutil.PIDs()
 	if err != nil {
 		t.Fatal(err)
 	}
 	var kids []proc
-	for _, e := range entries {
-		p, err := strconv.Atoi(e.Name())
-		if err != nil {
-			continue
-		}
-		state, ppid, ok := procState(p)
-		if ok && ppid == pid {
-			kids = append(kids, proc{p, state})
+	for _, p := range pids {
+		st, ok := testutil.Stat(p)
+		if ok && st.PPID == pid {
+			kids = append(kids, proc{p, st.State})
 		}
 	}
 	return kids

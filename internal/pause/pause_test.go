@@ -9,12 +9,13 @@ import (
 	"os/exec"
 	"os/signal"
 	"strconv"
-	"strings"
 	"syscall"
 	"testing"
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"leci/internal/testutil"
 )
 
 // helperEnv switches the test binary into a helper process; its value is
@@ -139,23 +140,6 @@ func (h *helperProc) terminate(t *testing.T) {
 	}
 }
 
-// procState returns the state letter and parent of pid, ok false if there
-// is no such process.
-func procState(pid int) (state string, ppid int, ok bool) {
-	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
-	if err != nil {
-		return "", 0, false
-	}
-	// "pid (comm) S ppid ...": comm may hold spaces, so cut after ')'.
-	s := string(b)
-	f := strings.Fields(s[strings.LastIndexByte(s, ')')+1:])
-	if len(f) < 2 {
-		return "", 0, false
-	}
-	ppid, _ = strconv.Atoi(f[1])
-	return f[0], ppid, true
-}
-
 // orphanPID reads the helper's "ready" and the orphan's pid.
 func orphanPID(t *testing.T, h *helperProc) int {
 	t.Helper()
@@ -182,16 +166,16 @@ func waitReaped(t *testing.T, h *helperProc, pid int) {
 	adopted := false
 	deadline := time.Now().Add(5 * time.Second)
 	for {
-		state, ppid, ok := procState(pid)
+		st, ok := testutil.Stat(pid)
 		if !ok {
 			if !adopted {
 				t.Fatalf("orphan %d went before it was seen adopted by the helper", pid)
 			}
 			return
 		}
-		adopted = adopted || ppid == h.cmd.Process.Pid
+		adopted = adopted || st.PPID == h.cmd.Process.Pid
 		if time.Now().After(deadline) {
-			t.Fatalf("orphan %d still there 5 s on: state %s, parent %d (helper %d)", pid, state, ppid, h.cmd.Process.Pid)
+			t.Fatalf("orphan %d still there 5 s on: state %s, parent %d (helper %d)", pid, st.State, st.PPID, h.cmd.Process.Pid)
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
@@ -204,21 +188,21 @@ func TestControlSeesZombie(t *testing.T) {
 	pid := orphanPID(t, h)
 	deadline := time.Now().Add(5 * time.Second)
 	for {
-		state, ppid, ok := procState(pid)
+		st, ok := testutil.Stat(pid)
 		if !ok {
 			t.Fatalf("orphan %d is gone: the helper reaped it, or it was never adopted", pid)
 		}
-		if state == "Z" && ppid == h.cmd.Process.Pid {
+		if st.State == "Z" && st.PPID == h.cmd.Process.Pid {
 			break
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("orphan %d: state %s, parent %d, want a zombie of %d", pid, state, ppid, h.cmd.Process.Pid)
+			t.Fatalf("orphan %d: state %s, parent %d, want a zombie of %d", pid, st.State, st.PPID, h.cmd.Process.Pid)
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
 	time.Sleep(300 * time.Millisecond)
-	if state, _, ok := procState(pid); !ok || state != "Z" {
-		t.Fatalf("zombie %d changed: state %q, present %v", pid, state, ok)
+	if st, ok := testutil.Stat(pid); !ok || st.State != "Z" {
+		t.Fatalf("zombie %d changed: state %q, present %v", pid, st.State, ok)
 	}
 	h.terminate(t)
 }

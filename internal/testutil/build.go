@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"strings"
+	"testing"
 )
 
 // LeciBuild is leci built from this module the way make build builds it.
@@ -33,10 +34,7 @@ const RaceEnv = "LECI_RACE"
 // race detector needs); leci-helper stays static, as it runs inside
 // containers.
 func BuildLeci(dir string) (LeciBuild, error) {
-	goBin, err := exec.LookPath("go")
-	if err != nil {
-		goBin = filepath.Join(runtime.GOROOT(), "bin", "go")
-	}
+	goBin := goTool()
 	out, err := exec.Command(goBin, "env", "GOMOD").Output()
 	if err != nil {
 		return LeciBuild{}, fmt.Errorf("go env GOMOD: %w", err)
@@ -106,4 +104,26 @@ func RaceReports(dir string) ([]string, error) {
 		}
 	}
 	return reports, nil
+}
+
+// goTool is the go command: the one on PATH, else the one of the Go this
+// test was built with.
+func goTool() string {
+	if goBin, err := exec.LookPath("go"); err == nil {
+		return goBin
+	}
+	return filepath.Join(runtime.GOROOT(), "bin", "go")
+}
+
+// BuildStatic builds the package pkg (such as ./testdata/pause, relative
+// to the test's package directory) into the binary out, static
+// (CGO_ENABLED=0) as a binary that runs inside containers must be. A
+// failure ends the test.
+func BuildStatic(t testing.TB, pkg, out string) {
+	t.Helper()
+	cmd := exec.Command(goTool(), "build", "-o", out, pkg)
+	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
+	if b, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("build %s: %v\n%s", pkg, err, b)
+	}
 }

@@ -17,7 +17,6 @@ import (
 
 	"leci/internal/cgroup"
 	"leci/internal/registries"
-	"leci/runtime"
 )
 
 const (
@@ -134,11 +133,6 @@ type Backend struct {
 	// shims chooses the shim of each task of a group.
 	shims *shimKeys
 }
-
-var (
-	_ runtime.Backend       = (*Backend)(nil)
-	_ runtime.StartPreparer = (*Backend)(nil)
-)
 
 // NewBackend returns a Backend on conn.
 func NewBackend(conn *Conn, opts BackendOptions, log *slog.Logger) (*Backend, error) {

@@ -4,11 +4,9 @@ package containerd
 
 import (
 	"context"
-	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strings"
 	"sync"
 	"syscall"
 	"testing"
@@ -218,27 +216,19 @@ func nsInode(t *testing.T, p string) uint64 {
 // shimPIDs lists the runc shims serving the containerd namespace ns.
 func shimPIDs(t *testing.T, ns string) []int {
 	t.Helper()
-	entries, err := os.ReadDir("/proc")
+	procs, err := testutil.Processes()
 	if err != nil {
 		t.Fatal(err)
 	}
 	var pids []int
-	for _, e := range entries {
-		var pid int
-		if _, err := fmt.Sscanf(e.Name(), "%d", &pid); err != nil {
-			continue
-		}
-		b, err := os.ReadFile(filepath.Join("/proc", e.Name(), "cmdline"))
-		if err != nil {
-			continue
-		}
-		args := strings.Split(strings.TrimRight(string(b), "\x00"), "\x00")
-		if filepath.Base(args[0]) != "containerd-shim-runc-v2" || isZombie(pid) {
+	for _, p := range procs {
+		args := p.Args()
+		if filepath.Base(args[0]) != "containerd-shim-runc-v2" || isZombie(p.PID) {
 			continue
 		}
 		for i, a := range args {
 			if a == "-namespace" && i+1 < len(args) && args[i+1] == ns {
-				pids = append(pids, pid)
+				pids = append(pids, p.PID)
 			}
 		}
 	}

@@ -4,34 +4,16 @@ import (
 	"context"
 	"fmt"
 
-	"github.com/containerd/errdefs"
-
 	"leci/pod"
 )
 
-// EnsureImage makes ref present per policy ("" is IfNotPresent). Concurrent
+// EnsureImage makes ref present per policy (pod.EnsureImage). Concurrent
 // pulls of one ref share one fetch (Conn.Pull). Errors wrap
 // pod.ErrImageNeverPull or pod.ErrImagePull.
 func (b *Backend) EnsureImage(ctx context.Context, ref, policy string, auth pod.ImageAuth) error {
-	switch policy {
-	case pod.PullAlways:
+	return pod.EnsureImage(ctx, ref, policy, b.conn.Exists, func(ctx context.Context, ref string) error {
 		return b.pull(ctx, ref, auth)
-	case pod.PullIfNotPresent, "", pod.PullNever:
-	default:
-		return fmt.Errorf("image %s: pull policy %q: %w", ref, policy, errdefs.ErrInvalidArgument)
-	}
-	ok, err := b.conn.Exists(ctx, ref)
-	if err != nil {
-		return fmt.Errorf("%w: %w", pod.ErrImagePull, err)
-	}
-	switch {
-	case ok:
-		return nil
-	case policy == pod.PullNever:
-		return fmt.Errorf("image %s: %w", ref, pod.ErrImageNeverPull)
-	default:
-		return b.pull(ctx, ref, auth)
-	}
+	})
 }
 
 func (b *Backend) pull(ctx context.Context, ref string, auth pod.ImageAuth) error {

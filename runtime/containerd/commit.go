@@ -18,8 +18,6 @@ import (
 	"github.com/containerd/platforms"
 	"github.com/opencontainers/go-digest"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
-
-	"leci/runtime"
 )
 
 // Commit makes the image ref of a container's filesystem changes: the
@@ -148,5 +146,3 @@ func writeJSON(ctx context.Context, cs content.Store, mediaType string, v any, l
 	}
 	return desc, nil
 }
-
-var _ runtime.Committer = (*Backend)(nil)

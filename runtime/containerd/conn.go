@@ -23,7 +23,6 @@ import (
 	"google.golang.org/grpc/status"
 
 	"leci/pod"
-	"leci/runtime"
 )
 
 const (
@@ -270,7 +269,7 @@ func (c *Conn) SuperviseOwn(ctx context.Context) {
 }
 
 // The engine asks the backend before what needs containerd.
-var _ runtime.Pinger = (*Backend)(nil)
+var _ pod.Pinger = (*Backend)(nil)
 
 // Ping tells whether containerd answers; see Conn.Ping.
 func (b *Backend) Ping(ctx context.Context) error { return b.conn.Ping(ctx) }

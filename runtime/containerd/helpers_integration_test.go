@@ -108,23 +108,15 @@ func buildTestImage(t *testing.T, ref string) string {
 func ownContainerdPIDs(t *testing.T, root string) []int {
 	t.Helper()
 	config := filepath.Join(root, "containerd", "config.toml")
-	entries, err := os.ReadDir("/proc")
+	procs, err := testutil.Processes()
 	if err != nil {
 		t.Fatal(err)
 	}
 	var pids []int
-	for _, e := range entries {
-		var pid int
-		if _, err := fmt.Sscanf(e.Name(), "%d", &pid); err != nil {
-			continue
-		}
-		b, err := os.ReadFile(filepath.Join("/proc", e.Name(), "cmdline"))
-		if err != nil {
-			continue
-		}
-		args := strings.Split(strings.TrimRight(string(b), "\x00"), "\x00")
-		if len(args) > 0 && filepath.Base(args[0]) == "containerd" && strings.Contains(string(b), config) && !isZombie(pid) {
-			pids = append(pids, pid)
+	for _, p := range procs {
+		args := p.Args()
+		if len(args) > 0 && filepath.Base(args[0]) == "containerd" && strings.Contains(p.Cmdline, config) && !isZombie(p.PID) {
+			pids = append(pids, p.PID)
 		}
 	}
 	return pids

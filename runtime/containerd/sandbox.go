@@ -45,16 +45,9 @@ func (b *Backend) StartSandbox(ctx context.Context, cfg pod.SandboxConfig) (_ po
 		return sb, err
 	}
 	groupCg := b.groupCgroup(cfg.GroupID)
-	// Registered first: creating can fail half way.
-	defer func() {
-		if retErr != nil {
-			if err := b.cg.RemoveTree(groupCg); err != nil {
-				log.Warn("roll back group cgroup", "err", err)
-			}
-		}
-	}()
 	sp := trace.Begin(ctx, "sandbox.cgroup")
-	err := b.cg.CreateGroup(groupCg, cfg.Resources)
+	rollbackCg, err := b.cg.CreateGroupRollback(groupCg, cfg.Resources, log)
+	defer rollbackCg(&retErr)
 	sp.End(err)
 	if err != nil {
 		return pod.Sandbox{}, fmt.Errorf("group %s: %w", cfg.GroupID, err)

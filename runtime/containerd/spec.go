@@ -33,7 +33,7 @@ func containerSpecOpts(img ocispec.ImageConfig, sb pod.Sandbox, cfg pod.Containe
 		// As CRI does: containerd's default NOFILE of 1024 is no limit of the
 		// request's, so containers inherit the shim's limits instead.
 		withoutRlimits,
-		withArgs(processArgs(img, cfg)),
+		withArgs(cfg.ProcessArgs(img.Entrypoint, img.Cmd)),
 		oci.WithEnv(imageEnv(img)),
 	}
 	if cfg.TTY {
@@ -73,19 +73,6 @@ func containerSpecOpts(img ocispec.ImageConfig, sb pod.Sandbox, cfg pod.Containe
 		opts = append(opts, withCDIDevices(cfg))
 	}
 	return opts
-}
-
-// processArgs applies the kubelet's rule: Command replaces the image's
-// entrypoint and drops its cmd; Args replaces the cmd.
-func processArgs(img ocispec.ImageConfig, cfg pod.ContainerConfig) []string {
-	entrypoint, cmd := img.Entrypoint, img.Cmd
-	if len(cfg.Command) > 0 {
-		entrypoint, cmd = cfg.Command, nil
-	}
-	if len(cfg.Args) > 0 {
-		cmd = cfg.Args
-	}
-	return append(slices.Clone(entrypoint), cmd...)
 }
 
 func imageEnv(img ocispec.ImageConfig) []string {

@@ -19,7 +19,6 @@ import (
 	"leci/internal/cgroup"
 	"leci/internal/registries"
 	"leci/pod"
-	"leci/runtime"
 )
 
 const (
@@ -126,11 +125,6 @@ type Backend struct {
 	logMu      sync.Mutex
 	logWriters map[string]chan struct{}
 }
-
-var (
-	_ runtime.Backend    = (*Backend)(nil)
-	_ runtime.NetNSOwner = (*Backend)(nil)
-)
 
 // ErrUnreachable is wrapped by New when the Engine does not answer.
 var ErrUnreachable = errors.New("docker engine unreachable")
@@ -278,7 +272,7 @@ func cleanupContext(ctx context.Context) (context.Context, context.CancelFunc) {
 const pingTimeout = 2 * time.Second
 
 // Ping answers nil when the Engine answers, else an error wrapping
-// pod.ErrUnavailable (runtime.Pinger): while dockerd is away the daemon keeps
+// pod.ErrUnavailable (pod.Pinger): while dockerd is away the daemon keeps
 // serving reads and refuses writes, as with containerd.
 func (b *Backend) Ping(ctx context.Context) error {
 	ctx, cancel := context.WithTimeout(ctx, pingTimeout)
@@ -289,4 +283,4 @@ func (b *Backend) Ping(ctx context.Context) error {
 	return nil
 }
 
-var _ runtime.Pinger = (*Backend)(nil)
+var _ pod.Pinger = (*Backend)(nil)

@@ -5,8 +5,6 @@ import (
 	"fmt"
 
 	"github.com/docker/docker/api/types/container"
-
-	"leci/runtime"
 )
 
 // Commit makes the image ref of a container's filesystem changes with the
@@ -19,5 +17,3 @@ func (b *Backend) Commit(ctx context.Context, id, ref, author, message string) (
 	}
 	return res.ID, nil
 }
-
-var _ runtime.Committer = (*Backend)(nil)

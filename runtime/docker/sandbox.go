@@ -20,7 +20,6 @@ import (
 
 	"leci/internal/helper"
 	"leci/pod"
-	"leci/runtime"
 )
 
 // sandboxRepo is the repository of the sandbox images; the tag is the hash
@@ -31,7 +30,7 @@ const sandboxRepo = "leci.local/sandbox"
 // sandbox in a given network namespace and none runs there: Docker cannot
 // start a container in a namespace leci names, so the engine then makes a
 // new sandbox and network (runtime.NetNSOwner).
-var errNotAdoptable = fmt.Errorf("no running sandbox in that network namespace: %w", runtime.ErrSandboxLost)
+var errNotAdoptable = fmt.Errorf("no running sandbox in that network namespace: %w", pod.ErrSandboxLost)
 
 // fileStamp identifies a file's version without reading it.
 type fileStamp struct {
@@ -197,14 +196,9 @@ func (b *Backend) StartSandbox(ctx context.Context, cfg pod.SandboxConfig) (_ po
 	}
 
 	groupCg := b.groupCgroup(cfg.GroupID)
-	defer func() {
-		if retErr != nil {
-			if err := b.cg.RemoveTree(groupCg); err != nil {
-				log.Warn("roll back group cgroup", "err", err)
-			}
-		}
-	}()
-	if err := b.cg.CreateGroup(groupCg, cfg.Resources); err != nil {
+	rollbackCg, err := b.cg.CreateGroupRollback(groupCg, cfg.Resources, log)
+	defer rollbackCg(&retErr)
+	if err != nil {
 		return pod.Sandbox{}, fmt.Errorf("group %s: %w", cfg.GroupID, err)
 	}
 

@@ -33,7 +33,7 @@ type imageConfig struct {
 // options. It reads nothing, so it is unit-tested as it is. host says what
 // of this host the mapping depends on.
 func createOptions(img imageConfig, sb pod.Sandbox, cfg pod.ContainerConfig, labels map[string]string, host hostLimits) (*container.Config, *container.HostConfig, error) {
-	args := processArgs(img, cfg)
+	args := cfg.ProcessArgs(img.Entrypoint, img.Cmd)
 	if len(args) == 0 {
 		return nil, nil, fmt.Errorf("%w: no command: the image has no entrypoint or cmd and none is given", pod.ErrCreateConfig)
 	}
@@ -54,7 +54,7 @@ func createOptions(img imageConfig, sb pod.Sandbox, cfg pod.ContainerConfig, lab
 	config := &container.Config{
 		Image: cfg.Image,
 		// The whole command as entrypoint, so that Docker merges nothing
-		// of the image's in (processArgs did, by the kubelet's rule).
+		// of the image's in (ProcessArgs did, by the kubelet's rule).
 		Entrypoint: args,
 		Cmd:        nil,
 		Env:        cfg.Env,
@@ -163,19 +163,6 @@ func boundedCapabilities() []string {
 	}
 	names, _ := cap.FromBitmap(bnd & all)
 	return names
-}
-
-// processArgs applies the kubelet's rule: Command replaces the image's
-// entrypoint and drops its cmd; Args replaces the cmd.
-func processArgs(img imageConfig, cfg pod.ContainerConfig) []string {
-	entrypoint, cmd := img.Entrypoint, img.Cmd
-	if len(cfg.Command) > 0 {
-		entrypoint, cmd = cfg.Command, nil
-	}
-	if len(cfg.Args) > 0 {
-		cmd = cfg.Args
-	}
-	return append(slices.Clone(entrypoint), cmd...)
 }
 
 // userOf is Docker's user string for the rules of the containerd backend:
