@@ -87,6 +87,8 @@ type Engine struct {
 	addrs addressBook
 	// metrics holds each group's latest usage samples.
 	metrics *metricStore
+	// stdinSpent are the StdinOnce runs already attached to (attach.go).
+	stdinSpent spentStdins
 }
 
 // New returns an engine on the given backend, network and volumes.
