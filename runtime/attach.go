@@ -9,7 +9,6 @@ import (
 	"sync"
 
 	"leci/api"
-	"leci/logs"
 	"leci/pod"
 )
 
@@ -70,6 +69,9 @@ func (e *Engine) Attach(ctx context.Context, id, container string, aio pod.ExecI
 		return 0, &api.Error{Code: api.CodeInvalidParameter, Status: http.StatusBadRequest, Field: "Stdin",
 			Message: fmt.Sprintf("container %s has no stdin to attach to: its Stdin is false", c.Name)}
 	}
+	if e.opts.FollowLog == nil {
+		return 0, &api.Error{Code: "NotImplemented", Status: http.StatusNotImplemented, Message: "this engine cannot follow a container's output"}
+	}
 	if err := e.Available(ctx); err != nil {
 		return 0, err
 	}
@@ -95,8 +97,7 @@ func (e *Engine) Attach(ctx context.Context, id, container string, aio pod.ExecI
 	opened := make(chan struct{})
 	followed := make(chan error, 1)
 	go func() {
-		opts := logs.FollowOptions{ReadOptions: logs.ReadOptions{Tail: -1}, UntilWriterDone: true, Opened: func() { close(opened) }}
-		followed <- logs.Follow(followCtx, g.logPath(c.Name, c.Attempt), opts, lineWriter(aio.Stdout, aio.Stderr))
+		followed <- e.opts.FollowLog(followCtx, g.logPath(c.Name, c.Attempt), aio.Stdout, aio.Stderr, func() { close(opened) })
 	}()
 	<-opened
 	if stdin != nil {
@@ -160,20 +161,4 @@ func (g *group) runExitCode(ctx context.Context, name string, attempt int) (int,
 		return 0, ctx.Err()
 	}
 	return 0, errors.New("the group was deleted before its container's exit was known")
-}
-
-// lineWriter writes each log line, with its newline, to the writer of its
-// stream; a nil writer drops its stream.
-func lineWriter(stdout, stderr io.Writer) func(logs.Line) error {
-	return func(l logs.Line) error {
-		w := stdout
-		if l.Stream == logs.Stderr {
-			w = stderr
-		}
-		if w == nil {
-			return nil
-		}
-		_, err := io.WriteString(w, l.Text+"\n")
-		return err
-	}
 }

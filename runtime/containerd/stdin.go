@@ -5,9 +5,12 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"sync"
 	"syscall"
 
@@ -17,7 +20,6 @@ import (
 	"github.com/containerd/errdefs"
 	"golang.org/x/sys/unix"
 
-	"leci/logs"
 	"leci/runtime"
 )
 
@@ -93,8 +95,9 @@ func makeFIFOs(dir string) error {
 // write end of each output FIFO until it is closed: without one, the
 // writer would read end of file before the shim has opened them.
 func (b *Backend) startFIFOLogWriter(dir, logPath string) (*fifoIO, error) {
-	if logPath == "" {
-		logPath = os.DevNull
+	args, err := b.logWriterArgs(logPath)
+	if err != nil {
+		return nil, err
 	}
 	fio := &fifoIO{config: cio.Config{Stdin: filepath.Join(dir, stdinFIFO), Stdout: filepath.Join(dir, stdoutFIFO), Stderr: filepath.Join(dir, stderrFIFO)}}
 	var readers []*os.File
@@ -125,7 +128,7 @@ func (b *Backend) startFIFOLogWriter(dir, logPath string) (*fifoIO, error) {
 		return nil, err
 	}
 	defer readyR.Close()
-	cmd := exec.Command(b.opts.LeciBinary, logs.WriterCommand, logPath)
+	cmd := exec.Command(args[0], args[1:]...)
 	cmd.ExtraFiles = append(readers, readyW)
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
 	err = cmd.Start()
@@ -141,6 +144,31 @@ func (b *Backend) startFIFOLogWriter(dir, logPath string) (*fifoIO, error) {
 		return nil, fmt.Errorf("wait for the log writer: %w", err)
 	}
 	return fio, nil
+}
+
+// logWriterArgs is the command line of the log writer of logPath: the one
+// the shim would run for LogIO's binary URI, which it builds the same way
+// (the URI's path, then each query key with its first value).
+func (b *Backend) logWriterArgs(logPath string) ([]string, error) {
+	if logPath == "" {
+		return nil, errors.New("a container with Stdin needs a log for its output")
+	}
+	i, err := b.opts.LogIO(logPath)("")
+	if err != nil {
+		return nil, err
+	}
+	stdout := i.Config().Stdout
+	i.Close()
+	u, err := url.Parse(stdout)
+	if err != nil || u.Scheme != "binary" {
+		return nil, fmt.Errorf("a container with Stdin needs a binary log writer, and its log goes to %q", stdout)
+	}
+	args := []string{u.Path}
+	q := u.Query()
+	for _, k := range slices.Sorted(maps.Keys(q)) {
+		args = append(args, k, q.Get(k))
+	}
+	return args, nil
 }
 
 // fifoIO is a task's IO as FIFO paths the shim opens; leci copies nothing.
