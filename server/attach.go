@@ -2,6 +2,7 @@ package server
 
 import (
 	"context"
+	"fmt"
 	"net/http"
 
 	"leci/api"
@@ -54,6 +55,14 @@ func (s *Server) attachContainer(c *call) (any, error) {
 	if ctr.Init {
 		return nil, &api.Error{Code: api.CodeInvalidParameter, Status: http.StatusBadRequest, Field: "ContainerName",
 			Message: "an init container cannot be attached to: attach to an app container"}
+	}
+	if req.Stdin && st.Request != nil {
+		for _, spec := range st.Request.Container {
+			if spec.Name == ctr.Name && !spec.Stdin {
+				return nil, &api.Error{Code: api.CodeInvalidParameter, Status: http.StatusBadRequest, Field: "Stdin",
+					Message: fmt.Sprintf("container %s has no stdin to attach to: its Stdin is false", ctr.Name)}
+			}
+		}
 	}
 	if err := s.available(c.ctx); err != nil {
 		return nil, err

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"net/http"
 	"strings"
 	"testing"
 
@@ -41,8 +42,9 @@ func TestAttachContainerSession(t *testing.T) {
 		fmt.Fprintf(eio.Stdout, "out:%s", in)
 		return 3, nil
 	}
+	id := x.create(t, webRequest("attach", "Container.2.Stdin", "true"))
 	var resp api.ExecContainerCommandResponse
-	x.call(t, action(ActionAttachContainer, "ContainerGroupId", x.id, "ContainerName", "side", "Stdin", "true"), &resp)
+	x.call(t, action(ActionAttachContainer, "ContainerGroupId", id, "ContainerName", "side", "Stdin", "true"), &resp)
 	if !strings.HasPrefix(resp.WebSocketURI, "ws://example.com"+ExecPathPrefix) {
 		t.Fatalf("answer %+v, want a ws://HOST/exec/TOKEN URI", resp)
 	}
@@ -58,12 +60,18 @@ func TestAttachContainerSession(t *testing.T) {
 	}
 
 	// Without Stdin (the default) the attach only watches.
-	x.call(t, action(ActionAttachContainer, "ContainerGroupId", x.id), &resp)
+	x.call(t, action(ActionAttachContainer, "ContainerGroupId", id), &resp)
 	conn = x.mustDial(t, ctx, resp.WebSocketURI, ExecProtocolV5)
 	if stdout, _, st := readAll(t, ctx, conn); stdout != "no input" || st.Status != ExecStatusSuccess {
 		t.Errorf("attach without input: %q, %+v", stdout, st)
 	}
 	if got := x.groups.attaches; len(got) != 2 || got[1].container != "web" {
 		t.Errorf("attaches %+v, want the second to web, the first app container", got)
+	}
+
+	// Input for a container without Stdin is refused before any session.
+	x.wantError(t, action(ActionAttachContainer, "ContainerGroupId", id, "ContainerName", "web", "Stdin", "true"), http.StatusBadRequest, api.CodeInvalidParameter)
+	if len(x.groups.attaches) != 2 {
+		t.Errorf("%d attaches, want the refused one not run", len(x.groups.attaches))
 	}
 }
