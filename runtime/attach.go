@@ -95,9 +95,12 @@ func (e *Engine) Attach(ctx context.Context, id, container string, aio pod.ExecI
 	followCtx, stopFollow := context.WithCancel(ctx)
 	defer stopFollow()
 	opened := make(chan struct{})
+	markOpened := sync.OnceFunc(func() { close(opened) })
 	followed := make(chan error, 1)
 	go func() {
-		followed <- e.opts.FollowLog(followCtx, g.logPath(c.Name, c.Attempt), aio.Stdout, aio.Stderr, func() { close(opened) })
+		err := e.opts.FollowLog(followCtx, g.logPath(c.Name, c.Attempt), aio.Stdout, aio.Stderr, markOpened)
+		markOpened() // a follow that failed before it opened the log
+		followed <- err
 	}()
 	<-opened
 	if stdin != nil {
