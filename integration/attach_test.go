@@ -84,6 +84,7 @@ func attachAndSee(t *testing.T, d *daemon, id, container, line string) {
 	t.Helper()
 	cmd := d.hr.leci("", "attach", "-i", id, "-c", container)
 	cmd.Env = append(os.Environ(), "LECI_HOST=unix://"+d.sock)
+	cmd.Stdin = nil // a pipe, written below
 	in, err := cmd.StdinPipe()
 	if err != nil {
 		t.Fatal(err)
