@@ -78,8 +78,6 @@ var CloudFields = []CloudField{
 	{"ResourceOwnerAccount", UseRecorded, "no accounts"},
 	{"ResourceOwnerId", UseRecorded, "no accounts"},
 	{"Container.N.Gpu", UseAnalogy, "N whole CDI devices of the kind `--gpu-kind` (default nvidia.com/gpu) from the specs in `--cdi-spec-dir` (default /etc/cdi, /var/run/cdi), held by the group from create until it is deleted; more than are free is refused at create (OperationDenied.NoStock)"},
-	{"Container.N.Stdin", UseRecorded, "not applied yet: a container's stdin is not kept open and cannot be attached to (ExecContainerCommand starts a new process)"},
-	{"Container.N.StdinOnce", UseRecorded, "not applied yet, as Stdin"},
 	{"InitContainer.N.Gpu", UseAnalogy, "the first devices of the group's (an init container runs alone)"},
 }
 

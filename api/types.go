@@ -136,8 +136,8 @@ type Container struct {
 	SecurityContextPrivileged   bool   `json:"SecurityContextPrivileged,omitempty"`
 	SecurityContextRunAsGroup   *int64 `json:"SecurityContextRunAsGroup,omitempty"`
 	SecurityContextRunAsNonRoot bool   `json:"SecurityContextRunAsNonRoot,omitempty"`
-	Stdin                       bool   `json:"Stdin,omitempty" leci:"recorded"`
-	StdinOnce                   bool   `json:"StdinOnce,omitempty" leci:"recorded"`
+	Stdin                       bool   `json:"Stdin,omitempty"`
+	StdinOnce                   bool   `json:"StdinOnce,omitempty"`
 	Tty                         bool   `json:"Tty,omitempty"`
 
 	// The lifecycle hooks are flat on the wire; PostStart and PreStop give

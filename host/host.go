@@ -289,7 +289,7 @@ func Open(ctx context.Context, cfg Config, log *slog.Logger) (_ *Host, retErr er
 	}
 	vm := cfg.Volumes()
 	h.Network, h.Volumes = nm, vm
-	h.Engine = runtime.New(backend, nm, vm, runtime.Options{Root: cfg.Root, Backoff: cfg.Backoff, LogTail: logTail, Recorder: cfg.Recorder, MetricsInterval: cfg.MetricsInterval,
+	h.Engine = runtime.New(backend, nm, vm, runtime.Options{Root: cfg.Root, Backoff: cfg.Backoff, LogTail: logTail, FollowLog: followLog, Recorder: cfg.Recorder, MetricsInterval: cfg.MetricsInterval,
 		AllowPrivileged: cfg.AllowPrivileged, PidsLimit: cfg.PidsLimit, DefaultMemoryBytes: cfg.DefaultGroupMemoryBytes, Trace: cfg.Trace,
 		GPUs: cfg.GPUs()}, log)
 	if err := <-runcChecked; err != nil {

@@ -443,6 +443,9 @@ func assertNothingLeft(t testing.TB, h *host.Host, cfg host.Config, cgroupRoot s
 	if entries, _ := os.ReadDir(filepath.Join(cfg.Root, "foreground")); len(entries) != 0 {
 		t.Errorf("records of leci runs left: %d", len(entries))
 	}
+	if entries, _ := os.ReadDir(filepath.Join(cfg.Root, "stdio")); len(entries) != 0 {
+		t.Errorf("stdio FIFOs of containers left: %d", len(entries))
+	}
 }
 
 // assertContainerdEmpty checks that the test's containerd namespace holds

@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -36,6 +37,11 @@ type Options struct {
 	// once its writer is done: the termination message of a failed
 	// container with FallbackToLogsOnError.
 	LogTail func(path string, lines, bytes int) string
+	// FollowLog writes what a container's log gets from now on to stdout
+	// and stderr, by stream, until ctx is done or the log's writer is
+	// (the run has ended); opened is called once the log is open. It is
+	// what an attach shows (Attach); nil, there are no attaches.
+	FollowLog func(ctx context.Context, path string, stdout, stderr io.Writer, opened func()) error
 	// MetricsInterval is how often every running group's usage is sampled
 	// for Metrics: DefaultMetricsInterval when 0; negative for never
 	// (tests sample by hand).
@@ -87,6 +93,8 @@ type Engine struct {
 	addrs addressBook
 	// metrics holds each group's latest usage samples.
 	metrics *metricStore
+	// stdinSpent are the StdinOnce runs already attached to (attach.go).
+	stdinSpent spentStdins
 }
 
 // New returns an engine on the given backend, network and volumes.

@@ -112,6 +112,10 @@
 // the first message (at most 1 s awaited) gives the initial size when it is
 // a resize. Closing the WebSocket early kills the command. See exec_ws.go.
 //
+// AttachContainer, leci's own action, answers a session on the same
+// protocol that attaches to the container's own process instead (see
+// attach.go): its output from then on and, with Stdin=true, its stdin.
+//
 // # Metrics
 //
 // GET /metrics, on every listener and without a signature (it carries ids,

@@ -175,6 +175,9 @@ type execSession struct {
 	groupID, container string
 	cmd                []string
 	stdin, tty         bool
+	// attach attaches to the container's process (AttachContainer)
+	// instead of running cmd.
+	attach bool
 	// env, workingDir and user are leci's own settings (pod.ExecIO).
 	env              []string
 	workingDir, user string
@@ -365,6 +368,9 @@ func (s *Server) startExec(ctx context.Context, sess execSession, eio pod.ExecIO
 		// A zero size leaves the terminal's size to the runtime.
 		in.resize <- size
 		close(in.initialSent)
+	}
+	if sess.attach {
+		return s.opts.Groups.(attacher).Attach(ctx, sess.groupID, sess.container, eio)
 	}
 	return s.opts.Groups.ExecAttach(ctx, sess.groupID, sess.container, eio)
 }

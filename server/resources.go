@@ -29,6 +29,7 @@ func (s *Server) addActions() {
 		"UpdateContainerGroup":              s.updateContainerGroup,
 		"CommitContainer":                   s.commitContainer,
 		"DescribeCommitContainerTask":       s.describeCommitContainerTask,
+		ActionAttachContainer:               s.attachContainer,
 	} {
 		s.actions[name] = h
 	}

@@ -23,6 +23,7 @@ func newClientCommands(g *globalOptions) []*cobra.Command {
 		newCreateCommand(&o), newPsCommand(&o), newDescribeCommand(&o),
 		newLogsCommand(&o), newExecCommand(&o), newDeleteCommand(&o),
 		newEventsCommand(&o), newRestartCommand(&o), newTopCommand(&o), newWaitCommand(&o),
+		newAttachCommand(&o),
 	}
 	cmds = append(cmds, newAPICommands(&o)...)
 	for _, cmd := range cmds {

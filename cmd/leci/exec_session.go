@@ -75,7 +75,15 @@ func execSession(cmd *cobra.Command, c *apiClient, o execSessionOptions) error {
 	if err := c.call(ctx, "ExecContainerCommand", p, &resp); err != nil {
 		return err
 	}
-	conn, err := c.dialExec(ctx, resp.WebSocketURI)
+	return streamSession(ctx, c, resp.WebSocketURI, in, stdout, stderr, o.stdin, ttyFD)
+}
+
+// streamSession dials a session's WebSocket (an exec's or an attach's) and
+// runs it: input with stdin, a terminal on ttyFD when it is not -1, the
+// output to stdout and stderr. It ends with the session's exit code
+// (silentExit when not 0).
+func streamSession(ctx context.Context, c *apiClient, wsURI string, in io.Reader, stdout, stderr io.Writer, stdin bool, ttyFD int) error {
+	conn, err := c.dialExec(ctx, wsURI)
 	if err != nil {
 		return err
 	}
@@ -86,7 +94,7 @@ func execSession(cmd *cobra.Command, c *apiClient, o execSessionOptions) error {
 		sendTermSize(ctx, conn, ttyFD)
 		// Raw only when the keys go to the command (-i): otherwise ^C must
 		// still stop leci, which ends the session and the command.
-		if o.stdin {
+		if stdin {
 			state, err := term.MakeRaw(ttyFD)
 			if err != nil {
 				return fmt.Errorf("put the terminal in raw mode: %w", err)
@@ -108,7 +116,7 @@ func execSession(cmd *cobra.Command, c *apiClient, o execSessionOptions) error {
 			}
 		}()
 	}
-	if o.stdin {
+	if stdin {
 		go sendInput(ctx, conn, in)
 	}
 

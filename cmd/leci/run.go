@@ -33,6 +33,8 @@ type runOptions struct {
 	kube        kubeInput
 	detach      bool
 	host        string
+	// stdin forwards standard input to the group's Stdin container (-i).
+	stdin bool
 }
 
 func newRunCommand(g *globalOptions) *cobra.Command {
@@ -57,6 +59,9 @@ its default socket) and its id printed, as leci create does; with no daemon
 to take it, leci run -d says so and exits 1.`,
 		Args: noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			if opts.detach && opts.stdin {
+				return usageErrorf("-i forwards standard input to a group run in the foreground: not with -d (then attach with leci attach -i)")
+			}
 			if opts.detach {
 				return runDetached(cmd, g, opts)
 			}
@@ -71,6 +76,7 @@ to take it, leci run -d says so and exits 1.`,
 	f.DurationVar(&opts.backoffBase, "restart-backoff", runtime.DefaultBackoff.Base, "first delay before a container restarts")
 	f.DurationVar(&opts.backoffMax, "restart-backoff-max", runtime.DefaultBackoff.Max, "longest delay before a container restarts")
 	f.BoolVarP(&opts.detach, "detach", "d", false, "hand the group to the leci daemon and print its id")
+	f.BoolVarP(&opts.stdin, "stdin", "i", false, "forward standard input to the group's one container with Stdin: true (see leci attach)")
 	f.StringVar(&opts.host, "host", "", "with -d, the daemon: unix:///PATH or tcp://HOST:PORT (default $"+envHost+", else "+defaultListen+")")
 	g.registerRunnerFlags(cmd)
 	addKubeInputFlags(f, &opts.kube)
@@ -111,6 +117,15 @@ func runAction(ctx context.Context, g *globalOptions, stdin io.Reader, stdout, s
 		}
 		printAPIErrors(stderr, err)
 		return silentExit(exitUsage)
+	}
+	var stdinTo string
+	if opts.stdin {
+		if stdinTo, err = stdinContainer(req); err == nil && opts.file == "-" {
+			err = usageErrorf("leci run -i forwards standard input to a container: the request cannot come from it too (-f -)")
+		}
+		if err != nil {
+			return err
+		}
 	}
 	if req.DryRun {
 		fmt.Fprintf(stderr, "%s: %s\n", api.ErrDryRunOperation.Code, api.ErrDryRunOperation.Message)
@@ -155,6 +170,9 @@ func runAction(ctx context.Context, g *globalOptions, stdin io.Reader, stdout, s
 		fmt.Fprintf(stderr, "leci: the group is not visible to the other leci commands: %v\n", err)
 	} else {
 		defer stopServing()
+	}
+	if stdinTo != "" {
+		forwardStdin(ctx, env.Engine, id, stdinTo, stdin, stderr, log)
 	}
 	sp = trace.Begin(tctx, "run.follow")
 	seen := map[string]string{}

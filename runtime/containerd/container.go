@@ -90,7 +90,7 @@ func (b *Backend) CreateContainer(ctx context.Context, sb pod.Sandbox, cfg pod.C
 	if quota, ok := b.cg.V1CPUQuota(sb.CgroupParent); ok {
 		specOpts = append(specOpts, withCPUQuotaCap(quota))
 	}
-	ext := containerExtension{LogPath: cfg.LogPath, TTY: cfg.TTY, StopSignal: ociImg.Config.StopSignal}
+	ext := containerExtension{LogPath: cfg.LogPath, TTY: cfg.TTY, StopSignal: ociImg.Config.StopSignal, Stdin: cfg.Stdin, StdinOnce: cfg.Stdin && cfg.StdinOnce}
 	sp = trace.Begin(ctx, "container.new")
 	defer func() { sp.End(retErr) }()
 	_, err = cl.NewContainer(ctx, cfg.ID,
@@ -163,6 +163,7 @@ func (b *Backend) removeContainer(ctx context.Context, ctr client.Container) err
 			b.log.Warn("remove container cgroup", "container", id, "err", err)
 		}
 	}
+	b.removeStdio(id)
 	b.log.Debug("removed container", "container", id)
 	return nil
 }

@@ -28,6 +28,10 @@ type containerExtension struct {
 	TTY bool `json:"tty,omitempty"`
 	// StopSignal is the image's STOPSIGNAL ("" is SIGTERM).
 	StopSignal string `json:"stopSignal,omitempty"`
+	// Stdin keeps the process's stdin open for attaches (stdin.go);
+	// StdinOnce closes it when the first attach ends.
+	Stdin     bool `json:"stdin,omitempty"`
+	StdinOnce bool `json:"stdinOnce,omitempty"`
 }
 
 // withExtension stores ext on the container. It is stored as JSON under a

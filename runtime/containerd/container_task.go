@@ -57,7 +57,7 @@ func (b *Backend) StartContainer(ctx context.Context, id string) (_ <-chan pod.E
 	}
 	if task == nil {
 		sp := trace.Begin(ctx, "task.new")
-		task, err = b.newTask(ctx, ctr, spec, b.ioFor(ext))
+		task, err = b.newTaskFor(ctx, ctr, spec, ext)
 		sp.End(err)
 		if err != nil {
 			return nil, fmt.Errorf("create task %s: %w", id, err)
@@ -232,7 +232,7 @@ func (b *Backend) PrepareStart(ctx context.Context, id string) error {
 		return fmt.Errorf("container %s: %w", id, err)
 	}
 	sp := trace.Begin(ctx, "task.new")
-	_, err = b.newTask(ctx, ctr, spec, b.ioFor(ext))
+	_, err = b.newTaskFor(ctx, ctr, spec, ext)
 	sp.End(err)
 	if err != nil {
 		return fmt.Errorf("create task %s: %w", id, err)

@@ -62,6 +62,9 @@ func createOptions(img imageConfig, sb pod.Sandbox, cfg pod.ContainerConfig, lab
 		User:       user,
 		Tty:        cfg.TTY,
 		Labels:     labels,
+		// Docker holds a stdin open for attaches (stdin.go).
+		OpenStdin: cfg.Stdin,
+		StdinOnce: cfg.Stdin && cfg.StdinOnce,
 	}
 	sandbox := "container:" + sandboxName(cmp.Or(sb.GroupID, cfg.GroupID))
 	hc := &container.HostConfig{
