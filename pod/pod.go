@@ -64,6 +64,10 @@ var (
 // network alone.
 var ErrSandboxLost = errors.New("the group's sandbox is gone with its network namespace")
 
+// ErrNotRunning is wrapped by a backend for an exec or attach that needs a
+// running container, or an open stdin, and finds none.
+var ErrNotRunning = errors.New("container is not running")
+
 // Pinger is implemented by a backend whose runtime can go away while leci
 // runs (containerd stopped or restarting). Ping answers nil when the runtime
 // answers, else an error wrapping ErrUnavailable.

@@ -367,8 +367,10 @@ func (e *Engine) BackendGroups(ctx context.Context) (map[string]bool, error) {
 	return out, nil
 }
 
-// ErrNotRunning is returned for an exec in a container that is not running.
-var ErrNotRunning = errors.New("container is not running")
+// ErrNotRunning is returned for an exec in a container that is not
+// running, or an attach to a stdin that is closed: pod's, which the
+// backends wrap.
+var ErrNotRunning = pod.ErrNotRunning
 
 // Exec runs cmd in a running container of a group ("" for the first app
 // container) and returns how it ended.

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"leci/pod"
 	"maps"
 	"net/url"
 	"os"
@@ -19,8 +20,6 @@ import (
 	"github.com/containerd/containerd/v2/pkg/oci"
 	"github.com/containerd/errdefs"
 	"golang.org/x/sys/unix"
-
-	"leci/runtime"
 )
 
 // A container with Stdin gets a stdin FIFO, <root>/stdio/<id>/in: the
@@ -234,7 +233,7 @@ func (b *Backend) OpenStdin(ctx context.Context, id string) (io.WriteCloser, err
 	// closed.
 	f, err := os.OpenFile(filepath.Join(b.stdioDir(id), stdinFIFO), os.O_WRONLY|syscall.O_NONBLOCK, 0)
 	if errors.Is(err, unix.ENXIO) || errors.Is(err, os.ErrNotExist) {
-		return nil, fmt.Errorf("the stdin of container %s is closed: %w", id, runtime.ErrNotRunning)
+		return nil, fmt.Errorf("the stdin of container %s is closed: %w", id, pod.ErrNotRunning)
 	}
 	if err != nil {
 		return nil, err
@@ -278,5 +277,3 @@ func (b *Backend) removeStdio(id string) {
 		b.log.Warn("remove container FIFOs", "container", id, "err", err)
 	}
 }
-
-var _ runtime.StdinOpener = (*Backend)(nil)

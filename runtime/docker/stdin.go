@@ -6,8 +6,6 @@ import (
 	"io"
 
 	"github.com/docker/docker/api/types/container"
-
-	"leci/runtime"
 )
 
 // OpenStdin attaches to the stdin of a running container with Stdin
@@ -41,5 +39,3 @@ func (a *attachedStdin) Close() error {
 	a.closeAll()
 	return err
 }
-
-var _ runtime.StdinOpener = (*Backend)(nil)
