@@ -42,7 +42,7 @@ func daemonRegistries(path string, log *slog.Logger) (*registries.Config, error)
 		}
 		hosts = cfg.Registries
 	}
-	reg, err := registries.New(hosts, registries.DockerConfigPath(), log)
+	reg, err := registries.New(hosts, registries.DockerConfigPath(), nil, log)
 	if err != nil {
 		return nil, usageErrorf("config %s: %w", path, err)
 	}
