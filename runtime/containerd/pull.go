@@ -84,7 +84,7 @@ func (c *Conn) pull(ctx context.Context, name string, opts PullOptions) (Image, 
 	log := c.log.With("image", name)
 	log.Info("pulling image")
 	began := time.Now()
-	resolver := docker.NewResolver(docker.ResolverOptions{Hosts: opts.registryHosts()})
+	resolver := docker.NewResolver(docker.ResolverOptions{Hosts: opts.registryHosts(ctx)})
 	img, err := c.client.Pull(ctx, name,
 		client.WithResolver(resolver),
 		client.WithPullUnpack,

@@ -35,7 +35,7 @@ func TestPullLoginFromDaemonConfig(t *testing.T) {
 	ref := r.push(t, buildTestImage(t, testimage.DefaultRef), "leci/busybox:conf")
 	reg, err := registries.New(map[string]registries.Host{
 		r.host: {PlainHTTP: true, Username: r.user, Password: r.pass},
-	}, "", testLogger(t))
+	}, "", nil, testLogger(t))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -54,7 +54,7 @@ func TestPullLoginFromDaemonConfig(t *testing.T) {
 	}
 
 	// Without the configuration, the same pull fails: the login came from it.
-	plain, _ := registries.New(map[string]registries.Host{r.host: {PlainHTTP: true}}, "", nil)
+	plain, _ := registries.New(map[string]registries.Host{r.host: {PlainHTTP: true}}, "", nil, nil)
 	b2, _ := configuredBackend(t, plain)
 	if err := b2.EnsureImage(ctx, ref, "Always", pod.ImageAuth{}); !errors.Is(err, pod.ErrImagePull) {
 		t.Errorf("pull without any login: %v, want ErrImagePull", err)
@@ -72,7 +72,7 @@ func TestPullLoginFromDockerConfig(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Setenv("DOCKER_CONFIG", dir)
-	reg, err := registries.New(nil, registries.DockerConfigPath(), testLogger(t))
+	reg, err := registries.New(nil, registries.DockerConfigPath(), nil, testLogger(t))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -95,7 +95,7 @@ func TestPullThroughMirror(t *testing.T) {
 	reg, err := registries.New(map[string]registries.Host{
 		"registry.invalid": {Mirrors: []string{"http://" + mirror.host}},
 		mirror.host:        {Username: mirror.user, Password: mirror.pass},
-	}, "", testLogger(t))
+	}, "", nil, testLogger(t))
 	if err != nil {
 		t.Fatal(err)
 	}

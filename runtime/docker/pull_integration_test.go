@@ -65,7 +65,7 @@ func TestPullWithCredentials(t *testing.T) {
 	if err := e.b.RemoveImage(ctx, ref); err != nil {
 		t.Fatal(err)
 	}
-	cfg, err := registries.New(map[string]registries.Host{host: {Username: user, Password: pass}}, "", nil)
+	cfg, err := registries.New(map[string]registries.Host{host: {Username: user, Password: pass}}, "", nil, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
