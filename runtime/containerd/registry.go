@@ -10,6 +10,7 @@ import (
 	"github.com/containerd/containerd/v2/core/remotes/docker"
 	hostsconfig "github.com/containerd/containerd/v2/core/remotes/docker/config"
 
+	"leci/internal/pullprogress"
 	"leci/internal/registries"
 )
 
@@ -60,6 +61,9 @@ type PullOptions struct {
 	// docker's config.json): mirrors, and what the lists above leave out.
 	// The request's lists and credentials win; nil configures nothing.
 	Registries *registries.Config
+	// Progress, when not nil, is shown the pull's layers as they come.
+	// A pull shared by several callers shows the first one's.
+	Progress pullprogress.Sink
 }
 
 // canonicalHost and hostMatches are the registries package's: one reading

@@ -17,6 +17,7 @@ import (
 	"github.com/docker/docker/errdefs"
 	"github.com/docker/docker/pkg/jsonmessage"
 
+	"leci/internal/pullprogress"
 	"leci/pod"
 )
 
@@ -91,7 +92,7 @@ func (b *Backend) pullOnce(ctx context.Context, ref string, auth pod.ImageAuth) 
 	}
 	rc, err := b.cli.ImagePull(ctx, named.String(), opts)
 	if err == nil {
-		err = readProgress(rc)
+		err = readProgress(rc, b.opts.PullProgress)
 	}
 	if err == nil {
 		b.log.Info("pulled image", "ref", named.String())
@@ -103,9 +104,9 @@ func (b *Backend) pullOnce(ctx context.Context, ref string, auth pod.ImageAuth) 
 	return fmt.Errorf("pull %s: %w", ref, err)
 }
 
-// readProgress drains a pull's or load's JSON progress stream and returns
-// the error it ends with, if any.
-func readProgress(rc io.ReadCloser) error {
+// readProgress drains a pull's or load's JSON progress stream, showing it
+// to show when not nil, and returns the error it ends with, if any.
+func readProgress(rc io.ReadCloser, show pullprogress.Sink) error {
 	defer rc.Close()
 	dec := json.NewDecoder(rc)
 	for {
@@ -117,6 +118,9 @@ func readProgress(rc io.ReadCloser) error {
 		}
 		if m.Error != nil {
 			return m.Error
+		}
+		if show != nil {
+			show.Message(m)
 		}
 	}
 }
