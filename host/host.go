@@ -249,11 +249,12 @@ func Open(ctx context.Context, cfg Config, log *slog.Logger) (_ *Host, retErr er
 		}()
 		prog := cfg.HelperBinary
 		b, err := containerd.NewBackend(conn, containerd.BackendOptions{
-			Root:       cfg.Root,
-			LeciBinary: prog,
-			CgroupRoot: cfg.CgroupRoot,
-			Registries: cfg.Registries, PullProgress: cfg.PullProgress,
-			LogIO:      func(path string) cio.Creator { return cio.BinaryIO(prog, logs.BinaryArgs(path)) },
+			Root:         cfg.Root,
+			LeciBinary:   prog,
+			CgroupRoot:   cfg.CgroupRoot,
+			Registries:   cfg.Registries,
+			PullProgress: cfg.PullProgress,
+			LogIO:        func(path string) cio.Creator { return cio.BinaryIO(prog, logs.BinaryArgs(path)) },
 		}, log)
 		if err != nil {
 			return nil, err

@@ -93,7 +93,7 @@ type Config struct {
 	// (<dir>/<host>/hosts.toml, or docker's certs.d files: ca.crt,
 	// client.cert, client.key), searched in order.
 	hostDirs []string
-	log          *slog.Logger
+	log      *slog.Logger
 }
 
 // New checks hosts (keyed by registry host, as a user writes it) and
