@@ -8,6 +8,7 @@
 package pullprogress
 
 import (
+	"bytes"
 	"encoding/json"
 	"io"
 	"sync"
@@ -23,9 +24,13 @@ type Sink interface {
 }
 
 // Display draws the messages on a writer. Close it when the pulls are over.
+// Nothing runs until the first message: a command whose images are all
+// present pays nothing for it.
 type Display struct {
+	w io.Writer
+
 	mu       sync.Mutex
-	enc      *json.Encoder
+	enc      *json.Encoder // nil until the first message
 	pw       *io.PipeWriter
 	done     chan struct{}
 	terminal bool
@@ -35,19 +40,29 @@ type Display struct {
 	closed bool
 }
 
-// NewDisplay draws on w: with bars when w is a terminal, else in lines.
+// NewDisplay draws on w: with bars when w is a terminal, else in lines,
+// each written whole so that other lines written to w do not split them.
 func NewDisplay(w io.Writer) *Display {
-	fd, terminal := term.GetFdInfo(w)
+	_, terminal := term.GetFdInfo(w)
+	return &Display{w: w, terminal: terminal, last: map[string]string{}}
+}
+
+// start begins drawing; mu is held.
+func (d *Display) start() {
+	fd, _ := term.GetFdInfo(d.w)
+	out := d.w
+	if !d.terminal {
+		out = &lineWriter{w: d.w}
+	}
 	pr, pw := io.Pipe()
-	d := &Display{enc: json.NewEncoder(pw), pw: pw, done: make(chan struct{}), terminal: terminal, last: map[string]string{}}
+	d.enc, d.pw, d.done = json.NewEncoder(pw), pw, make(chan struct{})
 	go func() {
 		defer close(d.done)
 		// Display stops at a message carrying an error, which no Sink
 		// sends: pulls report their errors themselves.
-		_ = jsonmessage.DisplayJSONMessagesStream(pr, w, fd, terminal, nil)
+		_ = jsonmessage.DisplayJSONMessagesStream(pr, out, fd, d.terminal, nil)
 		_, _ = io.Copy(io.Discard, pr)
 	}()
-	return d
 }
 
 // Message draws m. Without a terminal, a layer's message is dropped when
@@ -66,6 +81,9 @@ func (d *Display) Message(m jsonmessage.JSONMessage) {
 		d.last[m.ID] = m.Status
 		m.Progress = nil // a line says the state, not the count
 	}
+	if d.enc == nil {
+		d.start()
+	}
 	_ = d.enc.Encode(m)
 }
 
@@ -73,8 +91,29 @@ func (d *Display) Message(m jsonmessage.JSONMessage) {
 func (d *Display) Close() error {
 	d.mu.Lock()
 	d.closed = true
+	started := d.enc != nil
 	d.mu.Unlock()
-	d.pw.Close()
-	<-d.done
+	if started {
+		d.pw.Close()
+		<-d.done
+	}
 	return nil
+}
+
+// lineWriter writes only whole lines to w, each in one Write.
+type lineWriter struct {
+	w   io.Writer
+	buf []byte
+}
+
+func (l *lineWriter) Write(p []byte) (int, error) {
+	l.buf = append(l.buf, p...)
+	if i := bytes.LastIndexByte(l.buf, '\n'); i >= 0 {
+		_, err := l.w.Write(l.buf[:i+1])
+		l.buf = append(l.buf[:0], l.buf[i+1:]...)
+		if err != nil {
+			return len(p), err
+		}
+	}
+	return len(p), nil
 }

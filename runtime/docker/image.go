@@ -18,6 +18,7 @@ import (
 	"github.com/docker/docker/pkg/jsonmessage"
 
 	"leci/internal/pullprogress"
+	"leci/internal/registries"
 	"leci/pod"
 )
 
@@ -59,7 +60,13 @@ func (b *Backend) imageExists(ctx context.Context, ref string) (bool, error) {
 }
 
 func (b *Backend) pull(ctx context.Context, ref string, auth pod.ImageAuth) error {
-	err := b.pulls.do(ctx, ref, func(ctx context.Context) error { return b.pullOnce(ctx, ref, auth) })
+	return b.pullWith(ctx, ref, auth, b.opts.Registries, b.opts.PullProgress)
+}
+
+// pullWith pulls ref with the logins of auth, else of reg, showing show the
+// progress. A pull of a ref under way is joined, and shows its own caller's.
+func (b *Backend) pullWith(ctx context.Context, ref string, auth pod.ImageAuth, reg *registries.Config, show pullprogress.Sink) error {
+	err := b.pulls.do(ctx, ref, func(ctx context.Context) error { return b.pullOnce(ctx, ref, auth, reg, show) })
 	if err != nil {
 		return fmt.Errorf("%w: %w", pod.ErrImagePull, err)
 	}
@@ -68,7 +75,7 @@ func (b *Backend) pull(ctx context.Context, ref string, auth pod.ImageAuth) erro
 
 // pullOnce pulls ref and reads the Engine's progress to the end, where a
 // failure is reported.
-func (b *Backend) pullOnce(ctx context.Context, ref string, auth pod.ImageAuth) error {
+func (b *Backend) pullOnce(ctx context.Context, ref string, auth pod.ImageAuth, reg *registries.Config, show pullprogress.Sink) error {
 	named, err := reference.ParseNormalizedNamed(ref)
 	if err != nil {
 		return fmt.Errorf("image reference %q: %w", ref, err)
@@ -79,7 +86,7 @@ func (b *Backend) pullOnce(ctx context.Context, ref string, auth pod.ImageAuth) 
 	c, ok := credentialFor(host, auth.Credentials)
 	if !ok {
 		// The request's own logins win; the host's configuration fills in.
-		if l, found := b.opts.Registries.Login(host); found {
+		if l, found := reg.Login(host); found {
 			c, ok = pod.Credential{Server: host, UserName: l.Username, Password: l.Password}, true
 			b.log.Info("pulling with a configured login", "host", host, "from", l.From)
 		}
@@ -92,7 +99,7 @@ func (b *Backend) pullOnce(ctx context.Context, ref string, auth pod.ImageAuth) 
 	}
 	rc, err := b.cli.ImagePull(ctx, named.String(), opts)
 	if err == nil {
-		err = readProgress(rc, b.opts.PullProgress)
+		err = readProgress(rc, show)
 	}
 	if err == nil {
 		b.log.Info("pulled image", "ref", named.String())
@@ -274,15 +281,19 @@ func (b *Backend) Images(ctx context.Context) ([]ImageSummary, error) {
 	return out, nil
 }
 
-// Pull pulls ref with no credentials, for the image command, and returns
-// its normalised name and image ID.
-func (b *Backend) Pull(ctx context.Context, ref string) (name, id string, err error) {
+// Pull pulls ref for the image command, with the logins of reg (nil: the
+// backend's), showing show the progress (nil: nothing), and returns its
+// normalised name and image ID.
+func (b *Backend) Pull(ctx context.Context, ref string, reg *registries.Config, show pullprogress.Sink) (name, id string, err error) {
 	named, err := reference.ParseNormalizedNamed(ref)
 	if err != nil {
 		return "", "", fmt.Errorf("image reference %q: %w", ref, err)
 	}
 	name = reference.TagNameOnly(named).String()
-	if err := b.pull(ctx, name, pod.ImageAuth{}); err != nil {
+	if reg == nil {
+		reg = b.opts.Registries
+	}
+	if err := b.pullWith(ctx, name, pod.ImageAuth{}, reg, show); err != nil {
 		return "", "", err
 	}
 	ii, err := b.cli.ImageInspect(ctx, name)
