@@ -105,7 +105,8 @@ http:
 	return r
 }
 
-func (r *Registry) url() string {
+// URL is the registry's base URL: https:// with TLS, else http://.
+func (r *Registry) URL() string {
 	if r.CAFile != "" {
 		return "https://" + r.Host
 	}
@@ -128,7 +129,7 @@ func (r *Registry) waitReady(t testing.TB) {
 	var err error
 	for deadline := time.Now().Add(15 * time.Second); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
 		var resp *http.Response
-		if resp, err = hc.Get(r.url() + "/v2/"); err == nil {
+		if resp, err = hc.Get(r.URL() + "/v2/"); err == nil {
 			resp.Body.Close()
 			return
 		}

@@ -32,7 +32,7 @@ func configuredBackend(t *testing.T, reg *registries.Config) (*Backend, *Conn) {
 // a pull whose request has no credential for it logs in with it.
 func TestPullLoginFromDaemonConfig(t *testing.T) {
 	r := startRegistry(t, registryOpts{auth: true})
-	ref := r.push(t, buildTestImage(t, testimage.DefaultRef), "leci/busybox:conf")
+	ref := r.Push(t, buildTestImage(t, testimage.DefaultRef), "leci/busybox:conf")
 	reg, err := registries.New(map[string]registries.Host{
 		r.host: {PlainHTTP: true, Username: r.user, Password: r.pass},
 	}, "", nil, testLogger(t))
@@ -65,7 +65,7 @@ func TestPullLoginFromDaemonConfig(t *testing.T) {
 // DOCKER_CONFIG as the daemon locates it.
 func TestPullLoginFromDockerConfig(t *testing.T) {
 	r := startRegistry(t, registryOpts{auth: true})
-	ref := r.push(t, buildTestImage(t, testimage.DefaultRef), "leci/busybox:docker")
+	ref := r.Push(t, buildTestImage(t, testimage.DefaultRef), "leci/busybox:docker")
 	dir := t.TempDir()
 	auth := base64.StdEncoding.EncodeToString([]byte(r.user + ":" + r.pass))
 	if err := os.WriteFile(filepath.Join(dir, "config.json"), []byte(fmt.Sprintf(`{"auths": {%q: {"auth": %q}}, "credsStore": "desktop"}`, r.host, auth)), 0o600); err != nil {
@@ -91,7 +91,7 @@ func TestPullLoginFromDockerConfig(t *testing.T) {
 // image, and the named registry is never contacted.
 func TestPullThroughMirror(t *testing.T) {
 	mirror := startRegistry(t, registryOpts{auth: true})
-	mirror.push(t, buildTestImage(t, testimage.DefaultRef), "leci/busybox:mirrored")
+	mirror.Push(t, buildTestImage(t, testimage.DefaultRef), "leci/busybox:mirrored")
 	reg, err := registries.New(map[string]registries.Host{
 		"registry.invalid": {Mirrors: []string{"http://" + mirror.host}},
 		mirror.host:        {Username: mirror.user, Password: mirror.pass},
