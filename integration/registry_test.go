@@ -76,7 +76,7 @@ fi
 	for path, content := range map[string]string{
 		filepath.Join(bin, "docker-credential-leci-it"): helper,
 		filepath.Join(dockerDir, "config.json"):         fmt.Sprintf(`{"credHelpers": {%q: "leci-it"}}`, reg.Host),
-		s.configFile: fmt.Sprintf("registries:\n  %q:\n    plainHTTP: true\n", reg.Host),
+		s.configFile:                                    fmt.Sprintf("registries:\n  %q:\n    plainHTTP: true\n", reg.Host),
 	} {
 		if err := os.WriteFile(path, []byte(content), 0o755); err != nil {
 			t.Fatal(err)
