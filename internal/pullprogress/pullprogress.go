@@ -79,7 +79,8 @@ func (d *Display) Message(m jsonmessage.JSONMessage) {
 			return
 		}
 		d.last[m.ID] = m.Status
-		m.Progress = nil // a line says the state, not the count
+		// A line says the state, not the count.
+		m.Progress, m.ProgressMessage = nil, ""
 	}
 	if d.enc == nil {
 		d.start()

@@ -18,6 +18,8 @@ func TestPlainLines(t *testing.T) {
 		{ID: "0123456789ab", Status: "Downloading", Progress: &jsonmessage.JSONProgress{Current: 10, Total: 100}},
 		{ID: "0123456789ab", Status: "Downloading", Progress: &jsonmessage.JSONProgress{Current: 90, Total: 100}},
 		{ID: "0123456789ab", Status: "Download complete"},
+		// dockerd sends the bar as text too
+		{ID: "0123456789ab", Status: "Extracting", Progress: &jsonmessage.JSONProgress{Current: 5, Total: 100}, ProgressMessage: "[=>  ] 5B/100B"},
 		{ID: "0123456789ab", Status: "Pull complete"},
 		{Status: "Digest: sha256:feed"},
 	} {
@@ -30,6 +32,7 @@ func TestPlainLines(t *testing.T) {
 0123456789ab: Waiting
 0123456789ab: Downloading
 0123456789ab: Download complete
+0123456789ab: Extracting
 0123456789ab: Pull complete
 Digest: sha256:feed
 `
