@@ -62,13 +62,14 @@ func TestPullLoginFromDaemonConfig(t *testing.T) {
 }
 
 // A login found only in docker's config.json, located through
-// DOCKER_CONFIG as the daemon locates it.
+// DOCKER_CONFIG as the daemon locates it. (With a credsStore, docker asks
+// that helper and not auths: so does leci.)
 func TestPullLoginFromDockerConfig(t *testing.T) {
 	r := startRegistry(t, registryOpts{auth: true})
 	ref := r.Push(t, buildTestImage(t, testimage.DefaultRef), "leci/busybox:docker")
 	dir := t.TempDir()
 	auth := base64.StdEncoding.EncodeToString([]byte(r.user + ":" + r.pass))
-	if err := os.WriteFile(filepath.Join(dir, "config.json"), []byte(fmt.Sprintf(`{"auths": {%q: {"auth": %q}}, "credsStore": "desktop"}`, r.host, auth)), 0o600); err != nil {
+	if err := os.WriteFile(filepath.Join(dir, "config.json"), []byte(fmt.Sprintf(`{"auths": {%q: {"auth": %q}}}`, r.host, auth)), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	t.Setenv("DOCKER_CONFIG", dir)
