@@ -21,6 +21,7 @@ import (
 
 	"leci/api"
 	"leci/internal/helper"
+	"leci/internal/pullprogress"
 	"leci/internal/registries"
 	"leci/internal/trace"
 	"leci/logs"
@@ -111,6 +112,9 @@ type Config struct {
 	// registries and docker's config.json), for pulls where a request says
 	// nothing of a registry; nil configures nothing. Used by containerd.
 	Registries *registries.Config
+	// PullProgress, when not nil, is shown the layers of each pull (leci
+	// run); nil: pulls show nothing.
+	PullProgress pullprogress.Sink
 	// Trace, when set, records how long each step of each group takes
 	// (internal/trace).
 	Trace *trace.Recorder
@@ -245,11 +249,12 @@ func Open(ctx context.Context, cfg Config, log *slog.Logger) (_ *Host, retErr er
 		}()
 		prog := cfg.HelperBinary
 		b, err := containerd.NewBackend(conn, containerd.BackendOptions{
-			Root:       cfg.Root,
-			LeciBinary: prog,
-			CgroupRoot: cfg.CgroupRoot,
-			Registries: cfg.Registries,
-			LogIO:      func(path string) cio.Creator { return cio.BinaryIO(prog, logs.BinaryArgs(path)) },
+			Root:         cfg.Root,
+			LeciBinary:   prog,
+			CgroupRoot:   cfg.CgroupRoot,
+			Registries:   cfg.Registries,
+			PullProgress: cfg.PullProgress,
+			LogIO:        func(path string) cio.Creator { return cio.BinaryIO(prog, logs.BinaryArgs(path)) },
 		}, log)
 		if err != nil {
 			return nil, err
@@ -299,7 +304,7 @@ func Open(ctx context.Context, cfg Config, log *slog.Logger) (_ *Host, retErr er
 }
 
 func openDocker(ctx context.Context, cfg Config, log *slog.Logger) (*docker.Backend, error) {
-	d, err := docker.New(ctx, docker.Options{Host: cfg.DockerHost, Root: cfg.Root, LeciBinary: cfg.HelperBinary, CgroupRoot: cfg.CgroupRoot, Registries: cfg.Registries}, log)
+	d, err := docker.New(ctx, docker.Options{Host: cfg.DockerHost, Root: cfg.Root, LeciBinary: cfg.HelperBinary, CgroupRoot: cfg.CgroupRoot, Registries: cfg.Registries, PullProgress: cfg.PullProgress}, log)
 	if err != nil {
 		return nil, fmt.Errorf("docker: %w", err)
 	}

@@ -42,6 +42,7 @@ type daemonOptions struct {
 	tlsCert        string
 	tlsKey         string
 	insecureTCP    bool
+	registry       registryOptions
 }
 
 // daemonConfig is the daemon's configuration file (YAML).
@@ -62,7 +63,7 @@ type daemonConfig struct {
 	Runtime    string `yaml:"runtime"`
 	DockerHost string `yaml:"dockerHost"`
 	// Registries configures registry hosts for pulls, by host (see
-	// daemonRegistries).
+	// registryOptions.load).
 	Registries map[string]registries.Host `yaml:"registries"`
 	// AllowPrivileged is --allow-privileged (either one enables).
 	AllowPrivileged bool `yaml:"allowPrivileged"`
@@ -121,8 +122,12 @@ or TCP under the same TLS and loopback rules.
       password: secret
 A request's ImageRegistryCredential for a registry wins over the
 configuration's login, which wins over docker's config.json
-($DOCKER_CONFIG/config.json or ~/.docker/config.json: its auths entries;
-credential helpers are not run). Logins are never logged.
+($DOCKER_CONFIG/config.json or ~/.docker/config.json: its credential helpers,
+credHelpers and credsStore, run as docker runs them, then its auths).
+Per-host mirrors, CA files and client certificates also come from
+--registry-config-dir, in containerd's hosts.toml layout; the registries:
+mirrors are tried before them. leci run and leci image pull read the same
+settings (their --config and --registry-config-dir). Logins are never logged.
 --listen replaces the file's listen list; --access-key and --access-key-file
 add to its keys; the other flags win over the file's settings.
 
@@ -146,6 +151,7 @@ groups keep running.`,
 	f.StringVar(&opts.tlsKey, "tls-key", "", "PEM private key of --tls-cert")
 	f.BoolVar(&opts.insecureTCP, "insecure-tcp", false, "allow plain HTTP (no --tls-cert) on TCP listeners off loopback")
 	f.StringVar(&opts.metricsListen, "metrics-listen", "", "address serving only /metrics, with no signature: unix:///PATH or tcp://HOST:PORT")
+	opts.registry.register(cmd, false)
 	g.registerRunnerFlags(cmd)
 	return cmd
 }
@@ -389,7 +395,7 @@ func daemonAction(ctx context.Context, g *globalOptions, opts daemonOptions, std
 	go dumpGoroutinesOnSignal(ctx, g.root, log)
 	cfg := g.hostConfig(runtime.DefaultBackoff)
 	cfg.Recorder = storeRecorder{st}
-	if cfg.Registries, err = daemonRegistries(opts.config, log); err != nil {
+	if cfg.Registries, err = opts.registry.load(opts.config, log); err != nil {
 		return err
 	}
 	if cfg.Trace, err = g.openTrace(); err != nil {

@@ -3,12 +3,9 @@ package main
 import (
 	"errors"
 	"io"
-	"log/slog"
 	"os"
 
 	"go.yaml.in/yaml/v3"
-
-	"leci/internal/registries"
 )
 
 // readDaemonConfig reads the daemon's YAML configuration file; unknown keys
@@ -26,25 +23,4 @@ func readDaemonConfig(path string) (daemonConfig, error) {
 		return cfg, usageErrorf("config %s: %w", path, err)
 	}
 	return cfg, nil
-}
-
-// daemonRegistries is the registry configuration of the daemon: the
-// registries of its configuration file (none without --config) and the
-// logins of docker's config.json ($DOCKER_CONFIG/config.json, else
-// ~/.docker/config.json), which a pull uses where its request has no
-// ImageRegistryCredential for the registry.
-func daemonRegistries(path string, log *slog.Logger) (*registries.Config, error) {
-	var hosts map[string]registries.Host
-	if path != "" {
-		cfg, err := readDaemonConfig(path)
-		if err != nil {
-			return nil, err
-		}
-		hosts = cfg.Registries
-	}
-	reg, err := registries.New(hosts, registries.DockerConfigPath(), log)
-	if err != nil {
-		return nil, usageErrorf("config %s: %w", path, err)
-	}
-	return reg, nil
 }

@@ -35,7 +35,7 @@ registries:
   self-signed.example.com:
     insecure: true
 `)
-	reg, err := daemonRegistries(path, nil)
+	reg, err := (&registryOptions{}).load(path, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -61,7 +61,7 @@ registries:
 	}
 
 	// Without --config, docker's config.json alone.
-	reg, err = daemonRegistries("", nil)
+	reg, err = (&registryOptions{}).load("", nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -75,7 +75,7 @@ registries:
 		"username only":       "registries:\n  r.example.com:\n    username: u\n",
 		"bad mirror":          "registries:\n  r.example.com:\n    mirrors: [ftp://m.example.com]\n",
 	} {
-		_, err := daemonRegistries(writeFile(t, dir, "bad.yaml", content), nil)
+		_, err := (&registryOptions{}).load(writeFile(t, dir, "bad.yaml", content), nil)
 		if err == nil {
 			t.Errorf("%s: no error", name)
 		} else if strings.Contains(err.Error(), "s3cret") {

@@ -10,6 +10,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"leci/internal/pullprogress"
 	"leci/internal/testimage"
 	"leci/runtime/containerd"
 )
@@ -64,23 +65,7 @@ func newImageCommand(g *globalOptions) *cobra.Command {
 				return nil
 			},
 		},
-		&cobra.Command{
-			Use: "pull REF", Short: "Pull an image from a registry",
-			Args: exactArgs(1),
-			RunE: func(cmd *cobra.Command, args []string) error {
-				conn, err := g.openImages(cmd.Context(), g.logger(cmd.ErrOrStderr()))
-				if err != nil {
-					return err
-				}
-				defer conn.Close()
-				name, digest, err := conn.Pull(cmd.Context(), args[0])
-				if err != nil {
-					return err
-				}
-				fmt.Fprintf(cmd.OutOrStdout(), "%s %s\n", name, digest)
-				return nil
-			},
-		},
+		newImagePullCommand(g),
 		newImageListCommand(g),
 		&cobra.Command{
 			Use: "rm REF...", Short: "Remove images", Args: minArgs(1),
@@ -100,6 +85,41 @@ func newImageCommand(g *globalOptions) *cobra.Command {
 			},
 		},
 	)
+	return cmd
+}
+
+func newImagePullCommand(g *globalOptions) *cobra.Command {
+	var reg registryOptions
+	cmd := &cobra.Command{
+		Use: "pull REF", Short: "Pull an image from a registry",
+		Long: `Pull an image from its registry, with the registry settings the daemon and
+leci run use: --config's registries:, --registry-config-dir's hosts.toml
+directories and docker's config.json (its credential helpers, then its auths).
+Each layer's progress shows on standard error (bars on a terminal, a line per
+change otherwise); the image's name and digest are printed on standard output.`,
+		Args: exactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			log := g.logger(cmd.ErrOrStderr())
+			settings, err := reg.load(reg.config, log)
+			if err != nil {
+				return err
+			}
+			conn, err := g.openImages(cmd.Context(), log)
+			if err != nil {
+				return err
+			}
+			defer conn.Close()
+			progress := pullprogress.NewDisplay(cmd.ErrOrStderr())
+			name, digest, err := conn.Pull(cmd.Context(), args[0], settings, progress)
+			progress.Close()
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "%s %s\n", name, digest)
+			return nil
+		},
+	}
+	reg.register(cmd, true)
 	return cmd
 }
 

@@ -7,6 +7,8 @@ import (
 	"log/slog"
 
 	"leci/host"
+	"leci/internal/pullprogress"
+	"leci/internal/registries"
 	"leci/internal/testimage"
 	"leci/runtime/containerd"
 	"leci/runtime/docker"
@@ -19,7 +21,9 @@ type imageStore interface {
 	Import(ctx context.Context, r io.Reader) ([]string, error)
 	// BuildBusybox writes the test image, named ref, in a form Import takes.
 	BuildBusybox(w io.Writer, ref string) error
-	Pull(ctx context.Context, ref string) (name, digest string, err error)
+	// Pull pulls ref with the registry settings reg, showing show the
+	// layers as they come.
+	Pull(ctx context.Context, ref string, reg *registries.Config, show pullprogress.Sink) (name, digest string, err error)
 	List(ctx context.Context) ([]containerd.ImageSummary, error)
 	Remove(ctx context.Context, ref string) error
 	Close() error
@@ -62,8 +66,8 @@ type containerdImages struct{ *containerd.Conn }
 
 func (containerdImages) BuildBusybox(w io.Writer, ref string) error { return testimage.Build(w, ref) }
 
-func (c containerdImages) Pull(ctx context.Context, ref string) (string, string, error) {
-	img, err := c.Conn.Pull(ctx, ref, containerd.PullOptions{})
+func (c containerdImages) Pull(ctx context.Context, ref string, reg *registries.Config, show pullprogress.Sink) (string, string, error) {
+	img, err := c.Conn.Pull(ctx, ref, containerd.PullOptions{Registries: reg, Progress: show})
 	return img.Name, img.Digest, err
 }
 

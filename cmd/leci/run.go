@@ -18,6 +18,7 @@ import (
 
 	"leci/api"
 	"leci/host"
+	"leci/internal/pullprogress"
 	"leci/internal/trace"
 	"leci/logs"
 	"leci/runtime"
@@ -33,6 +34,7 @@ type runOptions struct {
 	kube        kubeInput
 	detach      bool
 	host        string
+	registry    registryOptions
 	// stdin forwards standard input to the group's Stdin container (-i).
 	stdin bool
 }
@@ -45,7 +47,10 @@ func newRunCommand(g *globalOptions) *cobra.Command {
 		Long: `Run the CreateContainerGroup request in FILE in this process: pull its images,
 build its sandbox and network, run its init containers in order and then its app
 containers, and stream their output to standard output, each line prefixed with
-"<container>| ". Status changes go to standard error.
+"<container>| ". Status changes go to standard error, and so does the
+progress of each image layer pulled (bars on a terminal, a line per change
+otherwise). Pulls use the registry settings the daemon uses: --config's
+registries:, --registry-config-dir and docker's config.json.
 
 The group is deleted (gracefully: SIGTERM, the grace period, SIGKILL) when it
 ends, on Ctrl-C or SIGTERM, or when --timeout passes; its last status lines
@@ -79,6 +84,7 @@ to take it, leci run -d says so and exits 1.`,
 	f.BoolVarP(&opts.stdin, "stdin", "i", false, "forward standard input to the group's one container with Stdin: true (see leci attach)")
 	f.StringVar(&opts.host, "host", "", "with -d, the daemon: unix:///PATH or tcp://HOST:PORT (default $"+envHost+", else "+defaultListen+")")
 	g.registerRunnerFlags(cmd)
+	opts.registry.register(cmd, true)
 	addKubeInputFlags(f, &opts.kube)
 	return cmd
 }
@@ -137,6 +143,13 @@ func runAction(ctx context.Context, g *globalOptions, stdin io.Reader, stdout, s
 	backoff := runtime.Backoff{Base: opts.backoffBase, Max: opts.backoffMax, ResetAfter: runtime.DefaultBackoff.ResetAfter}
 	cfg := g.hostConfig(backoff)
 	cfg.MetricsInterval = -1 // nothing asks a foreground run for metrics
+	if cfg.Registries, err = opts.registry.load(opts.registry.config, log); err != nil {
+		return err
+	}
+	// The layers of the pulls show on standard error, beside the status.
+	progress := pullprogress.NewDisplay(stderr)
+	defer progress.Close()
+	cfg.PullProgress = progress
 	if cfg.Trace, err = g.openTrace(); err != nil {
 		return err
 	}

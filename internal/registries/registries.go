@@ -1,7 +1,9 @@
 // Package registries is the host's own registry configuration, used for a
 // pull where the request says nothing: per registry host, mirrors, TLS
 // without verification, plain HTTP and a login, from the daemon's
-// configuration file; and, for logins, docker's config.json as a fallback.
+// configuration file; mirrors, CA files and client certificates from
+// directories in containerd's hosts.toml layout; and, for logins, docker's
+// config.json (its auths and credential helpers) as a fallback.
 //
 // A request's own ImageRegistryCredential, PlainHttpRegistry and
 // InsecureRegistry come first; this configuration fills in what they leave
@@ -10,17 +12,18 @@ package registries
 
 import (
 	"encoding/base64"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"io/fs"
 	"log/slog"
 	"net"
 	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
+
+	hostsconfig "github.com/containerd/containerd/v2/core/remotes/docker/config"
+	"github.com/containerd/errdefs"
+	dockerconfig "github.com/docker/cli/cli/config"
 )
 
 // Host is the configuration of one registry host, as the daemon's YAML file
@@ -83,22 +86,27 @@ type Mirror struct {
 // configure nothing.
 type Config struct {
 	hosts map[string]Host // by CanonicalHost
-	// dockerConfig is the docker config.json whose auths are read for
-	// logins; "" reads none.
+	// dockerConfig is the docker config.json whose auths and credential
+	// helpers give logins; "" reads none.
 	dockerConfig string
-	log          *slog.Logger
-	helpersOnce  sync.Once
+	// hostDirs are directories in containerd's hosts.toml layout
+	// (<dir>/<host>/hosts.toml, or docker's certs.d files: ca.crt,
+	// client.cert, client.key), searched in order.
+	hostDirs []string
+	log      *slog.Logger
 }
 
 // New checks hosts (keyed by registry host, as a user writes it) and
 // returns the configuration, with logins also read from the docker
-// config.json at dockerConfig ("" for none; see DockerConfigPath). A
-// missing docker config.json is no error: it is read at each login lookup.
-func New(hosts map[string]Host, dockerConfig string, log *slog.Logger) (*Config, error) {
+// config.json at dockerConfig ("" for none; see DockerConfigPath) and
+// per-host TLS, mirrors and CAs from the hosts.toml directories hostDirs.
+// A missing docker config.json or host directory is no error: they are
+// read at each pull, so edits apply without a restart.
+func New(hosts map[string]Host, dockerConfig string, hostDirs []string, log *slog.Logger) (*Config, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	c := &Config{hosts: map[string]Host{}, dockerConfig: dockerConfig, log: log}
+	c := &Config{hosts: map[string]Host{}, dockerConfig: dockerConfig, hostDirs: hostDirs, log: log}
 	for name, h := range hosts {
 		key := CanonicalHost(name)
 		if key == "" {
@@ -159,6 +167,33 @@ func (c *Config) Host(host string) (Host, bool) {
 	return Host{}, false
 }
 
+// HostDir returns the directory of host in the first hosts.toml directory
+// that has one ("" when none has): what containerd's ConfigureHosts reads
+// for the host's mirrors, CA files, client certificates and TLS settings.
+func (c *Config) HostDir(host string) (string, error) {
+	if c == nil {
+		return "", nil
+	}
+	for _, root := range c.hostDirs {
+		dir, err := hostsconfig.HostDirFromRoot(root)(host)
+		if err != nil && !errdefs.IsNotFound(err) {
+			return "", fmt.Errorf("registry host directory of %s: %w", host, err)
+		}
+		if dir != "" {
+			return dir, nil
+		}
+	}
+	return "", nil
+}
+
+// HostDirs are the hosts.toml directories searched, in order.
+func (c *Config) HostDirs() []string {
+	if c == nil {
+		return nil
+	}
+	return c.hostDirs
+}
+
 // Mirrors returns the mirrors of a registry host, in order.
 func (c *Config) Mirrors(host string) []Mirror {
 	h, _ := c.Host(host)
@@ -192,61 +227,37 @@ func (c *Config) Login(host string) (Login, bool) {
 	return l, ok
 }
 
-// dockerConfigFile is the part of docker's config.json leci reads.
-type dockerConfigFile struct {
-	Auths map[string]struct {
-		Auth          string `json:"auth"`
-		Username      string `json:"username"`
-		Password      string `json:"password"`
-		IdentityToken string `json:"identitytoken"`
-	} `json:"auths"`
-	CredsStore  string            `json:"credsStore"`
-	CredHelpers map[string]string `json:"credHelpers"`
-}
-
-// dockerLogin reads the login of host from docker's config.json, whose key
-// must name the host as the registry is addressed (docker matches it
-// exactly; Docker Hub's aliases are one host).
+// dockerLogin reads the login of host from docker's config.json through
+// docker's own configuration code: the credential helper config.json names
+// for the host (credHelpers) or for every host (credsStore), run as docker
+// runs it (docker-credential-NAME from PATH), else its auths entry, which
+// must name the host as the registry is addressed (Docker Hub's aliases are
+// one host). DOCKER_AUTH_CONFIG, when set, is read first, as docker does.
 func (c *Config) dockerLogin(host string) (Login, bool, error) {
-	data, err := os.ReadFile(c.dockerConfig)
-	if errors.Is(err, fs.ErrNotExist) {
-		return Login{}, false, nil
-	}
+	cf, err := dockerconfig.Load(filepath.Dir(c.dockerConfig))
 	if err != nil {
 		return Login{}, false, err
 	}
-	var f dockerConfigFile
-	if err := json.Unmarshal(data, &f); err != nil {
-		return Login{}, false, fmt.Errorf("parse: %w", err)
+	key := CanonicalHost(host)
+	from := c.dockerConfig
+	if helper := cf.CredentialHelpers[key]; helper != "" {
+		from = "docker-credential-" + helper
+	} else if cf.CredentialsStore != "" {
+		from = "docker-credential-" + cf.CredentialsStore
 	}
-	if f.CredsStore != "" || len(f.CredHelpers) > 0 {
-		c.helpersOnce.Do(func() {
-			c.log.Info("docker config.json names credential helpers, which leci does not run; only its auths entries are used",
-				"path", c.dockerConfig)
-		})
+	ac, err := cf.GetAuthConfig(key)
+	if err != nil {
+		return Login{}, false, fmt.Errorf("%s: %w", from, err)
 	}
-	want := CanonicalHost(host)
-	for key, a := range f.Auths {
-		if CanonicalHost(key) != want {
-			continue
-		}
-		l := Login{Username: a.Username, Password: a.Password, From: c.dockerConfig}
-		if a.Auth != "" {
-			user, pass, err := decodeAuth(a.Auth)
-			if err != nil {
-				return Login{}, false, fmt.Errorf("auths[%q]: %w", key, err)
-			}
-			l.Username, l.Password = user, pass
-		}
-		if l.Username == "" && a.IdentityToken != "" {
-			l.Password = a.IdentityToken
-		}
-		if l.Password == "" {
-			continue
-		}
-		return l, true, nil
+	l := Login{Username: ac.Username, Password: ac.Password, From: from}
+	if ac.IdentityToken != "" {
+		// The registry's token service takes it as a refresh token.
+		l.Username, l.Password = "", ac.IdentityToken
 	}
-	return Login{}, false, nil
+	if l.Password == "" {
+		return Login{}, false, nil
+	}
+	return l, true, nil
 }
 
 // decodeAuth reads docker's "auth": base64 of "user:password".

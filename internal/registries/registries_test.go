@@ -32,7 +32,7 @@ func TestNewChecks(t *testing.T) {
 		{"one host spelled twice", map[string]Host{"docker.io": {}, "https://index.docker.io/v1/": {}}, "twice"},
 		{"empty host", map[string]Host{"": {}}, "not a registry host"},
 	} {
-		_, err := New(tc.hosts, "", nil)
+		_, err := New(tc.hosts, "", nil, nil)
 		if err != nil && strings.Contains(err.Error(), "s3cret") {
 			t.Errorf("%s: the error shows the password: %v", tc.name, err)
 		}
@@ -51,7 +51,7 @@ func TestHostSettings(t *testing.T) {
 		"127.0.0.1:5000":   {Insecure: true},
 		"Docker.io":        {Mirrors: []string{"mirror.example.com"}},
 		"reg.example.com/": {Username: "u", Password: "p"},
-	}, "", nil)
+	}, "", nil, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -115,20 +115,43 @@ func writeDockerConfig(t *testing.T, content string) string {
 	return p
 }
 
+// writeHelper puts docker-credential-NAME on PATH: a script answering get
+// for host with user and secret, and "credentials not found" for any other,
+// as docker's helpers do.
+func writeHelper(t *testing.T, name, host, user, secret string) {
+	t.Helper()
+	dir := t.TempDir()
+	script := fmt.Sprintf(`#!/bin/sh
+[ "$1" = get ] || exit 1
+read server
+if [ "$server" = %q ]; then
+  printf '{"ServerURL":"%%s","Username":%q,"Secret":%q}' "$server"
+else
+  echo "credentials not found in native keychain"; exit 1
+fi
+`, host, user, secret)
+	if err := os.WriteFile(filepath.Join(dir, "docker-credential-"+name), []byte(script), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("PATH", dir+string(os.PathListSeparator)+os.Getenv("PATH"))
+}
+
 func TestDockerConfigLogins(t *testing.T) {
+	t.Setenv("DOCKER_AUTH_CONFIG", "")
+	writeHelper(t, "leci-test", "gcr.io", "helped", "pw3")
 	path := writeDockerConfig(t, fmt.Sprintf(`{
   "auths": {
     "https://index.docker.io/v1/": {"auth": %q},
     "127.0.0.1:5000": {"username": "plain", "password": "pw2"},
     "http://127.0.0.1:6000": {"auth": %q},
     "token.example.com": {"identitytoken": "tok"},
-    "empty.example.com": {}
+    "empty.example.com": {},
+    "gcr.io": {"auth": %q}
   },
-  "credsStore": "desktop",
-  "credHelpers": {"gcr.io": "gcloud"}
-}`, b64("hub:pw1"), b64("six:pw:with:colons")))
+  "credHelpers": {"gcr.io": "leci-test", "other.example.com": "leci-test", "missing.example.com": "no-such-helper"}
+}`, b64("hub:pw1"), b64("six:pw:with:colons"), b64("stale:entry")))
 	var logs bytes.Buffer
-	c, err := New(map[string]Host{"127.0.0.1:5000": {Username: "leci", Password: "own"}}, path, slog.New(slog.NewTextHandler(&logs, nil)))
+	c, err := New(map[string]Host{"127.0.0.1:5000": {Username: "leci", Password: "own"}}, path, nil, slog.New(slog.NewTextHandler(&logs, nil)))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -142,26 +165,50 @@ func TestDockerConfigLogins(t *testing.T) {
 		{"token.example.com", "", "tok", path}, // an identity token
 		{"127.0.0.1:7000", "", "", ""},         // docker matches the port exactly
 		{"empty.example.com", "", "", ""},
-		{"gcr.io", "", "", ""}, // credential helpers are not run
+		{"gcr.io", "helped", "pw3", "docker-credential-leci-test"}, // the helper wins over auths
+		{"other.example.com", "", "", ""},                          // the helper has none
+		{"missing.example.com", "", "", ""},                        // a helper not on PATH: logged
 	} {
 		l, ok := c.Login(tc.host)
 		if l.Username != tc.user || l.Password != tc.pass || l.From != tc.from || ok != (tc.pass != "") {
 			t.Errorf("Login(%s) = %+v, %v; want %s/%s from %s", tc.host, l, ok, tc.user, tc.pass, tc.from)
 		}
 	}
-	if n := strings.Count(logs.String(), "credential helpers"); n != 1 {
-		t.Errorf("the note on credential helpers was logged %d times, want once:\n%s", n, logs.String())
+	if !strings.Contains(logs.String(), "docker-credential-no-such-helper") {
+		t.Errorf("the helper missing from PATH was not logged:\n%s", logs.String())
 	}
 
 	// A missing file is no login and no error; a broken one is logged.
-	missing, _ := New(nil, filepath.Join(t.TempDir(), "none.json"), nil)
+	missing, _ := New(nil, filepath.Join(t.TempDir(), "none.json"), nil, nil)
 	if _, ok := missing.Login("docker.io"); ok {
 		t.Error("login from a missing docker config.json")
 	}
 	logs.Reset()
-	broken, _ := New(nil, writeDockerConfig(t, "{"), slog.New(slog.NewTextHandler(&logs, nil)))
+	broken, _ := New(nil, writeDockerConfig(t, "{"), nil, slog.New(slog.NewTextHandler(&logs, nil)))
 	if _, ok := broken.Login("docker.io"); ok || !strings.Contains(logs.String(), "not used") {
 		t.Errorf("broken docker config.json: ok %v, log %q", ok, logs.String())
+	}
+}
+
+func TestHostDir(t *testing.T) {
+	first, second := t.TempDir(), t.TempDir()
+	for _, d := range []string{filepath.Join(first, "reg.example.com"), filepath.Join(second, "reg.example.com"), filepath.Join(second, "127.0.0.1:5000")} {
+		if err := os.MkdirAll(d, 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	c, err := New(nil, "", []string{filepath.Join(t.TempDir(), "absent"), first, second}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for host, want := range map[string]string{
+		"reg.example.com": filepath.Join(first, "reg.example.com"), // the first directory wins
+		"127.0.0.1:5000":  filepath.Join(second, "127.0.0.1:5000"),
+		"127.0.0.1:6000":  "",
+	} {
+		if got, err := c.HostDir(host); got != want || err != nil {
+			t.Errorf("HostDir(%s) = %q, %v; want %q", host, got, err, want)
+		}
 	}
 }
 

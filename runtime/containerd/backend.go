@@ -16,6 +16,7 @@ import (
 	"github.com/containerd/errdefs"
 
 	"leci/internal/cgroup"
+	"leci/internal/pullprogress"
 	"leci/internal/registries"
 )
 
@@ -68,6 +69,9 @@ type BackendOptions struct {
 	// HTTP, logins), for what a request's own credentials and registry
 	// lists leave out; nil configures nothing.
 	Registries *registries.Config
+	// PullProgress, when not nil, is shown the layers of each pull (leci
+	// run's terminal); nil runs no progress machinery.
+	PullProgress pullprogress.Sink
 }
 
 func (o BackendOptions) withDefaults() (BackendOptions, error) {

@@ -6,16 +6,11 @@ import (
 	"archive/tar"
 	"context"
 	"crypto/rand"
-	"crypto/tls"
 	"encoding/hex"
 	"encoding/json"
-	"fmt"
 	"io"
 	"log/slog"
-	"net"
-	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -122,12 +117,12 @@ func ownContainerdPIDs(t *testing.T, root string) []int {
 	return pids
 }
 
-// registry is Debian's docker-registry serving on a loopback port.
+// registry is a testutil.Registry under the names these tests use.
 type registry struct {
+	*testutil.Registry
 	host string // 127.0.0.1:port
 	user string
 	pass string
-	tls  bool
 }
 
 type registryOpts struct {
@@ -138,133 +133,8 @@ type registryOpts struct {
 // startRegistry runs a registry for the test, stopped when it ends.
 func startRegistry(t *testing.T, o registryOpts) *registry {
 	t.Helper()
-	bin := testutil.RequireBinary(t, "docker-registry")
-	dir := t.TempDir()
-	port := freePort(t)
-	r := &registry{host: fmt.Sprintf("127.0.0.1:%d", port), tls: o.tls}
-
-	var extra strings.Builder
-	if o.auth {
-		testutil.RequireBinary(t, "htpasswd")
-		r.user, r.pass = "leci", "pw-"+randomSuffix(t)
-		out, err := exec.Command("htpasswd", "-Bbn", r.user, r.pass).Output()
-		if err != nil {
-			t.Fatalf("htpasswd: %v", err)
-		}
-		htpasswd := filepath.Join(dir, "htpasswd")
-		if err := os.WriteFile(htpasswd, out, 0o600); err != nil {
-			t.Fatal(err)
-		}
-		fmt.Fprintf(&extra, "auth:\n  htpasswd:\n    realm: leci-test\n    path: %s\n", htpasswd)
-	}
-	var tlsConf string
-	if o.tls {
-		testutil.RequireBinary(t, "openssl")
-		cert, key := filepath.Join(dir, "cert.pem"), filepath.Join(dir, "key.pem")
-		out, err := exec.Command("openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes",
-			"-keyout", key, "-out", cert, "-days", "1", "-subj", "/CN=127.0.0.1",
-			"-addext", "subjectAltName=IP:127.0.0.1").CombinedOutput()
-		if err != nil {
-			t.Fatalf("openssl: %v\n%s", err, out)
-		}
-		tlsConf = fmt.Sprintf("  tls:\n    certificate: %s\n    key: %s\n", cert, key)
-	}
-	config := fmt.Sprintf(`version: 0.1
-log:
-  level: info
-  accesslog:
-    disabled: false
-storage:
-  filesystem:
-    rootdirectory: %s
-  delete:
-    enabled: true
-http:
-  addr: %s
-  secret: leci-test-secret
-%s%s`, filepath.Join(dir, "data"), r.host, tlsConf, extra.String())
-	configPath := filepath.Join(dir, "config.yml")
-	if err := os.WriteFile(configPath, []byte(config), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	logf, err := os.Create(filepath.Join(dir, "registry.log"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	cmd := exec.Command(bin, "serve", configPath)
-	cmd.Stdout, cmd.Stderr = logf, logf
-	if err := cmd.Start(); err != nil {
-		t.Fatalf("start registry: %v", err)
-	}
-	t.Cleanup(func() {
-		_ = cmd.Process.Kill()
-		_ = cmd.Wait()
-		logf.Close()
-		if t.Failed() {
-			if b, err := os.ReadFile(logf.Name()); err == nil {
-				t.Logf("registry log:\n%s", b)
-			}
-		}
-	})
-	r.waitReady(t)
-	return r
-}
-
-func (r *registry) url() string {
-	if r.tls {
-		return "https://" + r.host
-	}
-	return "http://" + r.host
-}
-
-// waitReady polls /v2/ until the registry answers at all (401 counts).
-func (r *registry) waitReady(t *testing.T) {
-	t.Helper()
-	hc := insecureHTTPClient()
-	deadline := time.Now().Add(15 * time.Second)
-	for time.Now().Before(deadline) {
-		resp, err := hc.Get(r.url() + "/v2/")
-		if err == nil {
-			resp.Body.Close()
-			return
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-	t.Fatalf("registry at %s did not come up", r.host)
-}
-
-// push copies the OCI archive to the registry as repo:tag with skopeo.
-func (r *registry) push(t *testing.T, archive, repoTag string) string {
-	t.Helper()
-	testutil.RequireBinary(t, "skopeo")
-	ref := r.host + "/" + repoTag
-	args := []string{"--insecure-policy", "copy", "--quiet", "--dest-tls-verify=false"}
-	if r.user != "" {
-		args = append(args, "--dest-creds", r.user+":"+r.pass)
-	}
-	args = append(args, "oci-archive:"+archive, "docker://"+ref)
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-	defer cancel()
-	if out, err := exec.CommandContext(ctx, "skopeo", args...).CombinedOutput(); err != nil {
-		t.Fatalf("skopeo copy to %s: %v\n%s", ref, err, out)
-	}
-	return ref
-}
-
-func freePort(t *testing.T) int {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
-}
-
-func insecureHTTPClient() *http.Client {
-	tr := http.DefaultTransport.(*http.Transport).Clone()
-	tr.TLSClientConfig = &tls.Config{InsecureSkipVerify: true}
-	return &http.Client{Transport: tr, Timeout: 2 * time.Second}
+	r := testutil.StartRegistry(t, testutil.RegistryOptions{Auth: o.auth, TLS: o.tls})
+	return &registry{Registry: r, host: r.Host, user: r.User, pass: r.Pass}
 }
 
 // rewriteRefName copies an OCI archive with the manifest's ref.name set to

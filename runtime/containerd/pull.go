@@ -84,18 +84,30 @@ func (c *Conn) pull(ctx context.Context, name string, opts PullOptions) (Image, 
 	log := c.log.With("image", name)
 	log.Info("pulling image")
 	began := time.Now()
-	resolver := docker.NewResolver(docker.ResolverOptions{Hosts: opts.registryHosts()})
-	img, err := c.client.Pull(ctx, name,
+	resolver := docker.NewResolver(docker.ResolverOptions{Hosts: opts.registryHosts(ctx)})
+	pullOpts := []client.RemoteOpt{
 		client.WithResolver(resolver),
 		client.WithPullUnpack,
 		client.WithPullSnapshotter(snapshotter),
-	)
+	}
+	var progress *pullProgress
+	if opts.Progress != nil {
+		progress = newPullProgress(opts.Progress, c.client.ContentStore(), name)
+		pullOpts = append(pullOpts, client.WithImageHandlerWrapper(progress.wrap))
+		pctx, stop := context.WithCancel(ctx)
+		defer stop()
+		go progress.run(pctx)
+	}
+	img, err := c.client.Pull(ctx, name, pullOpts...)
 	if err != nil {
 		return Image{}, fmt.Errorf("pull %s: %w", name, err)
 	}
 	out, err := c.describe(ctx, img)
 	if err != nil {
 		return Image{}, err
+	}
+	if progress != nil {
+		progress.finish(ctx, out)
 	}
 	log.Info("pulled image", "digest", out.Digest, "size", out.Size, "took", time.Since(began).Round(time.Millisecond))
 	return out, nil

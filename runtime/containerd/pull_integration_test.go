@@ -27,7 +27,7 @@ func pullCtx(t *testing.T) context.Context {
 func TestPullPlainHTTP(t *testing.T) {
 	conn := newTestConn(t)
 	reg := startRegistry(t, registryOpts{})
-	ref := reg.push(t, buildTestImage(t, testimage.DefaultRef), "leci/busybox:plain")
+	ref := reg.Push(t, buildTestImage(t, testimage.DefaultRef), "leci/busybox:plain")
 	ctx := pullCtx(t)
 
 	if _, err := conn.Pull(ctx, ref, PullOptions{}); err == nil {
@@ -64,7 +64,7 @@ func TestPullPlainHTTP(t *testing.T) {
 func TestPullAuth(t *testing.T) {
 	conn := newTestConn(t)
 	reg := startRegistry(t, registryOpts{auth: true})
-	ref := reg.push(t, buildTestImage(t, testimage.DefaultRef), "leci/busybox:auth")
+	ref := reg.Push(t, buildTestImage(t, testimage.DefaultRef), "leci/busybox:auth")
 	ctx := pullCtx(t)
 	plain := []string{reg.host}
 
@@ -93,7 +93,7 @@ func TestPullAuth(t *testing.T) {
 func TestPullInsecureTLS(t *testing.T) {
 	conn := newTestConn(t)
 	reg := startRegistry(t, registryOpts{tls: true})
-	ref := reg.push(t, buildTestImage(t, testimage.DefaultRef), "leci/busybox:tls")
+	ref := reg.Push(t, buildTestImage(t, testimage.DefaultRef), "leci/busybox:tls")
 	ctx := pullCtx(t)
 
 	_, err := conn.Pull(ctx, ref, PullOptions{})
@@ -117,9 +117,9 @@ func TestPullInsecureTLS(t *testing.T) {
 func TestPullConcurrentOnce(t *testing.T) {
 	conn := newTestConn(t)
 	reg := startRegistry(t, registryOpts{})
-	reg.push(t, buildTestImage(t, testimage.DefaultRef), "leci/busybox:shared")
+	reg.Push(t, buildTestImage(t, testimage.DefaultRef), "leci/busybox:shared")
 
-	target, err := url.Parse(reg.url())
+	target, err := url.Parse(reg.URL())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -209,8 +209,8 @@ func TestPullConcurrentOnce(t *testing.T) {
 func TestPullCancelledCallerDoesNotCancelOthers(t *testing.T) {
 	conn := newTestConn(t)
 	reg := startRegistry(t, registryOpts{})
-	reg.push(t, buildTestImage(t, testimage.DefaultRef), "leci/busybox:slow")
-	target, err := url.Parse(reg.url())
+	reg.Push(t, buildTestImage(t, testimage.DefaultRef), "leci/busybox:slow")
+	target, err := url.Parse(reg.URL())
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -32,10 +32,10 @@ func configuredBackend(t *testing.T, reg *registries.Config) (*Backend, *Conn) {
 // a pull whose request has no credential for it logs in with it.
 func TestPullLoginFromDaemonConfig(t *testing.T) {
 	r := startRegistry(t, registryOpts{auth: true})
-	ref := r.push(t, buildTestImage(t, testimage.DefaultRef), "leci/busybox:conf")
+	ref := r.Push(t, buildTestImage(t, testimage.DefaultRef), "leci/busybox:conf")
 	reg, err := registries.New(map[string]registries.Host{
 		r.host: {PlainHTTP: true, Username: r.user, Password: r.pass},
-	}, "", testLogger(t))
+	}, "", nil, testLogger(t))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -54,7 +54,7 @@ func TestPullLoginFromDaemonConfig(t *testing.T) {
 	}
 
 	// Without the configuration, the same pull fails: the login came from it.
-	plain, _ := registries.New(map[string]registries.Host{r.host: {PlainHTTP: true}}, "", nil)
+	plain, _ := registries.New(map[string]registries.Host{r.host: {PlainHTTP: true}}, "", nil, nil)
 	b2, _ := configuredBackend(t, plain)
 	if err := b2.EnsureImage(ctx, ref, "Always", pod.ImageAuth{}); !errors.Is(err, pod.ErrImagePull) {
 		t.Errorf("pull without any login: %v, want ErrImagePull", err)
@@ -62,17 +62,18 @@ func TestPullLoginFromDaemonConfig(t *testing.T) {
 }
 
 // A login found only in docker's config.json, located through
-// DOCKER_CONFIG as the daemon locates it.
+// DOCKER_CONFIG as the daemon locates it. (With a credsStore, docker asks
+// that helper and not auths: so does leci.)
 func TestPullLoginFromDockerConfig(t *testing.T) {
 	r := startRegistry(t, registryOpts{auth: true})
-	ref := r.push(t, buildTestImage(t, testimage.DefaultRef), "leci/busybox:docker")
+	ref := r.Push(t, buildTestImage(t, testimage.DefaultRef), "leci/busybox:docker")
 	dir := t.TempDir()
 	auth := base64.StdEncoding.EncodeToString([]byte(r.user + ":" + r.pass))
-	if err := os.WriteFile(filepath.Join(dir, "config.json"), []byte(fmt.Sprintf(`{"auths": {%q: {"auth": %q}}, "credsStore": "desktop"}`, r.host, auth)), 0o600); err != nil {
+	if err := os.WriteFile(filepath.Join(dir, "config.json"), []byte(fmt.Sprintf(`{"auths": {%q: {"auth": %q}}}`, r.host, auth)), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	t.Setenv("DOCKER_CONFIG", dir)
-	reg, err := registries.New(nil, registries.DockerConfigPath(), testLogger(t))
+	reg, err := registries.New(nil, registries.DockerConfigPath(), nil, testLogger(t))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -91,11 +92,11 @@ func TestPullLoginFromDockerConfig(t *testing.T) {
 // image, and the named registry is never contacted.
 func TestPullThroughMirror(t *testing.T) {
 	mirror := startRegistry(t, registryOpts{auth: true})
-	mirror.push(t, buildTestImage(t, testimage.DefaultRef), "leci/busybox:mirrored")
+	mirror.Push(t, buildTestImage(t, testimage.DefaultRef), "leci/busybox:mirrored")
 	reg, err := registries.New(map[string]registries.Host{
 		"registry.invalid": {Mirrors: []string{"http://" + mirror.host}},
 		mirror.host:        {Username: mirror.user, Password: mirror.pass},
-	}, "", testLogger(t))
+	}, "", nil, testLogger(t))
 	if err != nil {
 		t.Fatal(err)
 	}

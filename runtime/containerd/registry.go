@@ -1,13 +1,16 @@
 package containerd
 
 import (
+	"context"
 	"crypto/tls"
 	"fmt"
 	"log/slog"
 	"net/http"
 
 	"github.com/containerd/containerd/v2/core/remotes/docker"
+	hostsconfig "github.com/containerd/containerd/v2/core/remotes/docker/config"
 
+	"leci/internal/pullprogress"
 	"leci/internal/registries"
 )
 
@@ -58,6 +61,9 @@ type PullOptions struct {
 	// docker's config.json): mirrors, and what the lists above leave out.
 	// The request's lists and credentials win; nil configures nothing.
 	Registries *registries.Config
+	// Progress, when not nil, is shown the pull's layers as they come.
+	// A pull shared by several callers shows the first one's.
+	Progress pullprogress.Sink
 }
 
 // canonicalHost and hostMatches are the registries package's: one reading
@@ -93,11 +99,13 @@ func credentialFor(creds []Credential, host string) (Credential, bool) {
 }
 
 // registryHosts turns the options into containerd's per-host configuration:
-// for the host a reference names, its mirrors (from the host's
-// configuration) in order, then the host itself, each with its scheme, TLS
-// and login. containerd tries them in that order, so a mirror that has the
-// image serves it and the host is never contacted.
-func (o PullOptions) registryHosts() docker.RegistryHosts {
+// for the host a reference names, the mirrors of leci's configuration in
+// order, then what containerd's ConfigureHosts makes of the host's
+// hosts.toml directory (its mirrors, then the host itself, with their CA
+// files and client certificates), or of the host alone when it has none.
+// containerd tries them in that order, so a mirror that has the image
+// serves it and the host is never contacted.
+func (o PullOptions) registryHosts(ctx context.Context) docker.RegistryHosts {
 	return func(host string) ([]docker.RegistryHost, error) {
 		var out []docker.RegistryHost
 		for _, m := range o.Registries.Mirrors(host) {
@@ -107,11 +115,23 @@ func (o PullOptions) registryHosts() docker.RegistryHosts {
 			}
 			out = append(out, o.registryHost(m.Host, scheme, m.Path))
 		}
-		apiHost := host
-		if canonicalHost(host) == "docker.io" {
-			apiHost = "registry-1.docker.io"
+		hostOpts := hostsconfig.HostOptions{
+			HostDir:       o.Registries.HostDir,
+			Credentials:   o.login,
+			DefaultScheme: o.scheme(host),
 		}
-		return append(out, o.registryHost(apiHost, o.scheme(host), "/v2")), nil
+		if o.insecure(host) {
+			hostOpts.DefaultTLS = &tls.Config{InsecureSkipVerify: true} //nolint:gosec // asked for by InsecureRegistry or the configuration
+		}
+		configured, err := hostsconfig.ConfigureHosts(ctx, hostOpts)(host)
+		if err != nil {
+			return nil, fmt.Errorf("registry %s: %w", host, err)
+		}
+		for i := range configured {
+			// leci pulls: a hosts.toml's push capability is of no use.
+			configured[i].Capabilities &= docker.HostCapabilityPull | docker.HostCapabilityResolve
+		}
+		return append(out, configured...), nil
 	}
 }
 
@@ -138,9 +158,16 @@ func (o PullOptions) scheme(host string) string {
 	return "https"
 }
 
+// insecure tells whether host is spoken to without verifying its
+// certificate: the request's InsecureRegistry or the configuration says so.
+func (o PullOptions) insecure(host string) bool {
+	cfg, _ := o.Registries.Host(host)
+	return anyHostMatches(o.Insecure, host) || cfg.Insecure
+}
+
 func (o PullOptions) registryHost(host, scheme, path string) docker.RegistryHost {
 	var tlsConfig *tls.Config
-	if cfg, _ := o.Registries.Host(host); anyHostMatches(o.Insecure, host) || cfg.Insecure {
+	if o.insecure(host) {
 		tlsConfig = &tls.Config{InsecureSkipVerify: true} //nolint:gosec // asked for by InsecureRegistry or the configuration
 	}
 	httpClient := &http.Client{Transport: docker.DefaultHTTPTransport(tlsConfig)}

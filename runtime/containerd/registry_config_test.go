@@ -15,7 +15,7 @@ func TestRegistryHostsWithConfig(t *testing.T) {
 		"registry.invalid":   {Mirrors: []string{"http://127.0.0.1:5000", "mirror.example.com/cache"}},
 		"mirror.example.com": {Insecure: true, Username: "mirror-user", Password: "mirror-pw"},
 		"own.example.com":    {PlainHTTP: true, Username: "conf-user", Password: "conf-pw"},
-	}, "", nil)
+	}, "", nil, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -23,7 +23,7 @@ func TestRegistryHostsWithConfig(t *testing.T) {
 		Credentials: []Credential{{Server: "own.example.com", UserName: "req-user", Password: "req-pw"}},
 		Registries:  reg,
 	}
-	hosts, err := opts.registryHosts()("registry.invalid")
+	hosts, err := opts.registryHosts(t.Context())("registry.invalid")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -49,7 +49,7 @@ func TestRegistryHostsWithConfig(t *testing.T) {
 			t.Errorf("host %d: %+v, want %+v", i, got[i], wantHosts[i])
 		}
 	}
-	if hosts, _ := opts.registryHosts()("own.example.com"); len(hosts) != 1 || hosts[0].Scheme != "http" {
+	if hosts, _ := opts.registryHosts(t.Context())("own.example.com"); len(hosts) != 1 || hosts[0].Scheme != "http" {
 		t.Errorf("own.example.com: %+v, want one host over plain HTTP", hosts)
 	}
 

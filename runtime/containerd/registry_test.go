@@ -90,7 +90,7 @@ func TestRegistryHosts(t *testing.T) {
 		{"secure.example.com", "secure.example.com", "https", true},
 		{"docker.io", "registry-1.docker.io", "https", false},
 	} {
-		hosts, err := opts.registryHosts()(tc.host)
+		hosts, err := opts.registryHosts(t.Context())(tc.host)
 		if err != nil {
 			t.Fatalf("%s: %v", tc.host, err)
 		}

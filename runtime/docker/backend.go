@@ -17,6 +17,7 @@ import (
 	"github.com/docker/docker/errdefs"
 
 	"leci/internal/cgroup"
+	"leci/internal/pullprogress"
 	"leci/internal/registries"
 	"leci/pod"
 )
@@ -65,6 +66,9 @@ type Options struct {
 	// its logins, for hosts the request has none for (mirrors, TLS and
 	// plain HTTP are dockerd's own settings). Nil: none.
 	Registries *registries.Config
+	// PullProgress, when not nil, is shown the messages of each pull as
+	// dockerd sends them; nil shows nothing.
+	PullProgress pullprogress.Sink
 }
 
 // ResolveHost is the Engine address leci uses for host: host itself, else

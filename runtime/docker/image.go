@@ -17,6 +17,8 @@ import (
 	"github.com/docker/docker/errdefs"
 	"github.com/docker/docker/pkg/jsonmessage"
 
+	"leci/internal/pullprogress"
+	"leci/internal/registries"
 	"leci/pod"
 )
 
@@ -42,7 +44,13 @@ func (b *Backend) imageExists(ctx context.Context, ref string) (bool, error) {
 }
 
 func (b *Backend) pull(ctx context.Context, ref string, auth pod.ImageAuth) error {
-	err := b.pulls.do(ctx, ref, func(ctx context.Context) error { return b.pullOnce(ctx, ref, auth) })
+	return b.pullWith(ctx, ref, auth, b.opts.Registries, b.opts.PullProgress)
+}
+
+// pullWith pulls ref with the logins of auth, else of reg, showing show the
+// progress. A pull of a ref under way is joined, and shows its own caller's.
+func (b *Backend) pullWith(ctx context.Context, ref string, auth pod.ImageAuth, reg *registries.Config, show pullprogress.Sink) error {
+	err := b.pulls.do(ctx, ref, func(ctx context.Context) error { return b.pullOnce(ctx, ref, auth, reg, show) })
 	if err != nil {
 		return fmt.Errorf("%w: %w", pod.ErrImagePull, err)
 	}
@@ -51,7 +59,7 @@ func (b *Backend) pull(ctx context.Context, ref string, auth pod.ImageAuth) erro
 
 // pullOnce pulls ref and reads the Engine's progress to the end, where a
 // failure is reported.
-func (b *Backend) pullOnce(ctx context.Context, ref string, auth pod.ImageAuth) error {
+func (b *Backend) pullOnce(ctx context.Context, ref string, auth pod.ImageAuth, reg *registries.Config, show pullprogress.Sink) error {
 	named, err := reference.ParseNormalizedNamed(ref)
 	if err != nil {
 		return fmt.Errorf("image reference %q: %w", ref, err)
@@ -62,7 +70,7 @@ func (b *Backend) pullOnce(ctx context.Context, ref string, auth pod.ImageAuth) 
 	c, ok := credentialFor(host, auth.Credentials)
 	if !ok {
 		// The request's own logins win; the host's configuration fills in.
-		if l, found := b.opts.Registries.Login(host); found {
+		if l, found := reg.Login(host); found {
 			c, ok = pod.Credential{Server: host, UserName: l.Username, Password: l.Password}, true
 			b.log.Info("pulling with a configured login", "host", host, "from", l.From)
 		}
@@ -75,7 +83,7 @@ func (b *Backend) pullOnce(ctx context.Context, ref string, auth pod.ImageAuth) 
 	}
 	rc, err := b.cli.ImagePull(ctx, named.String(), opts)
 	if err == nil {
-		err = readProgress(rc)
+		err = readProgress(rc, show)
 	}
 	if err == nil {
 		b.log.Info("pulled image", "ref", named.String())
@@ -87,9 +95,9 @@ func (b *Backend) pullOnce(ctx context.Context, ref string, auth pod.ImageAuth) 
 	return fmt.Errorf("pull %s: %w", ref, err)
 }
 
-// readProgress drains a pull's or load's JSON progress stream and returns
-// the error it ends with, if any.
-func readProgress(rc io.ReadCloser) error {
+// readProgress drains a pull's or load's JSON progress stream, showing it
+// to show when not nil, and returns the error it ends with, if any.
+func readProgress(rc io.ReadCloser, show pullprogress.Sink) error {
 	defer rc.Close()
 	dec := json.NewDecoder(rc)
 	for {
@@ -101,6 +109,9 @@ func readProgress(rc io.ReadCloser) error {
 		}
 		if m.Error != nil {
 			return m.Error
+		}
+		if show != nil {
+			show.Message(m)
 		}
 	}
 }
@@ -254,15 +265,19 @@ func (b *Backend) Images(ctx context.Context) ([]ImageSummary, error) {
 	return out, nil
 }
 
-// Pull pulls ref with no credentials, for the image command, and returns
-// its normalised name and image ID.
-func (b *Backend) Pull(ctx context.Context, ref string) (name, id string, err error) {
+// Pull pulls ref for the image command, with the logins of reg (nil: the
+// backend's), showing show the progress (nil: nothing), and returns its
+// normalised name and image ID.
+func (b *Backend) Pull(ctx context.Context, ref string, reg *registries.Config, show pullprogress.Sink) (name, id string, err error) {
 	named, err := reference.ParseNormalizedNamed(ref)
 	if err != nil {
 		return "", "", fmt.Errorf("image reference %q: %w", ref, err)
 	}
 	name = reference.TagNameOnly(named).String()
-	if err := b.pull(ctx, name, pod.ImageAuth{}); err != nil {
+	if reg == nil {
+		reg = b.opts.Registries
+	}
+	if err := b.pullWith(ctx, name, pod.ImageAuth{}, reg, show); err != nil {
 		return "", "", err
 	}
 	ii, err := b.cli.ImageInspect(ctx, name)

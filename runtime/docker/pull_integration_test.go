@@ -5,15 +5,10 @@ package docker
 import (
 	"context"
 	"errors"
-	"fmt"
-	"net"
-	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 
 	"leci/internal/registries"
 	"leci/internal/testimage"
@@ -27,7 +22,8 @@ import (
 func TestPullWithCredentials(t *testing.T) {
 	e := newEnv(t)
 	ctx := context.Background()
-	host, user, pass := startAuthRegistry(t)
+	reg := testutil.StartRegistry(t, testutil.RegistryOptions{Auth: true})
+	host, user, pass := reg.Host, reg.User, reg.Pass
 
 	archive := filepath.Join(t.TempDir(), "busybox.tar")
 	f, err := os.Create(archive)
@@ -38,12 +34,7 @@ func TestPullWithCredentials(t *testing.T) {
 		t.Fatal(err)
 	}
 	f.Close()
-	ref := host + "/leci/busybox:pulled"
-	out, err := exec.Command(testutil.RequireBinary(t, "skopeo"), "--insecure-policy", "copy", "--quiet", "--dest-tls-verify=false",
-		"--dest-creds", user+":"+pass, "oci-archive:"+archive, "docker://"+ref).CombinedOutput()
-	if err != nil {
-		t.Fatalf("skopeo copy: %v\n%s", err, out)
-	}
+	ref := reg.Push(t, archive, "leci/busybox:pulled")
 
 	err = e.b.EnsureImage(ctx, ref, "IfNotPresent", pod.ImageAuth{PlainHTTP: []string{host}})
 	if !errors.Is(err, pod.ErrImagePull) {
@@ -65,7 +56,7 @@ func TestPullWithCredentials(t *testing.T) {
 	if err := e.b.RemoveImage(ctx, ref); err != nil {
 		t.Fatal(err)
 	}
-	cfg, err := registries.New(map[string]registries.Host{host: {Username: user, Password: pass}}, "", nil)
+	cfg, err := registries.New(map[string]registries.Host{host: {Username: user, Password: pass}}, "", nil, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -76,69 +67,4 @@ func TestPullWithCredentials(t *testing.T) {
 	if ok, err := e.b.imageExists(ctx, ref); err != nil || !ok {
 		t.Errorf("image pulled with the configured login not present: %v %v", ok, err)
 	}
-}
-
-// startAuthRegistry runs Debian's docker-registry on a loopback port with
-// one htpasswd user, stopped when the test ends.
-func startAuthRegistry(t *testing.T) (host, user, pass string) {
-	t.Helper()
-	bin := testutil.RequireBinary(t, "docker-registry")
-	htpasswdBin := testutil.RequireBinary(t, "htpasswd")
-	dir := t.TempDir()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	host = l.Addr().String()
-	l.Close()
-	user, pass = "leci", fmt.Sprintf("pw-%d", time.Now().UnixNano())
-	hp, err := exec.Command(htpasswdBin, "-Bbn", user, pass).Output()
-	if err != nil {
-		t.Fatalf("htpasswd: %v", err)
-	}
-	if err := os.WriteFile(filepath.Join(dir, "htpasswd"), hp, 0o600); err != nil {
-		t.Fatal(err)
-	}
-	config := fmt.Sprintf(`version: 0.1
-storage:
-  filesystem:
-    rootdirectory: %s
-http:
-  addr: %s
-  secret: leci-test-secret
-auth:
-  htpasswd:
-    realm: leci-test
-    path: %s
-`, filepath.Join(dir, "data"), host, filepath.Join(dir, "htpasswd"))
-	if err := os.WriteFile(filepath.Join(dir, "config.yml"), []byte(config), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	logf, err := os.Create(filepath.Join(dir, "registry.log"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	cmd := exec.Command(bin, "serve", filepath.Join(dir, "config.yml"))
-	cmd.Stdout, cmd.Stderr = logf, logf
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		cmd.Process.Kill()
-		cmd.Wait()
-		logf.Close()
-	})
-	hc := &http.Client{Timeout: 2 * time.Second}
-	for deadline := time.Now().Add(15 * time.Second); ; {
-		resp, err := hc.Get("http://" + host + "/v2/")
-		if err == nil {
-			resp.Body.Close()
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("registry at %s did not come up: %v", host, err)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-	return host, user, pass
 }

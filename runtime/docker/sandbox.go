@@ -118,7 +118,7 @@ func (b *Backend) importSandboxImage(ctx context.Context, ref string) error {
 	if err != nil {
 		return fmt.Errorf("import sandbox image %s: %w", ref, err)
 	}
-	if err := readProgress(rc); err != nil {
+	if err := readProgress(rc, nil); err != nil {
 		return fmt.Errorf("import sandbox image %s: %w", ref, err)
 	}
 	return nil
