@@ -52,6 +52,21 @@ func withExtension(ext containerExtension) client.NewContainerOpts {
 
 // extensionOf reads the container's record; a container without one (not
 // made by CreateContainer) gets the zero record.
+// loadWithExtension loads container id, in the Conn's namespace (the
+// context returned carries it), with leci's extension.
+func (b *Backend) loadWithExtension(ctx context.Context, id string) (context.Context, client.Container, containerExtension, error) {
+	if err := checkID("container", id); err != nil {
+		return ctx, nil, containerExtension{}, err
+	}
+	ctx = b.conn.WithNamespace(ctx)
+	ctr, err := b.conn.Client().LoadContainer(ctx, id)
+	if err != nil {
+		return ctx, nil, containerExtension{}, fmt.Errorf("load container %s: %w", id, err)
+	}
+	ext, err := extensionOf(ctx, ctr)
+	return ctx, ctr, ext, err
+}
+
 func extensionOf(ctx context.Context, ctr client.Container) (containerExtension, error) {
 	var ext containerExtension
 	exts, err := ctr.Extensions(ctx)

@@ -28,17 +28,9 @@ const (
 // engine then learns the state from ListContainers. The exited task stays
 // until RemoveContainer, so its output is drained and its status readable.
 func (b *Backend) StartContainer(ctx context.Context, id string) (_ <-chan pod.Exit, retErr error) {
-	if err := checkID("container", id); err != nil {
-		return nil, err
-	}
-	ctx = b.conn.WithNamespace(ctx)
 	log := b.log.With("container", id)
 	began := time.Now()
-	ctr, err := b.conn.Client().LoadContainer(ctx, id)
-	if err != nil {
-		return nil, fmt.Errorf("load container %s: %w", id, err)
-	}
-	ext, err := extensionOf(ctx, ctr)
+	ctx, ctr, ext, err := b.loadWithExtension(ctx, id)
 	if err != nil {
 		return nil, err
 	}
@@ -215,15 +207,7 @@ func (b *Backend) stopSignal(ctx context.Context, ctr client.Container) syscall.
 // the log writer), so that StartContainer only starts it; nothing of the
 // container's own runs before that.
 func (b *Backend) PrepareStart(ctx context.Context, id string) error {
-	if err := checkID("container", id); err != nil {
-		return err
-	}
-	ctx = b.conn.WithNamespace(ctx)
-	ctr, err := b.conn.Client().LoadContainer(ctx, id)
-	if err != nil {
-		return fmt.Errorf("load container %s: %w", id, err)
-	}
-	ext, err := extensionOf(ctx, ctr)
+	ctx, ctr, ext, err := b.loadWithExtension(ctx, id)
 	if err != nil {
 		return err
 	}

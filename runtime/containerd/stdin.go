@@ -213,15 +213,7 @@ func (s stdinIO) Config() cio.Config {
 
 // OpenStdin opens the stdin FIFO of a running container with Stdin.
 func (b *Backend) OpenStdin(ctx context.Context, id string) (io.WriteCloser, error) {
-	if err := checkID("container", id); err != nil {
-		return nil, err
-	}
-	ctx = b.conn.WithNamespace(ctx)
-	ctr, err := b.conn.Client().LoadContainer(ctx, id)
-	if err != nil {
-		return nil, fmt.Errorf("load container %s: %w", id, err)
-	}
-	ext, err := extensionOf(ctx, ctr)
+	ctx, ctr, ext, err := b.loadWithExtension(ctx, id)
 	if err != nil {
 		return nil, err
 	}
