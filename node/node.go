@@ -22,11 +22,18 @@ import (
 	vklog "github.com/virtual-kubelet/virtual-kubelet/log"
 	vkslog "github.com/virtual-kubelet/virtual-kubelet/log/slog"
 	vknode "github.com/virtual-kubelet/virtual-kubelet/node"
-	"github.com/virtual-kubelet/virtual-kubelet/node/nodeutil"
+	vkapi "github.com/virtual-kubelet/virtual-kubelet/node/api"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/fields"
+	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/client-go/informers"
 	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/kubernetes/scheme"
+	corev1client "k8s.io/client-go/kubernetes/typed/core/v1"
 	"k8s.io/client-go/tools/clientcmd"
+	"k8s.io/client-go/tools/record"
 
 	"leci/api"
 )
@@ -59,16 +66,16 @@ type Config struct {
 	// API: the API server's; default the CA of the kubeconfig's cluster.
 	ClientCA string
 	// Capacity: CPUs, memory bytes, Pods and GPUs (CDI devices).
-	CPUs     int
-	Memory   int64
-	MaxPods  int
-	GPUs     int
-	Version  string
-	Runtime  string
-	Groups   Groups
-	Root     string
-	Check    func(*api.CreateContainerGroupRequest) error
-	Log      *slog.Logger
+	CPUs    int
+	Memory  int64
+	MaxPods int
+	GPUs    int
+	Version string
+	Runtime string
+	Groups  Groups
+	Root    string
+	Check   func(*api.CreateContainerGroupRequest) error
+	Log     *slog.Logger
 }
 
 // DefaultMaxPods is a kubelet's default --max-pods.
@@ -112,47 +119,131 @@ func Run(ctx context.Context, cfg Config) error {
 		return err
 	}
 	ctx = vklog.WithLogger(ctx, vkslog.FromSlog(cfg.Log.With("node", cfg.NodeName)))
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
 
-	mux := http.NewServeMux()
-	var p *provider
-	n, err := nodeutil.NewNode(cfg.NodeName,
-		func(pc nodeutil.ProviderConfig) (nodeutil.Provider, vknode.NodeProvider, error) {
-			p = newProvider(ctx, cfg, pc.ConfigMaps, pc.Secrets)
-			return p, nil, nil
-		},
-		nodeutil.WithClient(client),
-		func(nc *nodeutil.NodeConfig) error {
-			nc.HTTPListenAddr = listen
-			nc.TLSConfig = tlsConfig
-			nc.Handler = mux
-			nc.NumWorkers = max(2, goruntime.NumCPU())
-			describeNode(&nc.NodeSpec, cfg, port)
-			return nil
-		},
-		nodeutil.AttachProviderRoutes(mux),
-	)
+	// The Pods bound to this node, and the objects they may name.
+	pods := informers.NewSharedInformerFactoryWithOptions(client, time.Minute,
+		informers.WithTweakListOptions(func(o *metav1.ListOptions) {
+			o.FieldSelector = fields.OneTermEqualSelector("spec.nodeName", cfg.NodeName).String()
+		}))
+	objects := informers.NewSharedInformerFactoryWithOptions(client, time.Minute)
+	podInformer := pods.Core().V1().Pods()
+	configMaps := objects.Core().V1().ConfigMaps()
+	secrets := objects.Core().V1().Secrets()
+	services := objects.Core().V1().Services()
+	p := newProvider(ctx, cfg, configMaps.Lister(), secrets.Lister())
+
+	spec := nodeObject(cfg, port)
+	nc, err := vknode.NewNodeController(vknode.NewNaiveNodeProvider(), spec, client.CoreV1().Nodes(),
+		vknode.WithNodeEnableLeaseV1(client.CoordinationV1().Leases(corev1.NamespaceNodeLease), vknode.DefaultLeaseDuration))
 	if err != nil {
 		return fmt.Errorf("node: %w", err)
 	}
-	cfg.Log.Info("joining the cluster", "node", cfg.NodeName, "server", restConfig.Host, "kubelet", listen)
-	go func() {
-		if err := n.WaitReady(ctx, 0); err == nil {
-			cfg.Log.Info("node ready", "node", cfg.NodeName)
-		}
-	}()
-	err = n.Run(ctx)
-	if ctx.Err() != nil {
-		return nil
+	events := record.NewBroadcaster()
+	defer events.Shutdown()
+	events.StartRecordingToSink(&corev1client.EventSinkImpl{Interface: client.CoreV1().Events(corev1.NamespaceAll)})
+	pc, err := vknode.NewPodController(vknode.PodControllerConfig{
+		PodClient:         client.CoreV1(),
+		EventRecorder:     events.NewRecorder(scheme.Scheme, corev1.EventSource{Component: cfg.NodeName + "/pod-controller", Host: cfg.NodeName}),
+		Provider:          p,
+		PodInformer:       podInformer,
+		ConfigMapInformer: configMaps,
+		SecretInformer:    secrets,
+		ServiceInformer:   services,
+	})
+	if err != nil {
+		return fmt.Errorf("node: %w", err)
 	}
-	return err
+
+	// The kubelet API: the API server comes here for logs and exec.
+	l, err := tls.Listen("tcp", listen, tlsConfig)
+	if err != nil {
+		return fmt.Errorf("node: kubelet API: %w", err)
+	}
+	srv := &http.Server{
+		Handler: vkapi.PodHandler(vkapi.PodHandlerConfig{
+			RunInContainer:    p.RunInContainer,
+			AttachToContainer: p.AttachToContainer,
+			PortForward:       p.PortForward,
+			GetContainerLogs:  p.GetContainerLogs,
+			GetPods:           p.GetPods,
+			GetPodsFromKubernetes: func(context.Context) ([]*corev1.Pod, error) {
+				return podInformer.Lister().List(labels.Everything())
+			},
+			GetStatsSummary:    p.GetStatsSummary,
+			GetMetricsResource: p.GetMetricsResource,
+		}, false),
+		ReadHeaderTimeout: 30 * time.Second,
+		ErrorLog:          slog.NewLogLogger(cfg.Log.Handler(), slog.LevelWarn),
+	}
+	go srv.Serve(l)
+	defer srv.Close()
+
+	cfg.Log.Info("joining the cluster", "node", cfg.NodeName, "server", restConfig.Host, "kubelet", listen)
+	pods.Start(ctx.Done())
+	objects.Start(ctx.Done())
+	go pc.Run(ctx, max(2, goruntime.NumCPU()))
+	defer func() {
+		cancel()
+		<-pc.Done()
+	}()
+	select {
+	case <-ctx.Done():
+		return nil
+	case <-pc.Done():
+		return pc.Err()
+	case <-pc.Ready():
+	}
+	go nc.Run(ctx)
+	defer func() {
+		cancel()
+		<-nc.Done()
+	}()
+	select {
+	case <-ctx.Done():
+		return nil
+	case <-nc.Done():
+		return nc.Err()
+	case <-nc.Ready():
+		cfg.Log.Info("node ready", "node", cfg.NodeName)
+	}
+	select {
+	case <-ctx.Done():
+		return nil
+	case <-nc.Done():
+		return nc.Err()
+	case <-pc.Done():
+		return pc.Err()
+	}
 }
 
-// describeNode fills in what the node tells the cluster of itself.
-func describeNode(n *corev1.Node, cfg Config, port int) {
-	n.Labels["kubernetes.io/os"] = "linux"
-	n.Labels["kubernetes.io/arch"] = goruntime.GOARCH
-	n.Labels["node.kubernetes.io/instance-type"] = "leci"
-	n.Spec.Taints = []corev1.Taint{Taint}
+// nodeObject is what the node tells the cluster of itself: Ready from the
+// start (the engine is up before the node registers), its capacity, its
+// address and its kubelet API's port.
+func nodeObject(cfg Config, port int) *corev1.Node {
+	now := metav1.Now()
+	n := &corev1.Node{
+		ObjectMeta: metav1.ObjectMeta{Name: cfg.NodeName, Labels: map[string]string{
+			"type":                             "virtual-kubelet",
+			"kubernetes.io/role":               "agent",
+			"kubernetes.io/hostname":           cfg.NodeName,
+			"kubernetes.io/os":                 "linux",
+			"kubernetes.io/arch":               goruntime.GOARCH,
+			"node.kubernetes.io/instance-type": "leci",
+		}},
+		Spec: corev1.NodeSpec{Taints: []corev1.Taint{Taint}},
+		Status: corev1.NodeStatus{
+			Phase: corev1.NodeRunning,
+			Conditions: []corev1.NodeCondition{
+				{Type: corev1.NodeReady, Status: corev1.ConditionTrue, Reason: "KubeletReady", Message: "leci is ready",
+					LastHeartbeatTime: now, LastTransitionTime: now},
+				{Type: corev1.NodeMemoryPressure, Status: corev1.ConditionFalse, LastHeartbeatTime: now, LastTransitionTime: now},
+				{Type: corev1.NodeDiskPressure, Status: corev1.ConditionFalse, LastHeartbeatTime: now, LastTransitionTime: now},
+				{Type: corev1.NodePIDPressure, Status: corev1.ConditionFalse, LastHeartbeatTime: now, LastTransitionTime: now},
+			},
+		},
+	}
 	maxPods := cfg.MaxPods
 	if maxPods <= 0 {
 		maxPods = DefaultMaxPods
@@ -179,6 +270,7 @@ func describeNode(n *corev1.Node, cfg Config, port int) {
 		KubeletVersion:          "leci-" + cfg.Version,
 		ContainerRuntimeVersion: "leci://" + cfg.Runtime,
 	}
+	return n
 }
 
 // kubeletTLS is the kubelet API's TLS: its certificate, and client

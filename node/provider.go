@@ -79,7 +79,7 @@ func key(namespace, name string) string { return namespace + "/" + name }
 
 func newProvider(ctx context.Context, cfg Config, configMaps corev1listers.ConfigMapLister, secrets corev1listers.SecretLister) *provider {
 	p := &provider{
-		name: cfg.NodeName, groups: cfg.Groups, root: cfg.Root, hostIP: cfg.HostIP, check: cfg.Check,
+		name: cfg.NodeName, groups: cfg.Groups, root: cfg.Root, hostIP: cfg.Address, check: cfg.Check,
 		log: cfg.Log, ctx: ctx, configMaps: configMaps, secrets: secrets,
 		pods: map[string]*podGroup{}, notified: make(chan struct{}),
 	}
