@@ -169,7 +169,9 @@ start() {
 	if ! running "$RUN/apiserver.pid"; then
 		local p=$RUN/pki
 		# ServiceAccount admission is off: no controller manager creates the
-		# namespaces' default service accounts that it would ask for.
+		# namespaces' default service accounts that it would ask for. The
+		# kubernetes Service's endpoints would be 127.0.0.1, which the
+		# endpoint reconciler refuses: it is off.
 		"$BIN/kube-apiserver" \
 			--etcd-servers "http://127.0.0.1:$ETCD_PORT" \
 			--bind-address 127.0.0.1 --advertise-address 127.0.0.1 --secure-port "$API_PORT" \
@@ -183,6 +185,7 @@ start() {
 			--kubelet-client-certificate "$p/kubelet-client.crt" --kubelet-client-key "$p/kubelet-client.key" \
 			--kubelet-preferred-address-types InternalIP \
 			--enable-priority-and-fairness=false \
+			--endpoint-reconciler-type none \
 			--profiling=false \
 			>"$RUN/apiserver.log" 2>&1 &
 		echo $! >"$RUN/apiserver.pid"
