@@ -6,7 +6,6 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
-	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -28,7 +27,7 @@ import (
 // kubeCluster is the running control plane.
 type kubeCluster struct {
 	kubeconfig string
-	kubectl    string
+	bin        string
 }
 
 // startCluster starts the control plane afresh (its state from an earlier
@@ -65,10 +64,10 @@ func startCluster(t *testing.T) *kubeCluster {
 	c := &kubeCluster{kubeconfig: kubeconfig}
 	for _, line := range strings.Split(env, "\n") {
 		if dir, ok := strings.CutPrefix(line, "PATH="); ok {
-			c.kubectl = filepath.Join(strings.Split(dir, ":")[0], "kubectl")
+			c.bin = filepath.Join(strings.Split(dir, ":")[0], "kubectl")
 		}
 	}
-	if c.kubectl == "" {
+	if c.bin == "" {
 		t.Fatalf("kube-cluster.sh env names no kubectl:\n%s", env)
 	}
 	return c
@@ -77,7 +76,7 @@ func startCluster(t *testing.T) *kubeCluster {
 // kubectl runs kubectl on the cluster and returns its output and exit code.
 func (c *kubeCluster) run(t *testing.T, stdin string, args ...string) (string, int) {
 	t.Helper()
-	cmd := exec.Command(c.kubectl, append([]string{"--kubeconfig", c.kubeconfig}, args...)...)
+	cmd := exec.Command(c.bin, append([]string{"--kubeconfig", c.kubeconfig}, args...)...)
 	cmd.Stdin = strings.NewReader(stdin)
 	out, err := cmd.CombinedOutput()
 	if ee, ok := err.(*exec.ExitError); ok {
@@ -227,7 +226,7 @@ func checkMatchesDescribe(t *testing.T, p *corev1.Pod, g api.ContainerGroupDetai
 			t.Errorf("container %d: pod says %s ready=%v restarts=%d, group %s ready=%v restarts=%d",
 				i, cs.Name, cs.Ready, cs.RestartCount, gc.Name, gc.Ready, gc.RestartCount)
 		}
-		if (cs.State.Running != nil) != (gc.CurrentState.State == string(api.StateRunning)) {
+		if (cs.State.Running != nil) != (gc.CurrentState.State == api.StateRunning) {
 			t.Errorf("container %s: pod state %+v, group %s", cs.Name, cs.State, gc.CurrentState.State)
 		}
 	}
@@ -236,7 +235,7 @@ func checkMatchesDescribe(t *testing.T, p *corev1.Pod, g api.ContainerGroupDetai
 	}
 	for i, cs := range p.Status.InitContainerStatuses {
 		gc := g.InitContainers[i]
-		if cs.State.Terminated == nil || cs.State.Terminated.Reason != "Completed" || gc.CurrentState.State != string(api.StateTerminated) {
+		if cs.State.Terminated == nil || cs.State.Terminated.Reason != "Completed" || gc.CurrentState.State != api.StateTerminated {
 			t.Errorf("init container %s: pod state %+v, group %s; want terminated, Completed", cs.Name, cs.State, gc.CurrentState.State)
 		}
 	}
@@ -301,16 +300,6 @@ func TestClusterNode(t *testing.T) {
 	d = c.startNode(hr, node, kubelet)
 	waitNoGroups(t, d)
 	d.stop()
-}
-
-func freeLoopbackPort(t *testing.T) string {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().String()
 }
 
 func waitNoGroups(t *testing.T, d *daemon) {
