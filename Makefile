@@ -27,7 +27,7 @@ LECI_CHAOS_SEEDS ?= 50
 # (`make test` runs the CI-sized soak: integration/soak_test.go).
 LECI_SOAK_CYCLES ?= 10000
 
-.PHONY: all build deps lint unit fuzz integration soak test bench demo clean require-root
+.PHONY: all build build-node deps lint unit fuzz integration soak test test-cluster bench demo clean require-root
 
 all: build
 
@@ -102,6 +102,23 @@ soak: require-root build
 	LECI_CHAOS_SEEDS=$(LECI_CHAOS_SEEDS) LECI_TEST_RUNTIME=docker $(GO) test -count=1 -tags integration -timeout 6h -run '^TestDaemonKilledAtRandomDuringCreates$$' ./integration/
 
 test: deps build lint unit fuzz integration
+
+# leci hosts as nodes of a real Kubernetes cluster: etcd and a kube-apiserver
+# built from k8s.io/kubernetes by hack/kube-cluster.sh (its build cache is
+# kept under /var/cache/leci-kube: minutes cold, seconds warm), then the
+# tests of build tag cluster (integration/cluster_test.go) on containerd.
+# Not part of make test, which is at its time budget.
+# leci with the Kubernetes node built in (package node, leci daemon
+# --kubeconfig): the client libraries it needs double the binary and add
+# tens of milliseconds to every leci start, so the default build leaves it out.
+build-node: build
+	CGO_ENABLED=0 $(GO) build -trimpath -tags leci_node -overlay $(HELPER_OVERLAY) -ldflags "-s -w -X main.version=$(VERSION)" -o $(BIN) ./cmd/leci
+
+test-cluster: require-root deps build-node
+	$(GO) vet -tags leci_node ./node/ ./cmd/leci/
+	$(GO) test -race -count=1 -tags leci_node ./node/ ./cmd/leci/
+	GO="$(GO)" hack/kube-cluster.sh build
+	LECI_BUILD_TAGS=leci_node LECI_TEST_RUNTIME=containerd $(GO) test -count=1 -p 1 -tags integration,cluster,leci_node -timeout 20m -run '^TestCluster' ./integration/
 
 # The speed requirement's cases, each in turns with ctr run (docker run) on
 # the same runtime, medians against the targets, and where the time goes:

@@ -3,7 +3,8 @@
 # containerd and runc (the runtime), the CNI plugins, a static busybox (the test
 # image is built from it), iptables and iproute2 (pod networking), docker.io
 # (dockerd for the Docker backend's tests, which start their own dockerd) and,
-# for the registry tests, docker-registry, skopeo, htpasswd and openssl.
+# for the registry tests, docker-registry, skopeo, htpasswd and openssl; and
+# etcd-server for the Kubernetes test cluster (make test-cluster).
 #
 # It is idempotent: when every package is installed it does nothing, not even
 # "apt-get update". It never enables a service. Debian's containerd and
@@ -34,6 +35,7 @@ packages=(
 	util-linux # mount, umount, nsenter, flock
 	procps     # ps, pkill for debugging; pgrep in scripts
 	git
+	etcd-server # the test cluster of make test-cluster (hack/kube-cluster.sh)
 )
 
 if [[ $(id -u) -ne 0 ]]; then
@@ -94,10 +96,16 @@ if [[ " ${missing[*]} " == *" docker.io "* ]] && command -v deb-systemd-helper >
 	deb-systemd-helper disable docker.service docker.socket >/dev/null 2>&1 || true
 	echo "install-deps: disabled docker.service and docker.socket"
 fi
+# etcd-server enables etcd.service the same way; hack/kube-cluster.sh starts
+# its own etcd on its own ports.
+if [[ " ${missing[*]} " == *" etcd-server "* ]] && command -v deb-systemd-helper >/dev/null; then
+	deb-systemd-helper disable etcd.service >/dev/null 2>&1 || true
+	echo "install-deps: disabled etcd.service"
+fi
 
 # A service may still have started, for example when a distribution ignores
 # policy-rc.d. Say so rather than stop something this script did not start.
-for svc in containerd docker docker.socket docker-registry; do
+for svc in containerd docker docker.socket docker-registry etcd; do
 	if command -v systemctl >/dev/null && systemctl is-active --quiet "$svc" 2>/dev/null; then
 		echo "install-deps: note: service $svc is running (started by its package); leci does not need it" >&2
 	fi

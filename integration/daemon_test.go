@@ -31,10 +31,11 @@ type daemon struct {
 	sock string
 }
 
-func (hr *harness) startDaemon() *daemon {
+// startDaemon starts leci daemon with extra flags.
+func (hr *harness) startDaemon(extra ...string) *daemon {
 	hr.t.Helper()
 	d := &daemon{hr: hr, sock: filepath.Join(hr.cfg.Root, "leci.sock")}
-	d.cmd = hr.leci("", "--log-level", "info", "daemon", "--listen", "unix://"+d.sock)
+	d.cmd = hr.leci("", append([]string{"--log-level", "info", "daemon", "--listen", "unix://" + d.sock}, extra...)...)
 	var out bytes.Buffer
 	d.cmd.Stderr = &out
 	if err := d.cmd.Start(); err != nil {

@@ -43,6 +43,7 @@ type daemonOptions struct {
 	tlsKey         string
 	insecureTCP    bool
 	registry       registryOptions
+	node           nodeOptions
 }
 
 // daemonConfig is the daemon's configuration file (YAML).
@@ -133,9 +134,16 @@ add to its keys; the other flags win over the file's settings.
 
 The daemon's state is in <root>/leci.db, locked while it runs: a second daemon
 on the same --root stops at once. SIGTERM or SIGINT stops the daemon; the
-groups keep running.`,
+groups keep running.
+
+--kubeconfig FILE --node-name NAME also joins that Kubernetes cluster as a
+node: the Pods bound to it run as this daemon's groups (see the README's
+"Join a Kubernetes cluster").`,
 		Args: noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			if err := opts.node.check(); err != nil {
+				return err
+			}
 			if err := daemonRuntimeSettings(opts.config, g, cmd.Flags().Changed("runtime"), cmd.Flags().Changed("docker-host"), cmd.Flags().Changed("allow-privileged")); err != nil {
 				return err
 			}
@@ -153,6 +161,7 @@ groups keep running.`,
 	f.StringVar(&opts.metricsListen, "metrics-listen", "", "address serving only /metrics, with no signature: unix:///PATH or tcp://HOST:PORT")
 	opts.registry.register(cmd, false)
 	g.registerRunnerFlags(cmd)
+	opts.node.register(cmd)
 	return cmd
 }
 
@@ -479,10 +488,21 @@ func daemonAction(ctx context.Context, g *globalOptions, opts daemonOptions, std
 		fmt.Fprintf(stderr, "leci: serving %s on %s (%s)\n", what, a, scheme)
 	}
 
+	nodeDone, err := opts.node.start(ctx, g, env, log)
+	if err != nil {
+		return err
+	}
 	var serveErr error
 	select {
 	case <-ctx.Done():
 	case serveErr = <-errc:
+	case serveErr = <-nodeDone:
+		nodeDone = nil
+	}
+	// The node stops first: nothing then asks the engine for more.
+	stop()
+	if nodeDone != nil {
+		<-nodeDone
 	}
 	fmt.Fprintln(stderr, "leci: stopping; the groups keep running")
 	shutdownCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 15*time.Second)

@@ -27,6 +27,10 @@ type LeciBuild struct {
 // what it finds where GORACE's log_path says: see RaceReports.
 const RaceEnv = "LECI_RACE"
 
+// BuildTagsEnv, when set, gives the build tags BuildLeci builds leci with
+// (make test-cluster: leci_node).
+const BuildTagsEnv = "LECI_BUILD_TAGS"
+
 // BuildLeci builds leci-helper and then leci carrying it (and its SHA-256)
 // into dir, as make build does: static (CGO_ENABLED=0), leci-helper shown
 // to the leci build through an overlay so that nothing is written into the
@@ -43,6 +47,9 @@ func BuildLeci(dir string) (LeciBuild, error) {
 	b := LeciBuild{Leci: filepath.Join(dir, "leci"), Helper: filepath.Join(dir, "leci-helper")}
 	goBuild := func(race bool, args ...string) error {
 		flags := []string{"build", "-trimpath"}
+		if tags := os.Getenv(BuildTagsEnv); tags != "" {
+			flags = append(flags, "-tags", tags)
+		}
 		cgo := "CGO_ENABLED=0"
 		if race {
 			flags, cgo = append(flags, "-race"), "CGO_ENABLED=1"

@@ -1,0 +1,177 @@
+//go:build leci_node
+
+package node
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"time"
+
+	dto "github.com/prometheus/client_model/go"
+	"github.com/virtual-kubelet/virtual-kubelet/errdefs"
+	vkapi "github.com/virtual-kubelet/virtual-kubelet/node/api"
+	statsv1alpha1 "k8s.io/kubelet/pkg/apis/stats/v1alpha1"
+	utilexec "k8s.io/utils/exec"
+
+	"leci/logs"
+	"leci/pod"
+	"leci/runtime"
+)
+
+// What the kubelet API serves of a Pod: kubectl logs, exec and attach go
+// through the API server to it.
+
+// GetContainerLogs returns a container's log as kubectl logs asks for it:
+// the current run (or the one before with --previous), its tail, the lines
+// since a time, a byte limit, timestamps, and with --follow what it writes
+// until it ends.
+func (p *provider) GetContainerLogs(ctx context.Context, namespace, name, container string, opts vkapi.ContainerLogOpts) (io.ReadCloser, error) {
+	pg, _, err := p.lookup(namespace, name)
+	if err != nil {
+		return nil, err
+	}
+	st, err := p.groups.Get(pg.id)
+	if err != nil {
+		return nil, errdefs.AsNotFound(err)
+	}
+	c, ok := findContainer(&st, container)
+	if !ok {
+		return nil, errdefs.NotFoundf("pod %s/%s has no container %q", namespace, name, container)
+	}
+	attempt := c.Attempt
+	if opts.Previous {
+		attempt--
+	}
+	if attempt < 1 {
+		return io.NopCloser(&emptyReader{}), nil
+	}
+	read := logs.ReadOptions{Tail: opts.Tail, LimitBytes: int64(opts.LimitBytes), Since: opts.SinceTime}
+	if opts.SinceSeconds > 0 {
+		read.Since = time.Now().Add(-time.Duration(opts.SinceSeconds) * time.Second)
+	}
+	path := runtime.LogPath(p.root, pg.id, c.Name, attempt)
+	if !opts.Follow || opts.Previous {
+		lines, err := logs.Read(path, read)
+		if errors.Is(err, fs.ErrNotExist) {
+			return io.NopCloser(&emptyReader{}), nil
+		}
+		if err != nil {
+			return nil, err
+		}
+		pr, pw := io.Pipe()
+		go func() {
+			for _, l := range lines {
+				if _, err := io.WriteString(pw, logs.Format(l, opts.Timestamps)); err != nil {
+					return
+				}
+			}
+			pw.Close()
+		}()
+		return pr, nil
+	}
+	pr, pw := io.Pipe()
+	go func() {
+		err := logs.Follow(ctx, path, logs.FollowOptions{ReadOptions: read, UntilWriterDone: true}, func(l logs.Line) error {
+			_, err := io.WriteString(pw, logs.Format(l, opts.Timestamps))
+			return err
+		})
+		if ctx.Err() != nil {
+			err = nil
+		}
+		pw.CloseWithError(err)
+	}()
+	return pr, nil
+}
+
+type emptyReader struct{}
+
+func (*emptyReader) Read([]byte) (int, error) { return 0, io.EOF }
+
+func findContainer(st *runtime.GroupStatus, name string) (runtime.ContainerStatus, bool) {
+	for _, list := range [][]runtime.ContainerStatus{st.Containers, st.InitContainers} {
+		for _, c := range list {
+			if c.Name == name || (name == "" && len(st.Containers) == 1) {
+				return c, true
+			}
+		}
+	}
+	return runtime.ContainerStatus{}, false
+}
+
+// RunInContainer runs a command in a running container (kubectl exec): a
+// non-zero exit comes back to kubectl as that exit code.
+func (p *provider) RunInContainer(ctx context.Context, namespace, name, container string, cmd []string, attach vkapi.AttachIO) error {
+	pg, _, err := p.lookup(namespace, name)
+	if err != nil {
+		return err
+	}
+	eio := pod.ExecIO{Cmd: cmd, TTY: attach.TTY(), Stdin: attach.Stdin()}
+	// The writers are nil interfaces when kubectl did not ask for the
+	// stream; ExecIO wants nil writers then, not typed nils.
+	if w := attach.Stdout(); w != nil {
+		eio.Stdout = w
+	}
+	if w := attach.Stderr(); w != nil {
+		eio.Stderr = w
+	}
+	if eio.Stdout == nil {
+		eio.Stdout = io.Discard
+	}
+	if attach.TTY() {
+		sizes := make(chan pod.TermSize, 1)
+		eio.Resize = sizes
+		go func() {
+			defer close(sizes)
+			for {
+				select {
+				case s, ok := <-attach.Resize():
+					if !ok {
+						return
+					}
+					select {
+					case sizes <- pod.TermSize{Width: s.Width, Height: s.Height}:
+					case <-ctx.Done():
+						return
+					}
+				case <-ctx.Done():
+					return
+				}
+			}
+		}()
+	}
+	code, err := p.groups.ExecAttach(ctx, pg.id, container, eio)
+	if err != nil {
+		if errors.Is(err, runtime.ErrNotRunning) {
+			return errdefs.InvalidInputf("container %q of pod %s/%s is not running", container, namespace, name)
+		}
+		return err
+	}
+	if code != 0 {
+		return utilexec.CodeExitError{Err: fmt.Errorf("command terminated with exit code %d", code), Code: code}
+	}
+	return nil
+}
+
+// AttachToContainer is not served: a group's containers have no attachable
+// console for a client that comes later (leci run -i attaches at start).
+func (p *provider) AttachToContainer(context.Context, string, string, string, vkapi.AttachIO) error {
+	return errdefs.InvalidInput("attach is not supported by leci nodes: use kubectl exec")
+}
+
+// GetStatsSummary is not served yet.
+func (p *provider) GetStatsSummary(context.Context) (*statsv1alpha1.Summary, error) {
+	return nil, errdefs.InvalidInput("stats are not supported by leci nodes yet")
+}
+
+// GetMetricsResource is not served yet.
+func (p *provider) GetMetricsResource(context.Context) ([]*dto.MetricFamily, error) {
+	return nil, errdefs.InvalidInput("metrics are not supported by leci nodes yet")
+}
+
+// PortForward is not served yet.
+func (p *provider) PortForward(context.Context, string, string, int32, io.ReadWriteCloser) error {
+	return errdefs.InvalidInput("port-forward is not supported by leci nodes yet")
+}
