@@ -112,11 +112,17 @@ func (d *daemon) waitStatus(id string, status api.GroupStatus) api.ContainerGrou
 // mainPID is the oldest process whose command line holds marker: a
 // container's own process, not the short-lived forks of its shell.
 func mainPID(marker string) int {
-	best := 0
+	best, bestStart := 0, uint64(0)
 	procs, _ := testutil.Processes()
 	for _, p := range procs {
-		if strings.Contains(strings.ReplaceAll(p.Cmdline, "\x00", " "), marker) && (best == 0 || p.PID < best) {
-			best = p.PID
+		if !strings.Contains(strings.ReplaceAll(p.Cmdline, "\x00", " "), marker) {
+			continue
+		}
+		// The oldest by start time, not the lowest PID: PIDs wrap around,
+		// and a fork of the shell may get a lower one.
+		st, ok := testutil.Stat(p.PID)
+		if ok && (best == 0 || st.Start < bestStart || st.Start == bestStart && p.PID < best) {
+			best, bestStart = p.PID, st.Start
 		}
 	}
 	return best

@@ -60,6 +60,9 @@ type ProcStat struct {
 	PPID  int
 	// Comm is the command name, as the kernel keeps it (15 bytes at most).
 	Comm string
+	// Start is when the process started, in clock ticks after boot:
+	// what orders processes by age (PIDs wrap around).
+	Start uint64
 }
 
 // Stat reads /proc/pid/stat; ok is false when there is no such process.
@@ -76,9 +79,11 @@ func Stat(pid int) (_ ProcStat, ok bool) {
 		return ProcStat{}, false
 	}
 	f := strings.Fields(s[i+1:])
-	if len(f) < 2 {
+	if len(f) < 20 {
 		return ProcStat{}, false
 	}
 	ppid, _ := strconv.Atoi(f[1])
-	return ProcStat{State: f[0], PPID: ppid, Comm: s[strings.IndexByte(s, '(')+1 : i]}, true
+	// starttime is the stat file's 22nd field, the 20th after comm.
+	start, _ := strconv.ParseUint(f[19], 10, 64)
+	return ProcStat{State: f[0], PPID: ppid, Comm: s[strings.IndexByte(s, '(')+1 : i], Start: start}, true
 }
