@@ -191,7 +191,7 @@ func (g *group) run() {
 			return
 		}
 		g.dropAhead()
-		g.teardownHost(g.ctx)
+		g.undoCutShortSetup()
 	}
 	g.supervise()
 }
@@ -208,6 +208,30 @@ func (g *group) setupFailed(err error) {
 	<-g.ctx.Done()
 }
 
+// undoCutShortSetup undoes what a setup cut short by the end of leci
+// made, before it is done again: a setup refuses a network whose teardown
+// did not finish. Many groups are undone at once after a restart, so a
+// failed undo is tried again a few times, each failure logged.
+func (g *group) undoCutShortSetup() {
+	delay := 100 * time.Millisecond
+	for try := 1; ; try++ {
+		err := g.teardownHost(g.ctx)
+		if err == nil || try == 5 || g.ctx.Err() != nil {
+			if err != nil {
+				g.log.Warn("undo a setup cut short", "try", try, "err", err)
+			}
+			return
+		}
+		g.log.Info("undo a setup cut short failed; trying again", "try", try, "err", err)
+		select {
+		case <-time.After(delay):
+		case <-g.ctx.Done():
+			return
+		}
+		delay *= 2
+	}
+}
+
 // resume is the supervisor of a group adopted after a restart of leci:
 // a group whose setup had finished gets its sandbox back (the running one
 // is adopted) and its running containers watched again, not restarted;
@@ -216,7 +240,7 @@ func (g *group) resume() {
 	defer close(g.done)
 	host := g.snapshot().Host
 	if !host.SetUp {
-		g.teardownHost(g.ctx)
+		g.undoCutShortSetup()
 		if err := g.setup(g.ctx); err != nil {
 			g.setupFailed(err)
 			return
