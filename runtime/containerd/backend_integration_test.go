@@ -277,6 +277,49 @@ func TestBackendOneShimPerGroup(t *testing.T) {
 	}
 }
 
+// TestBackendRemoveContainersOfOneShimAtOnce removes all the app
+// containers of a group at once, as a group's delete does, several times:
+// the deletes race their shim's shutdown (the last task's delete stops it
+// under the others' answers), and each must still succeed and leave
+// nothing behind.
+func TestBackendRemoveContainersOfOneShimAtOnce(t *testing.T) {
+	e := newBackendEnv(t)
+	sb := e.startSandbox(t, e.sandboxConfig())
+	for round := range 4 {
+		names := []string{"a", "b", "c", "d"}
+		var exits []<-chan pod.Exit
+		for _, name := range names {
+			exits = append(exits, e.start(t, sb, e.containerConfig(fmt.Sprintf("%s%d", name, round), "sleep 1000")))
+		}
+		// Stopped first, so that the deletes meet in the shim.
+		for _, name := range names {
+			if err := e.b.StopContainer(e.ctx, fmt.Sprintf("%s-%s%d", e.group, name, round), 0); err != nil {
+				t.Fatal(err)
+			}
+		}
+		for _, exit := range exits {
+			awaitExit(t, exit, 10*time.Second)
+		}
+		errs := make(chan error, len(names))
+		for _, name := range names {
+			go func() { errs <- e.b.RemoveContainer(e.ctx, fmt.Sprintf("%s-%s%d", e.group, name, round)) }()
+		}
+		for range names {
+			if err := <-errs; err != nil {
+				t.Errorf("round %d: remove: %v", round, err)
+			}
+		}
+		if list, err := e.b.ListContainers(e.ctx, e.group); err != nil || len(list) != 0 {
+			t.Fatalf("round %d: containers left: %+v (%v)", round, list, err)
+		}
+	}
+	if err := e.b.RemoveSandbox(e.ctx, e.group); err != nil {
+		t.Fatal(err)
+	}
+	e.removed = true
+	e.assertGroupGone(t)
+}
+
 // TestBackendProcess checks command, args, env, working directory, user,
 // RunAsNonRoot and a read-only root.
 func TestBackendProcess(t *testing.T) {

@@ -2,10 +2,12 @@ package containerd
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"maps"
 	"os"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -13,6 +15,8 @@ import (
 	"github.com/containerd/containerd/v2/core/containers"
 	"github.com/containerd/containerd/v2/pkg/cio"
 	"github.com/containerd/containerd/v2/pkg/oci"
+	"github.com/containerd/errdefs"
+	"github.com/containerd/ttrpc"
 
 	"leci/internal/trace"
 	"leci/pod"
@@ -200,8 +204,36 @@ func (b *Backend) newTask(ctx context.Context, ctr client.Container, spec *oci.S
 
 // deleteTaskOf deletes task, ctr's, after telling shimKeys, so that the
 // shim's key is retired if this was its last task.
+//
+// Tasks that share a shim and are deleted at once race its shutdown: the
+// delete of one sees the shim serve no task any more and stops it while
+// the other's answer is on its way, and containerd (1.6 and later) reports
+// that other delete as failed ("ttrpc: closed") although it removed the
+// task, its bundle and its cgroup. So such an error is checked: the task
+// is asked for again, and deleted again if it is still there.
 func (b *Backend) deleteTaskOf(ctx context.Context, ctr client.Container, task client.Task, opts ...client.ProcessDeleteOpts) error {
 	b.shims.deleting(ctx, ctr.ID())
 	_, err := task.Delete(ctx, opts...)
-	return err
+	if err == nil || !isShimClosed(err) {
+		return err
+	}
+	b.log.Debug("task delete raced its shim's shutdown; checking the task", "container", ctr.ID(), "err", err)
+	again, lerr := ctr.Task(ctx, nil)
+	if errdefs.IsNotFound(lerr) {
+		return nil
+	}
+	if lerr != nil {
+		return fmt.Errorf("%w (and then: %w)", err, lerr)
+	}
+	if _, derr := again.Delete(ctx, opts...); derr != nil && !errdefs.IsNotFound(derr) {
+		return fmt.Errorf("%w (and again: %w)", err, derr)
+	}
+	return nil
+}
+
+// isShimClosed tells whether err is a shim's connection closing under a
+// call. It crosses containerd's API as an error of code Unknown whose
+// message is ttrpc's, so the message is what can be matched.
+func isShimClosed(err error) bool {
+	return errors.Is(err, ttrpc.ErrClosed) || strings.Contains(err.Error(), ttrpc.ErrClosed.Error())
 }

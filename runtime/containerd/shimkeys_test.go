@@ -2,8 +2,15 @@ package containerd
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"testing"
 	"testing/synctest"
+
+	"github.com/containerd/errdefs/pkg/errgrpc"
+	"github.com/containerd/ttrpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
 
 	"leci/pod"
 )
@@ -105,5 +112,24 @@ func TestShimKeysFailedCreationRetiresAnUnusedShim(t *testing.T) {
 	s.forget("eci-1")
 	if len(s.current) != 0 || len(s.byTask) != 0 {
 		t.Errorf("kept after the group was removed: %v %v", s.current, s.byTask)
+	}
+}
+
+// TestIsShimClosed: the error a task delete returns when its shim stopped
+// under it, as it crosses containerd's gRPC API, is told apart from others.
+func TestIsShimClosed(t *testing.T) {
+	for _, c := range []struct {
+		err  error
+		want bool
+	}{
+		{ttrpc.ErrClosed, true},
+		{fmt.Errorf("delete: %w", ttrpc.ErrClosed), true},
+		{errgrpc.ToNative(status.Error(codes.Unknown, "ttrpc: closed")), true},
+		{errgrpc.ToNative(status.Error(codes.NotFound, "task x not found")), false},
+		{errors.New("context deadline exceeded"), false},
+	} {
+		if got := isShimClosed(c.err); got != c.want {
+			t.Errorf("isShimClosed(%v) = %v, want %v", c.err, got, c.want)
+		}
 	}
 }
