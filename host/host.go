@@ -218,12 +218,17 @@ func Open(ctx context.Context, cfg Config, log *slog.Logger) (_ *Host, retErr er
 	// is awaited before Open answers.
 	runcChecked := make(chan error, 1)
 	go func() { runcChecked <- checkRunc(ctx, filepath.Join(root, "runc-version"), log) }()
+	// The helper binary is checked (hashed, written if missing) while
+	// containerd is dialled; only the backend needs it.
+	helperFound := make(chan error, 1)
 	if cfg.HelperBinary == "" {
-		p, err := helper.Path(filepath.Join(root, "bin"), cfg.LeciBinary)
-		if err != nil {
-			return nil, err
-		}
-		cfg.HelperBinary = p
+		go func() {
+			p, err := helper.Path(filepath.Join(root, "bin"), cfg.LeciBinary)
+			cfg.HelperBinary = p
+			helperFound <- err
+		}()
+	} else {
+		helperFound <- nil
 	}
 	h := &Host{Root: cfg.Root}
 	var backend runtime.Backend
@@ -232,6 +237,9 @@ func Open(ctx context.Context, cfg Config, log *slog.Logger) (_ *Host, retErr er
 		conn, err := containerd.Connect(ctx, containerd.Config{Address: cfg.Containerd, Namespace: cfg.Namespace, Root: cfg.Root}, log)
 		if err != nil && cfg.Runtime == RuntimeAuto {
 			log.Info("containerd not reachable, trying Docker", "err", err)
+			if herr := <-helperFound; herr != nil {
+				return nil, herr
+			}
 			d, derr := openDocker(ctx, cfg, log)
 			if derr != nil {
 				return nil, fmt.Errorf("runtime auto: containerd: %w; docker: %w", err, derr)
@@ -247,6 +255,9 @@ func Open(ctx context.Context, cfg Config, log *slog.Logger) (_ *Host, retErr er
 				conn.Close()
 			}
 		}()
+		if err := <-helperFound; err != nil {
+			return nil, err
+		}
 		prog := cfg.HelperBinary
 		b, err := containerd.NewBackend(conn, containerd.BackendOptions{
 			Root:         cfg.Root,
@@ -261,6 +272,9 @@ func Open(ctx context.Context, cfg Config, log *slog.Logger) (_ *Host, retErr er
 		}
 		h.Runtime, h.Conn, backend = RuntimeContainerd, conn, b
 	case RuntimeDocker:
+		if err := <-helperFound; err != nil {
+			return nil, err
+		}
 		d, err := openDocker(ctx, cfg, log)
 		if err != nil {
 			return nil, err
@@ -276,10 +290,14 @@ func Open(ctx context.Context, cfg Config, log *slog.Logger) (_ *Host, retErr er
 			}
 		}()
 	}
+	// containerd's state may be anywhere its configuration puts it; a
+	// HostPath there would hand the container every other one. Asked
+	// while the network is opened.
+	stateDirs := make(chan []string, 1)
 	if h.Conn != nil {
-		// containerd's state may be anywhere its configuration puts it;
-		// a HostPath there would hand the container every other one.
-		cfg.HostPathDeny = append(slices.Clip(cfg.HostPathDeny), h.Conn.StateDirs(ctx)...)
+		go func() { stateDirs <- h.Conn.StateDirs(ctx) }()
+	} else {
+		stateDirs <- nil
 	}
 	if h.Docker != nil {
 		// Docker's data root may be anywhere (data-root in daemon.json);
@@ -289,6 +307,7 @@ func Open(ctx context.Context, cfg Config, log *slog.Logger) (_ *Host, retErr er
 		}
 	}
 	nm, err := network.New(cfg.NetworkConfig(), log)
+	cfg.HostPathDeny = append(slices.Clip(cfg.HostPathDeny), <-stateDirs...)
 	if err != nil {
 		return nil, fmt.Errorf("network: %w", err)
 	}

@@ -3,6 +3,7 @@
 package containerd
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"os"
@@ -12,6 +13,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/containerd/containerd/v2/core/snapshots"
 
 	"leci/internal/testimage"
 	"leci/pod"
@@ -318,6 +321,43 @@ func TestBackendRemoveContainersOfOneShimAtOnce(t *testing.T) {
 	}
 	e.removed = true
 	e.assertGroupGone(t)
+}
+
+// TestBackendCreateUnpacksAnImageWithoutSnapshots: an image whose layers
+// are not unpacked (imported by another client, its snapshots removed) is
+// no longer "there" for the pull policy, and a container made from it
+// anyway gets its layers unpacked and runs.
+func TestBackendCreateUnpacksAnImageWithoutSnapshots(t *testing.T) {
+	e := newBackendEnv(t)
+	sb := e.startSandbox(t, e.sandboxConfig())
+	ctx := e.conn.WithNamespace(e.ctx)
+	sn := e.conn.Client().SnapshotService(snapshotter)
+	var committed []string
+	if err := sn.Walk(ctx, func(_ context.Context, info snapshots.Info) error {
+		if info.Kind == snapshots.KindCommitted {
+			committed = append(committed, info.Name)
+		}
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if len(committed) == 0 {
+		t.Fatal("the imported image has no committed snapshot")
+	}
+	for _, name := range committed {
+		if err := sn.Remove(ctx, name); err != nil {
+			t.Fatalf("remove snapshot %s: %v", name, err)
+		}
+	}
+	if ok, err := e.conn.Exists(e.ctx, testimage.DefaultRef); err != nil || ok {
+		t.Fatalf("exists with its snapshots removed: %v, %v; want false", ok, err)
+	}
+	if exit, out := e.run(t, sb, e.containerConfig("unpacked", "echo ran")); exit.Code != 0 || out != "ran\n" {
+		t.Fatalf("exit %+v, output %q", exit, out)
+	}
+	if ok, err := e.conn.Exists(e.ctx, testimage.DefaultRef); err != nil || !ok {
+		t.Errorf("exists after the create unpacked it: %v, %v; want true", ok, err)
+	}
 }
 
 // TestBackendProcess checks command, args, env, working directory, user,

@@ -15,6 +15,7 @@ import (
 	"github.com/containerd/containerd/v2/pkg/namespaces"
 	"github.com/containerd/errdefs"
 	clog "github.com/containerd/log"
+	"github.com/opencontainers/go-digest"
 	"github.com/sirupsen/logrus"
 	"golang.org/x/sync/singleflight"
 	"google.golang.org/grpc"
@@ -91,6 +92,9 @@ type Conn struct {
 	pulls   singleflight.Group
 	pullsMu sync.Mutex
 	flights map[string]*pullFlight
+
+	metasMu sync.Mutex
+	metas   map[digest.Digest]imageMeta
 }
 
 // Connect returns a connection to the containerd cfg names. With "auto" it may

@@ -10,7 +10,6 @@ import (
 	tasktypes "github.com/containerd/containerd/api/types/task"
 	"github.com/containerd/containerd/v2/client"
 	"github.com/containerd/errdefs"
-	"github.com/opencontainers/image-spec/identity"
 
 	"leci/internal/trace"
 	"leci/pod"
@@ -34,18 +33,11 @@ func (b *Backend) CreateContainer(ctx context.Context, sb pod.Sandbox, cfg pod.C
 	began := time.Now()
 	cl := b.conn.Client()
 
-	img, err := b.conn.Image(ctx, cfg.Image)
+	img, meta, err := b.conn.imageForCreate(ctx, cfg.Image)
 	if err != nil {
 		return fmt.Errorf("container %s: %w", cfg.ID, err)
 	}
-	ociImg, err := img.Handle.Spec(ctx)
-	if err != nil {
-		return fmt.Errorf("container %s: image config: %w", cfg.ID, err)
-	}
-	diffIDs, err := img.Handle.RootFS(ctx)
-	if err != nil {
-		return fmt.Errorf("container %s: image layers: %w", cfg.ID, err)
-	}
+	ociImg := meta.config
 
 	// A crash of leci part way through this create leaves pieces under
 	// the same name, which would refuse it for ever.
@@ -59,11 +51,22 @@ func (b *Backend) CreateContainer(ctx context.Context, sb pod.Sandbox, cfg pod.C
 		return fmt.Errorf("container %s: %w", cfg.ID, err)
 	}
 	defer func() {
-		cctx, cancel := cleanupContext(ctx)
-		defer cancel()
-		if err := done(cctx); err != nil {
-			log.Warn("release lease", "err", err)
+		release := func() {
+			cctx, cancel := cleanupContext(ctx)
+			defer cancel()
+			if err := done(cctx); err != nil {
+				log.Warn("release lease", "err", err)
+			}
 		}
+		if retErr != nil {
+			release()
+			return
+		}
+		// Once the container holds its snapshot, the lease holds nothing
+		// the container needs, and its delete (a synced write to
+		// containerd's database, some 10 ms) is not waited for. Should
+		// this process end first, removeContainer releases it.
+		go release()
 	}()
 
 	// The snapshot is prepared here, not by client.WithNewSnapshot, so that
@@ -71,7 +74,16 @@ func (b *Backend) CreateContainer(ctx context.Context, sb pod.Sandbox, cfg pod.C
 	// if this call made it.
 	snapshots := cl.SnapshotService(snapshotter)
 	sp := trace.Begin(ctx, "snapshot.prepare")
-	_, err = snapshots.Prepare(ctx, cfg.ID, identity.ChainID(diffIDs).String(), snapshotOfGroup(cfg.GroupID))
+	_, err = snapshots.Prepare(ctx, cfg.ID, meta.chainID, snapshotOfGroup(cfg.GroupID))
+	if errdefs.IsNotFound(err) {
+		// Its layers are not unpacked (an image imported or pulled by
+		// another client, or its snapshots removed): unpacked now, once.
+		if uerr := b.conn.ensureUnpacked(ctx, img); uerr != nil {
+			err = uerr
+		} else {
+			_, err = snapshots.Prepare(ctx, cfg.ID, meta.chainID, snapshotOfGroup(cfg.GroupID))
+		}
+	}
 	sp.End(err)
 	if err != nil {
 		return fmt.Errorf("container %s: prepare snapshot: %w", cfg.ID, err)
@@ -94,7 +106,7 @@ func (b *Backend) CreateContainer(ctx context.Context, sb pod.Sandbox, cfg pod.C
 	sp = trace.Begin(ctx, "container.new")
 	defer func() { sp.End(retErr) }()
 	_, err = cl.NewContainer(ctx, cfg.ID,
-		client.WithImageName(img.Name),
+		client.WithImageName(img.Name()),
 		client.WithSnapshotter(snapshotter),
 		// Before the spec: the user options read /etc/passwd from it.
 		client.WithSnapshot(cfg.ID),
@@ -111,7 +123,7 @@ func (b *Backend) CreateContainer(ctx context.Context, sb pod.Sandbox, cfg pod.C
 	if err != nil {
 		return fmt.Errorf("create container %s: %w", cfg.ID, err)
 	}
-	log.Debug("created container", "image", img.Name, "took", time.Since(began).Round(time.Millisecond))
+	log.Debug("created container", "image", img.Name(), "took", time.Since(began).Round(time.Millisecond))
 	return nil
 }
 
@@ -155,6 +167,9 @@ func (b *Backend) removeContainer(ctx context.Context, ctr client.Container) err
 	sp.End(err)
 	if err != nil && !errdefs.IsNotFound(err) {
 		return fmt.Errorf("delete container %s: %w", id, err)
+	}
+	if err := b.releaseCreationLeases(ctx, b.conn.Client(), id); err != nil {
+		b.log.Warn("release the lease of the container's create", "container", id, "err", err)
 	}
 	// runc deletes the cgroup with the task; one is left only when that
 	// went wrong, and it must not keep the group's cgroup from going.

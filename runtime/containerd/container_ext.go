@@ -69,11 +69,12 @@ func (b *Backend) loadWithExtension(ctx context.Context, id string) (context.Con
 
 func extensionOf(ctx context.Context, ctr client.Container) (containerExtension, error) {
 	var ext containerExtension
-	exts, err := ctr.Extensions(ctx)
+	// The record ctr was loaded with: extensions do not change.
+	info, err := ctr.Info(ctx, client.WithoutRefreshedMetadata)
 	if err != nil {
 		return ext, fmt.Errorf("container %s: %w", ctr.ID(), err)
 	}
-	a, ok := exts[extensionName]
+	a, ok := info.Extensions[extensionName]
 	if !ok || a.GetTypeUrl() != extensionTypeURL {
 		return ext, nil
 	}

@@ -9,7 +9,9 @@ import (
 
 	"github.com/containerd/containerd/v2/client"
 	"github.com/containerd/containerd/v2/pkg/cio"
+	"github.com/containerd/containerd/v2/pkg/oci"
 	"github.com/containerd/errdefs"
+	"github.com/containerd/typeurl/v2"
 	"github.com/moby/sys/signal"
 
 	"leci/internal/trace"
@@ -211,7 +213,7 @@ func (b *Backend) PrepareStart(ctx context.Context, id string) error {
 	if err != nil {
 		return err
 	}
-	spec, err := ctr.Spec(ctx)
+	spec, err := loadedSpec(ctx, ctr)
 	if err != nil {
 		return fmt.Errorf("container %s: %w", id, err)
 	}
@@ -242,4 +244,18 @@ func (b *Backend) preparedTask(ctx context.Context, ctr client.Container) (clien
 		return nil, fmt.Errorf("task %s is %s, not created: %w", ctr.ID(), st.Status, errdefs.ErrFailedPrecondition)
 	}
 	return task, nil
+}
+
+// loadedSpec is ctr's spec from the record it was just loaded with,
+// without asking containerd for the record again.
+func loadedSpec(ctx context.Context, ctr client.Container) (*oci.Spec, error) {
+	info, err := ctr.Info(ctx, client.WithoutRefreshedMetadata)
+	if err != nil {
+		return nil, err
+	}
+	var spec oci.Spec
+	if err := typeurl.UnmarshalTo(info.Spec, &spec); err != nil {
+		return nil, fmt.Errorf("spec: %w", err)
+	}
+	return &spec, nil
 }

@@ -2,11 +2,16 @@ package containerd
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 
 	"github.com/containerd/containerd/v2/client"
+	"github.com/containerd/containerd/v2/core/content"
 	"github.com/containerd/containerd/v2/core/images"
 	"github.com/containerd/errdefs"
+	"github.com/opencontainers/go-digest"
+	"github.com/opencontainers/image-spec/identity"
+	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 )
 
 // ErrNotFound reports a missing image. It is containerd's
@@ -67,15 +72,23 @@ func (c *Conn) Exists(ctx context.Context, ref string) (bool, error) {
 	if err != nil {
 		return false, fmt.Errorf("image %s: %w", name, err)
 	}
-	unpacked, err := img.IsUnpacked(ctx, snapshotter)
+	m, err := c.meta(ctx, img)
 	if errdefs.IsNotFound(err) {
 		// Its content is gone (garbage collected or never complete).
 		return false, nil
 	}
 	if err != nil {
+		return false, err
+	}
+	// Unpacked is: the snapshot of its last layer is there.
+	_, err = c.client.SnapshotService(snapshotter).Stat(ctx, m.chainID)
+	if errdefs.IsNotFound(err) {
+		return false, nil
+	}
+	if err != nil {
 		return false, fmt.Errorf("image %s: check unpacked: %w", name, err)
 	}
-	return unpacked, nil
+	return true, nil
 }
 
 // List returns the images of the Conn's namespace.
@@ -139,4 +152,67 @@ func (c *Conn) describe(ctx context.Context, img client.Image) (Image, error) {
 		Size:   size,
 		Handle: img,
 	}, nil
+}
+
+// imageMeta is what a container takes from its image's config: the
+// process defaults and the chain ID of the unpacked layers. For a given
+// target digest (and leci's one platform) it never changes, so it is kept
+// (Conn.metas) rather than read from the content store again, manifest
+// and config, by every image check and every container create.
+type imageMeta struct {
+	config  ocispec.Image
+	chainID string
+}
+
+// maxImageMetas bounds Conn.metas; past it the map starts again.
+const maxImageMetas = 256
+
+// meta returns img's imageMeta, from Conn.metas when it is there.
+func (c *Conn) meta(ctx context.Context, img client.Image) (imageMeta, error) {
+	key := img.Target().Digest
+	c.metasMu.Lock()
+	m, ok := c.metas[key]
+	c.metasMu.Unlock()
+	if ok {
+		return m, nil
+	}
+	desc, err := img.Config(ctx)
+	if err != nil {
+		return imageMeta{}, fmt.Errorf("image %s: config: %w", img.Name(), err)
+	}
+	blob, err := content.ReadBlob(ctx, img.ContentStore(), desc)
+	if err != nil {
+		return imageMeta{}, fmt.Errorf("image %s: config: %w", img.Name(), err)
+	}
+	if err := json.Unmarshal(blob, &m.config); err != nil {
+		return imageMeta{}, fmt.Errorf("image %s: config: %w", img.Name(), err)
+	}
+	m.chainID = identity.ChainID(m.config.RootFS.DiffIDs).String()
+	c.metasMu.Lock()
+	if c.metas == nil || len(c.metas) >= maxImageMetas {
+		c.metas = make(map[digest.Digest]imageMeta)
+	}
+	c.metas[key] = m
+	c.metasMu.Unlock()
+	return m, nil
+}
+
+// imageForCreate returns the stored image ref and its imageMeta, for a
+// container to be made from it. Whether its layers are unpacked is not
+// asked here: the create's snapshot finds out (see CreateContainer).
+func (c *Conn) imageForCreate(ctx context.Context, ref string) (client.Image, imageMeta, error) {
+	name, err := NormalizeRef(ref)
+	if err != nil {
+		return nil, imageMeta{}, err
+	}
+	ctx = c.WithNamespace(ctx)
+	img, err := c.client.GetImage(ctx, name)
+	if err != nil {
+		return nil, imageMeta{}, fmt.Errorf("image %s: %w", name, err)
+	}
+	m, err := c.meta(ctx, img)
+	if err != nil {
+		return nil, imageMeta{}, err
+	}
+	return img, m, nil
 }
