@@ -253,7 +253,8 @@ b=("$(metric BenchmarkGroupInitPlusTwoToRunning ms/median)" "$(metric BenchmarkG
 	"$(metric BenchmarkGroupInitPlusTwoToRunning ms/ctr-median)" "")
 c=("$(metric BenchmarkTwentyGroupsToRunning ms/leci-median)" "$(metric BenchmarkTwentyGroupsToRunning ms/leci-median "$out_docker")"
 	"$(metric BenchmarkTwentyGroupsToRunning ms/ctr-median)" "")
-d=("$(metric BenchmarkDeleteRunningGroup ms/median)" "$(metric BenchmarkDeleteRunningGroup ms/median "$out_docker")" "" "")
+d=("$(metric BenchmarkDeleteRunningGroup ms/median)" "$(metric BenchmarkDeleteRunningGroup ms/median "$out_docker")"
+	"$(metric BenchmarkDeleteRunningGroup ms/ctr-median)" "")
 d_call=("$(metric BenchmarkDeleteRunningGroup ms/call-median)" "$(metric BenchmarkDeleteRunningGroup ms/call-median "$out_docker")")
 e_rss=("$(metric BenchmarkTwentyIdleGroupsMemory MiB/group-rss)" "$(metric BenchmarkTwentyIdleGroupsMemory MiB/group-rss "$out_docker")" "" "")
 e_pss=("$(metric BenchmarkTwentyIdleGroupsMemory MiB/group-pss)" "$(metric BenchmarkTwentyIdleGroupsMemory MiB/group-pss "$out_docker")" "" "")
@@ -288,7 +289,7 @@ case_row() {
 # (2: ctr, 3: docker run), whether or not this run measured it.
 ref_of() {
 	case "$1:$2" in
-	a:2 | a:3 | ap:2 | ap:3 | b:2 | c:2) echo y ;;
+	a:2 | a:3 | ap:2 | ap:3 | b:2 | c:2 | d:2) echo y ;;
 	esac
 }
 row "case" "leci" "leci" "ctr" "docker run" "leci/ctr" "leci/docker" "target" "result"
@@ -305,7 +306,10 @@ Medians of wall time; each case ran in turns with its reference, on the same run
 ctr, in the containerd run: (a) ctr run --rm --cni; (a') the whole ctr run --rm process;
   (b) ctr run --rm --cni of the init container, then the two apps by ctr run -d at once (the
   floor the same three runc containers set; (b)'s target is absolute);
-  (c) 20 concurrent ctr run -d --cni (then removed).
+  (c) 20 concurrent ctr run -d --cni (then removed); (d) a ctr run -d --cni container of
+  the same process, from its SIGTERM until its task (beside its CNI DEL) and then it with its
+  snapshot are deleted, through containerd's Go client: the floor containerd sets for (d),
+  whose target is absolute.
 docker run, in the docker run: (a) and (a') the whole docker run --rm --network none process,
   on the package's dockerd (which has no bridge: leci's groups bring their own network).
 leci/ctr and the targets compare leci on containerd with ctr; leci/docker run compares leci on

@@ -52,6 +52,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -371,8 +372,17 @@ func (bh *benchHost) twentyToRunning(iteration int) (time.Duration, int) {
 // address or directory. ms/call-median is until the call returned.
 func BenchmarkDeleteRunningGroup(b *testing.B) {
 	bh := newBenchHost(b)
-	var gone, call durations
+	var cs *ctrSide
+	if ctrCNIMissing() == "" {
+		cs = newCtrSide(b, true)
+	}
+	var gone, call, floor durations
+	i := 0
 	for b.Loop() {
+		if cs != nil {
+			floor = append(floor, cs.timeDeleteRunning(b, fmt.Sprintf("del-%d", i)))
+		}
+		i++
 		id := bh.create(bh.request(benchReadyRunner))
 		if err := bh.waitPhase(id, api.GroupRunning, time.Minute); err != nil {
 			b.Fatal(err)
@@ -408,6 +418,66 @@ func BenchmarkDeleteRunningGroup(b *testing.B) {
 	}
 	gone.report(b, "")
 	call.reportAs(b, "call-")
+	floor.report(b, "ctr")
+}
+
+// timeDeleteRunning starts the container id with ctr run -d --cni, running
+// ctrLongRunner, and times what deleting it costs containerd: from its
+// SIGTERM until its task (beside its CNI DEL) and then the container with
+// its snapshot are gone, through containerd's Go client, so that no ctr
+// process's start is counted: the floor of (d).
+func (cs *ctrSide) timeDeleteRunning(b *testing.B, id string) time.Duration {
+	b.Helper()
+	if err := cs.run([]string{"-d", "--cni"}, id, ctrLongRunner...); err != nil {
+		b.Fatal(err)
+	}
+	ctx := cs.conn.WithNamespace(context.Background())
+	c, err := cs.conn.Client().LoadContainer(ctx, id)
+	if err != nil {
+		b.Fatal(err)
+	}
+	task, err := c.Task(ctx, nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	// The shell traps SIGTERM before it starts sleep: once sleep is its
+	// child, the signal ends it.
+	children := fmt.Sprintf("/proc/%d/task/%d/children", task.Pid(), task.Pid())
+	for deadline := time.Now().Add(time.Minute); ; time.Sleep(time.Millisecond) {
+		if got, _ := os.ReadFile(children); len(bytes.TrimSpace(got)) > 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			b.Fatalf("ctr container %s: its shell started no child in a minute", id)
+		}
+	}
+	exited, err := task.Wait(ctx)
+	if err != nil {
+		b.Fatal(err)
+	}
+	start := time.Now()
+	if err := task.Kill(ctx, syscall.SIGTERM); err != nil {
+		b.Fatal(err)
+	}
+	<-exited
+	var wg sync.WaitGroup
+	var taskErr, cniErr error
+	wg.Go(func() { _, taskErr = task.Delete(ctx) })
+	wg.Go(func() {
+		// ctr names the CNI attachment <namespace>-<id>, on eth0.
+		rt := &libcni.RuntimeConf{ContainerID: cs.ns + "-" + id, IfName: "eth0"}
+		cniErr = cs.cni.DelNetworkList(ctx, cs.list, rt)
+	})
+	wg.Wait()
+	if err := errors.Join(taskErr, cniErr); err != nil {
+		b.Fatal(err)
+	}
+	if err := c.Delete(ctx, client.WithSnapshotCleanup); err != nil {
+		b.Fatal(err)
+	}
+	took := time.Since(start)
+	removeFIFOs(id)
+	return took
 }
 
 // leftOf lists what is left on the host of the group st describes, whose
