@@ -14,6 +14,7 @@ import (
 
 	"leci/api"
 	"leci/internal/gpu"
+	"leci/internal/pullprogress"
 	"leci/internal/trace"
 	"leci/pod"
 	"leci/probes"
@@ -201,6 +202,7 @@ func (e *Engine) Create(ctx context.Context, req *api.CreateContainerGroupReques
 	e.mu.Lock()
 	e.groups[id] = g
 	e.mu.Unlock()
+	g.pullFeed = pullprogress.TakeFeed(ctx)
 	g.start()
 	return id, nil
 }

@@ -9,7 +9,10 @@ import (
 	"sync"
 	"time"
 
+	"github.com/docker/docker/pkg/jsonmessage"
+
 	"leci/api"
+	"leci/internal/pullprogress"
 	"leci/pod"
 )
 
@@ -54,6 +57,9 @@ func newFakeBackend() *fakeBackend {
 func (f *fakeBackend) EnsureImage(ctx context.Context, ref, policy string, auth pod.ImageAuth) error {
 	f.mu.Lock()
 	defer f.mu.Unlock()
+	if show := pullprogress.SinkFrom(ctx, nil); show != nil {
+		show.Message(jsonmessage.JSONMessage{ID: ref, Status: "Pull complete"})
+	}
 	return f.pullErr[ref]
 }
 

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"leci/api"
+	"leci/internal/pullprogress"
 	"leci/internal/trace"
 	"leci/pod"
 	"leci/probes"
@@ -50,6 +51,10 @@ type group struct {
 	etc       pod.EtcPaths
 	volumes   map[string]string
 	images    map[string]*imagePull
+	// pullFeed, when a create asked for it (pullprogress.WithFeed), is
+	// shown the first pulls of the group's images and closed once they
+	// have ended.
+	pullFeed *pullprogress.Feed
 
 	// ahead holds the runs being created ahead of their starts (by
 	// backend ID, *aheadCreate); each start takes its own over once.

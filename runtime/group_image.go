@@ -1,10 +1,12 @@
 package runtime
 
 import (
+	"context"
 	"errors"
 	"sync"
 
 	"leci/api"
+	"leci/internal/pullprogress"
 )
 
 // imagePull is the first pull of an image by the group, started for all
@@ -66,4 +68,17 @@ func (g *group) ensureImage(c *api.ContainerCommon) error {
 		p.setResult(nil)
 	}
 	return err
+}
+
+// pullContext returns the context of the group's first pulls: with the
+// feed its create asked for (pullprogress.WithFeed) as their sink, and
+// that feed, which the caller closes once those pulls have ended. Only
+// once: a setup done again after the backend came back pulls for no one.
+func (g *group) pullContext(ctx context.Context) (context.Context, *pullprogress.Feed) {
+	feed := g.pullFeed
+	if feed == nil {
+		return ctx, nil
+	}
+	g.pullFeed = nil
+	return pullprogress.WithSink(ctx, feed), feed
 }

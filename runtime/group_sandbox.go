@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"path/filepath"
+	"sync"
 	"time"
 
 	"golang.org/x/sys/unix"
@@ -19,17 +20,21 @@ import (
 // it ran.
 func (g *group) setup(ctx context.Context) error {
 	auth := imageAuth(g.req)
+	pullCtx, feed := g.pullContext(ctx)
+	var pulls sync.WaitGroup
 	for _, ref := range g.imageRefs() {
 		p := &imagePull{done: make(chan struct{})}
 		g.images[ref.image] = p
+		pulls.Add(1)
 		go func() {
+			defer pulls.Done()
 			defer close(p.done)
 			g.update(func(st *GroupStatus) {
 				st.event(g.e.opts.Now(), "Normal", "Pulling", "", "Pulling image "+ref.image)
 			})
 			start := time.Now()
 			sp := trace.Begin(ctx, "image.ensure "+ref.image)
-			err := g.e.backend.EnsureImage(ctx, ref.image, ref.policy, auth)
+			err := g.e.backend.EnsureImage(pullCtx, ref.image, ref.policy, auth)
 			p.setResult(err)
 			sp.End(err)
 			if err == nil {
@@ -37,6 +42,12 @@ func (g *group) setup(ctx context.Context) error {
 					st.event(g.e.opts.Now(), "Normal", "Pulled", "", fmt.Sprintf("Image %s is present (%s)", ref.image, time.Since(start).Round(time.Millisecond)))
 				})
 			}
+		}()
+	}
+	if feed != nil {
+		go func() {
+			pulls.Wait()
+			feed.Close()
 		}()
 	}
 	owns := g.ownsNetNS()

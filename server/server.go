@@ -298,7 +298,10 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request, reqID string) (ac
 	if err != nil {
 		return action, 0, err
 	}
-	if path := r.URL.Path; path != "/" && path != "" {
+	if path := r.URL.Path; path == CreateStreamPath && action == "CreateContainerGroup" {
+		status, err := s.serveCreateStream(w, r, &call{ctx: r.Context(), requestID: reqID, params: params, host: r.Host, tls: r.TLS != nil})
+		return action, status, err
+	} else if path != "/" && path != "" {
 		return action, 0, unknownAction(action + " at " + path)
 	}
 	h, ok := s.actions[action]

@@ -100,14 +100,21 @@ func createAction(cmd *cobra.Command, o *clientOptions, opts createOptions) erro
 		return err
 	}
 	var resp api.CreateContainerGroupResponse
-	err = c.call(cmd.Context(), "CreateContainerGroup", api.EncodeValues(req), &resp)
+	printID := func(r api.CreateContainerGroupResponse) error {
+		resp = r
+		_, err := fmt.Fprintln(cmd.OutOrStdout(), r.ContainerGroupID)
+		return err
+	}
+	if opts.wait == "" || opts.dryRun {
+		err = c.call(cmd.Context(), "CreateContainerGroup", api.EncodeValues(req), &resp)
+		if err == nil {
+			return printID(resp)
+		}
+	} else {
+		// The pulls show as they go, then the group's way to --wait.
+		err = c.createShowingPulls(cmd.Context(), api.EncodeValues(req), cmd.ErrOrStderr(), printID)
+	}
 	if err == nil {
-		if _, err := fmt.Fprintln(cmd.OutOrStdout(), resp.ContainerGroupID); err != nil {
-			return err
-		}
-		if opts.wait == "" || opts.dryRun {
-			return nil
-		}
 		if err := waitGroup(cmd.Context(), c, cmd.ErrOrStderr(), resp.ContainerGroupID, opts.wait, opts.waitTimeout); err != nil {
 			fmt.Fprintf(cmd.ErrOrStderr(), "leci: %v\n", err)
 			return silentExit(exitFailed)

@@ -18,9 +18,11 @@ import (
 	"testing"
 	"time"
 
+	"github.com/docker/docker/pkg/jsonmessage"
 	"github.com/spf13/cobra"
 
 	"leci/api"
+	"leci/internal/pullprogress"
 	"leci/internal/testutil"
 	"leci/pod"
 	"leci/runtime"
@@ -35,7 +37,7 @@ type memGroups struct {
 	n      int
 }
 
-func (m *memGroups) Create(_ context.Context, req *api.CreateContainerGroupRequest) (string, error) {
+func (m *memGroups) Create(ctx context.Context, req *api.CreateContainerGroupRequest) (string, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	m.n++
@@ -46,6 +48,15 @@ func (m *memGroups) Create(_ context.Context, req *api.CreateContainerGroupReque
 			Current: runtime.ContainerState{State: api.StateRunning, StartedAt: time.Now()}})
 	}
 	m.groups[id] = st
+	// Its images are "pulled" for a create that follows its pulls.
+	if feed := pullprogress.TakeFeed(ctx); feed != nil {
+		for _, c := range req.Container {
+			feed.Message(jsonmessage.JSONMessage{ID: c.Image, Status: "Pulling from " + c.Image})
+			feed.Message(jsonmessage.JSONMessage{ID: "0123456789ab", Status: "Downloading", Progress: &jsonmessage.JSONProgress{Current: 1, Total: 2}})
+			feed.Message(jsonmessage.JSONMessage{ID: "0123456789ab", Status: "Pull complete"})
+		}
+		feed.Close()
+	}
 	return id, nil
 }
 

@@ -205,14 +205,19 @@ func (c *apiClient) streamLog(ctx context.Context, params url.Values, w io.Write
 // stream GETs one of the daemon's streaming endpoints, signed as call
 // signs, and returns the answer's body as it comes.
 func (c *apiClient) stream(ctx context.Context, path string, params url.Values) (io.ReadCloser, error) {
+	return c.streamWith(ctx, http.MethodGet, path, params)
+}
+
+// streamWith is stream with the HTTP method given.
+func (c *apiClient) streamWith(ctx context.Context, method, path string, params url.Values) (io.ReadCloser, error) {
 	q := url.Values{}
 	for k, v := range params {
 		q[k] = v
 	}
 	if c.akID != "" {
-		server.SignV1(http.MethodGet, q, c.akID, c.secret, time.Now(), "")
+		server.SignV1(method, q, c.akID, c.secret, time.Now(), "")
 	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, c.base+path+"?"+q.Encode(), nil)
+	req, err := http.NewRequestWithContext(ctx, method, c.base+path+"?"+q.Encode(), nil)
 	if err != nil {
 		return nil, err
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 
+	"leci/internal/pullprogress"
 	"leci/pod"
 )
 
@@ -19,7 +20,7 @@ func (b *Backend) EnsureImage(ctx context.Context, ref, policy string, auth pod.
 func (b *Backend) pull(ctx context.Context, ref string, auth pod.ImageAuth) error {
 	opts := pullOptions(auth)
 	opts.Registries = b.opts.Registries
-	opts.Progress = b.opts.PullProgress
+	opts.Progress = pullprogress.SinkFrom(ctx, b.opts.PullProgress)
 	if _, err := b.conn.Pull(ctx, ref, opts); err != nil {
 		return fmt.Errorf("%w: %w", pod.ErrImagePull, err)
 	}

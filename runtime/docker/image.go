@@ -44,7 +44,7 @@ func (b *Backend) imageExists(ctx context.Context, ref string) (bool, error) {
 }
 
 func (b *Backend) pull(ctx context.Context, ref string, auth pod.ImageAuth) error {
-	return b.pullWith(ctx, ref, auth, b.opts.Registries, b.opts.PullProgress)
+	return b.pullWith(ctx, ref, auth, b.opts.Registries, pullprogress.SinkFrom(ctx, b.opts.PullProgress))
 }
 
 // pullWith pulls ref with the logins of auth, else of reg, showing show the
