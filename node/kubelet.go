@@ -8,6 +8,8 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"net"
+	"strconv"
 	"time"
 
 	dto "github.com/prometheus/client_model/go"
@@ -16,6 +18,8 @@ import (
 	statsv1alpha1 "k8s.io/kubelet/pkg/apis/stats/v1alpha1"
 	utilexec "k8s.io/utils/exec"
 
+	"leci/api"
+	"leci/internal/netns"
 	"leci/logs"
 	"leci/pod"
 	"leci/runtime"
@@ -171,7 +175,65 @@ func (p *provider) GetMetricsResource(context.Context) ([]*dto.MetricFamily, err
 	return nil, errdefs.InvalidInput("metrics are not supported by leci nodes yet")
 }
 
-// PortForward is not served yet.
-func (p *provider) PortForward(context.Context, string, string, int32, io.ReadWriteCloser) error {
-	return errdefs.InvalidInput("port-forward is not supported by leci nodes yet")
+// PortForward carries one connection of kubectl port-forward: it dials the
+// port on 127.0.0.1 inside the group's network namespace, as a kubelet
+// does, so a server that listens on the Pod's loopback only is reached too,
+// and copies both ways until either side closes.
+func (p *provider) PortForward(ctx context.Context, namespace, name string, port int32, stream io.ReadWriteCloser) error {
+	defer stream.Close()
+	pg, _, err := p.lookup(namespace, name)
+	if err != nil {
+		return err
+	}
+	st, err := p.groups.Get(pg.id)
+	if err != nil {
+		return errdefs.AsNotFound(err)
+	}
+	nsPath := st.Host.Network.NetNSPath
+	if st.Phase != api.GroupRunning || nsPath == "" {
+		return errdefs.InvalidInputf("pod %s/%s is not running: no port to forward to", namespace, name)
+	}
+	if port <= 0 || port > 65535 {
+		return errdefs.InvalidInputf("port %d: want 1 to 65535", port)
+	}
+	conn, err := dialInNetNS(ctx, nsPath, net.JoinHostPort("127.0.0.1", strconv.Itoa(int(port))))
+	if err != nil {
+		return fmt.Errorf("port-forward to pod %s/%s port %d: %w", namespace, name, port, err)
+	}
+	defer conn.Close()
+	// Either side's end ends the forwarded connection, as a kubelet's does:
+	// kubectl closes the whole stream once its client has gone.
+	done := make(chan struct{}, 2)
+	go func() {
+		io.Copy(conn, stream)
+		done <- struct{}{}
+	}()
+	go func() {
+		io.Copy(stream, conn)
+		done <- struct{}{}
+	}()
+	select {
+	case <-done:
+	case <-ctx.Done():
+	}
+	return nil
+}
+
+// dialInNetNS opens a TCP connection from inside the network namespace at
+// nsPath: the socket is made on a thread switched into it and stays there.
+func dialInNetNS(ctx context.Context, nsPath, addr string) (net.Conn, error) {
+	var d net.Dialer
+	var conn net.Conn
+	var dialErr error
+	err := netns.Run(nsPath, func() error {
+		conn, dialErr = d.DialContext(ctx, "tcp", addr)
+		return nil
+	})
+	if err != nil {
+		if conn != nil {
+			conn.Close()
+		}
+		return nil, err
+	}
+	return conn, dialErr
 }

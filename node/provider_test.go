@@ -7,6 +7,7 @@ import (
 	"errors"
 	"io"
 	"log/slog"
+	"net"
 	"strings"
 	"sync"
 	"testing"
@@ -242,3 +243,31 @@ func TestLogsOfAContainerNotStartedAreEmpty(t *testing.T) {
 		t.Errorf("logs of an unknown container: %v, want not found", err)
 	}
 }
+
+func TestPortForwardToAPodNotRunningIsRefused(t *testing.T) {
+	groups := &fakeGroups{groups: map[string]*runtime.GroupStatus{}}
+	p := newTestProvider(t, groups)
+	po := clusterPod("web")
+	po.Spec.Volumes = nil
+	po.Spec.Containers[0].VolumeMounts = nil
+	if err := p.CreatePod(context.Background(), po); err != nil {
+		t.Fatal(err)
+	}
+	local, remote := net.Pipe()
+	defer local.Close()
+	err := p.PortForward(context.Background(), "team", "web", 8080, remote)
+	if !errdefs.IsInvalidInput(err) || !strings.Contains(err.Error(), "not running") {
+		t.Errorf("port-forward to a pending pod: %v, want invalid input, not running", err)
+	}
+	// The stream is closed: kubectl sees the forward end.
+	if _, err := local.Read(make([]byte, 1)); err != io.EOF {
+		t.Errorf("read from the forwarded stream: %v, want EOF", err)
+	}
+	if err := p.PortForward(context.Background(), "team", "nope", 8080, nopStream{}); !errdefs.IsNotFound(err) {
+		t.Errorf("port-forward to an unknown pod: %v, want not found", err)
+	}
+}
+
+type nopStream struct{ io.ReadWriter }
+
+func (nopStream) Close() error { return nil }
