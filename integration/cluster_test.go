@@ -201,6 +201,24 @@ spec:
 `, name, node, exampleImageRef)
 }
 
+// talkPod is a Pod whose container answers one line of its stdin and ends.
+func talkPod(name, node string) string {
+	return fmt.Sprintf(`apiVersion: v1
+kind: Pod
+metadata:
+  name: %[1]s
+spec:
+  nodeName: %[2]s
+  restartPolicy: Never
+  containers:
+  - name: app
+    image: %[3]s
+    imagePullPolicy: IfNotPresent
+    stdin: true
+    command: [sh, -c, "read line; echo got $line"]
+`, name, node, exampleImageRef)
+}
+
 // groupOfPod is the id of the daemon's only group, which must run the Pod.
 func groupOfPod(t *testing.T, d *daemon, pod string) string {
 	t.Helper()
@@ -251,8 +269,9 @@ func checkMatchesDescribe(t *testing.T, p *corev1.Pod, g api.ContainerGroupDetai
 // TestClusterNode joins a real cluster as a node and runs a Pod bound to
 // it: it becomes Ready with the status leci describe shows, kubectl logs
 // and exec reach its container, it survives a restart of leci, and
-// deleting it leaves nothing on the host; a group whose Pod was deleted
-// while leci was down goes when leci starts again.
+// deleting it leaves nothing on the host; kubectl attach talks to a
+// container's process; a group whose Pod was deleted while leci was down
+// goes when leci starts again.
 func TestClusterNode(t *testing.T) {
 	c := startCluster(t)
 	hr := newHarness(t)
@@ -311,6 +330,17 @@ func TestClusterNode(t *testing.T) {
 	// Nothing of it is left on the host: containers, snapshots, mounts,
 	// network namespace, veth, IP, cgroups, files.
 	hr.assertNothingLeft()
+
+	// kubectl attach -i: what goes in reaches the running process's stdin,
+	// what it writes comes back, and its end ends the attach.
+	c.kubectl(t, talkPod("talk", node), "apply", "-f", "-")
+	c.waitPod(t, "talk", "Ready", 60*time.Second, podReady)
+	if out, code := c.run(t, "hello\n", "attach", "-i", "talk", "-c", "app"); code != 0 || !strings.Contains(out, "got hello\n") {
+		t.Errorf("kubectl attach -i: exit %d, output %q; want 0 and the container's answer", code, out)
+	}
+	c.waitPod(t, "talk", "Succeeded", 30*time.Second, func(p *corev1.Pod) bool { return p.Status.Phase == corev1.PodSucceeded })
+	c.kubectl(t, "", "delete", "pod", "talk", "--timeout", "60s")
+	waitNoGroups(t, d)
 
 	// A Pod deleted while leci is down: its group is collected at start.
 	c.kubectl(t, webPod("gone", node), "apply", "-f", "-")

@@ -159,10 +159,49 @@ func (p *provider) RunInContainer(ctx context.Context, namespace, name, containe
 	return nil
 }
 
-// AttachToContainer is not served: a group's containers have no attachable
-// console for a client that comes later (leci run -i attaches at start).
-func (p *provider) AttachToContainer(context.Context, string, string, string, vkapi.AttachIO) error {
-	return errdefs.InvalidInput("attach is not supported by leci nodes: use kubectl exec")
+// AttachToContainer attaches kubectl attach to the running container's
+// process: its output from now on, and with -i its stdin when the Pod's
+// container keeps one open (stdin: true). kubectl leaving ends the attach,
+// not the container; the container's end ends it too, as a kubelet's does,
+// without an exit code (kubectl attach reports none).
+func (p *provider) AttachToContainer(ctx context.Context, namespace, name, container string, attach vkapi.AttachIO) error {
+	pg, _, err := p.lookup(namespace, name)
+	if err != nil {
+		return err
+	}
+	var aio pod.ExecIO
+	// The streams are nil interfaces when kubectl did not ask for them;
+	// ExecIO wants nil values then, not typed nils.
+	if r := attach.Stdin(); r != nil {
+		aio.Stdin = r
+	}
+	if w := attach.Stdout(); w != nil {
+		aio.Stdout = w
+	}
+	if w := attach.Stderr(); w != nil {
+		aio.Stderr = w
+	}
+	if aio.Stdout == nil {
+		aio.Stdout = io.Discard
+	}
+	if aio.Stderr == nil {
+		// With a terminal there is one stream, stdout.
+		aio.Stderr = aio.Stdout
+	}
+	_, err = p.groups.Attach(ctx, pg.id, container, aio)
+	switch {
+	case err == nil, ctx.Err() != nil:
+		return nil
+	case errors.Is(err, runtime.ErrNotRunning):
+		return errdefs.InvalidInputf("container %q of pod %s/%s is not running", container, namespace, name)
+	case errors.Is(err, runtime.ErrNotFound):
+		return errdefs.AsNotFound(err)
+	}
+	var apiErr *api.Error
+	if errors.As(err, &apiErr) && apiErr.Status < 500 {
+		return errdefs.AsInvalidInput(err)
+	}
+	return err
 }
 
 // GetStatsSummary is not served yet.

@@ -41,6 +41,7 @@ type Groups interface {
 	Watch(ctx context.Context, id string) (<-chan runtime.GroupStatus, error)
 	Delete(ctx context.Context, id string) error
 	ExecAttach(ctx context.Context, id, container string, eio pod.ExecIO) (int, error)
+	Attach(ctx context.Context, id, container string, aio pod.ExecIO) (int, error)
 }
 
 var _ Groups = (*runtime.Engine)(nil)

@@ -84,6 +84,10 @@ func (f *fakeGroups) ExecAttach(context.Context, string, string, pod.ExecIO) (in
 	return 0, errors.New("not in this test")
 }
 
+func (f *fakeGroups) Attach(context.Context, string, string, pod.ExecIO) (int, error) {
+	return 0, errors.New("not in this test")
+}
+
 func newTestProvider(t *testing.T, groups *fakeGroups, objs ...any) *provider {
 	t.Helper()
 	cms := cache.NewIndexer(cache.MetaNamespaceKeyFunc, cache.Indexers{cache.NamespaceIndex: cache.MetaNamespaceIndexFunc})
