@@ -140,9 +140,15 @@ func (p *provider) request(po *corev1.Pod) (*api.CreateContainerGroupRequest, []
 	doc := po.DeepCopy()
 	doc.TypeMeta = metav1.TypeMeta{APIVersion: "v1", Kind: "Pod"}
 	doc.Status = corev1.PodStatus{}
-	// What the cluster writes into every Pod and a group has no use for.
+	// What the cluster writes into every Pod, and what its scheduler
+	// read to bind the Pod here: the group has no use for them, and the
+	// mapping would note each as left out, for every Pod.
 	doc.ManagedFields = nil
 	doc.Finalizers = nil
+	doc.Namespace, doc.UID, doc.ResourceVersion, doc.Generation = "", "", "", 0
+	doc.CreationTimestamp = metav1.Time{}
+	doc.Spec.NodeName, doc.Spec.SchedulerName = "", ""
+	doc.Spec.Tolerations, doc.Spec.PreemptionPolicy, doc.Spec.EnableServiceLinks = nil, nil, nil
 	data, err := json.Marshal(doc)
 	if err != nil {
 		return nil, nil, err
