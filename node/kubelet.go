@@ -105,16 +105,15 @@ func findContainer(st *runtime.GroupStatus, name string) (runtime.ContainerStatu
 	return runtime.ContainerStatus{}, false
 }
 
-// RunInContainer runs a command in a running container (kubectl exec): a
-// non-zero exit comes back to kubectl as that exit code.
-func (p *provider) RunInContainer(ctx context.Context, namespace, name, container string, cmd []string, attach vkapi.AttachIO) error {
-	pg, _, err := p.lookup(namespace, name)
-	if err != nil {
-		return err
+// streamsOf is the session's streams as ExecIO wants them: nil where
+// kubectl did not ask for the stream, stdout discarded then.
+func streamsOf(attach vkapi.AttachIO) pod.ExecIO {
+	var eio pod.ExecIO
+	// The streams come as interfaces that may hold nothing; ExecIO wants
+	// nil values then, not typed nils.
+	if r := attach.Stdin(); r != nil {
+		eio.Stdin = r
 	}
-	eio := pod.ExecIO{Cmd: cmd, TTY: attach.TTY(), Stdin: attach.Stdin()}
-	// The writers are nil interfaces when kubectl did not ask for the
-	// stream; ExecIO wants nil writers then, not typed nils.
 	if w := attach.Stdout(); w != nil {
 		eio.Stdout = w
 	}
@@ -124,6 +123,18 @@ func (p *provider) RunInContainer(ctx context.Context, namespace, name, containe
 	if eio.Stdout == nil {
 		eio.Stdout = io.Discard
 	}
+	return eio
+}
+
+// RunInContainer runs a command in a running container (kubectl exec): a
+// non-zero exit comes back to kubectl as that exit code.
+func (p *provider) RunInContainer(ctx context.Context, namespace, name, container string, cmd []string, attach vkapi.AttachIO) error {
+	pg, _, err := p.lookup(namespace, name)
+	if err != nil {
+		return err
+	}
+	eio := streamsOf(attach)
+	eio.Cmd, eio.TTY = cmd, attach.TTY()
 	if attach.TTY() {
 		sizes := make(chan pod.TermSize, 1)
 		eio.Resize = sizes
@@ -169,21 +180,7 @@ func (p *provider) AttachToContainer(ctx context.Context, namespace, name, conta
 	if err != nil {
 		return err
 	}
-	var aio pod.ExecIO
-	// The streams are nil interfaces when kubectl did not ask for them;
-	// ExecIO wants nil values then, not typed nils.
-	if r := attach.Stdin(); r != nil {
-		aio.Stdin = r
-	}
-	if w := attach.Stdout(); w != nil {
-		aio.Stdout = w
-	}
-	if w := attach.Stderr(); w != nil {
-		aio.Stderr = w
-	}
-	if aio.Stdout == nil {
-		aio.Stdout = io.Discard
-	}
+	aio := streamsOf(attach)
 	if aio.Stderr == nil {
 		// With a terminal there is one stream, stdout.
 		aio.Stderr = aio.Stdout

@@ -225,12 +225,7 @@ func TestAdoptAfterRestartAndDeleteTheGone(t *testing.T) {
 func TestLogsOfAContainerNotStartedAreEmpty(t *testing.T) {
 	groups := &fakeGroups{groups: map[string]*runtime.GroupStatus{}}
 	p := newTestProvider(t, groups)
-	po := clusterPod("web")
-	po.Spec.Volumes = nil
-	po.Spec.Containers[0].VolumeMounts = nil
-	if err := p.CreatePod(context.Background(), po); err != nil {
-		t.Fatal(err)
-	}
+	createPlainPod(t, p, "web")
 	id := groups.List()[0].ID
 	groups.mu.Lock()
 	groups.groups[id].Containers = []runtime.ContainerStatus{{Name: "app"}}
@@ -251,12 +246,7 @@ func TestLogsOfAContainerNotStartedAreEmpty(t *testing.T) {
 func TestPortForwardToAPodNotRunningIsRefused(t *testing.T) {
 	groups := &fakeGroups{groups: map[string]*runtime.GroupStatus{}}
 	p := newTestProvider(t, groups)
-	po := clusterPod("web")
-	po.Spec.Volumes = nil
-	po.Spec.Containers[0].VolumeMounts = nil
-	if err := p.CreatePod(context.Background(), po); err != nil {
-		t.Fatal(err)
-	}
+	createPlainPod(t, p, "web")
 	local, remote := net.Pipe()
 	defer local.Close()
 	err := p.PortForward(context.Background(), "team", "web", 8080, remote)
@@ -275,3 +265,14 @@ func TestPortForwardToAPodNotRunningIsRefused(t *testing.T) {
 type nopStream struct{ io.ReadWriter }
 
 func (nopStream) Close() error { return nil }
+
+// createPlainPod creates a Pod that names no ConfigMap.
+func createPlainPod(t *testing.T, p *provider, name string) {
+	t.Helper()
+	po := clusterPod(name)
+	po.Spec.Volumes = nil
+	po.Spec.Containers[0].VolumeMounts = nil
+	if err := p.CreatePod(context.Background(), po); err != nil {
+		t.Fatal(err)
+	}
+}
