@@ -27,9 +27,10 @@ import (
 
 // The cluster tests run a real control plane (hack/kube-cluster.sh: etcd
 // and a kube-apiserver built from k8s.io/kubernetes) and leci daemons that
-// join it as nodes. They have a build tag of their own, cluster, and a
-// make target, test-cluster: the apiserver's build takes minutes when its
-// cache is cold.
+// join it as nodes. They have a build tag of their own, cluster, and run
+// in make test as its last step (make cluster; make test-cluster runs them
+// alone): the apiserver's build takes minutes when its cache is cold, so
+// make test starts it in the background before the integration passes.
 
 // kubeCluster is the running control plane.
 type kubeCluster struct {
