@@ -265,8 +265,10 @@ build) build ;;
 build-start) build_start ;;
 build-wait) build_wait ;;
 build-fg-status)
+	# The build in a process of its own: in a subshell tested with || its
+	# set -e would be off, and a failed step would not stop it.
 	rc=0
-	(build) || rc=$?
+	"$0" build || rc=$?
 	echo "$rc" >"$DIR/build.rc"
 	exit "$rc"
 	;;
