@@ -36,7 +36,7 @@ LECI_CHAOS_SEEDS ?= 50
 # (`make test` runs the CI-sized soak: integration/soak_test.go).
 LECI_SOAK_CYCLES ?= 10000
 
-.PHONY: all build build-node deps lint unit fuzz integration soak test test-cluster bench demo clean require-root
+.PHONY: all build build-node deps lint unit fuzz integration soak test test-cluster cluster cluster-build-start bench demo clean require-root
 
 all: build
 
@@ -116,24 +116,36 @@ soak: require-root build
 	LECI_CHAOS_SEEDS=$(LECI_CHAOS_SEEDS) LECI_TEST_RUNTIME=containerd $(GO) test -count=1 -tags integration -timeout 6h -run '^TestDaemonKilledAtRandomDuringCreates$$' ./integration/
 	LECI_CHAOS_SEEDS=$(LECI_CHAOS_SEEDS) LECI_TEST_RUNTIME=docker $(GO) test -count=1 -tags integration -timeout 6h -run '^TestDaemonKilledAtRandomDuringCreates$$' ./integration/
 
-test: deps build lint unit fuzz integration
+# The cluster's kube-apiserver and kubectl build (minutes on a fresh machine)
+# runs in the background, at the lowest CPU priority, while the integration
+# passes run: they leave a core idle much of the time, and take it back
+# whenever they need it. cluster then waits for the build and runs the
+# cluster tests.
+test: deps build lint unit fuzz cluster-build-start integration cluster
 
 # leci hosts as nodes of a real Kubernetes cluster: etcd and a kube-apiserver
 # built from k8s.io/kubernetes by hack/kube-cluster.sh (its build cache is
 # kept under /var/cache/leci-kube: minutes cold, seconds warm), then the
-# tests of build tag cluster (integration/cluster_test.go) on containerd.
-# Not part of make test, which is at its time budget.
+# tests of build tags cluster and leci_node (integration/cluster_test.go) on
+# containerd, with leci built with the node in (LECI_BUILD_TAGS).
+# make test-cluster runs them alone.
+cluster-build-start:
+	GO="$(GO)" hack/kube-cluster.sh build-start
+
+cluster: require-root
+	$(GO) vet -tags leci_node ./node/ ./cmd/leci/
+	$(GO) vet -tags integration,cluster,leci_node ./integration/
+	CGO_ENABLED=1 $(GO) test -race -count=1 -tags leci_node ./node/ ./cmd/leci/
+	GO="$(GO)" hack/kube-cluster.sh build-wait
+	LECI_BUILD_TAGS=leci_node LECI_TEST_RUNTIME=containerd $(GO) test -count=1 -p 1 -tags integration,cluster,leci_node -timeout 20m -run '^TestCluster' ./integration/
+
+test-cluster: require-root deps build cluster
+
 # leci with the Kubernetes node built in (package node, leci daemon
 # --kubeconfig): the client libraries it needs double the binary and add
 # tens of milliseconds to every leci start, so the default build leaves it out.
 build-node: build
 	$(GO) build -tags leci_node -overlay $(HELPER_OVERLAY) -ldflags "-s -w -X main.version=$(VERSION)" -o $(BIN) ./cmd/leci
-
-test-cluster: require-root deps build-node
-	$(GO) vet -tags leci_node ./node/ ./cmd/leci/
-	CGO_ENABLED=1 $(GO) test -race -count=1 -tags leci_node ./node/ ./cmd/leci/
-	GO="$(GO)" hack/kube-cluster.sh build
-	LECI_BUILD_TAGS=leci_node LECI_TEST_RUNTIME=containerd $(GO) test -count=1 -p 1 -tags integration,cluster,leci_node -timeout 20m -run '^TestCluster' ./integration/
 
 # The speed requirement's cases, each in turns with ctr run (docker run) on
 # the same runtime, medians against the targets, and where the time goes:

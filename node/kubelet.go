@@ -8,6 +8,8 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"net"
+	"strconv"
 	"time"
 
 	dto "github.com/prometheus/client_model/go"
@@ -16,6 +18,8 @@ import (
 	statsv1alpha1 "k8s.io/kubelet/pkg/apis/stats/v1alpha1"
 	utilexec "k8s.io/utils/exec"
 
+	"leci/api"
+	"leci/internal/netns"
 	"leci/logs"
 	"leci/pod"
 	"leci/runtime"
@@ -101,16 +105,15 @@ func findContainer(st *runtime.GroupStatus, name string) (runtime.ContainerStatu
 	return runtime.ContainerStatus{}, false
 }
 
-// RunInContainer runs a command in a running container (kubectl exec): a
-// non-zero exit comes back to kubectl as that exit code.
-func (p *provider) RunInContainer(ctx context.Context, namespace, name, container string, cmd []string, attach vkapi.AttachIO) error {
-	pg, _, err := p.lookup(namespace, name)
-	if err != nil {
-		return err
+// streamsOf is the session's streams as ExecIO wants them: nil where
+// kubectl did not ask for the stream, stdout discarded then.
+func streamsOf(attach vkapi.AttachIO) pod.ExecIO {
+	var eio pod.ExecIO
+	// The streams come as interfaces that may hold nothing; ExecIO wants
+	// nil values then, not typed nils.
+	if r := attach.Stdin(); r != nil {
+		eio.Stdin = r
 	}
-	eio := pod.ExecIO{Cmd: cmd, TTY: attach.TTY(), Stdin: attach.Stdin()}
-	// The writers are nil interfaces when kubectl did not ask for the
-	// stream; ExecIO wants nil writers then, not typed nils.
 	if w := attach.Stdout(); w != nil {
 		eio.Stdout = w
 	}
@@ -120,6 +123,18 @@ func (p *provider) RunInContainer(ctx context.Context, namespace, name, containe
 	if eio.Stdout == nil {
 		eio.Stdout = io.Discard
 	}
+	return eio
+}
+
+// RunInContainer runs a command in a running container (kubectl exec): a
+// non-zero exit comes back to kubectl as that exit code.
+func (p *provider) RunInContainer(ctx context.Context, namespace, name, container string, cmd []string, attach vkapi.AttachIO) error {
+	pg, _, err := p.lookup(namespace, name)
+	if err != nil {
+		return err
+	}
+	eio := streamsOf(attach)
+	eio.Cmd, eio.TTY = cmd, attach.TTY()
 	if attach.TTY() {
 		sizes := make(chan pod.TermSize, 1)
 		eio.Resize = sizes
@@ -155,10 +170,35 @@ func (p *provider) RunInContainer(ctx context.Context, namespace, name, containe
 	return nil
 }
 
-// AttachToContainer is not served: a group's containers have no attachable
-// console for a client that comes later (leci run -i attaches at start).
-func (p *provider) AttachToContainer(context.Context, string, string, string, vkapi.AttachIO) error {
-	return errdefs.InvalidInput("attach is not supported by leci nodes: use kubectl exec")
+// AttachToContainer attaches kubectl attach to the running container's
+// process: its output from now on, and with -i its stdin when the Pod's
+// container keeps one open (stdin: true). kubectl leaving ends the attach,
+// not the container; the container's end ends it too, as a kubelet's does,
+// without an exit code (kubectl attach reports none).
+func (p *provider) AttachToContainer(ctx context.Context, namespace, name, container string, attach vkapi.AttachIO) error {
+	pg, _, err := p.lookup(namespace, name)
+	if err != nil {
+		return err
+	}
+	aio := streamsOf(attach)
+	if aio.Stderr == nil {
+		// With a terminal there is one stream, stdout.
+		aio.Stderr = aio.Stdout
+	}
+	_, err = p.groups.Attach(ctx, pg.id, container, aio)
+	switch {
+	case err == nil, ctx.Err() != nil:
+		return nil
+	case errors.Is(err, runtime.ErrNotRunning):
+		return errdefs.InvalidInputf("container %q of pod %s/%s is not running", container, namespace, name)
+	case errors.Is(err, runtime.ErrNotFound):
+		return errdefs.AsNotFound(err)
+	}
+	var apiErr *api.Error
+	if errors.As(err, &apiErr) && apiErr.Status < 500 {
+		return errdefs.AsInvalidInput(err)
+	}
+	return err
 }
 
 // GetStatsSummary is not served yet.
@@ -171,7 +211,65 @@ func (p *provider) GetMetricsResource(context.Context) ([]*dto.MetricFamily, err
 	return nil, errdefs.InvalidInput("metrics are not supported by leci nodes yet")
 }
 
-// PortForward is not served yet.
-func (p *provider) PortForward(context.Context, string, string, int32, io.ReadWriteCloser) error {
-	return errdefs.InvalidInput("port-forward is not supported by leci nodes yet")
+// PortForward carries one connection of kubectl port-forward: it dials the
+// port on 127.0.0.1 inside the group's network namespace, as a kubelet
+// does, so a server that listens on the Pod's loopback only is reached too,
+// and copies both ways until either side closes.
+func (p *provider) PortForward(ctx context.Context, namespace, name string, port int32, stream io.ReadWriteCloser) error {
+	defer stream.Close()
+	pg, _, err := p.lookup(namespace, name)
+	if err != nil {
+		return err
+	}
+	st, err := p.groups.Get(pg.id)
+	if err != nil {
+		return errdefs.AsNotFound(err)
+	}
+	nsPath := st.Host.Network.NetNSPath
+	if st.Phase != api.GroupRunning || nsPath == "" {
+		return errdefs.InvalidInputf("pod %s/%s is not running: no port to forward to", namespace, name)
+	}
+	if port <= 0 || port > 65535 {
+		return errdefs.InvalidInputf("port %d: want 1 to 65535", port)
+	}
+	conn, err := dialInNetNS(ctx, nsPath, net.JoinHostPort("127.0.0.1", strconv.Itoa(int(port))))
+	if err != nil {
+		return fmt.Errorf("port-forward to pod %s/%s port %d: %w", namespace, name, port, err)
+	}
+	defer conn.Close()
+	// Either side's end ends the forwarded connection, as a kubelet's does:
+	// kubectl closes the whole stream once its client has gone.
+	done := make(chan struct{}, 2)
+	go func() {
+		io.Copy(conn, stream)
+		done <- struct{}{}
+	}()
+	go func() {
+		io.Copy(stream, conn)
+		done <- struct{}{}
+	}()
+	select {
+	case <-done:
+	case <-ctx.Done():
+	}
+	return nil
+}
+
+// dialInNetNS opens a TCP connection from inside the network namespace at
+// nsPath: the socket is made on a thread switched into it and stays there.
+func dialInNetNS(ctx context.Context, nsPath, addr string) (net.Conn, error) {
+	var d net.Dialer
+	var conn net.Conn
+	var dialErr error
+	err := netns.Run(nsPath, func() error {
+		conn, dialErr = d.DialContext(ctx, "tcp", addr)
+		return nil
+	})
+	if err != nil {
+		if conn != nil {
+			conn.Close()
+		}
+		return nil, err
+	}
+	return conn, dialErr
 }

@@ -12,8 +12,8 @@ import (
 
 	"github.com/virtual-kubelet/virtual-kubelet/errdefs"
 	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/types"
 	corev1listers "k8s.io/client-go/listers/core/v1"
 
@@ -41,6 +41,7 @@ type Groups interface {
 	Watch(ctx context.Context, id string) (<-chan runtime.GroupStatus, error)
 	Delete(ctx context.Context, id string) error
 	ExecAttach(ctx context.Context, id, container string, eio pod.ExecIO) (int, error)
+	Attach(ctx context.Context, id, container string, aio pod.ExecIO) (int, error)
 }
 
 var _ Groups = (*runtime.Engine)(nil)
@@ -130,18 +131,24 @@ func tagsOf(req *api.CreateContainerGroupRequest) map[string]string {
 }
 
 // request maps a Pod to its group's request with package kube's mapping,
-// with the ConfigMaps and Secrets of its namespace as sources, and tags it.
+// with the ConfigMaps and Secrets it names as sources, and tags it.
 func (p *provider) request(po *corev1.Pod) (*api.CreateContainerGroupRequest, []string, error) {
 	var sources kube.Sources
-	if err := p.addSources(&sources, po.Namespace); err != nil {
+	if err := p.addSources(&sources, po); err != nil {
 		return nil, nil, err
 	}
 	doc := po.DeepCopy()
 	doc.TypeMeta = metav1.TypeMeta{APIVersion: "v1", Kind: "Pod"}
 	doc.Status = corev1.PodStatus{}
-	// What the cluster writes into every Pod and a group has no use for.
+	// What the cluster writes into every Pod, and what its scheduler
+	// read to bind the Pod here: the group has no use for them, and the
+	// mapping would note each as left out, for every Pod.
 	doc.ManagedFields = nil
 	doc.Finalizers = nil
+	doc.Namespace, doc.UID, doc.ResourceVersion, doc.Generation = "", "", "", 0
+	doc.CreationTimestamp = metav1.Time{}
+	doc.Spec.NodeName, doc.Spec.SchedulerName = "", ""
+	doc.Spec.Tolerations, doc.Spec.PreemptionPolicy, doc.Spec.EnableServiceLinks = nil, nil, nil
 	data, err := json.Marshal(doc)
 	if err != nil {
 		return nil, nil, err
@@ -183,25 +190,33 @@ func withoutNodeTags(tags []api.Tag) []api.Tag {
 	return out
 }
 
-// addSources adds the ConfigMaps and Secrets of a namespace, which the
-// Pod's volumes, environment and imagePullSecrets may name.
-func (p *provider) addSources(s *kube.Sources, namespace string) error {
+// addSources adds the ConfigMaps and Secrets of the Pod's namespace that
+// the Pod names (see referencesOf). One the cluster does not have is left
+// out: the mapping then reports the reference, unless it is optional.
+func (p *provider) addSources(s *kube.Sources, po *corev1.Pod) error {
+	refs := referencesOf(po)
 	var objs []any
-	cms, err := p.configMaps.ConfigMaps(namespace).List(labels.Everything())
-	if err != nil {
-		return fmt.Errorf("list ConfigMaps: %w", err)
-	}
-	for _, cm := range cms {
+	for name := range refs.configMaps {
+		cm, err := p.configMaps.ConfigMaps(po.Namespace).Get(name)
+		if apierrors.IsNotFound(err) {
+			continue
+		}
+		if err != nil {
+			return fmt.Errorf("ConfigMap %s: %w", name, err)
+		}
 		c := cm.DeepCopy()
 		c.TypeMeta = metav1.TypeMeta{APIVersion: "v1", Kind: "ConfigMap"}
 		c.ObjectMeta = metav1.ObjectMeta{Name: cm.Name}
 		objs = append(objs, c)
 	}
-	secs, err := p.secrets.Secrets(namespace).List(labels.Everything())
-	if err != nil {
-		return fmt.Errorf("list Secrets: %w", err)
-	}
-	for _, sec := range secs {
+	for name := range refs.secrets {
+		sec, err := p.secrets.Secrets(po.Namespace).Get(name)
+		if apierrors.IsNotFound(err) {
+			continue
+		}
+		if err != nil {
+			return fmt.Errorf("Secret %s: %w", name, err)
+		}
 		c := sec.DeepCopy()
 		c.TypeMeta = metav1.TypeMeta{APIVersion: "v1", Kind: "Secret"}
 		c.ObjectMeta = metav1.ObjectMeta{Name: sec.Name}

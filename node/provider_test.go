@@ -7,6 +7,7 @@ import (
 	"errors"
 	"io"
 	"log/slog"
+	"net"
 	"strings"
 	"sync"
 	"testing"
@@ -80,6 +81,10 @@ func (f *fakeGroups) Delete(_ context.Context, id string) error {
 }
 
 func (f *fakeGroups) ExecAttach(context.Context, string, string, pod.ExecIO) (int, error) {
+	return 0, errors.New("not in this test")
+}
+
+func (f *fakeGroups) Attach(context.Context, string, string, pod.ExecIO) (int, error) {
 	return 0, errors.New("not in this test")
 }
 
@@ -220,12 +225,7 @@ func TestAdoptAfterRestartAndDeleteTheGone(t *testing.T) {
 func TestLogsOfAContainerNotStartedAreEmpty(t *testing.T) {
 	groups := &fakeGroups{groups: map[string]*runtime.GroupStatus{}}
 	p := newTestProvider(t, groups)
-	po := clusterPod("web")
-	po.Spec.Volumes = nil
-	po.Spec.Containers[0].VolumeMounts = nil
-	if err := p.CreatePod(context.Background(), po); err != nil {
-		t.Fatal(err)
-	}
+	createPlainPod(t, p, "web")
 	id := groups.List()[0].ID
 	groups.mu.Lock()
 	groups.groups[id].Containers = []runtime.ContainerStatus{{Name: "app"}}
@@ -240,5 +240,39 @@ func TestLogsOfAContainerNotStartedAreEmpty(t *testing.T) {
 	}
 	if _, err := p.GetContainerLogs(context.Background(), "team", "web", "nope", vkapi.ContainerLogOpts{}); !errdefs.IsNotFound(err) {
 		t.Errorf("logs of an unknown container: %v, want not found", err)
+	}
+}
+
+func TestPortForwardToAPodNotRunningIsRefused(t *testing.T) {
+	groups := &fakeGroups{groups: map[string]*runtime.GroupStatus{}}
+	p := newTestProvider(t, groups)
+	createPlainPod(t, p, "web")
+	local, remote := net.Pipe()
+	defer local.Close()
+	err := p.PortForward(context.Background(), "team", "web", 8080, remote)
+	if !errdefs.IsInvalidInput(err) || !strings.Contains(err.Error(), "not running") {
+		t.Errorf("port-forward to a pending pod: %v, want invalid input, not running", err)
+	}
+	// The stream is closed: kubectl sees the forward end.
+	if _, err := local.Read(make([]byte, 1)); err != io.EOF {
+		t.Errorf("read from the forwarded stream: %v, want EOF", err)
+	}
+	if err := p.PortForward(context.Background(), "team", "nope", 8080, nopStream{}); !errdefs.IsNotFound(err) {
+		t.Errorf("port-forward to an unknown pod: %v, want not found", err)
+	}
+}
+
+type nopStream struct{ io.ReadWriter }
+
+func (nopStream) Close() error { return nil }
+
+// createPlainPod creates a Pod that names no ConfigMap.
+func createPlainPod(t *testing.T, p *provider, name string) {
+	t.Helper()
+	po := clusterPod(name)
+	po.Spec.Volumes = nil
+	po.Spec.Containers[0].VolumeMounts = nil
+	if err := p.CreatePod(context.Background(), po); err != nil {
+		t.Fatal(err)
 	}
 }
