@@ -310,6 +310,11 @@ func (g *group) resume() {
 				continue
 			}
 			ch, err := g.e.backend.WaitContainer(g.ctx, c.ID)
+			if err != nil && g.ctx.Err() != nil {
+				// The group is being deleted: its delete stops the
+				// container and records how it ended.
+				return
+			}
 			if err != nil {
 				g.log.Warn("container lost while leci was away", "container", c.Name, "err", err)
 				lost := make(chan pod.Exit, 1)
@@ -334,7 +339,9 @@ func (g *group) resume() {
 func (g *group) reconcile() {
 	found, err := g.e.backend.ListContainers(g.ctx, g.id)
 	if err != nil {
-		g.log.Warn("list the group's containers", "err", err)
+		if g.ctx.Err() == nil {
+			g.log.Warn("list the group's containers", "err", err)
+		}
 		return
 	}
 	snap := g.snapshot()
