@@ -53,11 +53,11 @@ build:
 deps: require-root
 	hack/install-deps.sh
 
+# With the integration tag, vet sees every file (no file is built only
+# without it), so one vet run does.
 lint:
 	@unformatted=$$(gofmt -l $$(git ls-files '*.go')); \
 	if [ -n "$$unformatted" ]; then echo "gofmt would change: $$unformatted"; exit 1; fi
-	# With the integration tag, vet sees every file (no file is built only
-	# without it), so one run does.
 	$(GO) vet -tags integration ./...
 
 # internal/helper twice: as go test ./... builds it (no leci-helper embedded)
