@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 
@@ -113,8 +114,16 @@ func checkPlainProgress(t *testing.T, out string) {
 	if len(states) != 1 {
 		t.Fatalf("progress of %d layers, want the image's one:\n%s", len(states), out)
 	}
+	// leci words containerd's progress itself, so every state shows. Docker's
+	// daemon hands each watcher only a transfer's latest state, so a fast
+	// layer may pass "Download complete" unseen: there, any download state
+	// before "Pull complete" is what a user sees.
+	downloaded := []string{"Download complete"}
+	if testRuntime == host.RuntimeDocker {
+		downloaded = append(downloaded, "Downloading", "Verifying Checksum")
+	}
 	for id, s := range states {
-		if len(s) < 2 || s[len(s)-1] != "Pull complete" || !containsString(s, "Download complete") {
+		if len(s) < 2 || s[len(s)-1] != "Pull complete" || !containsAny(s, downloaded) {
 			t.Errorf("layer %s went %q, want it downloaded and then complete", id, s)
 		}
 	}
@@ -123,9 +132,9 @@ func checkPlainProgress(t *testing.T, out string) {
 	}
 }
 
-func containsString(list []string, s string) bool {
+func containsAny(list, want []string) bool {
 	for _, e := range list {
-		if e == s {
+		if slices.Contains(want, e) {
 			return true
 		}
 	}
