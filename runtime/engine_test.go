@@ -437,6 +437,53 @@ func TestAdoptAfterRestart(t *testing.T) {
 	})
 }
 
+// A delete that cuts short the resume of an adopted group, before it
+// watches the containers' exits, still records how they ended, and does
+// not wait for exits nobody watches.
+func TestDeleteDuringAdoptionRecordsTheExits(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		b := newFakeBackend()
+		b.scripts["app"] = []int{-1}
+		root := t.TempDir()
+		opts := Options{Root: root, Backoff: fastBackoff}
+		first := testEngine(t, b, &fakeNet{}, fakeVolumes{}, opts, slog.New(slog.DiscardHandler))
+		id, _ := first.Create(context.Background(), testRequest(api.RestartAlways, nil, []string{"app"}))
+		st := waitFor(t, first, id, phaseIs(api.GroupRunning))
+		first.Shutdown()
+
+		b.mu.Lock()
+		b.holdWait = map[string]bool{"app": true}
+		b.mu.Unlock()
+		second := testEngine(t, b, &fakeNet{}, fakeVolumes{}, opts, slog.New(slog.DiscardHandler))
+		if err := second.Adopt(context.Background(), st); err != nil {
+			t.Fatal(err)
+		}
+		synctest.Wait() // the resume waits for containerd's answer
+		updates, err := second.Watch(context.Background(), id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		last := make(chan GroupStatus, 1)
+		go func() {
+			var st GroupStatus
+			for st = range updates {
+			}
+			last <- st
+		}()
+		began := time.Now()
+		if err := second.Delete(context.Background(), id); err != nil {
+			t.Fatal(err)
+		}
+		if took := time.Since(began); took >= time.Second {
+			t.Errorf("the delete took %v: it waited for an exit nobody watched", took)
+		}
+		end := <-last
+		if c := end.Containers[0]; c.Current.State != api.StateTerminated || c.Current.ExitCode != 137 {
+			t.Errorf("app ended %s with exit code %d; want Terminated, 137 (stopped)", c.Current.State, c.Current.ExitCode)
+		}
+	})
+}
+
 // A group that was being deleted when leci stopped is deleted on adoption.
 func TestAdoptFinishesDelete(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {

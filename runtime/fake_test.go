@@ -37,6 +37,9 @@ type fakeBackend struct {
 	// holdPrepare, by container name, keeps PrepareStart from returning
 	// until closed (a task being made).
 	holdPrepare map[string]chan struct{}
+	// holdWait, by container name, keeps the next WaitContainer from
+	// returning until its ctx is done (containerd slow to answer).
+	holdWait map[string]bool
 	// usage, when set, answers Usage.
 	usage func(groupID string) (pod.GroupUsage, error)
 }
@@ -157,9 +160,18 @@ func (f *fakeBackend) StartContainer(ctx context.Context, id string) (<-chan pod
 func (f *fakeBackend) WaitContainer(ctx context.Context, id string) (<-chan pod.Exit, error) {
 	f.mu.Lock()
 	c, ok := f.live[id]
+	var hold bool
+	if ok {
+		hold = f.holdWait[c.cfg.Name]
+		delete(f.holdWait, c.cfg.Name)
+	}
 	f.mu.Unlock()
 	if !ok {
 		return nil, errors.New("no such container")
+	}
+	if hold {
+		<-ctx.Done()
+		return nil, ctx.Err()
 	}
 	ch := make(chan pod.Exit, 1)
 	go func() {

@@ -42,6 +42,9 @@ type group struct {
 	// killReasons is why leci killed a container run (by backend ID), when
 	// a reason of its own should end it: FailedPostStartHook.
 	killReasons map[string]string
+	// watched holds the runs whose exits are watched (watchExit), so that
+	// a delete can watch the ones a cut-short resume left unwatched.
+	watched map[runKey]bool
 
 	// Owned by the supervisor goroutine; copied into the status's Host
 	// once setup is done.
@@ -101,6 +104,7 @@ func newGroup(e *Engine, id, dir string, req *api.CreateContainerGroupRequest) *
 
 		probeUpdates: make(chan probes.Update, 16),
 		killReasons:  map[string]string{},
+		watched:      map[runKey]bool{},
 		netReady:     make(chan struct{}),
 	}
 	close(g.netReady) // set up already, unless setup says otherwise
@@ -257,6 +261,10 @@ func (g *group) resume() {
 	snap := g.snapshot()
 	if err := g.e.net.Check(g.ctx, g.id); err != nil {
 		switch {
+		case g.ctx.Err() != nil:
+			// The group is being deleted, which cut the check short:
+			// the delete stops the containers and tears the network down.
+			return
 		case errors.Is(err, pod.ErrNetNSGone) && snap.Terminal():
 			// An ended group needs no network: its address is released.
 			if err := g.e.net.Teardown(g.ctx, g.id); err != nil {

@@ -159,9 +159,21 @@ func (g *group) appSpec(name string) *api.Container {
 	return &api.Container{}
 }
 
+// runKey names one run of a container of the group.
+type runKey struct {
+	init           bool
+	index, attempt int
+}
+
 // watchExit hands the exit of a container's run to the supervisor; run,
 // the span of the run, ends with it.
 func (g *group) watchExit(init bool, i, attempt int, run trace.Span, exitCh <-chan pod.Exit) {
+	g.mu.Lock()
+	// The run before this one ended, and its exit was handled, before
+	// this one started: only the latest run needs remembering.
+	delete(g.watched, runKey{init, i, attempt - 1})
+	g.watched[runKey{init, i, attempt}] = true
+	g.mu.Unlock()
 	go func() {
 		ex, ok := <-exitCh
 		run.End(nil)
@@ -237,6 +249,34 @@ func (g *group) terminated(init bool, i int, c *ContainerStatus, ex pod.Exit) Co
 		State: api.StateTerminated, ExitCode: ex.Code, Signal: ex.Signal,
 		StartedAt: c.Current.StartedAt, FinishedAt: finished, Reason: reason,
 		Message: g.terminationMessage(spec, c.Attempt, ex.Code),
+	}
+}
+
+// watchUnwatched watches the exit of every run the status says is running
+// and nothing watches yet: a resume that a delete cut short before it
+// armed the waits leaves such runs, whose exits recordStopped would
+// otherwise wait for in vain. One the backend no longer has is left as it
+// is: its stop finds nothing to stop.
+func (g *group) watchUnwatched(ctx context.Context) {
+	snap := g.snapshot()
+	for _, list := range []struct {
+		init bool
+		cs   []ContainerStatus
+	}{{true, snap.InitContainers}, {false, snap.Containers}} {
+		for i, c := range list.cs {
+			g.mu.Lock()
+			watched := g.watched[runKey{list.init, i, c.Attempt}]
+			g.mu.Unlock()
+			if c.Current.State != api.StateRunning || watched {
+				continue
+			}
+			ch, err := g.e.backend.WaitContainer(ctx, c.ID)
+			if err != nil {
+				g.log.Debug("not watching a run the delete stops", "container", c.Name, "err", err)
+				continue
+			}
+			g.watchExit(list.init, i, c.Attempt, trace.Span{}, ch)
+		}
 	}
 }
 

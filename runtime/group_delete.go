@@ -88,6 +88,7 @@ func (g *group) delete(ctx context.Context) error {
 		g.cancel()
 		<-g.done
 		g.aheads.Wait() // what they create is listed below
+		g.watchUnwatched(ctx)
 		g.e.probes.StopAll(g.id)
 		g.update(func(st *GroupStatus) { st.Phase = api.GroupTerminating })
 		grace := time.Duration(*g.req.TerminationGracePeriodSeconds) * time.Second
