@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/containerd/containerd/v2/client"
@@ -95,6 +96,10 @@ type Conn struct {
 
 	metasMu sync.Mutex
 	metas   map[digest.Digest]imageMeta
+
+	// closed is set by Close: the waits still under way then fail, and
+	// that is no news.
+	closed atomic.Bool
 }
 
 // Connect returns a connection to the containerd cfg names. With "auto" it may
@@ -211,6 +216,7 @@ func (c *Conn) Address() string { return c.address }
 
 // Close closes the connection. leci's own containerd keeps running.
 func (c *Conn) Close() error {
+	c.closed.Store(true)
 	if err := c.client.Close(); err != nil {
 		return fmt.Errorf("close containerd connection: %w", err)
 	}

@@ -112,8 +112,14 @@ func (b *Backend) awaitExit(ctx context.Context, ctr client.Container, exited <-
 			log.Debug("container exited", "code", exit.Code, "oom", exit.OOMKilled)
 			return exit, true
 		}
-		log.Warn("waiting for exit failed, waiting again", "err", st.Error())
 		err := st.Error()
+		if b.conn.closed.Load() {
+			// leci is stopping; the container runs on, and the next leci
+			// watches it again.
+			log.Debug("stopped waiting for the container's exit: the connection to containerd is closed", "err", err)
+			return pod.Exit{}, false
+		}
+		log.Warn("waiting for exit failed, waiting again", "err", err)
 		for {
 			if failures.giveUp(err, time.Now()) {
 				log.Error("gave up waiting for the container's exit", "err", err)
