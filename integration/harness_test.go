@@ -96,8 +96,8 @@ func runMain(m *testing.M) (code int) {
 	// fails the run. The race runtime reports a race as the access
 	// happens; what it does at exit by default is sleep a second
 	// (atexit_sleep_ms=1000), which every leci command the tests run
-	// paid, a CLI call taking 1.1 s instead of 0.1 s: a third of the
-	// Docker pass.
+	// paid, a CLI call taking 1.1 s instead of 0.1 s: seven of the
+	// Docker pass's seventeen minutes.
 	raceDir := filepath.Join(tmp, "race")
 	if err := os.Mkdir(raceDir, 0o755); err != nil {
 		panic(err)
