@@ -478,7 +478,9 @@ func TestSDKUpdateSurvivesDaemonKill(t *testing.T) {
 	global := hr.leci("").Args[1:]
 	d := startTCPDaemon(t, hr.cfg.Root, global)
 	g := sdkCreate(t, d.sdkClient(t, nil), "sdk-kill", "trap '' TERM; while true; do sleep 0.2; done", func(r *eci.CreateContainerGroupRequest) {
-		r.TerminationGracePeriodSeconds = tea.Int64(8) // the old container ignores SIGTERM: the stop takes this long
+		// The old container ignores SIGTERM: the stop takes this long,
+		// the daemon's kill a second into it leaving three to go.
+		r.TerminationGracePeriodSeconds = tea.Int64(4)
 	})
 	ip := tea.StringValue(g.waitFor("running", 60*time.Second, running).IntranetIp)
 	if _, err := g.client.UpdateContainerGroup(&eci.UpdateContainerGroupRequest{RegionId: region, ContainerGroupId: tea.String(g.id),
