@@ -88,10 +88,10 @@ fuzz:
 # runs them).
 # The soak's figures (see soak) are written to bin/soak-RUNTIME.txt and shown.
 # make test's soak is sized to keep make test within 25 minutes on two cores
-# (the Docker pass runs race-built daemons, three times slower). So are the
-# chaos test's seeds, five in all, most on containerd: one seed on Docker
-# took 120 to 150 s in CI (twenty groups of three containers each, made,
-# resumed and deleted by a race-built daemon).
+# (the Docker pass runs race-built daemons, slower). So are the chaos
+# test's seeds, five in all, most on containerd: one seed on Docker takes
+# about a minute (twenty groups of three containers each, made, resumed and
+# deleted by a race-built daemon), one on containerd 20 to 40 s.
 CI_SOAK_CYCLES_CONTAINERD ?= 60
 CI_SOAK_CYCLES_DOCKER ?= 30
 CI_CHAOS_SEEDS_CONTAINERD ?= 4
