@@ -18,6 +18,7 @@ import (
 	"leci/internal/cgroup"
 	"leci/internal/pullprogress"
 	"leci/internal/registries"
+	"leci/logs"
 )
 
 const (
@@ -48,8 +49,9 @@ type BackendOptions struct {
 	// in Root/sandbox-rootfs. Default /var/lib/leci.
 	Root string
 	// LeciBinary is the static program put into the sandbox's root
-	// filesystem as /leci and run as "/leci pause": leci-helper, or the
-	// leci binary itself. Default: this process's executable.
+	// filesystem as /leci and run as "/leci pause", and the containers'
+	// log writer (LogIO's default): leci-helper, or the leci binary
+	// itself. Default: this process's executable.
 	LeciBinary string
 	// SandboxArgs is the sandbox's process. Default ["/leci", "pause"].
 	SandboxArgs []string
@@ -57,7 +59,17 @@ type BackendOptions struct {
 	// path inside it to path on the host. Default {"/leci": LeciBinary}.
 	SandboxRootfsFiles map[string]string
 	// LogIO is where a container's stdout and stderr go, given its log
-	// path. Default: the file itself (cio.LogFile), written by the shim.
+	// path. Default: LeciBinary as the shim's binary logger ("LeciBinary
+	// log-writer PATH", see logs.RunShimWriter).
+	//
+	// Not containerd's own file logger (cio.LogFile): when stdout and stderr
+	// go to one file, the runc shim (copyPipes in pkg/process/io.go of 1.6,
+	// cmd/containerd-shim-runc-v2/process/io.go since) hands stdout's copier
+	// the file itself and stderr's a counting wrapper of it, so stdout's
+	// copier closes the file as soon as stdout ends, and what stderr's
+	// copier has yet to write is dropped ("error copying stderr"): a
+	// container that prints an error and exits at once may leave an empty
+	// log.
 	LogIO func(path string) cio.Creator
 	// CgroupRoot is the cgroup holding the groups' cgroups,
 	// CgroupRoot/<group ID>. Default /leci.
@@ -78,7 +90,7 @@ func (o BackendOptions) withDefaults() (BackendOptions, error) {
 	if o.Root == "" {
 		o.Root = DefaultRoot
 	}
-	if o.LeciBinary == "" && o.SandboxRootfsFiles == nil {
+	if o.LeciBinary == "" {
 		exe, err := os.Executable()
 		if err != nil {
 			return o, fmt.Errorf("find the leci binary: %w", err)
@@ -92,7 +104,8 @@ func (o BackendOptions) withDefaults() (BackendOptions, error) {
 		o.SandboxRootfsFiles = map[string]string{"/leci": o.LeciBinary}
 	}
 	if o.LogIO == nil {
-		o.LogIO = cio.LogFile
+		prog := o.LeciBinary
+		o.LogIO = func(path string) cio.Creator { return cio.BinaryIO(prog, logs.BinaryArgs(path)) }
 	}
 	if o.CgroupRoot == "" {
 		o.CgroupRoot = DefaultCgroupRoot
