@@ -18,7 +18,6 @@ import (
 	"leci/internal/cgroup"
 	"leci/internal/pullprogress"
 	"leci/internal/registries"
-	"leci/logs"
 )
 
 const (
@@ -49,9 +48,8 @@ type BackendOptions struct {
 	// in Root/sandbox-rootfs. Default /var/lib/leci.
 	Root string
 	// LeciBinary is the static program put into the sandbox's root
-	// filesystem as /leci and run as "/leci pause", and the containers'
-	// log writer (LogIO's default): leci-helper, or the leci binary
-	// itself. Default: this process's executable.
+	// filesystem as /leci and run as "/leci pause": leci-helper, or the
+	// leci binary itself. Default: this process's executable.
 	LeciBinary string
 	// SandboxArgs is the sandbox's process. Default ["/leci", "pause"].
 	SandboxArgs []string
@@ -59,8 +57,8 @@ type BackendOptions struct {
 	// path inside it to path on the host. Default {"/leci": LeciBinary}.
 	SandboxRootfsFiles map[string]string
 	// LogIO is where a container's stdout and stderr go, given its log
-	// path. Default: LeciBinary as the shim's binary logger ("LeciBinary
-	// log-writer PATH", see logs.RunShimWriter).
+	// path: leci's log writer as the shim's binary logger (host.Open). No
+	// default: a container with a log path cannot start without it.
 	//
 	// Not containerd's own file logger (cio.LogFile): when stdout and stderr
 	// go to one file, the runc shim (copyPipes in pkg/process/io.go of 1.6,
@@ -90,7 +88,7 @@ func (o BackendOptions) withDefaults() (BackendOptions, error) {
 	if o.Root == "" {
 		o.Root = DefaultRoot
 	}
-	if o.LeciBinary == "" {
+	if o.LeciBinary == "" && o.SandboxRootfsFiles == nil {
 		exe, err := os.Executable()
 		if err != nil {
 			return o, fmt.Errorf("find the leci binary: %w", err)
@@ -102,10 +100,6 @@ func (o BackendOptions) withDefaults() (BackendOptions, error) {
 	}
 	if o.SandboxRootfsFiles == nil {
 		o.SandboxRootfsFiles = map[string]string{"/leci": o.LeciBinary}
-	}
-	if o.LogIO == nil {
-		prog := o.LeciBinary
-		o.LogIO = func(path string) cio.Creator { return cio.BinaryIO(prog, logs.BinaryArgs(path)) }
 	}
 	if o.CgroupRoot == "" {
 		o.CgroupRoot = DefaultCgroupRoot

@@ -15,6 +15,7 @@ import (
 
 	tasksapi "github.com/containerd/containerd/api/services/tasks/v1"
 	"github.com/containerd/containerd/v2/core/snapshots"
+	"github.com/containerd/containerd/v2/pkg/cio"
 
 	"leci/internal/testimage"
 	"leci/internal/testutil"
@@ -105,8 +106,9 @@ func newBackendEnvWith(t *testing.T, change func(*BackendOptions)) *backendEnv {
 		ctx:    ctx,
 	}
 	opts := BackendOptions{
-		Root:               e.root,
-		LeciBinary:         leci,
+		Root: e.root,
+		// What leci runs (host.Open): its own log writer.
+		LogIO:              func(path string) cio.Creator { return cio.BinaryIO(leci, logs.BinaryArgs(path)) },
 		SandboxArgs:        args,
 		SandboxRootfsFiles: map[string]string{"/leci": leci, "/busybox": testimage.BusyboxPath},
 	}

@@ -4,12 +4,9 @@ package containerd
 
 import (
 	"fmt"
-	"os"
 	"slices"
 	"strings"
 	"testing"
-
-	"github.com/containerd/containerd/v2/pkg/cio"
 
 	"leci/logs"
 )
@@ -18,14 +15,10 @@ import (
 // before it exited is in its log once it is removed, stdout and stderr
 // alike: what leci logs shows right after such an exit. One container
 // ends its stdout before it writes to stderr, which containerd's own file
-// logger (the backend's former default) always lost; the others write
-// both streams and exit at once, which that logger lost now and then.
+// logger (cio.LogFile) always loses; the others write
+// both streams and exit at once, which it loses now and then.
 func TestBackendLogsOfInstantExits(t *testing.T) {
-	e := newBackendEnvWith(t, func(o *BackendOptions) {
-		if os.Getenv("LECI_TEST_FILE_LOGIO") != "" {
-			o.LogIO = cio.LogFile
-		}
-	})
+	e := newBackendEnv(t)
 	sb := e.startSandbox(t, e.sandboxConfig())
 	scripts := []string{"echo out; exec >/dev/null; sleep 0.1; echo err >&2; exit 3"}
 	for range 15 {
@@ -34,11 +27,6 @@ func TestBackendLogsOfInstantExits(t *testing.T) {
 	for i, script := range scripts {
 		cfg := e.containerConfig(fmt.Sprintf("quick%d", i), script)
 		exit, _ := e.run(t, sb, cfg)
-		if os.Getenv("LECI_TEST_FILE_LOGIO") != "" {
-			raw, _ := os.ReadFile(cfg.LogPath)
-			t.Logf("container %d: raw file log %q", i, raw)
-			continue
-		}
 		lines, err := logs.Read(cfg.LogPath, logs.ReadOptions{})
 		if err != nil {
 			t.Errorf("container %d: read log: %v", i, err)
