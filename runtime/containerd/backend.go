@@ -57,7 +57,17 @@ type BackendOptions struct {
 	// path inside it to path on the host. Default {"/leci": LeciBinary}.
 	SandboxRootfsFiles map[string]string
 	// LogIO is where a container's stdout and stderr go, given its log
-	// path. Default: the file itself (cio.LogFile), written by the shim.
+	// path: leci's log writer as the shim's binary logger (host.Open). No
+	// default: a container with a log path cannot start without it.
+	//
+	// Not containerd's own file logger (cio.LogFile): when stdout and stderr
+	// go to one file, the runc shim (copyPipes in pkg/process/io.go of 1.6,
+	// cmd/containerd-shim-runc-v2/process/io.go since) hands stdout's copier
+	// the file itself and stderr's a counting wrapper of it, so stdout's
+	// copier closes the file as soon as stdout ends, and what stderr's
+	// copier has yet to write is dropped ("error copying stderr"): a
+	// container that prints an error and exits at once may leave an empty
+	// log.
 	LogIO func(path string) cio.Creator
 	// CgroupRoot is the cgroup holding the groups' cgroups,
 	// CgroupRoot/<group ID>. Default /leci.
@@ -90,9 +100,6 @@ func (o BackendOptions) withDefaults() (BackendOptions, error) {
 	}
 	if o.SandboxRootfsFiles == nil {
 		o.SandboxRootfsFiles = map[string]string{"/leci": o.LeciBinary}
-	}
-	if o.LogIO == nil {
-		o.LogIO = cio.LogFile
 	}
 	if o.CgroupRoot == "" {
 		o.CgroupRoot = DefaultCgroupRoot

@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"sync"
 	"syscall"
 	"testing"
@@ -14,9 +15,11 @@ import (
 
 	tasksapi "github.com/containerd/containerd/api/services/tasks/v1"
 	"github.com/containerd/containerd/v2/core/snapshots"
+	"github.com/containerd/containerd/v2/pkg/cio"
 
 	"leci/internal/testimage"
 	"leci/internal/testutil"
+	"leci/logs"
 	"leci/pod"
 )
 
@@ -69,6 +72,13 @@ type backendEnv struct {
 
 func newBackendEnv(t *testing.T) *backendEnv {
 	t.Helper()
+	return newBackendEnvWith(t, nil)
+}
+
+// newBackendEnvWith is newBackendEnv with the backend's options changed by
+// change (when not nil) before the backend is made.
+func newBackendEnvWith(t *testing.T, change func(*BackendOptions)) *backendEnv {
+	t.Helper()
 	testutil.RequireRoot(t)
 	testutil.RequireBinary(t, "ip")
 	conn := newTestConn(t)
@@ -95,11 +105,17 @@ func newBackendEnv(t *testing.T) *backendEnv {
 		sbArgs: args,
 		ctx:    ctx,
 	}
-	e.b, err = NewBackend(conn, BackendOptions{
-		Root:               e.root,
+	opts := BackendOptions{
+		Root: e.root,
+		// What leci runs (host.Open): its own log writer.
+		LogIO:              func(path string) cio.Creator { return cio.BinaryIO(leci, logs.BinaryArgs(path)) },
 		SandboxArgs:        args,
 		SandboxRootfsFiles: map[string]string{"/leci": leci, "/busybox": testimage.BusyboxPath},
-	}, testLogger(t))
+	}
+	if change != nil {
+		change(&opts)
+	}
+	e.b, err = NewBackend(conn, opts, testLogger(t))
 	if err != nil {
 		t.Fatalf("new backend: %v", err)
 	}
@@ -178,11 +194,22 @@ func (e *backendEnv) run(t *testing.T, sb pod.Sandbox, cfg pod.ContainerConfig) 
 	if err := e.b.RemoveContainer(e.ctx, cfg.ID); err != nil {
 		t.Errorf("remove %s: %v", cfg.Name, err)
 	}
-	out, err := os.ReadFile(cfg.LogPath)
+	return exit, logText(t, cfg.LogPath)
+}
+
+// logText is the text of the log at path, as leci logs shows it: its lines,
+// both streams, in the order they were written.
+func logText(t *testing.T, path string) string {
+	t.Helper()
+	lines, err := logs.Read(path, logs.ReadOptions{})
 	if err != nil {
 		t.Errorf("read log: %v", err)
 	}
-	return exit, string(out)
+	var b strings.Builder
+	for _, l := range lines {
+		b.WriteString(l.Text + "\n")
+	}
+	return b.String()
 }
 
 func awaitExit(t *testing.T, exited <-chan pod.Exit, timeout time.Duration) pod.Exit {

@@ -2,6 +2,7 @@ package containerd
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/url"
 	"syscall"
@@ -93,6 +94,11 @@ func (b *Backend) StartContainer(ctx context.Context, id string) (_ <-chan pod.E
 func (b *Backend) ioFor(ext containerExtension) cio.Creator {
 	creator := cio.NullIO
 	if ext.LogPath != "" {
+		if b.opts.LogIO == nil {
+			return func(string) (cio.IO, error) {
+				return nil, errors.New("the container has a log path, and the backend no log writer (BackendOptions.LogIO)")
+			}
+		}
 		creator = b.opts.LogIO(ext.LogPath)
 	}
 	if ext.TTY {

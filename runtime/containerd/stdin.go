@@ -152,6 +152,9 @@ func (b *Backend) logWriterArgs(logPath string) ([]string, error) {
 	if logPath == "" {
 		return nil, errors.New("a container with Stdin needs a log for its output")
 	}
+	if b.opts.LogIO == nil {
+		return nil, errors.New("a container with Stdin needs a binary log writer, and the backend has none (BackendOptions.LogIO)")
+	}
 	i, err := b.opts.LogIO(logPath)("")
 	if err != nil {
 		return nil, err
