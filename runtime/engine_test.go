@@ -681,45 +681,6 @@ func TestNextContainersCreatedWhileInitRuns(t *testing.T) {
 	})
 }
 
-// The containers that follow the first init container are created while
-// its task is made, but their own tasks are made only after its: a group's
-// tasks share one shim, which makes one at a time, and the whole group
-// waits for the first init container's.
-func TestFirstInitTaskMadeBeforeTheNext(t *testing.T) {
-	synctest.Test(t, func(t *testing.T) {
-		b := newFakeBackend()
-		for _, name := range []string{"init", "app", "side"} {
-			b.scripts[name] = []int{0}
-		}
-		making := make(chan struct{})
-		b.holdPrepare = map[string]chan struct{}{"init": making}
-		e := newTestEngine(t, b, nil)
-		id, err := e.Create(context.Background(), testRequest(api.RestartNever, []string{"init"}, []string{"app", "side"}))
-		if err != nil {
-			t.Fatal(err)
-		}
-		synctest.Wait() // init's task is being made
-		b.mu.Lock()
-		created, prepared := slices.Clone(b.created), slices.Clone(b.prepared)
-		b.mu.Unlock()
-		slices.Sort(created)
-		if !slices.Equal(created, []string{"app", "init", "side"}) || len(prepared) != 0 {
-			t.Fatalf("while init's task is made: created %v, prepared %v; want all three created, none prepared", created, prepared)
-		}
-		close(making)
-		waitFor(t, e, id, phaseIs(api.GroupSucceeded))
-		b.mu.Lock()
-		prepared = slices.Clone(b.prepared)
-		b.mu.Unlock()
-		if len(prepared) != 3 || prepared[0] != "init" {
-			t.Errorf("prepared %v; want init first, then app and side", prepared)
-		}
-		if err := e.Delete(context.Background(), id); err != nil {
-			t.Error(err)
-		}
-	})
-}
-
 // A network that fails its check when leci adopts a group is reported as
 // an event and left to the containers that use it: nothing is removed or
 // started again (a new setup would take their address away).

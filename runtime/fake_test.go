@@ -34,9 +34,6 @@ type fakeBackend struct {
 	prepared   []string // names in PrepareStart order
 	// hold, by container name, keeps a run from exiting until closed.
 	hold map[string]chan struct{}
-	// holdPrepare, by container name, keeps PrepareStart from returning
-	// until closed (a task being made).
-	holdPrepare map[string]chan struct{}
 	// holdWait, by container name, keeps the next WaitContainer from
 	// returning until its ctx is done (containerd slow to answer).
 	holdWait map[string]bool
@@ -102,14 +99,6 @@ func (f *fakeBackend) PrepareStart(ctx context.Context, id string) error {
 	c, ok := f.live[id]
 	if !ok {
 		return errors.New("no such container")
-	}
-	if hold := f.holdPrepare[c.cfg.Name]; hold != nil {
-		f.mu.Unlock()
-		select {
-		case <-hold:
-		case <-ctx.Done():
-		}
-		f.mu.Lock()
 	}
 	f.prepared = append(f.prepared, c.cfg.Name)
 	if p := c.cfg.LogPath; p != "" {

@@ -2,7 +2,6 @@ package runtime
 
 import (
 	"context"
-	"sync"
 
 	"leci/api"
 	"leci/internal/trace"
@@ -17,14 +16,11 @@ func (g *group) precreate(ctx context.Context) {
 	snap := g.snapshot()
 	acts := Plan(&snap, g.e.opts.Now())
 	if acts.StartInit >= 0 {
-		first := g.createAhead(ctx, true, []int{acts.StartInit}, aheadDuringSetup, nil)
-		// And what follows it, made ready while it is, but its task only
-		// once the first one's is made: a group's tasks share one shim,
-		// which makes one task at a time, and the first init container's
-		// is the one the whole group waits for.
-		g.createNext(acts.StartInit, aheadDuringSetup, first)
+		g.createAhead(ctx, true, []int{acts.StartInit}, aheadDuringSetup)
+		// And what follows it, made ready while it is.
+		g.createNext(acts.StartInit, aheadDuringSetup)
 	} else {
-		g.createAhead(ctx, false, acts.StartApps, aheadDuringSetup, nil)
+		g.createAhead(ctx, false, acts.StartApps, aheadDuringSetup)
 	}
 }
 
@@ -32,19 +28,18 @@ func (g *group) precreate(ctx context.Context) {
 // (the next init container, or the app containers), while it runs: only
 // their starts wait for its exit. A container that mounts a SubPath is
 // left to its start: the path is resolved when the container is created,
-// and init container i may still make or change it. Their starts are
-// prepared once after is closed (nil: at once).
-func (g *group) createNext(i int, when aheadWhen, after <-chan struct{}) {
+// and init container i may still make or change it.
+func (g *group) createNext(i int, when aheadWhen) {
 	when |= aheadAfterInit
 	if i+1 < len(g.req.InitContainer) {
-		g.createAhead(g.ctx, true, []int{i + 1}, when, after)
+		g.createAhead(g.ctx, true, []int{i + 1}, when)
 		return
 	}
 	apps := make([]int, len(g.req.Container))
 	for j := range apps {
 		apps[j] = j
 	}
-	g.createAhead(g.ctx, false, apps, when, after)
+	g.createAhead(g.ctx, false, apps, when)
 }
 
 // aheadWhen says when a run is created ahead of its start, which decides
@@ -103,14 +98,11 @@ type aheadCreate struct {
 // group's fields; the goroutines only wait for the image and the network
 // and call the backend. A run that fails to be created here is removed,
 // and created again (with its error reported) by its start. when says
-// which containers are left to their starts (aheadWhen); the starts are
-// prepared only once after is closed (nil: at once). The channel returned
-// is closed once every run begun here is prepared or given up.
-func (g *group) createAhead(ctx context.Context, init bool, idx []int, when aheadWhen, after <-chan struct{}) <-chan struct{} {
+// which containers are left to their starts (aheadWhen).
+func (g *group) createAhead(ctx context.Context, init bool, idx []int, when aheadWhen) {
 	snap := g.snapshot()
 	sb := g.sandbox
 	ready := g.netReady
-	var begun sync.WaitGroup
 	for _, i := range idx {
 		spec, app := g.containerSpec(init, i)
 		if when&aheadDuringSetup != 0 && usesPodIP(spec) || when&aheadAfterInit != 0 && mountsSubPath(spec) {
@@ -131,10 +123,8 @@ func (g *group) createAhead(ctx context.Context, init bool, idx []int, when ahea
 		g.ahead.Store(id, f)
 		pull := g.images[spec.Image]
 		g.aheads.Add(1)
-		begun.Add(1)
 		go func() {
 			defer g.aheads.Done()
-			defer begun.Done()
 			defer close(f.done)
 			// The group's first pull of the image; a failed one is left
 			// to the start, which pulls again and reports it.
@@ -154,23 +144,9 @@ func (g *group) createAhead(ctx context.Context, init bool, idx []int, when ahea
 				g.undoCreate(id, err)
 				return
 			}
-			if after != nil {
-				select {
-				case <-after:
-				case <-ctx.Done():
-					f.ok = true // the start, if any, finds the container as created
-					return
-				}
-			}
 			f.ok = g.prepareAhead(ctx, id, ready)
 		}()
 	}
-	prepared := make(chan struct{})
-	go func() {
-		begun.Wait()
-		close(prepared)
-	}()
-	return prepared
 }
 
 // takeAhead tells whether run id was created ahead of its start in sb, and

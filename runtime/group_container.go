@@ -113,7 +113,7 @@ func (g *group) startContainer(init bool, i int) {
 	log.Debug("container started", "id", id, "attempt", attempt)
 	g.watchExit(init, i, attempt, trace.Begin(g.ctx, "container.run "+spec.Name), exitCh)
 	if init {
-		g.createNext(i, 0, nil)
+		g.createNext(i, 0)
 	}
 	if app == nil {
 		return

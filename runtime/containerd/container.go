@@ -98,7 +98,7 @@ func (b *Backend) CreateContainer(ctx context.Context, sb pod.Sandbox, cfg pod.C
 		}
 	}()
 
-	specOpts := append(containerSpecOpts(ociImg.Config, sb, cfg), withShimKey(b.shims.next(cfg.GroupID)))
+	specOpts := append(containerSpecOpts(ociImg.Config, sb, cfg), withShimKey(b.shims.next(shimGroup(cfg.GroupID, cfg.Kind))))
 	if quota, ok := b.cg.V1CPUQuota(sb.CgroupParent); ok {
 		specOpts = append(specOpts, withCPUQuotaCap(quota))
 	}

@@ -27,10 +27,7 @@ import (
 // containerd's runc shim serves every task whose spec carries the same
 // groupAnnotation value (its key), so one shim process serves a whole group:
 // a task of a group whose shim is up costs runc's create alone, not a shim
-// start too, and an idle group holds one shim, not one per container. Its
-// init containers share it: a shim makes one task at a time, and the engine
-// makes the first init container's task, which the whole group waits for,
-// before the others' (runtime's createAhead). But a
+// start too, and an idle group holds one shim, not one per container. But a
 // shim exits as soon as its last task is deleted, and a task sent to it in
 // that moment fails. So a key is handed out only while a task this process
 // created under it keeps its shim up, or before any task was created under
@@ -147,9 +144,25 @@ func (s *shimKeys) deleting(ctx context.Context, id string) {
 func (s *shimKeys) forget(group string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if k := s.current[group]; k != nil && k.tasks == 0 && k.creating == 0 {
-		delete(s.current, group)
+	for _, kind := range []string{pod.KindApp, pod.KindInit} {
+		sg := shimGroup(group, kind)
+		if k := s.current[sg]; k != nil && k.tasks == 0 && k.creating == 0 {
+			delete(s.current, sg)
+		}
 	}
+}
+
+// shimGroup names the containers of a group that share a shim: its init
+// containers share one, and its app containers (and sandbox process)
+// another. A runc shim creates one task at a time, so the app containers,
+// made while the init containers run, would otherwise hold up the first
+// init container's create, which all the group waits for; and an init
+// container's shim goes away with the last of them.
+func shimGroup(groupID, kind string) string {
+	if kind == pod.KindInit {
+		return groupID + "-init"
+	}
+	return groupID
 }
 
 // withShimKey records key as the container's shim key.
@@ -169,7 +182,7 @@ func (b *Backend) newTask(ctx context.Context, ctr client.Container, spec *oci.S
 	if group == "" {
 		return ctr.NewTask(ctx, ioc)
 	}
-	key, done := b.shims.beginCreate(group, ctr.ID())
+	key, done := b.shims.beginCreate(shimGroup(group, info.Labels[pod.LabelKind]), ctr.ID())
 	defer func() { done(retErr == nil) }()
 	if spec.Annotations[groupAnnotation] != key {
 		sp := trace.Begin(ctx, "task.shimkey")

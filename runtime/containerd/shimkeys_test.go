@@ -11,6 +11,8 @@ import (
 	"github.com/containerd/ttrpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
+
+	"leci/pod"
 )
 
 func TestShimKeysShareAShimWhileATaskKeepsItUp(t *testing.T) {
@@ -45,6 +47,24 @@ func TestShimKeysShareAShimWhileATaskKeepsItUp(t *testing.T) {
 	// of its own.
 	if key := s.next("eci-1"); key == first {
 		t.Errorf("after the shim's last task was deleted, the group's key is still %q", key)
+	}
+}
+
+// A group's init containers share a shim, and its app containers another;
+// forget drops both keys of a removed group.
+func TestShimKeysInitContainersApart(t *testing.T) {
+	s := newShimKeys()
+	app := s.next(shimGroup("eci-1", pod.KindApp))
+	init := s.next(shimGroup("eci-1", pod.KindInit))
+	if app == init {
+		t.Fatalf("init and app containers share the key %q", app)
+	}
+	if again := s.next(shimGroup("eci-1", pod.KindInit)); again != init {
+		t.Errorf("a second init container gets %q, want its group's init key %q", again, init)
+	}
+	s.forget("eci-1")
+	if len(s.current) != 0 {
+		t.Errorf("keys kept after the group was forgotten: %v", s.current)
 	}
 }
 
