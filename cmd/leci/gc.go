@@ -41,6 +41,7 @@ func gcAction(ctx context.Context, g *globalOptions, cmd *cobra.Command) error {
 	}
 	defer env.Close()
 	deleted, err := collectForegroundOrphans(ctx, g.root, env.Engine, own, log)
+	removeOrphanShims(ctx, env, log)
 	for _, id := range deleted {
 		fmt.Fprintln(cmd.OutOrStdout(), id)
 	}

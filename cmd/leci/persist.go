@@ -38,7 +38,8 @@ func (r storeRecorder) Remove(id string) error { return r.st.DeleteGroup(id) }
 
 // collectGarbage removes, before the recorded groups are adopted, what a
 // crash left of groups that no record knows: network namespaces, veths,
-// addresses and iptables chains, volume mounts. Groups of other leci
+// addresses and iptables chains, volume mounts, and the containerd shims
+// containerd forgot when a leci was killed creating a task. Groups of other leci
 // processes on the same root (leci run) are protected by their journal's
 // owner and their containers.
 func collectGarbage(ctx context.Context, st *store.Store, env *host.Host, log *slog.Logger) error {
@@ -68,6 +69,7 @@ func collectGarbage(ctx context.Context, st *store.Store, env *host.Host, log *s
 	if err := volumes.GC(ctx, filepath.Join(env.Root, "groups"), isLive); err != nil {
 		log.Warn("volume garbage collection", "err", err)
 	}
+	removeOrphanShims(ctx, env, log)
 	return nil
 }
 

@@ -97,6 +97,9 @@ type Conn struct {
 	metasMu sync.Mutex
 	metas   map[digest.Digest]imageMeta
 
+	// shimSweep serialises RemoveOrphanShims.
+	shimSweep sync.Mutex
+
 	// closed is set by Close: the waits still under way then fail, and
 	// that is no news.
 	closed atomic.Bool

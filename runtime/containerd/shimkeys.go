@@ -113,13 +113,14 @@ func (s *shimKeys) beginCreate(group, id string) (key string, done func(created 
 
 // deleting is called before container id's task is deleted. When the task
 // is its shim's last, it waits until no creation is under way on the
-// shim's key (or ctx ends) and retires the key.
-func (s *shimKeys) deleting(ctx context.Context, id string) {
+// shim's key (or ctx ends) and retires the key. It tells whether this
+// process created the task under a key.
+func (s *shimKeys) deleting(ctx context.Context, id string) (known bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	k := s.byTask[id]
 	if k == nil {
-		return // made by another process, or never under a key
+		return false // made by another process, or never under a key
 	}
 	delete(s.byTask, id)
 	k.tasks--
@@ -138,6 +139,7 @@ func (s *shimKeys) deleting(ctx context.Context, id string) {
 	if k.tasks == 0 && s.current[k.group] == k {
 		delete(s.current, k.group)
 	}
+	return true
 }
 
 // forget drops what is kept of group once it is removed.
@@ -180,7 +182,7 @@ func (b *Backend) newTask(ctx context.Context, ctr client.Container, spec *oci.S
 	}
 	group := info.Labels[pod.LabelGroupID]
 	if group == "" {
-		return ctr.NewTask(ctx, ioc)
+		return createTask(ctx, ctr, ioc)
 	}
 	key, done := b.shims.beginCreate(shimGroup(group, info.Labels[pod.LabelKind]), ctr.ID())
 	defer func() { done(retErr == nil) }()
@@ -199,7 +201,32 @@ func (b *Backend) newTask(ctx context.Context, ctr client.Container, spec *oci.S
 			return nil, fmt.Errorf("container %s: set shim key: %w", ctr.ID(), err)
 		}
 	}
-	return ctr.NewTask(ctx, ioc)
+	return createTask(ctx, ctr, ioc)
+}
+
+// taskCreateTimeout bounds a task's create, which ctx's end does not cut
+// short; on a busy host it takes seconds.
+const taskCreateTimeout = 2 * time.Minute
+
+// createTask creates ctr's task, and sees the create through even when ctx
+// ends meanwhile: containerd 1.6, told that a create was cancelled while
+// its shim makes the task, asks the shim to delete the task before the
+// shim holds it, and the shim then keeps it, and runs for ever (see
+// RemoveOrphanShims). A task made once ctx has ended is deleted again, and
+// ctx's error returned.
+func createTask(ctx context.Context, ctr client.Container, ioc cio.Creator) (client.Task, error) {
+	cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), taskCreateTimeout)
+	defer cancel()
+	task, err := ctr.NewTask(cctx, ioc)
+	if err != nil || ctx.Err() == nil {
+		return task, err
+	}
+	dctx, dcancel := cleanupContext(ctx)
+	defer dcancel()
+	if _, derr := task.Delete(dctx, client.WithProcessKill); derr != nil && !errdefs.IsNotFound(derr) {
+		return nil, fmt.Errorf("%w (and the task made meanwhile was not deleted: %w)", ctx.Err(), derr)
+	}
+	return nil, ctx.Err()
 }
 
 // deleteTaskOf deletes task, ctr's, after telling shimKeys, so that the
@@ -211,8 +238,18 @@ func (b *Backend) newTask(ctx context.Context, ctr client.Container, spec *oci.S
 // that other delete as failed ("ttrpc: closed") although it removed the
 // task, its bundle and its cgroup. So such an error is checked: the task
 // is asked for again, and deleted again if it is still there.
+//
+// A task an earlier leci made may share its shim with one that leci was
+// killed creating, which containerd forgot (see RemoveOrphanShims): once
+// such a task is deleted, the shim is stopped if it serves nothing else.
 func (b *Backend) deleteTaskOf(ctx context.Context, ctr client.Container, task client.Task, opts ...client.ProcessDeleteOpts) error {
-	b.shims.deleting(ctx, ctr.ID())
+	if !b.shims.deleting(ctx, ctr.ID()) {
+		defer func() {
+			if err := b.conn.RemoveOrphanShims(ctx); err != nil {
+				b.log.Warn("stop orphaned shims", "err", err)
+			}
+		}()
+	}
 	_, err := task.Delete(ctx, opts...)
 	if err == nil || !isShimClosed(err) {
 		return err

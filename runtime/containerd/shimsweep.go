@@ -1,0 +1,389 @@
+package containerd
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+
+	taskv2 "github.com/containerd/containerd/api/runtime/task/v2"
+	tasksapi "github.com/containerd/containerd/api/services/tasks/v1"
+	"github.com/containerd/errdefs"
+	"github.com/containerd/errdefs/pkg/errgrpc"
+	"github.com/containerd/ttrpc"
+	"golang.org/x/sys/unix"
+)
+
+// Orphaned shims.
+//
+// containerd 1.6 leaves a runc shim running that it no longer knows when
+// the client creating a task goes away (leci killed, or its context
+// cancelled) while the shim creates it: containerd's clean-up asks the
+// shim to delete the task, which the shim does not hold yet and answers
+// NotFound for, then to shut down, which the shim refuses once it holds
+// the task it has meanwhile made; containerd then forgets the shim, kills
+// the task's process and removes its bundle. The shim keeps that task in
+// its table and its log writer as a child, for ever: its Shutdown answers
+// that it still serves a task, and no later task of leci is ever sent to
+// it, since shim keys are never handed out again.
+//
+// RemoveOrphanShims finds such shims of its containerd and namespace and
+// stops them. A shim is orphaned when the bundle it was started in (its
+// working directory) is gone and it serves no task containerd lists;
+// anything else is left alone.
+
+const (
+	// shimCallTimeout bounds one call to a shim; a shim that is busy
+	// creating a task answers when that is done.
+	shimCallTimeout = 5 * time.Second
+	// shimExitTimeout is how long a shim asked to stop is waited for.
+	shimExitTimeout = 5 * time.Second
+	// shimListRounds bounds how often the task list is read again while
+	// tasks appear during the check of one shim.
+	shimListRounds = 5
+)
+
+// shimProc is a runc shim process as /proc shows it.
+type shimProc struct {
+	pid     int
+	cmdline []byte
+	id      string // the task it was started for
+	socket  string // the path it serves its API on
+}
+
+// RemoveOrphanShims stops the runc shims of the Conn's containerd and
+// namespace that containerd no longer knows (see above), and removes
+// their sockets. A shim it cannot query is left alone.
+func (c *Conn) RemoveOrphanShims(ctx context.Context) error {
+	c.shimSweep.Lock()
+	defer c.shimSweep.Unlock()
+	candidates, err := orphanCandidates(c.address, c.namespace)
+	if err != nil || len(candidates) == 0 {
+		return err
+	}
+	ctx = c.WithNamespace(ctx)
+	var errs []error
+	for _, s := range candidates {
+		log := c.log.With("shim", s.pid, "first_task", s.id, "socket", s.socket)
+		serves, err := c.servesKnownTask(ctx, s)
+		if err != nil {
+			log.Debug("shim left alone: cannot tell what it serves", "err", err)
+			continue
+		}
+		if serves {
+			continue
+		}
+		if err := stopShim(ctx, s); err != nil {
+			errs = append(errs, fmt.Errorf("stop orphaned shim %d (first task %s): %w", s.pid, s.id, err))
+			continue
+		}
+		log.Info("stopped a shim containerd no longer knew")
+	}
+	return errors.Join(errs...)
+}
+
+// orphanCandidates lists the runc shims of the containerd at address and
+// of namespace whose first task's bundle is gone, with their sockets.
+func orphanCandidates(address, namespace string) ([]shimProc, error) {
+	entries, err := os.ReadDir("/proc")
+	if err != nil {
+		return nil, err
+	}
+	var shims []shimProc
+	for _, e := range entries {
+		pid, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		cmdline, err := os.ReadFile(filepath.Join("/proc", e.Name(), "cmdline"))
+		if err != nil {
+			continue
+		}
+		ns, id, addr, ok := shimArgs(cmdline)
+		if !ok || ns != namespace || !sameAddress(addr, address) || !cwdRemoved(pid) {
+			continue
+		}
+		shims = append(shims, shimProc{pid: pid, cmdline: cmdline, id: id})
+	}
+	if len(shims) == 0 {
+		return nil, nil
+	}
+	listening, err := listeningSockets()
+	if err != nil {
+		return nil, err
+	}
+	out := shims[:0]
+	for _, s := range shims {
+		if s.socket = socketOf(s.pid, listening); s.socket != "" {
+			out = append(out, s)
+		}
+	}
+	return out, nil
+}
+
+// shimArgs reads a containerd shim's command line ("containerd-shim-runc-v2
+// -namespace NS -id ID -address ADDR ..."); ok is false for any other
+// process, and for a shim's short-lived start and delete commands.
+func shimArgs(cmdline []byte) (namespace, id, address string, ok bool) {
+	args := strings.Split(strings.TrimRight(string(cmdline), "\x00"), "\x00")
+	if !strings.HasPrefix(filepath.Base(args[0]), "containerd-shim-runc-") {
+		return "", "", "", false
+	}
+	for i := 1; i < len(args); i++ {
+		switch a := args[i]; {
+		case a == "start" || a == "delete":
+			return "", "", "", false
+		case (a == "-namespace" || a == "-id" || a == "-address") && i+1 < len(args):
+			i++
+			switch a {
+			case "-namespace":
+				namespace = args[i]
+			case "-id":
+				id = args[i]
+			case "-address":
+				address = args[i]
+			}
+		}
+	}
+	if namespace == "" || id == "" || address == "" {
+		return "", "", "", false
+	}
+	return namespace, id, address, true
+}
+
+// sameAddress tells whether two containerd addresses name one socket.
+func sameAddress(a, b string) bool {
+	clean := func(s string) string { return filepath.Clean(strings.TrimPrefix(s, "unix://")) }
+	return clean(a) == clean(b)
+}
+
+// cwdRemoved tells whether process pid works in a directory that has been
+// removed: a shim's is the bundle of the task it was started for.
+func cwdRemoved(pid int) bool {
+	var st unix.Stat_t
+	if err := unix.Stat(fmt.Sprintf("/proc/%d/cwd", pid), &st); err != nil {
+		return false
+	}
+	return st.Nlink == 0
+}
+
+// listeningSockets maps the inodes of the listening unix sockets bound to
+// a path to that path.
+func listeningSockets() (map[uint64]string, error) {
+	b, err := os.ReadFile("/proc/net/unix")
+	if err != nil {
+		return nil, err
+	}
+	return parseNetUnix(b), nil
+}
+
+// parseNetUnix reads /proc/net/unix ("Num RefCount Protocol Flags Type St
+// Inode Path"): the listening sockets (flag __SO_ACCEPTCON) with a path,
+// by inode. Abstract sockets (@name) are left out.
+func parseNetUnix(b []byte) map[uint64]string {
+	const acceptCon = 0x10000
+	out := map[uint64]string{}
+	sc := bufio.NewScanner(bytes.NewReader(b))
+	sc.Scan() // the header
+	for sc.Scan() {
+		f := strings.Fields(sc.Text())
+		if len(f) < 8 || strings.HasPrefix(f[7], "@") {
+			continue
+		}
+		flags, err := strconv.ParseUint(f[3], 16, 32)
+		if err != nil || flags&acceptCon == 0 {
+			continue
+		}
+		inode, err := strconv.ParseUint(f[6], 10, 64)
+		if err != nil {
+			continue
+		}
+		out[inode] = strings.Join(f[7:], " ")
+	}
+	return out
+}
+
+// socketOf is the path of a listening socket process pid holds open, ""
+// if none.
+func socketOf(pid int, listening map[uint64]string) string {
+	dir := fmt.Sprintf("/proc/%d/fd", pid)
+	fds, err := os.ReadDir(dir)
+	if err != nil {
+		return ""
+	}
+	for _, fd := range fds {
+		link, err := os.Readlink(filepath.Join(dir, fd.Name()))
+		if err != nil {
+			continue
+		}
+		if inode, ok := socketInode(link); ok && listening[inode] != "" {
+			return listening[inode]
+		}
+	}
+	return ""
+}
+
+// socketInode reads the inode of a socket from its /proc/PID/fd link,
+// "socket:[INODE]".
+func socketInode(link string) (uint64, bool) {
+	s, ok := strings.CutPrefix(link, "socket:[")
+	if !ok {
+		return 0, false
+	}
+	s, ok = strings.CutSuffix(s, "]")
+	if !ok {
+		return 0, false
+	}
+	n, err := strconv.ParseUint(s, 10, 64)
+	return n, err == nil
+}
+
+// shimClient is a connection to a shim's task API (version 2, which
+// containerd 1.6's and 1.7's runc shims serve).
+type shimClient struct {
+	conn *ttrpc.Client
+	task taskv2.TTRPCTaskService
+}
+
+func dialShim(ctx context.Context, socket string) (*shimClient, error) {
+	var d net.Dialer
+	conn, err := d.DialContext(ctx, "unix", socket)
+	if err != nil {
+		return nil, err
+	}
+	cl := ttrpc.NewClient(conn)
+	return &shimClient{conn: cl, task: taskv2.NewTTRPCTaskClient(cl)}, nil
+}
+
+func (s *shimClient) Close() { s.conn.Close() }
+
+// servesKnownTask tells whether shim s holds a task that containerd lists:
+// one of that ID whose process is the one containerd reports (a task left
+// in an orphaned shim may have the ID of a task made again since). Tasks
+// may come and go while the shim is asked, and a task created meanwhile on
+// the shim is made before the task it would then outlive is deleted; so the
+// list is read again until it shows no task that was not asked for.
+func (c *Conn) servesKnownTask(ctx context.Context, s shimProc) (bool, error) {
+	sc, err := dialShim(ctx, s.socket)
+	if err != nil {
+		return false, err
+	}
+	defer sc.Close()
+	asked := map[string]uint32{}
+	for range shimListRounds {
+		list, err := c.client.TaskService().List(ctx, &tasksapi.ListTasksRequest{})
+		if err != nil {
+			return false, fmt.Errorf("list tasks: %w", err)
+		}
+		fresh := 0
+		for _, t := range list.Tasks {
+			if pid, ok := asked[t.ID]; ok && pid == t.Pid {
+				continue
+			}
+			fresh++
+			asked[t.ID] = t.Pid
+			serves, err := sc.holds(ctx, t.ID, t.Pid)
+			if err != nil || serves {
+				return serves, err
+			}
+		}
+		if fresh == 0 {
+			return false, nil
+		}
+	}
+	return false, fmt.Errorf("tasks kept changing while shim %d was checked", s.pid)
+}
+
+// holds tells whether the shim holds task id with process pid.
+func (s *shimClient) holds(ctx context.Context, id string, pid uint32) (bool, error) {
+	ctx, cancel := context.WithTimeout(ctx, shimCallTimeout)
+	defer cancel()
+	st, err := s.task.State(ctx, &taskv2.StateRequest{ID: id})
+	if err != nil {
+		if errdefs.IsNotFound(errgrpc.ToNative(err)) {
+			return false, nil
+		}
+		return false, fmt.Errorf("state of task %s: %w", id, err)
+	}
+	return st.Pid == pid, nil
+}
+
+// stopShim asks shim s to shut down through its API, which it does when it
+// holds no task; one that still holds the task containerd forgot is sent
+// SIGTERM, on which a shim shuts down all the same. Its socket, which a
+// shim whose bundle is gone cannot find to remove, is removed after it.
+func stopShim(ctx context.Context, s shimProc) error {
+	pidfd, err := unix.PidfdOpen(s.pid, 0)
+	if errors.Is(err, unix.ESRCH) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("pidfd_open: %w", err)
+	}
+	defer unix.Close(pidfd)
+	// The pidfd holds the process, not its pid: if it is still the shim
+	// found, the signal below reaches that shim and nothing else.
+	if b, err := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", s.pid)); err != nil || !bytes.Equal(b, s.cmdline) {
+		return nil
+	}
+	if sc, err := dialShim(ctx, s.socket); err == nil {
+		sctx, cancel := context.WithTimeout(ctx, shimCallTimeout)
+		// It may close the connection as it exits.
+		_, _ = sc.task.Shutdown(sctx, &taskv2.ShutdownRequest{ID: s.id})
+		cancel()
+		sc.Close()
+	}
+	if !waitExit(pidfd, time.Second) {
+		if err := unix.PidfdSendSignal(pidfd, unix.SIGTERM, nil, 0); err != nil && !errors.Is(err, unix.ESRCH) {
+			return fmt.Errorf("signal: %w", err)
+		}
+		if !waitExit(pidfd, shimExitTimeout) {
+			return fmt.Errorf("still running %s after SIGTERM", shimExitTimeout)
+		}
+	}
+	return removeShimSocket(s.socket)
+}
+
+// waitExit waits up to timeout for the process of pidfd to exit.
+func waitExit(pidfd int, timeout time.Duration) bool {
+	deadline := time.Now().Add(timeout)
+	for {
+		left := time.Until(deadline)
+		if left < 0 {
+			left = 0
+		}
+		fds := []unix.PollFd{{Fd: int32(pidfd), Events: unix.POLLIN}}
+		n, err := unix.Poll(fds, int(left.Milliseconds()))
+		if err == nil {
+			return n > 0
+		}
+		if !errors.Is(err, unix.EINTR) || left == 0 {
+			return false
+		}
+	}
+}
+
+// removeShimSocket removes a stopped shim's socket unless some process
+// listens on that path again.
+func removeShimSocket(path string) error {
+	listening, err := listeningSockets()
+	if err != nil {
+		return err
+	}
+	for _, p := range listening {
+		if p == path {
+			return nil
+		}
+	}
+	if err := os.Remove(path); err != nil && !errors.Is(err, os.ErrNotExist) {
+		return err
+	}
+	return nil
+}
