@@ -98,7 +98,8 @@ Volume:
 	}
 	eventually(t, "the app container's output", func() bool { return hr.logSoFar(id, "app", 1) == "fetched\n" })
 	hr.delete(id)
-	// The harness checks, as the test ends, that nothing is left.
+	hr.assertNoShims()
+	// The harness checks, as the test ends, that nothing else is left.
 }
 
 // leaveSnapshot prepares the container's writable snapshot under a lease,

@@ -35,8 +35,8 @@ import (
 // everything must be back where it started: the daemon's open files within
 // 5, its goroutines within 10, its RSS within +10 %, and not one mount,
 // veth, network namespace, address, iptables chain, cgroup, containerd
-// container, task, snapshot or lease, Docker container or file under the
-// root more than before. LECI_SOAK_CYCLES sets the number of cycles
+// container, task, snapshot, lease, shim or process of a shim, Docker
+// container or file under the root more than before. LECI_SOAK_CYCLES sets the number of cycles
 // (make soak: 10,000; make test: soakCycles).
 const (
 	soakCyclesEnv = "LECI_SOAK_CYCLES"
@@ -60,6 +60,7 @@ type soakFigures struct {
 	addresses, chains        int
 	cgroups                  int
 	containers, tasks        int
+	shims, shimChildren      int
 	snapshots, leases        int
 	dockerContainers         int
 	files                    map[string]bool
@@ -178,6 +179,8 @@ Container:
 		{"cgroups", before.cgroups, after.cgroups, 0},
 		{"containerd containers", before.containers, after.containers, 0},
 		{"containerd tasks", before.tasks, after.tasks, 0},
+		{"containerd shims", before.shims, after.shims, 0},
+		{"processes of shims", before.shimChildren, after.shimChildren, 0},
 		{"containerd snapshots", before.snapshots, after.snapshots, 0},
 		{"containerd leases", before.leases, after.leases, 0},
 		{"docker containers", before.dockerContainers, after.dockerContainers, 0},
@@ -293,6 +296,10 @@ func (hr *harness) soakMeasure(d *daemon, steady int) soakFigures {
 		cl.SnapshotService("overlayfs").Walk(ctx, func(context.Context, snapshots.Info) error { f.snapshots++; return nil })
 		ls, _ := cl.LeasesService().List(ctx)
 		f.leases = len(ls)
+		for _, s := range shimsOf(containerdAddr, hr.cfg.Namespace) {
+			f.shims++
+			f.shimChildren += len(s.children)
+		}
 	}
 	if hr.h.Docker != nil {
 		f.dockerContainers = dockerContainersOf(hr)

@@ -1,0 +1,199 @@
+//go:build integration
+
+package containerd
+
+import (
+	"context"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/containerd/containerd/v2/client"
+	"github.com/containerd/containerd/v2/pkg/cio"
+	"github.com/containerd/containerd/v2/pkg/oci"
+	"golang.org/x/sys/unix"
+
+	"leci/internal/testimage"
+	"leci/internal/testutil"
+)
+
+// A shim that containerd forgot, holding a task that ended, as
+// containerd's clean-up after a cancelled create leaves it (the task's
+// process killed and runc's state of it deleted, its bundle removed, and
+// containerd no longer connected to it; here: containerd stopped meanwhile
+// and started again), is stopped by RemoveOrphanShims, and its socket
+// removed. A shim serving a running task is left alone, and so is one whose
+// first task was deleted (its bundle, the shim's working directory, gone
+// with it) but which serves a second.
+func TestRemoveOrphanShimsStopsOnlyForgottenShims(t *testing.T) {
+	testutil.RequireBinary(t, "runc")
+	root := ownRoot(t)
+	ns := "test-" + randomSuffix(t)
+	ctx := context.Background()
+	conn := connectOwn(t, root, ns)
+	f, err := os.Open(buildTestImage(t, testimage.DefaultRef))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	names, err := conn.Import(ctx, f)
+	if err != nil || len(names) == 0 {
+		t.Fatalf("import test image: %v %v", names, err)
+	}
+
+	cctx := conn.WithNamespace(ctx)
+	img, err := conn.Client().GetImage(cctx, names[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	// run starts a task running args in the shim of key.
+	run := func(id, key string, args ...string) (client.Container, client.Task) {
+		t.Helper()
+		ctr, err := conn.Client().NewContainer(cctx, id,
+			client.WithSnapshotter(snapshotter), client.WithNewSnapshot(id, img),
+			client.WithNewSpec(oci.WithImageConfig(img), oci.WithProcessArgs(args...), withShimKey(key)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		task, err := ctr.NewTask(cctx, cio.NullIO)
+		if err != nil {
+			t.Fatal(err)
+		}
+		exited, err := task.Wait(cctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := task.Start(cctx); err != nil {
+			t.Fatal(err)
+		}
+		if args[0] == "true" {
+			<-exited
+		}
+		return ctr, task
+	}
+	run("forgotten", "key-forgotten", "true")
+	_, live := run("live", "key-live", "sleep", "600")
+	firstCtr, first := run("first", "key-shared", "true")
+	_, second := run("second", "key-shared", "sleep", "600")
+	if _, err := first.Delete(cctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := firstCtr.Delete(cctx, client.WithSnapshotCleanup); err != nil {
+		t.Fatal(err)
+	}
+	shims := map[string]int{}
+	for _, p := range shimsOf(t, conn) {
+		if p.id == "forgotten" || p.id == "live" || p.id == "first" {
+			shims[p.id] = p.pid
+		}
+	}
+	if len(shims) != 3 {
+		t.Fatalf("shims %v, want one started for each of forgotten, live and first", shims)
+	}
+	listening, err := listeningSockets()
+	if err != nil {
+		t.Fatal(err)
+	}
+	forgottenSocket := socketOf(shims["forgotten"], listening)
+	if forgottenSocket == "" {
+		t.Fatal("no socket found for the forgotten task's shim")
+	}
+
+	// What containerd's clean-up does to a task it forgets.
+	conn.Close()
+	if err := StopOwn(ctx, root, testLogger(t)); err != nil {
+		t.Fatal(err)
+	}
+	if out, err := exec.Command("runc", "--root", filepath.Join("/run/containerd/runc", ns), "delete", "--force", "forgotten").CombinedOutput(); err != nil {
+		t.Fatalf("runc delete: %v\n%s", err, out)
+	}
+	bundle := filepath.Join(root, "containerd", "state", "io.containerd.runtime.v2.task", ns, "forgotten")
+	if err := unix.Unmount(filepath.Join(bundle, "rootfs"), unix.MNT_DETACH); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.RemoveAll(bundle); err != nil {
+		t.Fatal(err)
+	}
+	conn = connectOwn(t, root, ns)
+	cctx = conn.WithNamespace(ctx)
+
+	if err := conn.RemoveOrphanShims(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if !isZombie(shims["forgotten"]) {
+		t.Errorf("the forgotten task's shim (%d) still runs", shims["forgotten"])
+	}
+	if _, err := os.Lstat(forgottenSocket); !os.IsNotExist(err) {
+		t.Errorf("the forgotten shim's socket %s: %v, want it removed", forgottenSocket, err)
+	}
+	for _, id := range []string{"live", "first"} {
+		if isZombie(shims[id]) {
+			t.Errorf("the shim started for %s (%d) was stopped", id, shims[id])
+		}
+	}
+	for _, pid := range []uint32{live.Pid(), second.Pid()} {
+		if isZombie(int(pid)) {
+			t.Errorf("process %d of a task still known was stopped", pid)
+		}
+	}
+
+	// Both remaining shims exit once their tasks are deleted.
+	for _, id := range []string{"live", "second"} {
+		ctr, err := conn.Client().LoadContainer(cctx, id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		task, err := ctr.Task(cctx, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := task.Delete(cctx, client.WithProcessKill); err != nil {
+			t.Fatal(err)
+		}
+		if err := ctr.Delete(cctx, client.WithSnapshotCleanup); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if ctr, err := conn.Client().LoadContainer(cctx, "forgotten"); err == nil {
+		ctr.Delete(cctx, client.WithSnapshotCleanup)
+	}
+	for _, id := range []string{"live", "first"} {
+		for deadline := time.Now().Add(10 * time.Second); !isZombie(shims[id]); time.Sleep(50 * time.Millisecond) {
+			if time.Now().After(deadline) {
+				t.Errorf("the shim started for %s (%d) still runs after its tasks were deleted", id, shims[id])
+				break
+			}
+		}
+	}
+}
+
+// connectOwn connects to the own containerd of root, starting it if need
+// be.
+func connectOwn(t *testing.T, root, ns string) *Conn {
+	t.Helper()
+	conn, err := connect(context.Background(), Config{Address: AutoAddress, Namespace: ns, Root: root}, testLogger(t), noSystemSocket)
+	if err != nil {
+		t.Fatalf("connect: %v", err)
+	}
+	t.Cleanup(func() { conn.Close() })
+	return conn
+}
+
+// shimsOf lists the shims of conn's containerd and namespace.
+func shimsOf(t *testing.T, conn *Conn) []shimProc {
+	t.Helper()
+	procs, err := testutil.Processes()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []shimProc
+	for _, p := range procs {
+		ns, id, addr, ok := shimArgs([]byte(p.Cmdline))
+		if ok && ns == conn.Namespace() && sameAddress(addr, conn.Address()) {
+			out = append(out, shimProc{pid: p.PID, id: id})
+		}
+	}
+	return out
+}
