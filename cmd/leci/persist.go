@@ -69,7 +69,7 @@ func collectGarbage(ctx context.Context, st *store.Store, env *host.Host, log *s
 	if err := volumes.GC(ctx, filepath.Join(env.Root, "groups"), isLive); err != nil {
 		log.Warn("volume garbage collection", "err", err)
 	}
-	removeOrphanShims(ctx, env, log)
+	settleOrphanShimsInBackground(ctx, env, log)
 	return nil
 }
 

@@ -18,3 +18,17 @@ func removeOrphanShims(ctx context.Context, env *host.Host, log *slog.Logger) {
 		log.Warn("stop orphaned shims", "err", err)
 	}
 }
+
+// settleOrphanShimsInBackground is removeOrphanShims for a daemon starting,
+// maybe right after one was killed: containerd may not have forgotten the
+// shims yet, and the daemon does not wait for it.
+func settleOrphanShimsInBackground(ctx context.Context, env *host.Host, log *slog.Logger) {
+	if env.Conn == nil {
+		return
+	}
+	go func() {
+		if err := env.Conn.SettleOrphanShims(ctx); err != nil && ctx.Err() == nil {
+			log.Warn("stop orphaned shims", "err", err)
+		}
+	}()
+}

@@ -45,6 +45,9 @@ const (
 	shimCallTimeout = 5 * time.Second
 	// shimExitTimeout is how long a shim asked to stop is waited for.
 	shimExitTimeout = 5 * time.Second
+	// shimSettleTime and shimSettlePoll: see SettleOrphanShims.
+	shimSettleTime = time.Minute
+	shimSettlePoll = 2 * time.Second
 	// shimListRounds bounds how often the task list is read again while
 	// tasks appear during the check of one shim.
 	shimListRounds = 5
@@ -56,21 +59,84 @@ type shimProc struct {
 	cmdline []byte
 	id      string // the task it was started for
 	socket  string // the path it serves its API on
+	// bundleRemoved: the bundle of its first task, its working
+	// directory, is gone.
+	bundleRemoved bool
 }
 
 // RemoveOrphanShims stops the runc shims of the Conn's containerd and
 // namespace that containerd no longer knows (see above), and removes
 // their sockets. A shim it cannot query is left alone.
 func (c *Conn) RemoveOrphanShims(ctx context.Context) error {
+	_, err := c.sweepShims(ctx)
+	return err
+}
+
+// SettleOrphanShims is RemoveOrphanShims for a leci starting after one
+// that was killed: containerd may still be cleaning up after a create
+// that the kill cut short, and the shim it is about to forget still works
+// in its task's bundle then. So while a shim serves a task that
+// containerd does not list (being cleaned up after, or being created), it
+// sweeps again every shimSettlePoll, for at most shimSettleTime:
+// containerd's clean-up of a create is bounded by its shim timeouts, a
+// dozen seconds.
+func (c *Conn) SettleOrphanShims(ctx context.Context) error {
+	deadline := time.Now().Add(shimSettleTime)
+	for {
+		unsettled, err := c.sweepShims(ctx)
+		if err != nil || unsettled == 0 || time.Now().After(deadline) {
+			return err
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(shimSettlePoll):
+		}
+	}
+}
+
+// sweepShims stops the orphaned shims; unsettled counts the shims that
+// still work in their first task's bundle although containerd lists no
+// such task.
+func (c *Conn) sweepShims(ctx context.Context) (unsettled int, _ error) {
 	c.shimSweep.Lock()
 	defer c.shimSweep.Unlock()
-	candidates, err := orphanCandidates(c.address, c.namespace)
-	if err != nil || len(candidates) == 0 {
-		return err
+	shims, err := shimsOf(c.address, c.namespace)
+	if err != nil || len(shims) == 0 {
+		return 0, err
 	}
 	ctx = c.WithNamespace(ctx)
+	list, err := c.client.TaskService().List(ctx, &tasksapi.ListTasksRequest{})
+	if err != nil {
+		return 0, fmt.Errorf("list tasks: %w", err)
+	}
+	listed := map[string]bool{}
+	for _, t := range list.Tasks {
+		listed[t.ID] = true
+	}
+	var candidates []shimProc
+	for _, s := range shims {
+		switch {
+		case s.bundleRemoved:
+			candidates = append(candidates, s)
+		case !listed[s.id]:
+			// The bundle of a task is the shim's of that task: this one
+			// was either just started, or is being forgotten.
+			unsettled++
+		}
+	}
+	if len(candidates) == 0 {
+		return unsettled, nil
+	}
+	listening, err := listeningSockets()
+	if err != nil {
+		return unsettled, err
+	}
 	var errs []error
 	for _, s := range candidates {
+		if s.socket = socketOf(s.pid, listening); s.socket == "" {
+			continue
+		}
 		log := c.log.With("shim", s.pid, "first_task", s.id, "socket", s.socket)
 		serves, err := c.servesKnownTask(ctx, s)
 		if err != nil {
@@ -86,12 +152,12 @@ func (c *Conn) RemoveOrphanShims(ctx context.Context) error {
 		}
 		log.Info("stopped a shim containerd no longer knew")
 	}
-	return errors.Join(errs...)
+	return unsettled, errors.Join(errs...)
 }
 
-// orphanCandidates lists the runc shims of the containerd at address and
-// of namespace whose first task's bundle is gone, with their sockets.
-func orphanCandidates(address, namespace string) ([]shimProc, error) {
+// shimsOf lists the runc shims of the containerd at address and of
+// namespace.
+func shimsOf(address, namespace string) ([]shimProc, error) {
 	entries, err := os.ReadDir("/proc")
 	if err != nil {
 		return nil, err
@@ -107,25 +173,12 @@ func orphanCandidates(address, namespace string) ([]shimProc, error) {
 			continue
 		}
 		ns, id, addr, ok := shimArgs(cmdline)
-		if !ok || ns != namespace || !sameAddress(addr, address) || !cwdRemoved(pid) {
+		if !ok || ns != namespace || !sameAddress(addr, address) {
 			continue
 		}
-		shims = append(shims, shimProc{pid: pid, cmdline: cmdline, id: id})
+		shims = append(shims, shimProc{pid: pid, cmdline: cmdline, id: id, bundleRemoved: cwdRemoved(pid)})
 	}
-	if len(shims) == 0 {
-		return nil, nil
-	}
-	listening, err := listeningSockets()
-	if err != nil {
-		return nil, err
-	}
-	out := shims[:0]
-	for _, s := range shims {
-		if s.socket = socketOf(s.pid, listening); s.socket != "" {
-			out = append(out, s)
-		}
-	}
-	return out, nil
+	return shims, nil
 }
 
 // shimArgs reads a containerd shim's command line ("containerd-shim-runc-v2

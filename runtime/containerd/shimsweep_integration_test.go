@@ -84,7 +84,11 @@ func TestRemoveOrphanShimsStopsOnlyForgottenShims(t *testing.T) {
 		t.Fatal(err)
 	}
 	shims := map[string]int{}
-	for _, p := range shimsOf(t, conn) {
+	found, err := shimsOf(conn.Address(), conn.Namespace())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range found {
 		if p.id == "forgotten" || p.id == "live" || p.id == "first" {
 			shims[p.id] = p.pid
 		}
@@ -179,21 +183,4 @@ func connectOwn(t *testing.T, root, ns string) *Conn {
 	}
 	t.Cleanup(func() { conn.Close() })
 	return conn
-}
-
-// shimsOf lists the shims of conn's containerd and namespace.
-func shimsOf(t *testing.T, conn *Conn) []shimProc {
-	t.Helper()
-	procs, err := testutil.Processes()
-	if err != nil {
-		t.Fatal(err)
-	}
-	var out []shimProc
-	for _, p := range procs {
-		ns, id, addr, ok := shimArgs([]byte(p.Cmdline))
-		if ok && ns == conn.Namespace() && sameAddress(addr, conn.Address()) {
-			out = append(out, shimProc{pid: p.PID, id: id})
-		}
-	}
-	return out
 }
