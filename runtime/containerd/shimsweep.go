@@ -386,14 +386,7 @@ func stopShim(ctx context.Context, s shimProc) error {
 	if b, err := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", s.pid)); err != nil || !bytes.Equal(b, s.cmdline) {
 		return nil
 	}
-	if sc, err := dialShim(ctx, s.socket); err == nil {
-		sctx, cancel := context.WithTimeout(ctx, shimCallTimeout)
-		// It may close the connection as it exits.
-		_, _ = sc.task.Shutdown(sctx, &taskv2.ShutdownRequest{ID: s.id})
-		cancel()
-		sc.Close()
-	}
-	if !waitExit(pidfd, time.Second) {
+	if !shutDown(ctx, s) || !waitExit(pidfd, time.Second) {
 		if err := unix.PidfdSendSignal(pidfd, unix.SIGTERM, nil, 0); err != nil && !errors.Is(err, unix.ESRCH) {
 			return fmt.Errorf("signal: %w", err)
 		}
@@ -402,6 +395,25 @@ func stopShim(ctx context.Context, s shimProc) error {
 		}
 	}
 	return removeShimSocket(s.socket)
+}
+
+// shutDown asks shim s to shut down, unless it still holds the task it
+// was started for, which it would answer by going on; it tells whether it
+// asked.
+func shutDown(ctx context.Context, s shimProc) bool {
+	sc, err := dialShim(ctx, s.socket)
+	if err != nil {
+		return false
+	}
+	defer sc.Close()
+	ctx, cancel := context.WithTimeout(ctx, shimCallTimeout)
+	defer cancel()
+	if _, err := sc.task.State(ctx, &taskv2.StateRequest{ID: s.id}); err == nil {
+		return false
+	}
+	// It may close the connection as it exits.
+	_, _ = sc.task.Shutdown(ctx, &taskv2.ShutdownRequest{ID: s.id})
+	return true
 }
 
 // waitExit waits up to timeout for the process of pidfd to exit.

@@ -10,8 +10,10 @@ import (
 	"testing"
 	"time"
 
+	taskv2 "github.com/containerd/containerd/api/runtime/task/v2"
 	"github.com/containerd/containerd/v2/client"
 	"github.com/containerd/containerd/v2/pkg/cio"
+	"github.com/containerd/containerd/v2/pkg/namespaces"
 	"github.com/containerd/containerd/v2/pkg/oci"
 	"golang.org/x/sys/unix"
 
@@ -24,7 +26,7 @@ import (
 // process killed and runc's state of it deleted, its bundle removed, and
 // containerd no longer connected to it; here: containerd stopped meanwhile
 // and started again), is stopped by RemoveOrphanShims, and its socket
-// removed. A shim serving a running task is left alone, and so is one whose
+// removed; so is a forgotten shim that holds no task any more. A shim serving a running task is left alone, and so is one whose
 // first task was deleted (its bundle, the shim's working directory, gone
 // with it) but which serves a second.
 func TestRemoveOrphanShimsStopsOnlyForgottenShims(t *testing.T) {
@@ -74,6 +76,7 @@ func TestRemoveOrphanShimsStopsOnlyForgottenShims(t *testing.T) {
 		return ctr, task
 	}
 	run("forgotten", "key-forgotten", "true")
+	run("emptied", "key-emptied", "true")
 	_, live := run("live", "key-live", "sleep", "600")
 	firstCtr, first := run("first", "key-shared", "true")
 	_, second := run("second", "key-shared", "sleep", "600")
@@ -89,20 +92,20 @@ func TestRemoveOrphanShimsStopsOnlyForgottenShims(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, p := range found {
-		if p.id == "forgotten" || p.id == "live" || p.id == "first" {
+		if p.id == "forgotten" || p.id == "emptied" || p.id == "live" || p.id == "first" {
 			shims[p.id] = p.pid
 		}
 	}
-	if len(shims) != 3 {
-		t.Fatalf("shims %v, want one started for each of forgotten, live and first", shims)
+	if len(shims) != 4 {
+		t.Fatalf("shims %v, want one started for each of forgotten, emptied, live and first", shims)
 	}
 	listening, err := listeningSockets()
 	if err != nil {
 		t.Fatal(err)
 	}
-	forgottenSocket := socketOf(shims["forgotten"], listening)
-	if forgottenSocket == "" {
-		t.Fatal("no socket found for the forgotten task's shim")
+	forgottenSocket, emptiedSocket := socketOf(shims["forgotten"], listening), socketOf(shims["emptied"], listening)
+	if forgottenSocket == "" || emptiedSocket == "" {
+		t.Fatal("no socket found for the forgotten tasks' shims")
 	}
 
 	// What containerd's clean-up does to a task it forgets.
@@ -113,12 +116,24 @@ func TestRemoveOrphanShimsStopsOnlyForgottenShims(t *testing.T) {
 	if out, err := exec.Command("runc", "--root", filepath.Join("/run/containerd/runc", ns), "delete", "--force", "forgotten").CombinedOutput(); err != nil {
 		t.Fatalf("runc delete: %v\n%s", err, out)
 	}
-	bundle := filepath.Join(root, "containerd", "state", "io.containerd.runtime.v2.task", ns, "forgotten")
-	if err := unix.Unmount(filepath.Join(bundle, "rootfs"), unix.MNT_DETACH); err != nil {
+	// The emptied shim's task is deleted through the shim, which is then
+	// left serving nothing; never told to shut down, it runs on.
+	sc, err := dialShim(ctx, emptiedSocket)
+	if err != nil {
 		t.Fatal(err)
 	}
-	if err := os.RemoveAll(bundle); err != nil {
+	if _, err := sc.task.Delete(namespaces.WithNamespace(ctx, ns), &taskv2.DeleteRequest{ID: "emptied"}); err != nil {
 		t.Fatal(err)
+	}
+	sc.Close()
+	for _, id := range []string{"forgotten", "emptied"} {
+		bundle := filepath.Join(root, "containerd", "state", "io.containerd.runtime.v2.task", ns, id)
+		if err := unix.Unmount(filepath.Join(bundle, "rootfs"), unix.MNT_DETACH); err != nil && err != unix.EINVAL {
+			t.Fatal(err)
+		}
+		if err := os.RemoveAll(bundle); err != nil {
+			t.Fatal(err)
+		}
 	}
 	conn = connectOwn(t, root, ns)
 	cctx = conn.WithNamespace(ctx)
@@ -126,11 +141,13 @@ func TestRemoveOrphanShimsStopsOnlyForgottenShims(t *testing.T) {
 	if err := conn.RemoveOrphanShims(ctx); err != nil {
 		t.Fatal(err)
 	}
-	if !isZombie(shims["forgotten"]) {
-		t.Errorf("the forgotten task's shim (%d) still runs", shims["forgotten"])
-	}
-	if _, err := os.Lstat(forgottenSocket); !os.IsNotExist(err) {
-		t.Errorf("the forgotten shim's socket %s: %v, want it removed", forgottenSocket, err)
+	for id, socket := range map[string]string{"forgotten": forgottenSocket, "emptied": emptiedSocket} {
+		if !isZombie(shims[id]) {
+			t.Errorf("the %s task's shim (%d) still runs", id, shims[id])
+		}
+		if _, err := os.Lstat(socket); !os.IsNotExist(err) {
+			t.Errorf("the %s task's shim's socket %s: %v, want it removed", id, socket, err)
+		}
 	}
 	for _, id := range []string{"live", "first"} {
 		if isZombie(shims[id]) {
@@ -160,8 +177,10 @@ func TestRemoveOrphanShimsStopsOnlyForgottenShims(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	if ctr, err := conn.Client().LoadContainer(cctx, "forgotten"); err == nil {
-		ctr.Delete(cctx, client.WithSnapshotCleanup)
+	for _, id := range []string{"forgotten", "emptied"} {
+		if ctr, err := conn.Client().LoadContainer(cctx, id); err == nil {
+			ctr.Delete(cctx, client.WithSnapshotCleanup)
+		}
 	}
 	for _, id := range []string{"live", "first"} {
 		for deadline := time.Now().Add(10 * time.Second); !isZombie(shims[id]); time.Sleep(50 * time.Millisecond) {
