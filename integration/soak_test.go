@@ -296,9 +296,9 @@ func (hr *harness) soakMeasure(d *daemon, steady int) soakFigures {
 		cl.SnapshotService("overlayfs").Walk(ctx, func(context.Context, snapshots.Info) error { f.snapshots++; return nil })
 		ls, _ := cl.LeasesService().List(ctx)
 		f.leases = len(ls)
-		for _, s := range shimsOf(containerdAddr, hr.cfg.Namespace) {
+		for _, s := range testutil.ContainerdShims(containerdAddr, hr.cfg.Namespace) {
 			f.shims++
-			f.shimChildren += len(s.children)
+			f.shimChildren += len(s.Children)
 		}
 	}
 	if hr.h.Docker != nil {
