@@ -34,6 +34,11 @@ import (
 // that it still serves a task, and no later task of leci is ever sent to
 // it, since shim keys are never handed out again.
 //
+// The create may also be cut short while containerd starts the task's
+// shim: containerd then closes the shim's log FIFO and removes the bundle,
+// and the shim, which opens that FIFO before it serves its API, waits for
+// a reader for ever.
+//
 // RemoveOrphanShims finds such shims of its containerd and namespace and
 // stops them. A shim is orphaned when the bundle it was started in (its
 // working directory) is gone and it serves no task containerd lists;
@@ -139,7 +144,7 @@ func (c *Conn) sweepShims(ctx context.Context) (unsettled int, _ error) {
 		}
 		log := c.log.With("shim", s.pid, "first_task", s.id, "socket", s.socket)
 		serves, err := c.servesKnownTask(ctx, s)
-		if err != nil {
+		if err != nil && !(errors.Is(err, errShimSilent) && childless(s.pid)) {
 			log.Debug("shim left alone: cannot tell what it serves", "err", err)
 			continue
 		}
@@ -306,7 +311,7 @@ type shimClient struct {
 }
 
 func dialShim(ctx context.Context, socket string) (*shimClient, error) {
-	var d net.Dialer
+	d := net.Dialer{Timeout: shimCallTimeout}
 	conn, err := d.DialContext(ctx, "unix", socket)
 	if err != nil {
 		return nil, err
@@ -326,7 +331,7 @@ func (s *shimClient) Close() { s.conn.Close() }
 func (c *Conn) servesKnownTask(ctx context.Context, s shimProc) (bool, error) {
 	sc, err := dialShim(ctx, s.socket)
 	if err != nil {
-		return false, err
+		return false, fmt.Errorf("%w: %w", errShimSilent, err)
 	}
 	defer sc.Close()
 	asked := map[string]uint32{}
@@ -363,15 +368,46 @@ func (s *shimClient) holds(ctx context.Context, id string, pid uint32) (bool, er
 		if errdefs.IsNotFound(errgrpc.ToNative(err)) {
 			return false, nil
 		}
+		if ctx.Err() != nil {
+			err = errShimSilent
+		}
 		return false, fmt.Errorf("state of task %s: %w", id, err)
 	}
 	return st.Pid == pid, nil
 }
 
-// stopShim asks shim s to shut down through its API, which it does when it
-// holds no task; one that still holds the task containerd forgot is sent
-// SIGTERM, on which a shim shuts down all the same. Its socket, which a
-// shim whose bundle is gone cannot find to remove, is removed after it.
+// errShimSilent: a shim did not answer in shimCallTimeout.
+var errShimSilent = errors.New("the shim does not answer")
+
+// childless tells whether process pid has no child process: a shim's
+// children are its tasks' first processes and their log writers.
+func childless(pid int) bool {
+	threads, err := filepath.Glob(fmt.Sprintf("/proc/%d/task/*/children", pid))
+	if err != nil || len(threads) == 0 {
+		return false
+	}
+	for _, t := range threads {
+		b, err := os.ReadFile(t)
+		if err != nil || len(bytes.TrimSpace(b)) != 0 {
+			return false
+		}
+	}
+	return true
+}
+
+// stopShim stops shim s, which containerd forgot:
+//
+//   - one that holds nothing is asked to shut down through its API;
+//   - one that still holds the task containerd forgot, whose Shutdown
+//     would answer that it goes on, is sent SIGTERM, on which a shim
+//     shuts down all the same;
+//   - one that does not answer and has no child process is killed: that
+//     is a shim whose start containerd gave up, which waits for ever for a
+//     reader of its log FIFO in the removed bundle, before it serves its
+//     API or handles a signal, and which holds nothing.
+//
+// Then its socket, which a shim whose bundle is gone cannot find to
+// remove, is removed.
 func stopShim(ctx context.Context, s shimProc) error {
 	pidfd, err := unix.PidfdOpen(s.pid, 0)
 	if errors.Is(err, unix.ESRCH) {
@@ -382,24 +418,57 @@ func stopShim(ctx context.Context, s shimProc) error {
 	}
 	defer unix.Close(pidfd)
 	// The pidfd holds the process, not its pid: if it is still the shim
-	// found, the signal below reaches that shim and nothing else.
+	// found, the signals below reach that shim and nothing else.
 	if b, err := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", s.pid)); err != nil || !bytes.Equal(b, s.cmdline) {
 		return nil
 	}
-	if !shutDown(ctx, s) || !waitExit(pidfd, time.Second) {
-		if err := unix.PidfdSendSignal(pidfd, unix.SIGTERM, nil, 0); err != nil && !errors.Is(err, unix.ESRCH) {
+	signal := func(sig unix.Signal) error {
+		if err := unix.PidfdSendSignal(pidfd, sig, nil, 0); err != nil && !errors.Is(err, unix.ESRCH) {
 			return fmt.Errorf("signal: %w", err)
 		}
 		if !waitExit(pidfd, shimExitTimeout) {
-			return fmt.Errorf("still running %s after SIGTERM", shimExitTimeout)
+			return fmt.Errorf("still running %s after %v", shimExitTimeout, sig)
 		}
+		return nil
+	}
+	holds, err := holdsFirstTask(ctx, s)
+	switch {
+	case errors.Is(err, errShimSilent) && childless(s.pid):
+		err = signal(unix.SIGKILL)
+	case err != nil:
+	case holds:
+		err = signal(unix.SIGTERM)
+	case !shutDown(ctx, s) || !waitExit(pidfd, time.Second):
+		err = signal(unix.SIGTERM)
+	}
+	if err != nil {
+		return err
 	}
 	return removeShimSocket(s.socket)
 }
 
-// shutDown asks shim s to shut down, unless it still holds the task it
-// was started for, which it would answer by going on; it tells whether it
-// asked.
+// holdsFirstTask tells whether shim s holds the task it was started for.
+func holdsFirstTask(ctx context.Context, s shimProc) (bool, error) {
+	sc, err := dialShim(ctx, s.socket)
+	if err != nil {
+		return false, fmt.Errorf("%w: %w", errShimSilent, err)
+	}
+	defer sc.Close()
+	ctx, cancel := context.WithTimeout(ctx, shimCallTimeout)
+	defer cancel()
+	_, err = sc.task.State(ctx, &taskv2.StateRequest{ID: s.id})
+	switch {
+	case err == nil:
+		return true, nil
+	case errdefs.IsNotFound(errgrpc.ToNative(err)):
+		return false, nil
+	case ctx.Err() != nil:
+		return false, errShimSilent
+	}
+	return false, fmt.Errorf("state of task %s: %w", s.id, err)
+}
+
+// shutDown asks shim s to shut down; it tells whether it could ask.
 func shutDown(ctx context.Context, s shimProc) bool {
 	sc, err := dialShim(ctx, s.socket)
 	if err != nil {
@@ -408,9 +477,6 @@ func shutDown(ctx context.Context, s shimProc) bool {
 	defer sc.Close()
 	ctx, cancel := context.WithTimeout(ctx, shimCallTimeout)
 	defer cancel()
-	if _, err := sc.task.State(ctx, &taskv2.StateRequest{ID: s.id}); err == nil {
-		return false
-	}
 	// It may close the connection as it exits.
 	_, _ = sc.task.Shutdown(ctx, &taskv2.ShutdownRequest{ID: s.id})
 	return true

@@ -4,9 +4,12 @@ package containerd
 
 import (
 	"context"
+	"fmt"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"syscall"
 	"testing"
 	"time"
 
@@ -202,4 +205,78 @@ func connectOwn(t *testing.T, root, ns string) *Conn {
 	}
 	t.Cleanup(func() { conn.Close() })
 	return conn
+}
+
+// A shim whose start containerd gave up (the create cut short while
+// containerd started it) waits for ever to open its log FIFO in the
+// removed bundle, before it serves its API or handles SIGTERM: with no
+// task and no child process, RemoveOrphanShims kills it and removes its
+// socket. Here the shim is started by hand the way containerd's shim
+// start does, in a bundle holding the FIFO, which is then removed.
+func TestRemoveOrphanShimsKillsAShimStuckOnItsLogFIFO(t *testing.T) {
+	shimBin := testutil.RequireBinary(t, "containerd-shim-runc-v2")
+	root := ownRoot(t)
+	ns := "test-" + randomSuffix(t)
+	conn := connectOwn(t, root, ns)
+
+	bundle := filepath.Join(t.TempDir(), "stuck")
+	if err := os.Mkdir(bundle, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if err := unix.Mkfifo(filepath.Join(bundle, "log"), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	socket := filepath.Join(t.TempDir(), "shim.sock")
+	l, err := net.ListenUnix("unix", &net.UnixAddr{Name: socket, Net: "unix"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	l.SetUnlinkOnClose(false)
+	lf, err := l.File()
+	if err != nil {
+		t.Fatal(err)
+	}
+	l.Close()
+	cmd := exec.Command(shimBin, "-namespace", ns, "-id", "stuck", "-address", conn.Address())
+	cmd.Dir = bundle
+	cmd.ExtraFiles = []*os.File{lf}
+	cmd.Env = append(os.Environ(), "TTRPC_ADDRESS="+conn.Address()+".ttrpc")
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	lf.Close()
+	exited := make(chan struct{})
+	go func() { cmd.Wait(); close(exited) }()
+	t.Cleanup(func() { cmd.Process.Kill(); <-exited })
+	// One of its threads opens the FIFO.
+	opening := func() bool {
+		threads, _ := filepath.Glob(fmt.Sprintf("/proc/%d/task/*/wchan", cmd.Process.Pid))
+		for _, th := range threads {
+			if b, _ := os.ReadFile(th); string(b) == "wait_for_partner" {
+				return true
+			}
+		}
+		return false
+	}
+	for deadline := time.Now().Add(10 * time.Second); !opening(); time.Sleep(20 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("the shim did not come to open its log FIFO")
+		}
+	}
+	if err := os.RemoveAll(bundle); err != nil {
+		t.Fatal(err)
+	}
+
+	if err := conn.RemoveOrphanShims(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-exited:
+	case <-time.After(5 * time.Second):
+		t.Fatal("the stuck shim still runs")
+	}
+	if _, err := os.Lstat(socket); !os.IsNotExist(err) {
+		t.Errorf("its socket %s: %v, want it removed", socket, err)
+	}
 }
