@@ -18,10 +18,10 @@ import (
 // CreateContainer creates a container of the sandbox's group from its image,
 // which must be present (EnsureImage): a fresh writable snapshot named after
 // the container, and a spec from containerSpecOpts; what a create cut short
-// left under the name is removed first. Nothing runs until
-// StartContainer. A request the backend cannot honour wraps
+// left under the name is removed, and the create made again. Nothing runs
+// until StartContainer. A request the backend cannot honour wraps
 // pod.ErrCreateConfig; whatever was made is removed again on failure.
-func (b *Backend) CreateContainer(ctx context.Context, sb pod.Sandbox, cfg pod.ContainerConfig) (retErr error) {
+func (b *Backend) CreateContainer(ctx context.Context, sb pod.Sandbox, cfg pod.ContainerConfig) error {
 	if err := checkID("container", cfg.ID); err != nil {
 		return err
 	}
@@ -29,6 +29,23 @@ func (b *Backend) CreateContainer(ctx context.Context, sb pod.Sandbox, cfg pod.C
 		cfg.GroupID = sb.GroupID
 	}
 	ctx = b.conn.WithNamespace(ctx)
+	err := b.createContainer(ctx, sb, cfg)
+	if !errdefs.IsAlreadyExists(err) {
+		return err
+	}
+	// A crash of leci part way through a create of the same container
+	// left a snapshot or a container under its name. Looked for only
+	// now: a create with nothing in its way asks containerd nothing more.
+	if err := b.removeLeftover(ctx, cfg); err != nil {
+		return err
+	}
+	return b.createContainer(ctx, sb, cfg)
+}
+
+// createContainer is CreateContainer, once; it fails with an error that
+// wraps errdefs.ErrAlreadyExists when something is under the container's
+// name.
+func (b *Backend) createContainer(ctx context.Context, sb pod.Sandbox, cfg pod.ContainerConfig) (retErr error) {
 	log := b.log.With("group", cfg.GroupID, "container", cfg.ID)
 	began := time.Now()
 	cl := b.conn.Client()
@@ -39,11 +56,6 @@ func (b *Backend) CreateContainer(ctx context.Context, sb pod.Sandbox, cfg pod.C
 	}
 	ociImg := meta.config
 
-	// A crash of leci part way through this create leaves pieces under
-	// the same name, which would refuse it for ever.
-	if err := b.removeLeftover(ctx, cfg); err != nil {
-		return err
-	}
 	// The lease keeps the snapshot from the garbage collector until the
 	// container holds it.
 	ctx, done, err := cl.WithLease(ctx, creationLease(cfg.ID)...)
@@ -105,7 +117,7 @@ func (b *Backend) CreateContainer(ctx context.Context, sb pod.Sandbox, cfg pod.C
 	ext := containerExtension{LogPath: cfg.LogPath, TTY: cfg.TTY, StopSignal: ociImg.Config.StopSignal, Stdin: cfg.Stdin, StdinOnce: cfg.Stdin && cfg.StdinOnce}
 	sp = trace.Begin(ctx, "container.new")
 	defer func() { sp.End(retErr) }()
-	_, err = cl.NewContainer(ctx, cfg.ID,
+	ctr, err := cl.NewContainer(ctx, cfg.ID,
 		client.WithImageName(img.Name()),
 		client.WithSnapshotter(snapshotter),
 		// Before the spec: the user options read /etc/passwd from it.
@@ -123,6 +135,10 @@ func (b *Backend) CreateContainer(ctx context.Context, sb pod.Sandbox, cfg pod.C
 	if err != nil {
 		return fmt.Errorf("create container %s: %w", cfg.ID, err)
 	}
+	// The record NewContainer returns holds the spec it stored.
+	if spec, err := loadedSpec(ctx, ctr); err == nil {
+		b.made.put(cfg.ID, madeContainer{ctr: ctr, spec: spec, ext: ext})
+	}
 	log.Debug("created container", "image", img.Name(), "took", time.Since(began).Round(time.Millisecond))
 	return nil
 }
@@ -134,6 +150,7 @@ func (b *Backend) RemoveContainer(ctx context.Context, id string) error {
 	if err := checkID("container", id); err != nil {
 		return err
 	}
+	b.made.forget(id)
 	ctx = b.conn.WithNamespace(ctx)
 	ctr, err := b.conn.Client().LoadContainer(ctx, id)
 	if errdefs.IsNotFound(err) {
@@ -149,6 +166,7 @@ func (b *Backend) RemoveContainer(ctx context.Context, id string) error {
 // to it.
 func (b *Backend) removeContainer(ctx context.Context, ctr client.Container) error {
 	id := ctr.ID()
+	b.made.forget(id)
 	spec, err := ctr.Spec(ctx)
 	if errdefs.IsNotFound(err) {
 		return nil
