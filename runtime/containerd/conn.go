@@ -175,7 +175,10 @@ func dial(ctx context.Context, address, namespace string, timeout time.Duration)
 	} else if fi.Mode()&os.ModeSocket == 0 {
 		return nil, fmt.Errorf("containerd socket %s: %w", path, errNotSocket)
 	}
-	opts := []client.Opt{client.WithDefaultNamespace(namespace)}
+	// Every container leci makes names its runtime (BackendOptions.Runtime):
+	// the client need not ask the namespace's labels for a default, a
+	// round trip before the first create of each process.
+	opts := []client.Opt{client.WithDefaultNamespace(namespace), client.WithDefaultRuntime(DefaultRuntime)}
 	if timeout > 0 {
 		opts = append(opts, client.WithTimeout(timeout))
 	} else {

@@ -1,6 +1,7 @@
 package containerd
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"strconv"
@@ -10,6 +11,7 @@ import (
 	tasktypes "github.com/containerd/containerd/api/types/task"
 	"github.com/containerd/containerd/v2/client"
 	"github.com/containerd/errdefs"
+	"github.com/containerd/errdefs/pkg/errgrpc"
 
 	"leci/internal/trace"
 	"leci/pod"
@@ -86,14 +88,14 @@ func (b *Backend) createContainer(ctx context.Context, sb pod.Sandbox, cfg pod.C
 	// if this call made it.
 	snapshots := cl.SnapshotService(snapshotter)
 	sp := trace.Begin(ctx, "snapshot.prepare")
-	_, err = snapshots.Prepare(ctx, cfg.ID, meta.chainID, snapshotOfGroup(cfg.GroupID))
+	rootfs, err := snapshots.Prepare(ctx, cfg.ID, meta.chainID, snapshotOfGroup(cfg.GroupID))
 	if errdefs.IsNotFound(err) {
 		// Its layers are not unpacked (an image imported or pulled by
 		// another client, or its snapshots removed): unpacked now, once.
 		if uerr := b.conn.ensureUnpacked(ctx, img); uerr != nil {
 			err = uerr
 		} else {
-			_, err = snapshots.Prepare(ctx, cfg.ID, meta.chainID, snapshotOfGroup(cfg.GroupID))
+			rootfs, err = snapshots.Prepare(ctx, cfg.ID, meta.chainID, snapshotOfGroup(cfg.GroupID))
 		}
 	}
 	sp.End(err)
@@ -137,7 +139,7 @@ func (b *Backend) createContainer(ctx context.Context, sb pod.Sandbox, cfg pod.C
 	}
 	// The record NewContainer returns holds the spec it stored.
 	if spec, err := loadedSpec(ctx, ctr); err == nil {
-		b.made.put(cfg.ID, madeContainer{ctr: ctr, spec: spec, ext: ext})
+		b.made.put(cfg.ID, madeContainer{ctr: ctr, spec: spec, ext: ext, rootfs: rootfs})
 	}
 	log.Debug("created container", "image", img.Name(), "took", time.Since(began).Round(time.Millisecond))
 	return nil
@@ -167,10 +169,7 @@ func (b *Backend) RemoveContainer(ctx context.Context, id string) error {
 func (b *Backend) removeContainer(ctx context.Context, ctr client.Container) error {
 	id := ctr.ID()
 	b.made.forget(id)
-	spec, err := ctr.Spec(ctx)
-	if errdefs.IsNotFound(err) {
-		return nil
-	}
+	spec, err := loadedSpec(ctx, ctr)
 	if err != nil {
 		return fmt.Errorf("container %s: %w", id, err)
 	}
@@ -181,7 +180,7 @@ func (b *Backend) removeContainer(ctx context.Context, ctr client.Container) err
 		return err
 	}
 	sp = trace.Begin(ctx, "container.delete")
-	err = ctr.Delete(ctx, client.WithSnapshotCleanup)
+	err = deleteRecord(ctx, b.conn.Client(), ctr)
 	sp.End(err)
 	if err != nil && !errdefs.IsNotFound(err) {
 		return fmt.Errorf("delete container %s: %w", id, err)
@@ -205,18 +204,21 @@ func (b *Backend) removeContainer(ctx context.Context, ctr client.Container) err
 // the exit watcher (if this process runs one) has read the exit.
 func (b *Backend) deleteTask(ctx context.Context, ctr client.Container) error {
 	id := ctr.ID()
-	task, err := ctr.Task(ctx, nil)
-	if errdefs.IsNotFound(err) {
+	got, err := b.conn.Client().TaskService().Get(ctx, &tasksapi.GetRequest{ContainerID: id})
+	if err = errgrpc.ToNative(err); errdefs.IsNotFound(err) {
 		return nil
 	}
 	if err != nil {
 		return fmt.Errorf("load task %s: %w", id, err)
 	}
-	st, err := task.Status(ctx)
-	if err != nil && !errdefs.IsNotFound(err) {
-		return fmt.Errorf("task %s status: %w", id, err)
-	}
-	if st.Status != client.Stopped {
+	var task client.Task // loaded only to be killed: a stopped one is deleted by its ID
+	if got.GetProcess().GetStatus() != tasktypes.Status_STOPPED {
+		if task, err = ctr.Task(ctx, nil); errdefs.IsNotFound(err) {
+			return nil
+		}
+		if err != nil {
+			return fmt.Errorf("load task %s: %w", id, err)
+		}
 		if err := killAndWait(ctx, task); err != nil {
 			return fmt.Errorf("kill task %s: %w", id, err)
 		}
@@ -226,6 +228,24 @@ func (b *Backend) deleteTask(ctx context.Context, ctr client.Container) error {
 		return fmt.Errorf("delete task %s: %w", id, err)
 	}
 	return nil
+}
+
+// deleteRecord deletes ctr's snapshot, then its record: what ctr.Delete
+// with WithSnapshotCleanup does, without its two reads first (of the task,
+// to refuse a running one, and of the record), as ctr's task is deleted
+// and its record loaded.
+func deleteRecord(ctx context.Context, cl *client.Client, ctr client.Container) error {
+	info, err := ctr.Info(ctx, client.WithoutRefreshedMetadata)
+	if err != nil {
+		return err
+	}
+	if info.SnapshotKey != "" {
+		err := cl.SnapshotService(cmp.Or(info.Snapshotter, snapshotter)).Remove(ctx, info.SnapshotKey)
+		if err != nil && !errdefs.IsNotFound(err) {
+			return fmt.Errorf("remove snapshot %s: %w", info.SnapshotKey, err)
+		}
+	}
+	return cl.ContainerService().Delete(ctx, ctr.ID())
 }
 
 // killAndWait SIGKILLs every process of the task and waits for its exit.

@@ -5,13 +5,18 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
+	"slices"
 	"syscall"
 	"time"
 
+	tasksapi "github.com/containerd/containerd/api/services/tasks/v1"
+	"github.com/containerd/containerd/api/types"
 	"github.com/containerd/containerd/v2/client"
+	"github.com/containerd/containerd/v2/core/mount"
 	"github.com/containerd/containerd/v2/pkg/cio"
 	"github.com/containerd/containerd/v2/pkg/oci"
 	"github.com/containerd/errdefs"
+	"github.com/containerd/errdefs/pkg/errgrpc"
 	"github.com/containerd/typeurl/v2"
 	"github.com/moby/sys/signal"
 
@@ -44,7 +49,7 @@ func (b *Backend) StartContainer(ctx context.Context, id string) (_ <-chan pod.E
 	}
 	if task == nil {
 		sp := trace.Begin(ctx, "task.new")
-		task, err = b.newTaskFor(ctx, ctr, made.spec, made.ext)
+		task, err = b.newTaskFor(ctx, made)
 		sp.End(err)
 		if err != nil {
 			return nil, fmt.Errorf("create task %s: %w", id, err)
@@ -216,7 +221,7 @@ func (b *Backend) PrepareStart(ctx context.Context, id string) error {
 	}
 	ctx = b.conn.WithNamespace(ctx)
 	sp := trace.Begin(ctx, "task.new")
-	task, err := b.newTaskFor(ctx, made.ctr, made.spec, made.ext)
+	task, err := b.newTaskFor(ctx, made)
 	sp.End(err)
 	if err != nil {
 		return fmt.Errorf("create task %s: %w", id, err)
@@ -286,4 +291,44 @@ func loadedSpec(ctx context.Context, ctr client.Container) (*oci.Spec, error) {
 		return nil, fmt.Errorf("spec: %w", err)
 	}
 	return &spec, nil
+}
+
+// createTask is ctr.NewTask for a container this process made, whose
+// record (spec and runtime) and snapshot mounts it holds: the client's
+// NewTask would read the record three times and the mounts once more
+// before its create, on the path from a create to a running container.
+// containerd takes the spec and runtime from the record itself.
+func (b *Backend) createTask(ctx context.Context, ctr client.Container, spec *oci.Spec, rootfs []mount.Mount, ioc cio.Creator) (_ client.Task, retErr error) {
+	pio, err := ioc(ctr.ID())
+	if err != nil {
+		return nil, err
+	}
+	defer func() {
+		if retErr != nil {
+			pio.Cancel()
+			pio.Close()
+		}
+	}()
+	cfg := pio.Config()
+	req := &tasksapi.CreateTaskRequest{
+		ContainerID: ctr.ID(),
+		Terminal:    cfg.Terminal,
+		Stdin:       cfg.Stdin,
+		Stdout:      cfg.Stdout,
+		Stderr:      cfg.Stderr,
+	}
+	for _, m := range rootfs {
+		opts := m.Options
+		if spec.Linux != nil && spec.Linux.MountLabel != "" {
+			opts = append(slices.Clip(opts), fmt.Sprintf("context=%q", spec.Linux.MountLabel))
+		}
+		req.Rootfs = append(req.Rootfs, &types.Mount{Type: m.Type, Source: m.Source, Target: m.Target, Options: opts})
+	}
+	if _, err := b.conn.Client().TaskService().Create(ctx, req); err != nil {
+		return nil, errgrpc.ToNative(err)
+	}
+	// The task as the client knows it. Its output goes to a log writer
+	// the shim runs, or to FIFOs whose ends the caller holds: the client
+	// has nothing of it to keep.
+	return ctr.Task(ctx, nil)
 }

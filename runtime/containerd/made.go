@@ -4,6 +4,7 @@ import (
 	"sync"
 
 	"github.com/containerd/containerd/v2/client"
+	"github.com/containerd/containerd/v2/core/mount"
 	"github.com/containerd/containerd/v2/pkg/oci"
 )
 
@@ -16,7 +17,10 @@ type madeContainer struct {
 	ctr  client.Container
 	spec *oci.Spec
 	ext  containerExtension
-	task client.Task
+	// rootfs is the mounts of the container's snapshot, as its Prepare
+	// returned them.
+	rootfs []mount.Mount
+	task   client.Task
 }
 
 // madeContainers holds the madeContainer of each container, by ID, from

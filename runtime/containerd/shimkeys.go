@@ -11,11 +11,14 @@ import (
 	"sync"
 	"time"
 
+	tasksapi "github.com/containerd/containerd/api/services/tasks/v1"
 	"github.com/containerd/containerd/v2/client"
 	"github.com/containerd/containerd/v2/core/containers"
+	"github.com/containerd/containerd/v2/core/mount"
 	"github.com/containerd/containerd/v2/pkg/cio"
 	"github.com/containerd/containerd/v2/pkg/oci"
 	"github.com/containerd/errdefs"
+	"github.com/containerd/errdefs/pkg/errgrpc"
 	"github.com/containerd/ttrpc"
 
 	"leci/internal/trace"
@@ -170,10 +173,11 @@ func withShimKey(key string) oci.SpecOpts {
 	return oci.WithAnnotations(map[string]string{groupAnnotation: key})
 }
 
-// newTask creates ctr's task, with spec its spec, on the shim shimKeys
-// chooses for its group; the key in the spec is changed first if it is no
-// longer the one to use.
-func (b *Backend) newTask(ctx context.Context, ctr client.Container, spec *oci.Spec, ioc cio.Creator) (_ client.Task, retErr error) {
+// newTask creates ctr's task, with spec its spec and rootfs the mounts of
+// its snapshot (nil: asked of containerd), on the shim shimKeys chooses
+// for its group; the key in the spec is changed first if it is no longer
+// the one to use.
+func (b *Backend) newTask(ctx context.Context, ctr client.Container, spec *oci.Spec, rootfs []mount.Mount, ioc cio.Creator) (_ client.Task, retErr error) {
 	info, err := ctr.Info(ctx, client.WithoutRefreshedMetadata)
 	if err != nil {
 		return nil, fmt.Errorf("container %s: %w", ctr.ID(), err)
@@ -199,7 +203,10 @@ func (b *Backend) newTask(ctx context.Context, ctr client.Container, spec *oci.S
 			return nil, fmt.Errorf("container %s: set shim key: %w", ctr.ID(), err)
 		}
 	}
-	return ctr.NewTask(ctx, ioc)
+	if rootfs == nil {
+		return ctr.NewTask(ctx, ioc)
+	}
+	return b.createTask(ctx, ctr, spec, rootfs, ioc)
 }
 
 // deleteTaskOf deletes task, ctr's, after telling shimKeys, so that the
@@ -211,9 +218,18 @@ func (b *Backend) newTask(ctx context.Context, ctr client.Container, spec *oci.S
 // that other delete as failed ("ttrpc: closed") although it removed the
 // task, its bundle and its cgroup. So such an error is checked: the task
 // is asked for again, and deleted again if it is still there.
+//
+// A nil task is one known to be stopped: deleted by its ID, in one call
+// (the client's Delete asks for its status first).
 func (b *Backend) deleteTaskOf(ctx context.Context, ctr client.Container, task client.Task, opts ...client.ProcessDeleteOpts) error {
 	b.shims.deleting(ctx, ctr.ID())
-	_, err := task.Delete(ctx, opts...)
+	var err error
+	if task == nil {
+		_, err = b.conn.Client().TaskService().Delete(ctx, &tasksapi.DeleteTaskRequest{ContainerID: ctr.ID()})
+		err = errgrpc.ToNative(err)
+	} else {
+		_, err = task.Delete(ctx, opts...)
+	}
 	if err == nil || !isShimClosed(err) {
 		return err
 	}
