@@ -132,7 +132,7 @@ func (b *Backend) createContainer(ctx context.Context, sb pod.Sandbox, cfg pod.C
 			pod.LabelAttempt:   strconv.Itoa(cfg.Attempt),
 		})),
 		withExtension(ext),
-		client.WithNewSpec(specOpts...),
+		client.WithNewSpec(withRootfsMounts(cfg.ID, rootfs, specOpts)...),
 	)
 	if err != nil {
 		return fmt.Errorf("create container %s: %w", cfg.ID, err)
