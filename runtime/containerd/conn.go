@@ -96,6 +96,8 @@ type Conn struct {
 
 	metasMu sync.Mutex
 	metas   map[digest.Digest]imageMeta
+	// metaFiles keeps the metas for the processes to come.
+	metaFiles imageMetaFiles
 
 	// closed is set by Close: the waits still under way then fail, and
 	// that is no news.
@@ -121,13 +123,13 @@ func connect(ctx context.Context, cfg Config, log *slog.Logger, systemAddress st
 		if err != nil {
 			return nil, err
 		}
-		return newConn(cl, cfg.Address, cfg.Namespace, nil, log), nil
+		return newConn(cl, cfg.Address, cfg.Namespace, nil, log).keepingMetas(cfg.Root), nil
 	}
 
 	cl, err := dial(ctx, systemAddress, cfg.Namespace, probeTimeout)
 	if err == nil {
 		log.Debug("using system containerd", "address", systemAddress)
-		return newConn(cl, systemAddress, cfg.Namespace, nil, log), nil
+		return newConn(cl, systemAddress, cfg.Namespace, nil, log).keepingMetas(cfg.Root), nil
 	}
 	log.Debug("system containerd does not answer", "address", systemAddress, "err", err)
 	return ConnectOwn(ctx, cfg, log)
@@ -150,7 +152,13 @@ func ConnectOwn(ctx context.Context, cfg Config, log *slog.Logger) (*Conn, error
 	if err != nil {
 		return nil, err
 	}
-	return newConn(cl, own.socket, cfg.Namespace, own, log), nil
+	return newConn(cl, own.socket, cfg.Namespace, own, log).keepingMetas(cfg.Root), nil
+}
+
+// keepingMetas has c keep its images' metas in files under leci's root.
+func (c *Conn) keepingMetas(root string) *Conn {
+	c.metaFiles = imageMetaFiles{dir: filepath.Join(root, "cache", "image-meta")}
+	return c
 }
 
 func newConn(cl *client.Client, address, namespace string, own *ownDaemon, log *slog.Logger) *Conn {

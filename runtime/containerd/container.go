@@ -121,9 +121,8 @@ func (b *Backend) createContainer(ctx context.Context, sb pod.Sandbox, cfg pod.C
 	defer func() { sp.End(retErr) }()
 	ctr, err := cl.NewContainer(ctx, cfg.ID,
 		client.WithImageName(img.Name()),
-		client.WithSnapshotter(snapshotter),
 		// Before the spec: the user options read /etc/passwd from it.
-		client.WithSnapshot(cfg.ID),
+		withPreparedSnapshot(cfg.ID),
 		client.WithRuntime(b.opts.Runtime, nil),
 		client.WithContainerLabels(containerLabels(cfg.Labels, map[string]string{
 			pod.LabelGroupID:   cfg.GroupID,

@@ -4,11 +4,22 @@ import (
 	"context"
 	"slices"
 
+	"github.com/containerd/containerd/v2/client"
 	"github.com/containerd/containerd/v2/core/containers"
 	"github.com/containerd/containerd/v2/core/mount"
 	"github.com/containerd/containerd/v2/core/snapshots"
 	"github.com/containerd/containerd/v2/pkg/oci"
 )
+
+// withPreparedSnapshot is client.WithSnapshot (in leci's snapshotter) for
+// the snapshot the create just prepared, which it need not ask containerd
+// for (its mounts) to know it is there.
+func withPreparedSnapshot(key string) client.NewContainerOpts {
+	return func(_ context.Context, _ *client.Client, c *containers.Container) error {
+		c.Snapshotter, c.SnapshotKey = snapshotter, key
+		return nil
+	}
+}
 
 // withRootfsMounts gives opts a client whose snapshotter answers the
 // mounts of snapshot key with mounts, which its Prepare returned: the spec
