@@ -309,31 +309,23 @@ func (g *group) resume() {
 	g.update(func(st *GroupStatus) { st.Host.Sandbox = sb })
 	g.reconcile()
 	snap = g.snapshot()
-	for _, list := range []struct {
-		init bool
-		cs   []ContainerStatus
-	}{{true, snap.InitContainers}, {false, snap.Containers}} {
-		for i, c := range list.cs {
-			if c.Current.State != api.StateRunning {
-				continue
-			}
-			ch, err := g.e.backend.WaitContainer(g.ctx, c.ID)
-			if err != nil && g.ctx.Err() != nil {
-				// The group is being deleted: its delete stops the
-				// container and records how it ended.
-				return
-			}
-			if err != nil {
-				g.log.Warn("container lost while leci was away", "container", c.Name, "err", err)
-				lost := make(chan pod.Exit, 1)
-				lost <- pod.Exit{Code: 255, FinishedAt: g.e.opts.Now()}
-				close(lost)
-				ch = lost
-			}
-			g.watchExit(list.init, i, c.Attempt, trace.Span{}, ch)
-			if !list.init {
-				g.startProbes(&g.req.Container[i], c.Attempt, c.ID, c.Current.StartedAt)
-			}
+	for run, c := range runningRuns(&snap) {
+		ch, err := g.e.backend.WaitContainer(g.ctx, c.ID)
+		if err != nil && g.ctx.Err() != nil {
+			// The group is being deleted: its delete stops the
+			// container and records how it ended.
+			return
+		}
+		if err != nil {
+			g.log.Warn("container lost while leci was away", "container", c.Name, "err", err)
+			lost := make(chan pod.Exit, 1)
+			lost <- pod.Exit{Code: 255, FinishedAt: g.e.opts.Now()}
+			close(lost)
+			ch = lost
+		}
+		g.watchExit(run.init, run.index, run.attempt, trace.Span{}, ch)
+		if !run.init {
+			g.startProbes(&g.req.Container[run.index], c.Attempt, c.ID, c.Current.StartedAt)
 		}
 	}
 	g.supervise()

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"iter"
 	"time"
 
 	"leci/api"
@@ -165,6 +166,26 @@ type runKey struct {
 	index, attempt int
 }
 
+// runningRuns yields the run of each container that st says is running,
+// with its key, init containers first.
+func runningRuns(st *GroupStatus) iter.Seq2[runKey, ContainerStatus] {
+	return func(yield func(runKey, ContainerStatus) bool) {
+		for _, list := range []struct {
+			init bool
+			cs   []ContainerStatus
+		}{{true, st.InitContainers}, {false, st.Containers}} {
+			for i, c := range list.cs {
+				if c.Current.State != api.StateRunning {
+					continue
+				}
+				if !yield(runKey{list.init, i, c.Attempt}, c) {
+					return
+				}
+			}
+		}
+	}
+}
+
 // watchExit hands the exit of a container's run to the supervisor; run,
 // the span of the run, ends with it.
 func (g *group) watchExit(init bool, i, attempt int, run trace.Span, exitCh <-chan pod.Exit) {
@@ -259,24 +280,19 @@ func (g *group) terminated(init bool, i int, c *ContainerStatus, ex pod.Exit) Co
 // is: its stop finds nothing to stop.
 func (g *group) watchUnwatched(ctx context.Context) {
 	snap := g.snapshot()
-	for _, list := range []struct {
-		init bool
-		cs   []ContainerStatus
-	}{{true, snap.InitContainers}, {false, snap.Containers}} {
-		for i, c := range list.cs {
-			g.mu.Lock()
-			watched := g.watched[runKey{list.init, i, c.Attempt}]
-			g.mu.Unlock()
-			if c.Current.State != api.StateRunning || watched {
-				continue
-			}
-			ch, err := g.e.backend.WaitContainer(ctx, c.ID)
-			if err != nil {
-				g.log.Debug("not watching a run the delete stops", "container", c.Name, "err", err)
-				continue
-			}
-			g.watchExit(list.init, i, c.Attempt, trace.Span{}, ch)
+	for run, c := range runningRuns(&snap) {
+		g.mu.Lock()
+		watched := g.watched[run]
+		g.mu.Unlock()
+		if watched {
+			continue
 		}
+		ch, err := g.e.backend.WaitContainer(ctx, c.ID)
+		if err != nil {
+			g.log.Debug("not watching a run the delete stops", "container", c.Name, "err", err)
+			continue
+		}
+		g.watchExit(run.init, run.index, run.attempt, trace.Span{}, ch)
 	}
 }
 

@@ -143,6 +143,9 @@ type Backend struct {
 
 	// shims chooses the shim of each task of a group.
 	shims *shimKeys
+
+	// made holds the containers this process made that are yet to start.
+	made madeContainers
 }
 
 // NewBackend returns a Backend on conn.

@@ -96,6 +96,8 @@ type Conn struct {
 
 	metasMu sync.Mutex
 	metas   map[digest.Digest]imageMeta
+	// metaFiles keeps the metas for the processes to come.
+	metaFiles imageMetaFiles
 
 	// shimSweep serialises RemoveOrphanShims.
 	shimSweep sync.Mutex
@@ -124,13 +126,13 @@ func connect(ctx context.Context, cfg Config, log *slog.Logger, systemAddress st
 		if err != nil {
 			return nil, err
 		}
-		return newConn(cl, cfg.Address, cfg.Namespace, nil, log), nil
+		return newConn(cl, cfg.Address, cfg.Namespace, nil, log).keepingMetas(cfg.Root), nil
 	}
 
 	cl, err := dial(ctx, systemAddress, cfg.Namespace, probeTimeout)
 	if err == nil {
 		log.Debug("using system containerd", "address", systemAddress)
-		return newConn(cl, systemAddress, cfg.Namespace, nil, log), nil
+		return newConn(cl, systemAddress, cfg.Namespace, nil, log).keepingMetas(cfg.Root), nil
 	}
 	log.Debug("system containerd does not answer", "address", systemAddress, "err", err)
 	return ConnectOwn(ctx, cfg, log)
@@ -153,7 +155,13 @@ func ConnectOwn(ctx context.Context, cfg Config, log *slog.Logger) (*Conn, error
 	if err != nil {
 		return nil, err
 	}
-	return newConn(cl, own.socket, cfg.Namespace, own, log), nil
+	return newConn(cl, own.socket, cfg.Namespace, own, log).keepingMetas(cfg.Root), nil
+}
+
+// keepingMetas has c keep its images' metas in files under leci's root.
+func (c *Conn) keepingMetas(root string) *Conn {
+	c.metaFiles = imageMetaFiles{dir: filepath.Join(root, "cache", "image-meta")}
+	return c
 }
 
 func newConn(cl *client.Client, address, namespace string, own *ownDaemon, log *slog.Logger) *Conn {
@@ -178,7 +186,10 @@ func dial(ctx context.Context, address, namespace string, timeout time.Duration)
 	} else if fi.Mode()&os.ModeSocket == 0 {
 		return nil, fmt.Errorf("containerd socket %s: %w", path, errNotSocket)
 	}
-	opts := []client.Opt{client.WithDefaultNamespace(namespace)}
+	// Every container leci makes names its runtime (BackendOptions.Runtime):
+	// the client need not ask the namespace's labels for a default, a
+	// round trip before the first create of each process.
+	opts := []client.Opt{client.WithDefaultNamespace(namespace), client.WithDefaultRuntime(DefaultRuntime)}
 	if timeout > 0 {
 		opts = append(opts, client.WithTimeout(timeout))
 	} else {

@@ -1,6 +1,7 @@
 package containerd
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"strconv"
@@ -10,6 +11,7 @@ import (
 	tasktypes "github.com/containerd/containerd/api/types/task"
 	"github.com/containerd/containerd/v2/client"
 	"github.com/containerd/errdefs"
+	"github.com/containerd/errdefs/pkg/errgrpc"
 
 	"leci/internal/trace"
 	"leci/pod"
@@ -18,10 +20,10 @@ import (
 // CreateContainer creates a container of the sandbox's group from its image,
 // which must be present (EnsureImage): a fresh writable snapshot named after
 // the container, and a spec from containerSpecOpts; what a create cut short
-// left under the name is removed first. Nothing runs until
-// StartContainer. A request the backend cannot honour wraps
+// left under the name is removed, and the create made again. Nothing runs
+// until StartContainer. A request the backend cannot honour wraps
 // pod.ErrCreateConfig; whatever was made is removed again on failure.
-func (b *Backend) CreateContainer(ctx context.Context, sb pod.Sandbox, cfg pod.ContainerConfig) (retErr error) {
+func (b *Backend) CreateContainer(ctx context.Context, sb pod.Sandbox, cfg pod.ContainerConfig) error {
 	if err := checkID("container", cfg.ID); err != nil {
 		return err
 	}
@@ -29,6 +31,23 @@ func (b *Backend) CreateContainer(ctx context.Context, sb pod.Sandbox, cfg pod.C
 		cfg.GroupID = sb.GroupID
 	}
 	ctx = b.conn.WithNamespace(ctx)
+	err := b.createContainer(ctx, sb, cfg)
+	if !errdefs.IsAlreadyExists(err) {
+		return err
+	}
+	// A crash of leci part way through a create of the same container
+	// left a snapshot or a container under its name. Looked for only
+	// now: a create with nothing in its way asks containerd nothing more.
+	if err := b.removeLeftover(ctx, cfg); err != nil {
+		return err
+	}
+	return b.createContainer(ctx, sb, cfg)
+}
+
+// createContainer is CreateContainer, once; it fails with an error that
+// wraps errdefs.ErrAlreadyExists when something is under the container's
+// name.
+func (b *Backend) createContainer(ctx context.Context, sb pod.Sandbox, cfg pod.ContainerConfig) (retErr error) {
 	log := b.log.With("group", cfg.GroupID, "container", cfg.ID)
 	began := time.Now()
 	cl := b.conn.Client()
@@ -39,11 +58,6 @@ func (b *Backend) CreateContainer(ctx context.Context, sb pod.Sandbox, cfg pod.C
 	}
 	ociImg := meta.config
 
-	// A crash of leci part way through this create leaves pieces under
-	// the same name, which would refuse it for ever.
-	if err := b.removeLeftover(ctx, cfg); err != nil {
-		return err
-	}
 	// The lease keeps the snapshot from the garbage collector until the
 	// container holds it.
 	ctx, done, err := cl.WithLease(ctx, creationLease(cfg.ID)...)
@@ -74,14 +88,14 @@ func (b *Backend) CreateContainer(ctx context.Context, sb pod.Sandbox, cfg pod.C
 	// if this call made it.
 	snapshots := cl.SnapshotService(snapshotter)
 	sp := trace.Begin(ctx, "snapshot.prepare")
-	_, err = snapshots.Prepare(ctx, cfg.ID, meta.chainID, snapshotOfGroup(cfg.GroupID))
+	rootfs, err := snapshots.Prepare(ctx, cfg.ID, meta.chainID, snapshotOfGroup(cfg.GroupID))
 	if errdefs.IsNotFound(err) {
 		// Its layers are not unpacked (an image imported or pulled by
 		// another client, or its snapshots removed): unpacked now, once.
 		if uerr := b.conn.ensureUnpacked(ctx, img); uerr != nil {
 			err = uerr
 		} else {
-			_, err = snapshots.Prepare(ctx, cfg.ID, meta.chainID, snapshotOfGroup(cfg.GroupID))
+			rootfs, err = snapshots.Prepare(ctx, cfg.ID, meta.chainID, snapshotOfGroup(cfg.GroupID))
 		}
 	}
 	sp.End(err)
@@ -105,11 +119,10 @@ func (b *Backend) CreateContainer(ctx context.Context, sb pod.Sandbox, cfg pod.C
 	ext := containerExtension{LogPath: cfg.LogPath, TTY: cfg.TTY, StopSignal: ociImg.Config.StopSignal, Stdin: cfg.Stdin, StdinOnce: cfg.Stdin && cfg.StdinOnce}
 	sp = trace.Begin(ctx, "container.new")
 	defer func() { sp.End(retErr) }()
-	_, err = cl.NewContainer(ctx, cfg.ID,
+	ctr, err := cl.NewContainer(ctx, cfg.ID,
 		client.WithImageName(img.Name()),
-		client.WithSnapshotter(snapshotter),
 		// Before the spec: the user options read /etc/passwd from it.
-		client.WithSnapshot(cfg.ID),
+		withPreparedSnapshot(cfg.ID),
 		client.WithRuntime(b.opts.Runtime, nil),
 		client.WithContainerLabels(containerLabels(cfg.Labels, map[string]string{
 			pod.LabelGroupID:   cfg.GroupID,
@@ -118,10 +131,14 @@ func (b *Backend) CreateContainer(ctx context.Context, sb pod.Sandbox, cfg pod.C
 			pod.LabelAttempt:   strconv.Itoa(cfg.Attempt),
 		})),
 		withExtension(ext),
-		client.WithNewSpec(specOpts...),
+		client.WithNewSpec(withRootfsMounts(cfg.ID, rootfs, specOpts)...),
 	)
 	if err != nil {
 		return fmt.Errorf("create container %s: %w", cfg.ID, err)
+	}
+	// The record NewContainer returns holds the spec it stored.
+	if spec, err := loadedSpec(ctx, ctr); err == nil {
+		b.made.put(cfg.ID, madeContainer{ctr: ctr, spec: spec, ext: ext, rootfs: rootfs})
 	}
 	log.Debug("created container", "image", img.Name(), "took", time.Since(began).Round(time.Millisecond))
 	return nil
@@ -134,6 +151,7 @@ func (b *Backend) RemoveContainer(ctx context.Context, id string) error {
 	if err := checkID("container", id); err != nil {
 		return err
 	}
+	b.made.forget(id)
 	ctx = b.conn.WithNamespace(ctx)
 	ctr, err := b.conn.Client().LoadContainer(ctx, id)
 	if errdefs.IsNotFound(err) {
@@ -149,10 +167,8 @@ func (b *Backend) RemoveContainer(ctx context.Context, id string) error {
 // to it.
 func (b *Backend) removeContainer(ctx context.Context, ctr client.Container) error {
 	id := ctr.ID()
-	spec, err := ctr.Spec(ctx)
-	if errdefs.IsNotFound(err) {
-		return nil
-	}
+	b.made.forget(id)
+	spec, err := loadedSpec(ctx, ctr)
 	if err != nil {
 		return fmt.Errorf("container %s: %w", id, err)
 	}
@@ -163,7 +179,7 @@ func (b *Backend) removeContainer(ctx context.Context, ctr client.Container) err
 		return err
 	}
 	sp = trace.Begin(ctx, "container.delete")
-	err = ctr.Delete(ctx, client.WithSnapshotCleanup)
+	err = deleteRecord(ctx, b.conn.Client(), ctr)
 	sp.End(err)
 	if err != nil && !errdefs.IsNotFound(err) {
 		return fmt.Errorf("delete container %s: %w", id, err)
@@ -187,18 +203,21 @@ func (b *Backend) removeContainer(ctx context.Context, ctr client.Container) err
 // the exit watcher (if this process runs one) has read the exit.
 func (b *Backend) deleteTask(ctx context.Context, ctr client.Container) error {
 	id := ctr.ID()
-	task, err := ctr.Task(ctx, nil)
-	if errdefs.IsNotFound(err) {
+	got, err := b.conn.Client().TaskService().Get(ctx, &tasksapi.GetRequest{ContainerID: id})
+	if err = errgrpc.ToNative(err); errdefs.IsNotFound(err) {
 		return nil
 	}
 	if err != nil {
 		return fmt.Errorf("load task %s: %w", id, err)
 	}
-	st, err := task.Status(ctx)
-	if err != nil && !errdefs.IsNotFound(err) {
-		return fmt.Errorf("task %s status: %w", id, err)
-	}
-	if st.Status != client.Stopped {
+	var task client.Task // loaded only to be killed: a stopped one is deleted by its ID
+	if got.GetProcess().GetStatus() != tasktypes.Status_STOPPED {
+		if task, err = ctr.Task(ctx, nil); errdefs.IsNotFound(err) {
+			return nil
+		}
+		if err != nil {
+			return fmt.Errorf("load task %s: %w", id, err)
+		}
 		if err := killAndWait(ctx, task); err != nil {
 			return fmt.Errorf("kill task %s: %w", id, err)
 		}
@@ -208,6 +227,24 @@ func (b *Backend) deleteTask(ctx context.Context, ctr client.Container) error {
 		return fmt.Errorf("delete task %s: %w", id, err)
 	}
 	return nil
+}
+
+// deleteRecord deletes ctr's snapshot, then its record: what ctr.Delete
+// with WithSnapshotCleanup does, without its two reads first (of the task,
+// to refuse a running one, and of the record), as ctr's task is deleted
+// and its record loaded.
+func deleteRecord(ctx context.Context, cl *client.Client, ctr client.Container) error {
+	info, err := ctr.Info(ctx, client.WithoutRefreshedMetadata)
+	if err != nil {
+		return err
+	}
+	if info.SnapshotKey != "" {
+		err := cl.SnapshotService(cmp.Or(info.Snapshotter, snapshotter)).Remove(ctx, info.SnapshotKey)
+		if err != nil && !errdefs.IsNotFound(err) {
+			return fmt.Errorf("remove snapshot %s: %w", info.SnapshotKey, err)
+		}
+	}
+	return cl.ContainerService().Delete(ctx, ctr.ID())
 }
 
 // killAndWait SIGKILLs every process of the task and waits for its exit.

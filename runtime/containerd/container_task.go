@@ -5,13 +5,18 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
+	"slices"
 	"syscall"
 	"time"
 
+	tasksapi "github.com/containerd/containerd/api/services/tasks/v1"
+	"github.com/containerd/containerd/api/types"
 	"github.com/containerd/containerd/v2/client"
+	"github.com/containerd/containerd/v2/core/mount"
 	"github.com/containerd/containerd/v2/pkg/cio"
 	"github.com/containerd/containerd/v2/pkg/oci"
 	"github.com/containerd/errdefs"
+	"github.com/containerd/errdefs/pkg/errgrpc"
 	"github.com/containerd/typeurl/v2"
 	"github.com/moby/sys/signal"
 
@@ -33,26 +38,18 @@ const (
 func (b *Backend) StartContainer(ctx context.Context, id string) (_ <-chan pod.Exit, retErr error) {
 	log := b.log.With("container", id)
 	began := time.Now()
-	ctx, ctr, ext, err := b.loadWithExtension(ctx, id)
+	made, err := b.loadMade(ctx, id)
 	if err != nil {
 		return nil, err
 	}
-	spec, err := ctr.Spec(ctx)
-	if err != nil {
-		return nil, fmt.Errorf("container %s: %w", id, err)
-	}
+	ctx, ctr, task := b.conn.WithNamespace(ctx), made.ctr, made.task
 	var cgroupsPath string
-	if spec.Linux != nil {
-		cgroupsPath = spec.Linux.CgroupsPath
-	}
-
-	task, err := b.preparedTask(ctx, ctr)
-	if err != nil {
-		return nil, err
+	if made.spec.Linux != nil {
+		cgroupsPath = made.spec.Linux.CgroupsPath
 	}
 	if task == nil {
 		sp := trace.Begin(ctx, "task.new")
-		task, err = b.newTaskFor(ctx, ctr, spec, ext)
+		task, err = b.newTaskFor(ctx, made)
 		sp.End(err)
 		if err != nil {
 			return nil, fmt.Errorf("create task %s: %w", id, err)
@@ -215,21 +212,51 @@ func (b *Backend) stopSignal(ctx context.Context, ctr client.Container) syscall.
 // the log writer), so that StartContainer only starts it; nothing of the
 // container's own runs before that.
 func (b *Backend) PrepareStart(ctx context.Context, id string) error {
-	ctx, ctr, ext, err := b.loadWithExtension(ctx, id)
-	if err != nil {
-		return err
+	made, ok := b.made.get(id)
+	if !ok {
+		var err error
+		if made, err = b.loadContainer(ctx, id); err != nil {
+			return err
+		}
 	}
-	spec, err := loadedSpec(ctx, ctr)
-	if err != nil {
-		return fmt.Errorf("container %s: %w", id, err)
-	}
+	ctx = b.conn.WithNamespace(ctx)
 	sp := trace.Begin(ctx, "task.new")
-	_, err = b.newTaskFor(ctx, ctr, spec, ext)
+	task, err := b.newTaskFor(ctx, made)
 	sp.End(err)
 	if err != nil {
 		return fmt.Errorf("create task %s: %w", id, err)
 	}
+	made.task = task
+	b.made.put(id, made)
 	return nil
+}
+
+// loadMade returns what a start needs of container id: what this process
+// made of it, or else its record, spec, extension and the task PrepareStart
+// made (nil when there is none) as containerd has them.
+func (b *Backend) loadMade(ctx context.Context, id string) (madeContainer, error) {
+	if made, ok := b.made.take(id); ok {
+		return made, nil
+	}
+	made, err := b.loadContainer(ctx, id)
+	if err != nil {
+		return made, err
+	}
+	made.task, err = b.preparedTask(b.conn.WithNamespace(ctx), made.ctr)
+	return made, err
+}
+
+// loadContainer loads container id's record, spec and extension.
+func (b *Backend) loadContainer(ctx context.Context, id string) (madeContainer, error) {
+	ctx, ctr, ext, err := b.loadWithExtension(ctx, id)
+	if err != nil {
+		return madeContainer{}, err
+	}
+	spec, err := loadedSpec(ctx, ctr)
+	if err != nil {
+		return madeContainer{}, fmt.Errorf("container %s: %w", id, err)
+	}
+	return madeContainer{ctr: ctr, spec: spec, ext: ext}, nil
 }
 
 // preparedTask returns the task PrepareStart made for ctr, nil when there
@@ -264,4 +291,44 @@ func loadedSpec(ctx context.Context, ctr client.Container) (*oci.Spec, error) {
 		return nil, fmt.Errorf("spec: %w", err)
 	}
 	return &spec, nil
+}
+
+// createTask is ctr.NewTask for a container this process made, whose
+// record (spec and runtime) and snapshot mounts it holds: the client's
+// NewTask would read the record three times and the mounts once more
+// before its create, on the path from a create to a running container.
+// containerd takes the spec and runtime from the record itself.
+func (b *Backend) createTask(ctx context.Context, ctr client.Container, spec *oci.Spec, rootfs []mount.Mount, ioc cio.Creator) (_ client.Task, retErr error) {
+	pio, err := ioc(ctr.ID())
+	if err != nil {
+		return nil, err
+	}
+	defer func() {
+		if retErr != nil {
+			pio.Cancel()
+			pio.Close()
+		}
+	}()
+	cfg := pio.Config()
+	req := &tasksapi.CreateTaskRequest{
+		ContainerID: ctr.ID(),
+		Terminal:    cfg.Terminal,
+		Stdin:       cfg.Stdin,
+		Stdout:      cfg.Stdout,
+		Stderr:      cfg.Stderr,
+	}
+	for _, m := range rootfs {
+		opts := m.Options
+		if spec.Linux != nil && spec.Linux.MountLabel != "" {
+			opts = append(slices.Clip(opts), fmt.Sprintf("context=%q", spec.Linux.MountLabel))
+		}
+		req.Rootfs = append(req.Rootfs, &types.Mount{Type: m.Type, Source: m.Source, Target: m.Target, Options: opts})
+	}
+	if _, err := b.conn.Client().TaskService().Create(ctx, req); err != nil {
+		return nil, errgrpc.ToNative(err)
+	}
+	// The task as the client knows it. Its output goes to a log writer
+	// the shim runs, or to FIFOs whose ends the caller holds: the client
+	// has nothing of it to keep.
+	return ctr.Task(ctx, nil)
 }

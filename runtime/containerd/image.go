@@ -167,13 +167,18 @@ type imageMeta struct {
 // maxImageMetas bounds Conn.metas; past it the map starts again.
 const maxImageMetas = 256
 
-// meta returns img's imageMeta, from Conn.metas when it is there.
+// meta returns img's imageMeta, from Conn.metas or Conn.metaFiles when it
+// is there.
 func (c *Conn) meta(ctx context.Context, img client.Image) (imageMeta, error) {
 	key := img.Target().Digest
 	c.metasMu.Lock()
 	m, ok := c.metas[key]
 	c.metasMu.Unlock()
 	if ok {
+		return m, nil
+	}
+	if m, ok = c.metaFiles.load(key); ok {
+		c.keepMeta(key, m)
 		return m, nil
 	}
 	desc, err := img.Config(ctx)
@@ -188,13 +193,20 @@ func (c *Conn) meta(ctx context.Context, img client.Image) (imageMeta, error) {
 		return imageMeta{}, fmt.Errorf("image %s: config: %w", img.Name(), err)
 	}
 	m.chainID = identity.ChainID(m.config.RootFS.DiffIDs).String()
+	c.keepMeta(key, m)
+	if err := c.metaFiles.store(key, m); err != nil {
+		c.log.Debug("keep image meta", "image", img.Name(), "err", err)
+	}
+	return m, nil
+}
+
+func (c *Conn) keepMeta(key digest.Digest, m imageMeta) {
 	c.metasMu.Lock()
+	defer c.metasMu.Unlock()
 	if c.metas == nil || len(c.metas) >= maxImageMetas {
 		c.metas = make(map[digest.Digest]imageMeta)
 	}
 	c.metas[key] = m
-	c.metasMu.Unlock()
-	return m, nil
 }
 
 // imageForCreate returns the stored image ref and its imageMeta, for a

@@ -131,7 +131,7 @@ func (b *Backend) startPIDSandbox(ctx context.Context, cfg pod.SandboxConfig, sb
 	if err != nil {
 		return 0, fmt.Errorf("sandbox %s: %w", id, err)
 	}
-	task, err := b.newTask(ctx, ctr, spec, cio.NullIO)
+	task, err := b.newTask(ctx, ctr, spec, nil, cio.NullIO)
 	if err != nil {
 		return 0, fmt.Errorf("create sandbox task %s: %w", id, err)
 	}

@@ -11,11 +11,14 @@ import (
 	"sync"
 	"time"
 
+	tasksapi "github.com/containerd/containerd/api/services/tasks/v1"
 	"github.com/containerd/containerd/v2/client"
 	"github.com/containerd/containerd/v2/core/containers"
+	"github.com/containerd/containerd/v2/core/mount"
 	"github.com/containerd/containerd/v2/pkg/cio"
 	"github.com/containerd/containerd/v2/pkg/oci"
 	"github.com/containerd/errdefs"
+	"github.com/containerd/errdefs/pkg/errgrpc"
 	"github.com/containerd/ttrpc"
 
 	"leci/internal/trace"
@@ -172,17 +175,24 @@ func withShimKey(key string) oci.SpecOpts {
 	return oci.WithAnnotations(map[string]string{groupAnnotation: key})
 }
 
-// newTask creates ctr's task, with spec its spec, on the shim shimKeys
-// chooses for its group; the key in the spec is changed first if it is no
-// longer the one to use.
-func (b *Backend) newTask(ctx context.Context, ctr client.Container, spec *oci.Spec, ioc cio.Creator) (_ client.Task, retErr error) {
+// newTask creates ctr's task, with spec its spec and rootfs the mounts of
+// its snapshot (nil: asked of containerd), on the shim shimKeys chooses
+// for its group; the key in the spec is changed first if it is no longer
+// the one to use.
+func (b *Backend) newTask(ctx context.Context, ctr client.Container, spec *oci.Spec, rootfs []mount.Mount, ioc cio.Creator) (_ client.Task, retErr error) {
 	info, err := ctr.Info(ctx, client.WithoutRefreshedMetadata)
 	if err != nil {
 		return nil, fmt.Errorf("container %s: %w", ctr.ID(), err)
 	}
+	create := func(ctx context.Context) (client.Task, error) {
+		if rootfs == nil {
+			return ctr.NewTask(ctx, ioc)
+		}
+		return b.createTask(ctx, ctr, spec, rootfs, ioc)
+	}
 	group := info.Labels[pod.LabelGroupID]
 	if group == "" {
-		return createTask(ctx, ctr, ioc)
+		return seeCreateThrough(ctx, create)
 	}
 	key, done := b.shims.beginCreate(shimGroup(group, info.Labels[pod.LabelKind]), ctr.ID())
 	defer func() { done(retErr == nil) }()
@@ -201,23 +211,23 @@ func (b *Backend) newTask(ctx context.Context, ctr client.Container, spec *oci.S
 			return nil, fmt.Errorf("container %s: set shim key: %w", ctr.ID(), err)
 		}
 	}
-	return createTask(ctx, ctr, ioc)
+	return seeCreateThrough(ctx, create)
 }
 
 // taskCreateTimeout bounds a task's create, which ctx's end does not cut
 // short; on a busy host it takes seconds.
 const taskCreateTimeout = 2 * time.Minute
 
-// createTask creates ctr's task, and sees the create through even when ctx
-// ends meanwhile: containerd 1.6, told that a create was cancelled while
-// its shim makes the task, asks the shim to delete the task before the
-// shim holds it, and the shim then keeps it, and runs for ever (see
-// RemoveOrphanShims). A task made once ctx has ended is deleted again, and
-// ctx's error returned.
-func createTask(ctx context.Context, ctr client.Container, ioc cio.Creator) (client.Task, error) {
+// seeCreateThrough creates a task with create, and sees the create through
+// even when ctx ends meanwhile: containerd 1.6, told that a create was
+// cancelled while its shim makes the task, asks the shim to delete the
+// task before the shim holds it, and the shim then keeps it, and runs for
+// ever (see RemoveOrphanShims). A task made once ctx has ended is deleted
+// again, and ctx's error returned.
+func seeCreateThrough(ctx context.Context, create func(context.Context) (client.Task, error)) (client.Task, error) {
 	cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), taskCreateTimeout)
 	defer cancel()
-	task, err := ctr.NewTask(cctx, ioc)
+	task, err := create(cctx)
 	if err != nil || ctx.Err() == nil {
 		return task, err
 	}
@@ -239,6 +249,9 @@ func createTask(ctx context.Context, ctr client.Container, ioc cio.Creator) (cli
 // task, its bundle and its cgroup. So such an error is checked: the task
 // is asked for again, and deleted again if it is still there.
 //
+// A nil task is one known to be stopped: deleted by its ID, in one call
+// (the client's Delete asks for its status first).
+//
 // A task an earlier leci made may share its shim with one that leci was
 // killed creating, which containerd forgot (see RemoveOrphanShims): once
 // such a task is deleted, the shim is stopped if it serves nothing else.
@@ -250,7 +263,13 @@ func (b *Backend) deleteTaskOf(ctx context.Context, ctr client.Container, task c
 			}
 		}()
 	}
-	_, err := task.Delete(ctx, opts...)
+	var err error
+	if task == nil {
+		_, err = b.conn.Client().TaskService().Delete(ctx, &tasksapi.DeleteTaskRequest{ContainerID: ctr.ID()})
+		err = errgrpc.ToNative(err)
+	} else {
+		_, err = task.Delete(ctx, opts...)
+	}
 	if err == nil || !isShimClosed(err) {
 		return err
 	}

@@ -17,7 +17,6 @@ import (
 
 	"github.com/containerd/containerd/v2/client"
 	"github.com/containerd/containerd/v2/pkg/cio"
-	"github.com/containerd/containerd/v2/pkg/oci"
 	"github.com/containerd/errdefs"
 	"golang.org/x/sys/unix"
 )
@@ -49,11 +48,12 @@ const (
 	stderrFIFO = "err"
 )
 
-// newTaskFor creates ctr's task with its IO: its log, a terminal when it
+// newTaskFor creates the task of a container with its IO: its log, a terminal when it
 // has one, and its stdin FIFO with Stdin.
-func (b *Backend) newTaskFor(ctx context.Context, ctr client.Container, spec *oci.Spec, ext containerExtension) (client.Task, error) {
+func (b *Backend) newTaskFor(ctx context.Context, made madeContainer) (client.Task, error) {
+	ctr, spec, ext := made.ctr, made.spec, made.ext
 	if !ext.Stdin {
-		return b.newTask(ctx, ctr, spec, b.ioFor(ext))
+		return b.newTask(ctx, ctr, spec, made.rootfs, b.ioFor(ext))
 	}
 	dir := b.stdioDir(ctr.ID())
 	if err := makeFIFOs(dir); err != nil {
@@ -61,7 +61,7 @@ func (b *Backend) newTaskFor(ctx context.Context, ctr client.Container, spec *oc
 	}
 	stdin := filepath.Join(dir, stdinFIFO)
 	if ext.TTY {
-		return b.newTask(ctx, ctr, spec, withStdin(b.ioFor(ext), stdin))
+		return b.newTask(ctx, ctr, spec, made.rootfs, withStdin(b.ioFor(ext), stdin))
 	}
 	fio, err := b.startFIFOLogWriter(dir, ext.LogPath)
 	if err != nil {
@@ -70,7 +70,7 @@ func (b *Backend) newTaskFor(ctx context.Context, ctr client.Container, spec *oc
 	// Once the task exists the shim holds the output FIFOs' write ends,
 	// and the log writer's end of file is theirs.
 	defer fio.Close()
-	return b.newTask(ctx, ctr, spec, func(string) (cio.IO, error) { return fio, nil })
+	return b.newTask(ctx, ctr, spec, made.rootfs, func(string) (cio.IO, error) { return fio, nil })
 }
 
 // makeFIFOs makes dir anew with the three FIFOs, root's alone.

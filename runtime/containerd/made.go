@@ -1,0 +1,64 @@
+package containerd
+
+import (
+	"sync"
+
+	"github.com/containerd/containerd/v2/client"
+	"github.com/containerd/containerd/v2/core/mount"
+	"github.com/containerd/containerd/v2/pkg/oci"
+)
+
+// madeContainer is what this process made of a container that is yet to
+// start: its record with its spec and extension, and its task once
+// PrepareStart made it. The start then asks containerd for none of them
+// again (four round trips, on the path from a create to a running
+// container).
+type madeContainer struct {
+	ctr  client.Container
+	spec *oci.Spec
+	ext  containerExtension
+	// rootfs is the mounts of the container's snapshot, as its Prepare
+	// returned them.
+	rootfs []mount.Mount
+	task   client.Task
+}
+
+// madeContainers holds the madeContainer of each container, by ID, from
+// its create until its start or removal. A container it does not hold
+// (made by an earlier leci) is loaded from containerd as before.
+type madeContainers struct {
+	mu sync.Mutex
+	m  map[string]madeContainer
+}
+
+func (s *madeContainers) put(id string, c madeContainer) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.m == nil {
+		s.m = map[string]madeContainer{}
+	}
+	s.m[id] = c
+}
+
+// get returns id's madeContainer, keeping it.
+func (s *madeContainers) get(id string) (madeContainer, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	c, ok := s.m[id]
+	return c, ok
+}
+
+// take returns id's madeContainer and forgets it.
+func (s *madeContainers) take(id string) (madeContainer, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	c, ok := s.m[id]
+	delete(s.m, id)
+	return c, ok
+}
+
+func (s *madeContainers) forget(id string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	delete(s.m, id)
+}
