@@ -139,6 +139,8 @@ func runAction(ctx context.Context, g *globalOptions, stdin io.Reader, stdout, s
 	}
 	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	setupGC := pauseGC(gcPauseMax)
+	defer setupGC.resume()
 	log := g.logger(stderr)
 	backoff := runtime.Backoff{Base: opts.backoffBase, Max: opts.backoffMax, ResetAfter: runtime.DefaultBackoff.ResetAfter}
 	cfg := g.hostConfig(backoff)
@@ -194,6 +196,9 @@ func runAction(ctx context.Context, g *globalOptions, stdin io.Reader, stdout, s
 
 	delCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Duration(*req.TerminationGracePeriodSeconds)*time.Second+time.Minute)
 	defer cancel()
+	// The delete is the last burst; the process ends after it.
+	setupGC.resume()
+	pauseGC(0)
 	// The delete runs while the last output is shown: a container's log
 	// writer finishes as its task is deleted, and the files, held open,
 	// are read to their end even once they are removed.
