@@ -24,7 +24,8 @@ const (
 // gcPause holds the collector back until resume is called (or, for a
 // pause with a limit in time, until that passes).
 type gcPause struct {
-	once    sync.Once
+	mu      sync.Mutex
+	resumed bool
 	percent int
 	limit   int64
 	timer   *time.Timer
@@ -34,18 +35,26 @@ type gcPause struct {
 func pauseGC(d time.Duration) *gcPause {
 	p := &gcPause{percent: debug.SetGCPercent(-1), limit: debug.SetMemoryLimit(gcPauseLimit)}
 	if d > 0 {
+		// Under the lock: the timer's resume may run before AfterFunc returns.
+		p.mu.Lock()
 		p.timer = time.AfterFunc(d, p.resume)
+		p.mu.Unlock()
 	}
 	return p
 }
 
-// resume lets the collector run as it did before the pause.
+// resume lets the collector run as it did before the pause; again, it
+// does nothing.
 func (p *gcPause) resume() {
-	p.once.Do(func() {
-		if p.timer != nil {
-			p.timer.Stop()
-		}
-		debug.SetMemoryLimit(p.limit)
-		debug.SetGCPercent(p.percent)
-	})
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.resumed {
+		return
+	}
+	p.resumed = true
+	if p.timer != nil {
+		p.timer.Stop()
+	}
+	debug.SetMemoryLimit(p.limit)
+	debug.SetGCPercent(p.percent)
 }
