@@ -121,7 +121,7 @@ func TestSocketInode(t *testing.T) {
 func TestCwdRemoved(t *testing.T) {
 	sleep, err := exec.LookPath("sleep")
 	if err != nil {
-		t.Skip(err)
+		t.Fatalf("the test needs sleep: %v", err)
 	}
 	dir := t.TempDir() + "/bundle"
 	if err := os.Mkdir(dir, 0o755); err != nil {
