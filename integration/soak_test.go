@@ -8,10 +8,12 @@ import (
 	"context"
 	"fmt"
 	"io/fs"
+	"maps"
 	"math/rand/v2"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -55,16 +57,19 @@ const (
 // soakFigures is what the soak measures, at the start and at the end.
 type soakFigures struct {
 	fds, goroutines, threads int
-	rssKiB                   int
-	mounts, veths, netns     int
-	addresses, chains        int
-	cgroups                  int
-	containers, tasks        int
-	shims, shimChildren      int
-	snapshots, leases        int
-	dockerContainers         int
-	files                    map[string]bool
-	storeBytes               int64
+	rssKiB, anonKiB, fileKiB int
+	// memClasses is the Go runtime's memory by class, in KiB, after a
+	// collection: where RSS that grew went (see memClasses).
+	memClasses           map[string]int
+	mounts, veths, netns int
+	addresses, chains    int
+	cgroups              int
+	containers, tasks    int
+	shims, shimChildren  int
+	snapshots, leases    int
+	dockerContainers     int
+	files                map[string]bool
+	storeBytes           int64
 }
 
 func TestSoak(t *testing.T) {
@@ -162,15 +167,18 @@ Container:
 			}
 		}
 	}
-	rows := []struct {
-		name          string
-		before, after int
-		slack         int // what after may exceed before by
-	}{
+	rows := []soakRow{
 		{"open files", before.fds, after.fds, 5},
 		{"goroutines", before.goroutines, after.goroutines, 10},
 		{"threads", before.threads, after.threads, -1},
 		{"RSS (KiB)", before.rssKiB, after.rssKiB, rssSlack(before.rssKiB)},
+		{"  of it anonymous", before.anonKiB, after.anonKiB, -1},
+		{"  of it files", before.fileKiB, after.fileKiB, -1},
+	}
+	for _, class := range slices.Sorted(maps.Keys(after.memClasses)) {
+		rows = append(rows, soakRow{"  Go " + class, before.memClasses[class], after.memClasses[class], -1})
+	}
+	rows = append(rows, []soakRow{
 		{"mounts under the root", before.mounts, after.mounts, 0},
 		{"veths on the bridge", before.veths, after.veths, 0},
 		{"network namespaces", before.netns, after.netns, 0},
@@ -187,7 +195,7 @@ Container:
 		{"files under the root", len(before.files), len(before.files) + newFiles, 0},
 		{"store bytes", int(before.storeBytes), int(after.storeBytes), -1},
 		{"store bytes compacted", int(compactBefore), int(compactAfter), int(compactBefore) / 10},
-	}
+	}...)
 	var report strings.Builder
 	fmt.Fprintf(&report, "soak: %d cycles (%d at a time) beside %d steady groups with probes, %s (%.1f cycles/s), %s backend\n",
 		cycles, soakWorkers, soakSteady, took.Round(time.Second), float64(cycles)/took.Seconds(), testRuntime)
@@ -269,7 +277,8 @@ func (hr *harness) soakMeasure(d *daemon, steady int) soakFigures {
 	pid := d.cmd.Process.Pid
 	fds, _ := os.ReadDir(fmt.Sprintf("/proc/%d/fd", pid))
 	f.fds = len(fds)
-	f.rssKiB, f.threads = procStatus(pid)
+	f.rssKiB, f.anonKiB, f.fileKiB, f.threads = procStatus(pid)
+	f.memClasses = d.memClasses(hr.t)
 	f.mounts = len(mountsUnder(hr.cfg.Root))
 	if br, err := netlink.LinkByName(hr.cfg.Bridge); err == nil {
 		links, _ := netlink.LinkList()
@@ -352,8 +361,46 @@ func (d *daemon) goroutines(t testing.TB) int {
 	}
 }
 
-// procStatus is a process's resident memory and thread count.
-func procStatus(pid int) (rssKiB, threads int) {
+// soakRow is a figure of the soak's table.
+type soakRow struct {
+	name          string
+	before, after int
+	slack         int // what after may exceed before by; -1: shown only
+}
+
+// memClasses reads the Go runtime's memory by class (KiB, by its
+// runtime.MemStats name) from the heap profile that the daemon wrote with
+// its last goroutine dump: the heap's spans in use, the goroutine stacks,
+// and the runtime's own structures, which with them make up the daemon's
+// anonymous memory.
+func (d *daemon) memClasses(t testing.TB) map[string]int {
+	t.Helper()
+	path := filepath.Join(d.hr.cfg.Root, "debug", fmt.Sprintf("heap-%d.txt", d.cmd.Process.Pid))
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatalf("the daemon's heap profile: %v", err)
+	}
+	want := map[string]bool{"HeapInuse": true, "Stack": true, "MSpan": true, "MCache": true, "BuckHashSys": true, "GCSys": true, "OtherSys": true}
+	classes := map[string]int{}
+	for _, line := range strings.Split(string(b), "\n") {
+		// "# HeapInuse = 8962048", "# Stack = 5439488 / 5439488" (in use / mapped)
+		fields := strings.Fields(line)
+		if len(fields) < 4 || fields[0] != "#" || fields[2] != "=" || !want[fields[1]] {
+			continue
+		}
+		if n, err := strconv.Atoi(fields[3]); err == nil {
+			classes[fields[1]] = n >> 10
+		}
+	}
+	if len(classes) != len(want) {
+		t.Fatalf("the daemon's heap profile %s has %d of the %d memory statistics", path, len(classes), len(want))
+	}
+	return classes
+}
+
+// procStatus is a process's resident memory (all, anonymous, of files) and
+// thread count.
+func procStatus(pid int) (rssKiB, anonKiB, fileKiB, threads int) {
 	b, _ := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
 	for _, line := range strings.Split(string(b), "\n") {
 		fields := strings.Fields(line)
@@ -363,11 +410,15 @@ func procStatus(pid int) (rssKiB, threads int) {
 		switch fields[0] {
 		case "VmRSS:":
 			rssKiB, _ = strconv.Atoi(fields[1])
+		case "RssAnon:":
+			anonKiB, _ = strconv.Atoi(fields[1])
+		case "RssFile:":
+			fileKiB, _ = strconv.Atoi(fields[1])
 		case "Threads:":
 			threads, _ = strconv.Atoi(fields[1])
 		}
 	}
-	return rssKiB, threads
+	return rssKiB, anonKiB, fileKiB, threads
 }
 
 // cniChains counts the CNI plugins' chains in the nat and filter tables of

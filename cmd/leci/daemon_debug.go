@@ -1,17 +1,17 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"fmt"
+	"io"
 	"log/slog"
 	"os"
 	"os/signal"
 	"path/filepath"
+	"runtime"
+	"runtime/debug"
 	"runtime/pprof"
 	"syscall"
-
-	"leci/internal/atomicfile"
 )
 
 // goroutineDumpPath is where the daemon writes its goroutines on SIGUSR1.
@@ -19,10 +19,17 @@ func goroutineDumpPath(root string) string {
 	return filepath.Join(root, "debug", fmt.Sprintf("goroutines-%d.txt", os.Getpid()))
 }
 
+// heapProfilePath is where the daemon writes its heap profile on SIGUSR1,
+// in the text form that ends with the runtime's memory statistics (go tool
+// pprof reads it; -base with an earlier one shows what grew).
+func heapProfilePath(root string) string {
+	return filepath.Join(root, "debug", fmt.Sprintf("heap-%d.txt", os.Getpid()))
+}
+
 // dumpGoroutinesOnSignal writes the stack of every goroutine of the daemon
 // to goroutineDumpPath each time it gets SIGUSR1, as containerd does: what
-// a stuck daemon waits on, or a growing one keeps. The file appears whole
-// (written aside, then renamed).
+// a stuck daemon waits on; and its heap profile to heapProfilePath: what a
+// growing one keeps (see writeDumps).
 func dumpGoroutinesOnSignal(ctx context.Context, root string, log *slog.Logger) {
 	sig := make(chan os.Signal, 1)
 	signal.Notify(sig, syscall.SIGUSR1)
@@ -32,22 +39,60 @@ func dumpGoroutinesOnSignal(ctx context.Context, root string, log *slog.Logger) 
 		case <-ctx.Done():
 			return
 		case <-sig:
-			if err := writeGoroutineDump(goroutineDumpPath(root)); err != nil {
-				log.Warn("goroutine dump", "err", err)
+			if err := writeDumps(goroutineDumpPath(root), heapProfilePath(root)); err != nil {
+				log.Warn("debug dump", "err", err)
 				continue
 			}
-			log.Info("goroutine dump written", "path", goroutineDumpPath(root))
+			log.Info("goroutine dump written", "path", goroutineDumpPath(root), "heap", heapProfilePath(root))
 		}
 	}
 }
 
-func writeGoroutineDump(path string) error {
-	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+// writeDumps writes the heap profile, as of a collection made now (not the
+// last one the collector chose to make: net/http/pprof's ?gc=1), in the
+// text form that ends with the runtime's memory statistics; then the
+// goroutines' stacks. Each file appears whole (written aside, then
+// renamed), the goroutines' last, so that it says both are there. Before
+// it appears, the daemon gives its free memory back to the kernel, the
+// dumps' own buffers included: its RSS, read once the file is there, is
+// what it keeps rather than where the collector's pace left it (the soak
+// compares two such readings).
+func writeDumps(goroutinesPath, heapPath string) error {
+	if err := os.MkdirAll(filepath.Dir(goroutinesPath), 0o700); err != nil {
 		return err
 	}
-	var dump bytes.Buffer
-	if err := pprof.Lookup("goroutine").WriteTo(&dump, 2); err != nil {
+	runtime.GC()
+	heap, err := writeAside(heapPath, func(w io.Writer) error { return pprof.Lookup("heap").WriteTo(w, 1) })
+	if err != nil {
 		return err
 	}
-	return atomicfile.Write(path, dump.Bytes(), 0o600)
+	defer os.Remove(heap) // after the rename there is nothing to remove
+	if err := os.Rename(heap, heapPath); err != nil {
+		return err
+	}
+	goroutines, err := writeAside(goroutinesPath, func(w io.Writer) error { return pprof.Lookup("goroutine").WriteTo(w, 2) })
+	if err != nil {
+		return err
+	}
+	defer os.Remove(goroutines)
+	debug.FreeOSMemory()
+	return os.Rename(goroutines, goroutinesPath)
+}
+
+// writeAside writes a file, mode 0600, beside path under a temporary name,
+// which it returns.
+func writeAside(path string, write func(io.Writer) error) (string, error) {
+	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp*")
+	if err != nil {
+		return "", err
+	}
+	err = write(f)
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		os.Remove(f.Name())
+		return "", err
+	}
+	return f.Name(), nil
 }
