@@ -60,7 +60,9 @@ type soakFigures struct {
 	rssKiB, anonKiB, fileKiB int
 	// memClasses is the Go runtime's memory by class, in KiB, after a
 	// collection: where RSS that grew went (see memClasses).
-	memClasses           map[string]int
+	memClasses map[string]int
+	// heapProfile is the heap profile they were read from.
+	heapProfile          []byte
 	mounts, veths, netns int
 	addresses, chains    int
 	cgroups              int
@@ -221,7 +223,12 @@ Container:
 	fmt.Fprint(os.Stderr, report.String())
 	t.Log("\n" + report.String())
 	if p := os.Getenv("LECI_SOAK_REPORT"); p != "" {
+		// Beside the figures, the daemon's heap profiles at the start and
+		// the end: go tool pprof -base START END shows what grew.
 		os.WriteFile(p, []byte(report.String()), 0o644)
+		base := strings.TrimSuffix(p, filepath.Ext(p))
+		os.WriteFile(base+"-heap-start.txt", before.heapProfile, 0o644)
+		os.WriteFile(base+"-heap-end.txt", after.heapProfile, 0o644)
 	}
 
 	d = hr.startDaemon()
@@ -278,7 +285,7 @@ func (hr *harness) soakMeasure(d *daemon, steady int) soakFigures {
 	fds, _ := os.ReadDir(fmt.Sprintf("/proc/%d/fd", pid))
 	f.fds = len(fds)
 	f.rssKiB, f.anonKiB, f.fileKiB, f.threads = procStatus(pid)
-	f.memClasses = d.memClasses(hr.t)
+	f.memClasses, f.heapProfile = d.memClasses(hr.t)
 	f.mounts = len(mountsUnder(hr.cfg.Root))
 	if br, err := netlink.LinkByName(hr.cfg.Bridge); err == nil {
 		links, _ := netlink.LinkList()
@@ -370,10 +377,10 @@ type soakRow struct {
 
 // memClasses reads the Go runtime's memory by class (KiB, by its
 // runtime.MemStats name) from the heap profile that the daemon wrote with
-// its last goroutine dump: the heap's spans in use, the goroutine stacks,
-// and the runtime's own structures, which with them make up the daemon's
-// anonymous memory.
-func (d *daemon) memClasses(t testing.TB) map[string]int {
+// its last goroutine dump, and returns the profile too: the heap's spans in
+// use, the goroutine stacks, and the runtime's own structures, which with
+// them make up the daemon's anonymous memory.
+func (d *daemon) memClasses(t testing.TB) (map[string]int, []byte) {
 	t.Helper()
 	path := filepath.Join(d.hr.cfg.Root, "debug", fmt.Sprintf("heap-%d.txt", d.cmd.Process.Pid))
 	b, err := os.ReadFile(path)
@@ -395,7 +402,7 @@ func (d *daemon) memClasses(t testing.TB) map[string]int {
 	if len(classes) != len(want) {
 		t.Fatalf("the daemon's heap profile %s has %d of the %d memory statistics", path, len(classes), len(want))
 	}
-	return classes
+	return classes, b
 }
 
 // procStatus is a process's resident memory (all, anonymous, of files) and
