@@ -225,6 +225,9 @@ Container:
 	if p := os.Getenv("LECI_SOAK_REPORT"); p != "" {
 		// Beside the figures, the daemon's heap profiles at the start and
 		// the end: go tool pprof -base START END shows what grew.
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			t.Errorf("soak report: %v", err)
+		}
 		os.WriteFile(p, []byte(report.String()), 0o644)
 		base := strings.TrimSuffix(p, filepath.Ext(p))
 		os.WriteFile(base+"-heap-start.txt", before.heapProfile, 0o644)
