@@ -225,13 +225,19 @@ Container:
 	if p := os.Getenv("LECI_SOAK_REPORT"); p != "" {
 		// Beside the figures, the daemon's heap profiles at the start and
 		// the end: go tool pprof -base START END shows what grew.
-		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+		base := strings.TrimSuffix(p, filepath.Ext(p))
+		err := os.MkdirAll(filepath.Dir(p), 0o755)
+		for _, f := range []struct {
+			path string
+			data []byte
+		}{{p, []byte(report.String())}, {base + "-heap-start.txt", before.heapProfile}, {base + "-heap-end.txt", after.heapProfile}} {
+			if err == nil {
+				err = os.WriteFile(f.path, f.data, 0o644)
+			}
+		}
+		if err != nil {
 			t.Errorf("soak report: %v", err)
 		}
-		os.WriteFile(p, []byte(report.String()), 0o644)
-		base := strings.TrimSuffix(p, filepath.Ext(p))
-		os.WriteFile(base+"-heap-start.txt", before.heapProfile, 0o644)
-		os.WriteFile(base+"-heap-end.txt", after.heapProfile, 0o644)
 	}
 
 	d = hr.startDaemon()

@@ -1,9 +1,10 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"fmt"
-	"io"
+	"leci/internal/atomicfile"
 	"log/slog"
 	"os"
 	"os/signal"
@@ -61,38 +62,32 @@ func writeDumps(goroutinesPath, heapPath string) error {
 	if err := os.MkdirAll(filepath.Dir(goroutinesPath), 0o700); err != nil {
 		return err
 	}
-	runtime.GC()
-	heap, err := writeAside(heapPath, func(w io.Writer) error { return pprof.Lookup("heap").WriteTo(w, 1) })
+	if err := writeHeapProfile(heapPath); err != nil {
+		return err
+	}
+	// The goroutines' file is written aside as atomicfile does, but renamed
+	// only once the memory is given back: its name is the signal.
+	f, err := os.CreateTemp(filepath.Dir(goroutinesPath), "."+filepath.Base(goroutinesPath)+".tmp*")
 	if err != nil {
 		return err
 	}
-	defer os.Remove(heap) // after the rename there is nothing to remove
-	if err := os.Rename(heap, heapPath); err != nil {
-		return err
-	}
-	goroutines, err := writeAside(goroutinesPath, func(w io.Writer) error { return pprof.Lookup("goroutine").WriteTo(w, 2) })
-	if err != nil {
-		return err
-	}
-	defer os.Remove(goroutines)
-	debug.FreeOSMemory()
-	return os.Rename(goroutines, goroutinesPath)
-}
-
-// writeAside writes a file, mode 0600, beside path under a temporary name,
-// which it returns.
-func writeAside(path string, write func(io.Writer) error) (string, error) {
-	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp*")
-	if err != nil {
-		return "", err
-	}
-	err = write(f)
+	defer os.Remove(f.Name()) // after the rename there is nothing to remove
+	err = pprof.Lookup("goroutine").WriteTo(f, 2)
 	if cerr := f.Close(); err == nil {
 		err = cerr
 	}
 	if err != nil {
-		os.Remove(f.Name())
-		return "", err
+		return err
 	}
-	return f.Name(), nil
+	debug.FreeOSMemory()
+	return os.Rename(f.Name(), goroutinesPath)
+}
+
+func writeHeapProfile(path string) error {
+	runtime.GC()
+	var prof bytes.Buffer
+	if err := pprof.Lookup("heap").WriteTo(&prof, 1); err != nil {
+		return err
+	}
+	return atomicfile.Write(path, prof.Bytes(), 0o600)
 }

@@ -11,8 +11,12 @@ import (
 // the soak reads: every class it asks for must be there.
 func TestWriteDumpsHeapProfileHasTheRuntimesMemoryStatistics(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "debug", "heap.txt")
-	if err := writeDumps(filepath.Join(filepath.Dir(path), "goroutines.txt"), path); err != nil {
+	goroutines := filepath.Join(filepath.Dir(path), "goroutines.txt")
+	if err := writeDumps(goroutines, path); err != nil {
 		t.Fatal(err)
+	}
+	if g, err := os.ReadFile(goroutines); err != nil || !strings.Contains(string(g), "goroutine ") {
+		t.Errorf("goroutine dump: %d bytes, %v; want the goroutines' stacks", len(g), err)
 	}
 	b, err := os.ReadFile(path)
 	if err != nil {
@@ -27,7 +31,12 @@ func TestWriteDumpsHeapProfileHasTheRuntimesMemoryStatistics(t *testing.T) {
 			t.Errorf("profile has no %q statistic", stat)
 		}
 	}
-	if fi, err := os.Stat(filepath.Dir(path)); err != nil || fi.Mode().Perm() != 0o700 {
-		t.Errorf("debug directory: %v, %v; want mode 0700", fi.Mode(), err)
+	if fi, err := os.Stat(filepath.Dir(path)); err != nil {
+		t.Error(err)
+	} else if fi.Mode().Perm() != 0o700 {
+		t.Errorf("debug directory mode %v, want 0700", fi.Mode().Perm())
+	}
+	if entries, _ := os.ReadDir(filepath.Dir(path)); len(entries) != 2 {
+		t.Errorf("debug directory holds %d entries, want the two dumps and no temporary", len(entries))
 	}
 }
