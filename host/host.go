@@ -105,6 +105,9 @@ type Config struct {
 	// 0 for the default, negative for never, as for `leci run`, which
 	// answers no API.
 	MetricsInterval time.Duration
+	// MetricsHistory is how long those samples are kept
+	// (runtime.Options.MetricsHistory): 0 for the default.
+	MetricsHistory time.Duration
 	// Recorder keeps the groups' status for a restarted leci (the daemon's
 	// store); nil keeps nothing.
 	Recorder runtime.Recorder
@@ -313,7 +316,7 @@ func Open(ctx context.Context, cfg Config, log *slog.Logger) (_ *Host, retErr er
 	}
 	vm := cfg.Volumes()
 	h.Network, h.Volumes = nm, vm
-	h.Engine = runtime.New(backend, nm, vm, runtime.Options{Root: cfg.Root, Backoff: cfg.Backoff, LogTail: logTail, FollowLog: followLog, Recorder: cfg.Recorder, MetricsInterval: cfg.MetricsInterval,
+	h.Engine = runtime.New(backend, nm, vm, runtime.Options{Root: cfg.Root, Backoff: cfg.Backoff, LogTail: logTail, FollowLog: followLog, Recorder: cfg.Recorder, MetricsInterval: cfg.MetricsInterval, MetricsHistory: cfg.MetricsHistory,
 		AllowPrivileged: cfg.AllowPrivileged, PidsLimit: cfg.PidsLimit, DefaultMemoryBytes: cfg.DefaultGroupMemoryBytes, Trace: cfg.Trace,
 		GPUs: cfg.GPUs()}, log)
 	if err := <-runcChecked; err != nil {

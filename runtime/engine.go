@@ -47,6 +47,9 @@ type Options struct {
 	// for Metrics: DefaultMetricsInterval when 0; negative for never
 	// (tests sample by hand).
 	MetricsInterval time.Duration
+	// MetricsHistory is how long a group's samples are kept:
+	// DefaultMetricsHistory when 0.
+	MetricsHistory time.Duration
 	// Trace, when set, records how long each step of each group takes.
 	Trace *trace.Recorder
 	// AllowPrivileged lets requests have privileged containers
@@ -109,9 +112,12 @@ func New(backend Backend, net Networker, vols Volumes, opts Options, log *slog.L
 	if opts.MetricsInterval == 0 {
 		opts.MetricsInterval = DefaultMetricsInterval
 	}
+	if opts.MetricsHistory == 0 {
+		opts.MetricsHistory = DefaultMetricsHistory
+	}
 	ctx, cancel := context.WithCancel(context.Background())
 	e := &Engine{backend: backend, net: net, vols: vols, opts: opts, log: log, groups: map[string]*group{}, ctx: ctx, cancel: cancel,
-		metrics: newMetricStore()}
+		metrics: newMetricStore(metricsSamples(opts.MetricsInterval, opts.MetricsHistory))}
 	e.probes = probes.NewManager(backend, log, probes.Options{Observe: e.observeProbe})
 	go e.dispatchProbes()
 	if opts.MetricsInterval > 0 {

@@ -17,13 +17,14 @@ import (
 // DescribeContainerGroupMetric is served from samples: every
 // MetricsInterval the engine reads the usage of each running group (its
 // cgroup, its containers' cgroups, the counters of its interfaces) into a
-// ring per group that holds the last metricsSamples samples, an hour at
-// the default interval, the longest window worth asking for at ECI's
-// largest period. Metrics then folds them into one record per period.
-// The rings are dropped with their groups.
+// ring per group that holds the samples of the last MetricsHistory, by
+// default an hour (240 samples), the longest window worth asking for at
+// ECI's largest period. Metrics then folds them into one record per
+// period. A ring's slots are taken with its group's first sample; the
+// rings are dropped with their groups.
 const (
 	DefaultMetricsInterval = 15 * time.Second
-	metricsSamples         = 240
+	DefaultMetricsHistory  = time.Hour
 	// metricsWindow is the range asked for when no start is given, as ECI
 	// answers without StartTime and EndTime.
 	metricsWindow = 5 * time.Minute
@@ -47,14 +48,29 @@ type containerSample struct {
 	Usage   pod.Usage
 }
 
+// metricsSamples is how many samples a ring holds: history's worth at
+// interval, at least one. An engine that never samples on its own (a
+// negative interval: samples are taken by hand) keeps as many as at the
+// default interval.
+func metricsSamples(interval, history time.Duration) int {
+	if interval <= 0 {
+		interval = DefaultMetricsInterval
+	}
+	return max(1, int(history/interval))
+}
+
 // metricRing keeps a group's latest samples, oldest first.
 type metricRing struct {
-	buf   []metricSample
-	start int // index of the oldest sample once buf is full
+	buf   []metricSample // its capacity is the ring's size
+	start int            // index of the oldest sample once buf is full
+}
+
+func newMetricRing(size int) *metricRing {
+	return &metricRing{buf: make([]metricSample, 0, size)}
 }
 
 func (r *metricRing) add(s metricSample) {
-	if len(r.buf) < metricsSamples {
+	if len(r.buf) < cap(r.buf) {
 		r.buf = append(r.buf, s)
 		return
 	}
@@ -68,14 +84,16 @@ func (r *metricRing) samples() []metricSample {
 	return append(out, r.buf[:r.start]...)
 }
 
-// metricStore holds the rings of every group, by group ID.
+// metricStore holds the rings of every group, by group ID, each of size
+// samples.
 type metricStore struct {
+	size  int
 	mu    sync.Mutex
 	rings map[string]*metricRing
 }
 
-func newMetricStore() *metricStore {
-	return &metricStore{rings: map[string]*metricRing{}}
+func newMetricStore(size int) *metricStore {
+	return &metricStore{size: size, rings: map[string]*metricRing{}}
 }
 
 func (m *metricStore) add(id string, s metricSample) {
@@ -83,7 +101,7 @@ func (m *metricStore) add(id string, s metricSample) {
 	defer m.mu.Unlock()
 	r, ok := m.rings[id]
 	if !ok {
-		r = &metricRing{}
+		r = newMetricRing(m.size)
 		m.rings[id] = r
 	}
 	r.add(s)

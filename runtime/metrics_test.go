@@ -137,16 +137,34 @@ func TestRateOfResetCounter(t *testing.T) {
 }
 
 func TestMetricRingIsBounded(t *testing.T) {
-	var r metricRing
-	for i := range metricsSamples + 5 {
+	const size = 240
+	r := newMetricRing(size)
+	for i := range size + 5 {
 		r.add(metricSample{Time: t0.Add(time.Duration(i) * time.Second)})
 	}
 	got := r.samples()
-	if len(got) != metricsSamples {
-		t.Fatalf("%d samples kept, want %d", len(got), metricsSamples)
+	if len(got) != size {
+		t.Fatalf("%d samples kept, want %d", len(got), size)
 	}
-	if !got[0].Time.Equal(t0.Add(5*time.Second)) || !got[len(got)-1].Time.Equal(t0.Add(time.Duration(metricsSamples+4)*time.Second)) {
+	if !got[0].Time.Equal(t0.Add(5*time.Second)) || !got[len(got)-1].Time.Equal(t0.Add(time.Duration(size+4)*time.Second)) {
 		t.Errorf("kept %s to %s, want the newest, oldest first", got[0].Time, got[len(got)-1].Time)
+	}
+}
+
+func TestMetricsSamplesHoldTheHistory(t *testing.T) {
+	for _, c := range []struct {
+		interval, history time.Duration
+		want              int
+	}{
+		{15 * time.Second, time.Hour, 240}, // the defaults: an hour
+		{time.Second, 30 * time.Second, 30},
+		{time.Minute, 90 * time.Second, 1}, // what fits whole
+		{time.Minute, time.Second, 1},      // never less than the latest
+		{-1, time.Hour, 240},               // sampled by hand
+	} {
+		if got := metricsSamples(c.interval, c.history); got != c.want {
+			t.Errorf("metricsSamples(%v, %v) = %d, want %d", c.interval, c.history, got, c.want)
+		}
 	}
 }
 

@@ -39,11 +39,16 @@ type daemonOptions struct {
 	accessKeys     []string
 	accessKeyFiles []string
 	metricsListen  string
-	tlsCert        string
-	tlsKey         string
-	insecureTCP    bool
-	registry       registryOptions
-	node           nodeOptions
+	// groupMetricsInterval and groupMetricsHistory are how often each
+	// group's usage is sampled for DescribeContainerGroupMetric, and how
+	// long the samples are kept.
+	groupMetricsInterval time.Duration
+	groupMetricsHistory  time.Duration
+	tlsCert              string
+	tlsKey               string
+	insecureTCP          bool
+	registry             registryOptions
+	node                 nodeOptions
 }
 
 // daemonConfig is the daemon's configuration file (YAML).
@@ -159,6 +164,8 @@ node: the Pods bound to it run as this daemon's groups (see the README's
 	f.StringVar(&opts.tlsKey, "tls-key", "", "PEM private key of --tls-cert")
 	f.BoolVar(&opts.insecureTCP, "insecure-tcp", false, "allow plain HTTP (no --tls-cert) on TCP listeners off loopback")
 	f.StringVar(&opts.metricsListen, "metrics-listen", "", "address serving only /metrics, with no signature: unix:///PATH or tcp://HOST:PORT")
+	f.DurationVar(&opts.groupMetricsInterval, "group-metrics-interval", runtime.DefaultMetricsInterval, "how often each running group's usage is sampled for DescribeContainerGroupMetric (0: only when asked)")
+	f.DurationVar(&opts.groupMetricsHistory, "group-metrics-history", runtime.DefaultMetricsHistory, "how long each group's usage samples are kept for DescribeContainerGroupMetric")
 	opts.registry.register(cmd, false)
 	g.registerRunnerFlags(cmd)
 	opts.node.register(cmd)
@@ -264,6 +271,21 @@ func daemonSettings(opts daemonOptions) (*daemonSetup, error) {
 	return setup, nil
 }
 
+// groupMetricsSettings checks --group-metrics-interval and
+// --group-metrics-history and turns them into the engine's options, where
+// a negative interval is "never in the background".
+func groupMetricsSettings(interval, history time.Duration) (time.Duration, time.Duration, error) {
+	switch {
+	case interval < 0:
+		return 0, 0, usageErrorf("--group-metrics-interval %v: want a duration of 0 or more", interval)
+	case history <= 0:
+		return 0, 0, usageErrorf("--group-metrics-history %v: want a positive duration", history)
+	case interval == 0:
+		return -1, history, nil
+	}
+	return interval, history, nil
+}
+
 // daemonAccessKeys gathers the AccessKeys of the configuration file, the
 // key files, LECI_ACCESS_KEY and --access-key.
 func daemonAccessKeys(cfg daemonConfig, opts daemonOptions) (map[string]string, error) {
@@ -360,6 +382,10 @@ func daemonAction(ctx context.Context, g *globalOptions, opts daemonOptions, std
 	if err != nil {
 		return err
 	}
+	metricsInterval, metricsHistory, err := groupMetricsSettings(opts.groupMetricsInterval, opts.groupMetricsHistory)
+	if err != nil {
+		return err
+	}
 	// Every address served, the metrics one too, is kept out of HostPath
 	// volumes.
 	addrs := setup.listen
@@ -404,6 +430,7 @@ func daemonAction(ctx context.Context, g *globalOptions, opts daemonOptions, std
 	go dumpGoroutinesOnSignal(ctx, g.root, log)
 	cfg := g.hostConfig(runtime.DefaultBackoff)
 	cfg.Recorder = storeRecorder{st}
+	cfg.MetricsInterval, cfg.MetricsHistory = metricsInterval, metricsHistory
 	if cfg.Registries, err = opts.registry.load(opts.config, log); err != nil {
 		return err
 	}
