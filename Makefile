@@ -109,12 +109,16 @@ integration: require-root build
 # against the start (figures printed). Then the chaos test: a daemon
 # killed (SIGKILL) at a random moment of twenty concurrent creates, started
 # again, every group checked and deleted, LECI_CHAOS_SEEDS times. Each on
-# both backends; each seed is logged, LECI_CHAOS_SEED=n runs one again.
+# every backend of SOAK_RUNTIMES (a long run: `make soak SOAK_RUNTIMES=docker`
+# runs one); each seed is logged, LECI_CHAOS_SEED=n runs one again. The
+# soak's figures and the daemon's heap profiles at its start and end are
+# kept in bin/soak-long-RUNTIME*.txt.
+SOAK_RUNTIMES ?= containerd docker
 soak: require-root build
-	LECI_SOAK_CYCLES=$(LECI_SOAK_CYCLES) LECI_TEST_RUNTIME=containerd $(GO) test -v -count=1 -tags integration -timeout 48h -run '^TestSoak$$' ./integration/ | grep -E '^(soak:|--- |ok|FAIL|PASS)'
-	LECI_SOAK_CYCLES=$(LECI_SOAK_CYCLES) LECI_TEST_RUNTIME=docker $(GO) test -v -count=1 -tags integration -timeout 48h -run '^TestSoak$$' ./integration/ | grep -E '^(soak:|--- |ok|FAIL|PASS)'
-	LECI_CHAOS_SEEDS=$(LECI_CHAOS_SEEDS) LECI_TEST_RUNTIME=containerd $(GO) test -count=1 -tags integration -timeout 6h -run '^TestDaemonKilledAtRandomDuringCreates$$' ./integration/
-	LECI_CHAOS_SEEDS=$(LECI_CHAOS_SEEDS) LECI_TEST_RUNTIME=docker $(GO) test -count=1 -tags integration -timeout 6h -run '^TestDaemonKilledAtRandomDuringCreates$$' ./integration/
+	for rt in $(SOAK_RUNTIMES); do \
+	  LECI_SOAK_CYCLES=$(LECI_SOAK_CYCLES) LECI_SOAK_REPORT=$(CURDIR)/bin/soak-long-$$rt.txt LECI_TEST_RUNTIME=$$rt $(GO) test -v -count=1 -tags integration -timeout 48h -run '^TestSoak$$' ./integration/ | grep -E '^(soak:|--- |ok|FAIL|PASS)' || exit 1; \
+	  LECI_CHAOS_SEEDS=$(LECI_CHAOS_SEEDS) LECI_TEST_RUNTIME=$$rt $(GO) test -count=1 -tags integration -timeout 6h -run '^TestDaemonKilledAtRandomDuringCreates$$' ./integration/ || exit 1; \
+	done
 
 # The cluster's kube-apiserver and kubectl build (minutes on a fresh machine)
 # runs in the background, at the lowest CPU priority, while the integration
