@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"fmt"
-	"leci/internal/atomicfile"
 	"log/slog"
 	"os"
 	"os/signal"
@@ -13,6 +12,8 @@ import (
 	"runtime/debug"
 	"runtime/pprof"
 	"syscall"
+
+	"leci/internal/atomicfile"
 )
 
 // goroutineDumpPath is where the daemon writes its goroutines on SIGUSR1.
@@ -83,6 +84,8 @@ func writeDumps(goroutinesPath, heapPath string) error {
 	return os.Rename(f.Name(), goroutinesPath)
 }
 
+// writeHeapProfile writes the heap profile as of a collection just made,
+// in pprof's text form, to path.
 func writeHeapProfile(path string) error {
 	runtime.GC()
 	var prof bytes.Buffer
