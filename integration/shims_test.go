@@ -3,6 +3,10 @@
 package integration
 
 import (
+	"bufio"
+	"os"
+	"path/filepath"
+	"strings"
 	"time"
 
 	"leci/internal/testutil"
@@ -24,6 +28,31 @@ func (hr *harness) assertNoShims() {
 		}
 	}
 	for _, s := range left {
-		hr.t.Errorf("containerd %s namespace %s: %s left after every group was deleted", containerdAddr, hr.cfg.Namespace, s)
+		hr.t.Errorf("containerd %s namespace %s: %s left after every group was deleted; containerd's log on its task:\n%s",
+			containerdAddr, hr.cfg.Namespace, s, containerdLogOn(s.ID))
 	}
+}
+
+// containerdLogOn is what the test containerd logged about task id (the
+// last maxContainerdLogLines lines naming it): what it did with the task's
+// shim.
+func containerdLogOn(id string) string {
+	const maxContainerdLogLines = 40
+	f, err := os.Open(filepath.Join(filepath.Dir(containerdAddr), "containerd.log"))
+	if err != nil {
+		return err.Error()
+	}
+	defer f.Close()
+	var lines []string
+	sc := bufio.NewScanner(f)
+	sc.Buffer(nil, 1<<20)
+	for sc.Scan() {
+		if strings.Contains(sc.Text(), id) {
+			lines = append(lines, sc.Text())
+		}
+	}
+	if len(lines) > maxContainerdLogLines {
+		lines = lines[len(lines)-maxContainerdLogLines:]
+	}
+	return strings.Join(lines, "\n")
 }

@@ -441,8 +441,10 @@ func procStatus(pid int) (rssKiB, anonKiB, fileKiB, threads int) {
 	return rssKiB, anonKiB, fileKiB, threads
 }
 
-// cniChains counts the CNI plugins' chains in the nat and filter tables of
-// both address families.
+// cniChains counts the chains the CNI plugins make for one container, in
+// the nat and filter tables of both address families. The portmap
+// plugin's own chains (CNI-HOSTPORT-DNAT and the like), made once on the
+// first published port and shared by every container since, are left out.
 func cniChains() int {
 	n := 0
 	for _, bin := range []string{"iptables-save", "ip6tables-save"} {
@@ -452,13 +454,29 @@ func cniChains() int {
 				continue
 			}
 			for _, line := range strings.Split(string(out), "\n") {
-				if strings.HasPrefix(line, ":CNI-") {
+				// A chain's declaration: ":NAME POLICY [PACKETS:BYTES]".
+				decl, ok := strings.CutPrefix(line, ":")
+				if chain, _, _ := strings.Cut(decl, " "); ok && perContainerChain(chain) {
 					n++
 				}
 			}
 		}
 	}
 	return n
+}
+
+// perContainerChain tells whether an iptables chain is one a CNI plugin
+// made for one container: "CNI-", maybe a kind ("DN-", "SN-"), and a hash
+// in lowercase hex.
+func perContainerChain(chain string) bool {
+	hash, ok := strings.CutPrefix(chain, "CNI-")
+	if !ok {
+		return false
+	}
+	if kind, rest, ok := strings.Cut(hash, "-"); ok && len(kind) == 2 {
+		hash = rest
+	}
+	return hash != "" && strings.Trim(hash, "0123456789abcdef") == ""
 }
 
 // compactedSize is the size of a copy of the bbolt file at path compacted

@@ -201,10 +201,21 @@ func (b *Backend) removeContainer(ctx context.Context, ctr client.Container) err
 
 // deleteTask kills the container's task if it runs and deletes it, after
 // the exit watcher (if this process runs one) has read the exit.
+//
+// A task containerd reports as not found may still be one it lists: when
+// the caller of a task's delete goes away (a leci killed) after the shim
+// dropped the task but before containerd heard back, containerd keeps its
+// record of the task and of the shim, which then serves nothing and is
+// never told to shut down; asked for the task's state, the shim answers
+// NotFound. A delete by ID is what clears that record and stops that shim,
+// so it is sent all the same.
 func (b *Backend) deleteTask(ctx context.Context, ctr client.Container) error {
 	id := ctr.ID()
 	got, err := b.conn.Client().TaskService().Get(ctx, &tasksapi.GetRequest{ContainerID: id})
 	if err = errgrpc.ToNative(err); errdefs.IsNotFound(err) {
+		if err := b.deleteTaskOf(ctx, ctr, nil); err != nil && !errdefs.IsNotFound(err) {
+			return fmt.Errorf("delete the record of task %s: %w", id, err)
+		}
 		return nil
 	}
 	if err != nil {
