@@ -32,7 +32,9 @@ const daemonBenchGroups = 100
 //     ms/all-median, ms/all-p99;
 //
 // and the daemon's VmRSS (/proc/PID/status) once the groups are idle
-// (MiB/rss-idle) and after the measurements (MiB/rss-after). Everything is
+// (MiB/rss-idle) and after the measurements (MiB/rss-after), and the CPU
+// the host spends while the groups idle, before the measurements, in ms a
+// second (ms/s-cpu-idle). Everything is
 // deleted afterwards. Run it once: -bench Describe100Groups -benchtime=1x.
 func BenchmarkDescribe100Groups(b *testing.B) {
 	bh := newBenchHost(b)
@@ -139,6 +141,7 @@ func BenchmarkDescribe100Groups(b *testing.B) {
 	}
 	time.Sleep(2 * time.Second) // let the creates' garbage settle
 	rssIdle := vmRSS(b, d.cmd.Process.Pid)
+	idleCPU := hostBusy(b, idleCPUWindow)
 
 	const samples = 200
 	var page, all durations
@@ -175,11 +178,51 @@ func BenchmarkDescribe100Groups(b *testing.B) {
 	b.ReportMetric(float64(rssIdle)/1024, "MiB/rss-idle")
 	b.ReportMetric(float64(rssAfter)/1024, "MiB/rss-after")
 	b.ReportMetric(float64(failedCreates), "failed-creates")
+	b.ReportMetric(idleCPU, "ms/s-cpu-idle")
 	fmt.Printf("DescribeContainerGroups with %d groups over the unix socket, %d samples each:\n", daemonBenchGroups, samples)
 	fmt.Printf("  one page (Limit=100, clamped to 20): median %.2f ms, p99 %.2f ms\n", ms(page.percentile(50)), ms(page.percentile(99)))
 	fmt.Printf("  all %d groups (5 pages by NextToken): median %.2f ms, p99 %.2f ms\n", daemonBenchGroups, ms(all.percentile(50)), ms(all.percentile(99)))
 	fmt.Printf("daemon VmRSS: %d KiB with %d idle groups, %d KiB after the describes\n", rssIdle, daemonBenchGroups, rssAfter)
 	fmt.Printf("creates whose setup failed and were retried: %d\n", failedCreates)
+	fmt.Printf("host CPU with the groups idle: %.1f ms a second (%.1f%% of a core) over %s, the groups' usage sampled every 15 s\n",
+		idleCPU, idleCPU/10, idleCPUWindow)
+}
+
+// idleCPUWindow is how long BenchmarkDescribe100Groups measures the CPU
+// that idle groups cost: two rounds of the daemon's usage sampling (every
+// 15 s by default) and more.
+const idleCPUWindow = 31 * time.Second
+
+// hostBusy is the CPU time the whole host spends over window, in ms a
+// second: what the daemon, containerd or dockerd, the shims and the
+// groups' processes use while nothing is asked of them (the machine is
+// otherwise quiet while a benchmark runs).
+func hostBusy(tb testing.TB, window time.Duration) float64 {
+	tb.Helper()
+	busy := func() (jiffies uint64) {
+		b, err := os.ReadFile("/proc/stat")
+		if err != nil {
+			tb.Fatal(err)
+		}
+		// "cpu  user nice system idle iowait irq softirq steal ...", in
+		// USER_HZ (100) ticks; idle and iowait are not busy.
+		line, _, _ := strings.Cut(string(b), "\n")
+		for i, f := range strings.Fields(line)[1:] {
+			if i == 3 || i == 4 || i >= 8 {
+				continue
+			}
+			n, err := strconv.ParseUint(f, 10, 64)
+			if err != nil {
+				tb.Fatalf("/proc/stat: %q: %v", line, err)
+			}
+			jiffies += n
+		}
+		return jiffies
+	}
+	start, began := busy(), time.Now()
+	time.Sleep(window)
+	ms := float64(busy()-start) * 10
+	return ms / time.Since(began).Seconds()
 }
 
 // percentile is the p-th percentile (nearest rank) of the durations.

@@ -211,18 +211,18 @@ func (b *Backend) removeContainer(ctx context.Context, ctr client.Container) err
 // so it is sent all the same.
 func (b *Backend) deleteTask(ctx context.Context, ctr client.Container) error {
 	id := ctr.ID()
-	got, err := b.conn.Client().TaskService().Get(ctx, &tasksapi.GetRequest{ContainerID: id})
-	if err = errgrpc.ToNative(err); errdefs.IsNotFound(err) {
+	got, err := taskProcess(ctx, b.conn.Client(), id)
+	if err != nil {
+		return err
+	}
+	if got == nil {
 		if err := b.deleteTaskOf(ctx, ctr, nil); err != nil && !errdefs.IsNotFound(err) {
 			return fmt.Errorf("delete the record of task %s: %w", id, err)
 		}
 		return nil
 	}
-	if err != nil {
-		return fmt.Errorf("load task %s: %w", id, err)
-	}
 	var task client.Task // loaded only to be killed: a stopped one is deleted by its ID
-	if got.GetProcess().GetStatus() != tasktypes.Status_STOPPED {
+	if got.GetStatus() != tasktypes.Status_STOPPED {
 		if task, err = ctr.Task(ctx, nil); errdefs.IsNotFound(err) {
 			return nil
 		}
@@ -290,14 +290,26 @@ func (b *Backend) ListContainers(ctx context.Context, groupID string) ([]pod.Con
 	if err != nil {
 		return nil, fmt.Errorf("list containers: %w", err)
 	}
-	// One call for every task, rather than one per container.
-	resp, err := cl.TaskService().List(ctx, &tasksapi.ListTasksRequest{})
-	if err != nil {
-		return nil, fmt.Errorf("list tasks: %w", err)
-	}
-	tasks := make(map[string]*tasktypes.Process, len(resp.Tasks))
-	for _, t := range resp.Tasks {
-		tasks[t.ID] = t
+	tasks := map[string]*tasktypes.Process{}
+	if groupID == "" {
+		// Every task: one call rather than one per container.
+		resp, err := cl.TaskService().List(ctx, &tasksapi.ListTasksRequest{})
+		if err != nil {
+			return nil, fmt.Errorf("list tasks: %w", err)
+		}
+		for _, t := range resp.Tasks {
+			tasks[t.ID] = t
+		}
+	} else {
+		for _, r := range records {
+			t, err := taskProcess(ctx, cl, r.ID)
+			if err != nil {
+				return nil, err
+			}
+			if t != nil {
+				tasks[r.ID] = t
+			}
+		}
 	}
 	out := make([]pod.ContainerInfo, 0, len(records))
 	for _, r := range records {
@@ -309,6 +321,22 @@ func (b *Backend) ListContainers(ctx context.Context, groupID string) ([]pod.Con
 		out = append(out, info)
 	}
 	return out, nil
+}
+
+// taskProcess is the state of container id's task, nil if it has none.
+//
+// A group's tasks are asked for one by one, never by listing every task:
+// containerd answers a list by asking every shim of the namespace for the
+// state of each of its tasks, which costs as much as there are groups.
+func taskProcess(ctx context.Context, cl *client.Client, id string) (*tasktypes.Process, error) {
+	got, err := cl.TaskService().Get(ctx, &tasksapi.GetRequest{ContainerID: id})
+	if err = errgrpc.ToNative(err); errdefs.IsNotFound(err) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("task %s: %w", id, err)
+	}
+	return got.GetProcess(), nil
 }
 
 // groupFilter selects a group's containers.

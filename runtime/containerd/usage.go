@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"io/fs"
 
-	tasksapi "github.com/containerd/containerd/api/services/tasks/v1"
 	tasktypes "github.com/containerd/containerd/api/types/task"
 	"github.com/opencontainers/runtime-spec/specs-go"
 
@@ -35,16 +34,15 @@ func (b *Backend) Usage(ctx context.Context, groupID string) (pod.GroupUsage, er
 	if err != nil {
 		return pod.GroupUsage{}, fmt.Errorf("list containers: %w", err)
 	}
-	resp, err := cl.TaskService().List(ctx, &tasksapi.ListTasksRequest{})
-	if err != nil {
-		return pod.GroupUsage{}, fmt.Errorf("list tasks: %w", err)
-	}
-	running := map[string]bool{}
-	for _, t := range resp.Tasks {
-		running[t.ID] = t.Status == tasktypes.Status_RUNNING
-	}
 	for _, r := range records {
-		if !running[r.ID] || r.Labels[pod.LabelKind] == pod.KindSandbox || r.Spec == nil {
+		if r.Labels[pod.LabelKind] == pod.KindSandbox || r.Spec == nil {
+			continue
+		}
+		task, err := taskProcess(ctx, cl, r.ID)
+		if err != nil {
+			return pod.GroupUsage{}, err
+		}
+		if task.GetStatus() != tasktypes.Status_RUNNING {
 			continue
 		}
 		var spec specs.Spec

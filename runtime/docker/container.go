@@ -282,6 +282,13 @@ func exitOf(st container.InspectResponse) pod.Exit {
 	if ex.StartedAt.Year() < 2000 {
 		ex.StartedAt = time.Time{}
 	}
+	// dockerd stamps the start once containerd's start has returned, and
+	// the finish with the exit containerd saw: a process that exits at
+	// once may have finished "before" it started. It started no later
+	// than it finished.
+	if ex.FinishedAt.Before(ex.StartedAt) {
+		ex.StartedAt = ex.FinishedAt
+	}
 	return ex
 }
 
