@@ -57,7 +57,10 @@ func (b *Backend) CreateContainer(ctx context.Context, sb pod.Sandbox, cfg pod.C
 		if err != nil {
 			return fmt.Errorf("container %s: %w", cfg.ID, err)
 		}
-		_, err = b.cli.ContainerCreate(ctx, config, hc, nil, nil, cfg.ID)
+		err = b.createSeenThrough(ctx, cfg.ID, func(ctx context.Context) error {
+			_, err := b.cli.ContainerCreate(ctx, config, hc, nil, nil, cfg.ID)
+			return err
+		})
 		if err == nil {
 			break
 		}
@@ -87,6 +90,30 @@ func (b *Backend) CreateContainer(ctx context.Context, sb pod.Sandbox, cfg pod.C
 	}
 	b.log.Debug("created container", "container", cfg.ID, "image", cfg.Image, "took", time.Since(began).Round(time.Millisecond))
 	return nil
+}
+
+// containerCreateTimeout bounds a container's create, which ctx's end
+// does not cut short (createSeenThrough).
+const containerCreateTimeout = 2 * time.Minute
+
+// createSeenThrough creates container name with create, and sees the
+// create through even when ctx ends meanwhile: dockerd goes on with a
+// create whose client went away, and the container it makes would be left
+// behind, made after whatever removal leci tried (a group deleted during
+// its container's restart). A container made once ctx has ended is removed
+// again, and ctx's error returned.
+func (b *Backend) createSeenThrough(ctx context.Context, name string, create func(context.Context) error) error {
+	cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), containerCreateTimeout)
+	defer cancel()
+	if err := create(cctx); err != nil || ctx.Err() == nil {
+		return err
+	}
+	rctx, rcancel := cleanupContext(ctx)
+	defer rcancel()
+	if err := b.cli.ContainerRemove(rctx, name, container.RemoveOptions{Force: true}); err != nil && !errdefs.IsNotFound(err) {
+		return fmt.Errorf("%w (and the container %s made meanwhile was not removed: %w)", ctx.Err(), name, err)
+	}
+	return ctx.Err()
 }
 
 // checkNonRootByName enforces RunAsNonRoot for an image USER given by name,

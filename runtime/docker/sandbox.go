@@ -206,7 +206,11 @@ func (b *Backend) StartSandbox(ctx context.Context, cfg pod.SandboxConfig) (_ po
 		pod.LabelGroupID: cfg.GroupID,
 		pod.LabelKind:    pod.KindSandbox,
 	}))
-	if _, err := b.cli.ContainerCreate(ctx, config, hostConfig, nil, nil, name); err != nil {
+	err = b.createSeenThrough(ctx, name, func(ctx context.Context) error {
+		_, err := b.cli.ContainerCreate(ctx, config, hostConfig, nil, nil, name)
+		return err
+	})
+	if err != nil {
 		return pod.Sandbox{}, fmt.Errorf("create sandbox %s: %w", name, err)
 	}
 	defer func() {
