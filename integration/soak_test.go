@@ -42,10 +42,11 @@ import (
 // (make soak: 10,000; make test: soakCycles).
 const (
 	soakCyclesEnv = "LECI_SOAK_CYCLES"
-	// soakCycles is the CI-sized soak's: what fits, beside the rest of
-	// make test, in its 25 minutes on a two-core machine (about a cycle a
-	// second, five at a time, plus a minute and a quarter of set-up).
-	soakCycles  = 100
+	// soakCycles is the CI-sized soak's (make test sets it too): what
+	// fits, beside the rest of make test, in its 25 minutes on a two-core
+	// machine (2.5 to 7 cycles a second, five at a time, plus a minute and
+	// a quarter of set-up).
+	soakCycles  = 300
 	soakSteady  = 50
 	soakWorkers = 5
 	// soakWarmup cycles run before the starting point is measured: the
