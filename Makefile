@@ -88,8 +88,8 @@ fuzz:
 # runs them).
 # The soak's figures (see soak) are written to bin/soak-RUNTIME.txt and shown.
 # make test's soak runs 300 cycles on each backend: on two cores some 7
-# cycles a second on containerd and 2.5 on Docker (race-built daemons), a
-# minute and a half and two minutes. The chaos test's seeds, five in all,
+# cycles a second on containerd and 2.5 on Docker (race-built daemons),
+# about 40 s and two minutes. The chaos test's seeds, five in all,
 # are sized to keep make test within 25 minutes, most on containerd: one
 # seed on Docker takes about a minute (twenty groups of three containers
 # each, made, resumed and deleted by a race-built daemon), one on
