@@ -70,7 +70,12 @@ type soakFigures struct {
 	// collection: where RSS that grew went (see memClasses).
 	memClasses map[string]int
 	// heapProfile is the heap profile they were read from.
-	heapProfile          []byte
+	heapProfile []byte
+	// smaps is the daemon's /proc/PID/smaps, and smapsKinds its resident
+	// memory by kind of mapping (see residentByMapping): which mappings
+	// an RSS that grew grew in, beyond what the Go runtime counts.
+	smaps                []byte
+	smapsKinds           map[string]int
 	mounts, veths, netns int
 	addresses, chains    int
 	cgroups              int
@@ -191,6 +196,9 @@ Container:
 	for _, class := range slices.Sorted(maps.Keys(after.memClasses)) {
 		rows = append(rows, soakRow{"  Go " + class, before.memClasses[class], after.memClasses[class], -1})
 	}
+	for _, kind := range slices.Sorted(maps.Keys(after.smapsKinds)) {
+		rows = append(rows, soakRow{"  in " + kind, before.smapsKinds[kind], after.smapsKinds[kind], -1})
+	}
 	rows = append(rows, []soakRow{
 		{"mounts under the root", before.mounts, after.mounts, 0},
 		{"veths on the bridge", before.veths, after.veths, 0},
@@ -235,13 +243,15 @@ Container:
 	t.Log("\n" + report.String())
 	if p := os.Getenv("LECI_SOAK_REPORT"); p != "" {
 		// Beside the figures, the daemon's heap profiles at the start and
-		// the end: go tool pprof -base START END shows what grew.
+		// the end (go tool pprof -base START END shows what grew), and its
+		// mappings.
 		base := strings.TrimSuffix(p, filepath.Ext(p))
 		err := os.MkdirAll(filepath.Dir(p), 0o755)
 		for _, f := range []struct {
 			path string
 			data []byte
-		}{{p, []byte(report.String())}, {base + "-heap-start.txt", before.heapProfile}, {base + "-heap-end.txt", after.heapProfile}} {
+		}{{p, []byte(report.String())}, {base + "-heap-start.txt", before.heapProfile}, {base + "-heap-end.txt", after.heapProfile},
+			{base + "-smaps-start.txt", before.smaps}, {base + "-smaps-end.txt", after.smaps}} {
 			if err == nil {
 				err = os.WriteFile(f.path, f.data, 0o644)
 			}
@@ -300,6 +310,8 @@ func (hr *harness) soakMeasure(d *daemon, steady int) soakFigures {
 	f.fds = len(fds)
 	f.rssKiB, f.anonKiB, f.fileKiB, f.threads = procStatus(pid)
 	f.memClasses, f.heapProfile = d.memClasses(hr.t)
+	f.smaps, _ = os.ReadFile(fmt.Sprintf("/proc/%d/smaps", pid))
+	f.smapsKinds = residentByMapping(f.smaps)
 	f.mounts = len(mountsUnder(hr.cfg.Root))
 	if br, err := netlink.LinkByName(hr.cfg.Bridge); err == nil {
 		links, _ := netlink.LinkList()
@@ -401,7 +413,7 @@ func (d *daemon) memClasses(t testing.TB) (map[string]int, []byte) {
 	if err != nil {
 		t.Fatalf("the daemon's heap profile: %v", err)
 	}
-	want := map[string]bool{"HeapInuse": true, "Stack": true, "MSpan": true, "MCache": true, "BuckHashSys": true, "GCSys": true, "OtherSys": true}
+	want := map[string]bool{"HeapInuse": true, "HeapIdle": true, "HeapReleased": true, "Stack": true, "MSpan": true, "MCache": true, "BuckHashSys": true, "GCSys": true, "OtherSys": true}
 	classes := map[string]int{}
 	for _, line := range strings.Split(string(b), "\n") {
 		// "# HeapInuse = 8962048", "# Stack = 5439488 / 5439488" (in use / mapped)
@@ -417,6 +429,38 @@ func (d *daemon) memClasses(t testing.TB) (map[string]int, []byte) {
 		t.Fatalf("the daemon's heap profile %s has %d of the %d memory statistics", path, len(classes), len(want))
 	}
 	return classes, b
+}
+
+// residentByMapping sums a process's resident memory (KiB) from its smaps
+// by kind of mapping: the Go heap's arenas (anonymous, from 0xc000000000,
+// where the runtime places them on amd64), the other anonymous mappings
+// (the runtime's own structures, the binary's bss), mapped files, and
+// the kernel's ([stack], [vdso]).
+func residentByMapping(smaps []byte) map[string]int {
+	out := map[string]int{}
+	kind := ""
+	for _, line := range strings.Split(string(smaps), "\n") {
+		fields := strings.Fields(line)
+		switch {
+		case len(fields) >= 5 && strings.Contains(fields[0], "-") && !strings.HasSuffix(fields[0], ":"):
+			// "c000000000-c000400000 rw-p 00000000 00:00 0 [path]"
+			start, _ := strconv.ParseUint(strings.SplitN(fields[0], "-", 2)[0], 16, 64)
+			switch {
+			case len(fields) >= 6 && strings.HasPrefix(fields[5], "["):
+				kind = "kernel mappings"
+			case len(fields) >= 6:
+				kind = "mapped files"
+			case start >= 0xc000000000 && start < 0x7f0000000000:
+				kind = "Go heap arenas"
+			default:
+				kind = "other anonymous"
+			}
+		case len(fields) >= 2 && fields[0] == "Rss:" && kind != "":
+			n, _ := strconv.Atoi(fields[1])
+			out[kind] += n
+		}
+	}
+	return out
 }
 
 // procStatus is a process's resident memory (all, anonymous, of files) and

@@ -44,12 +44,28 @@ func (f filter) match(st *runtime.GroupStatus) bool {
 // the order pages are cut in.
 func (s *Server) selectGroups(f filter) []runtime.GroupStatus {
 	var out []runtime.GroupStatus
-	for _, st := range s.opts.Groups.List() {
+	for _, st := range s.candidates(f.ids) {
 		if st.Request != nil && f.match(&st) {
 			out = append(out, st)
 		}
 	}
 	slices.SortFunc(out, func(a, b runtime.GroupStatus) int { return compareKeys(keyOf(&a), keyOf(&b)) })
+	return out
+}
+
+// candidates returns the groups named by ids, or every group when none is
+// named. A describe of one group (what the SDKs' waiters poll) then copies
+// that group's status, not every group's.
+func (s *Server) candidates(ids []string) []runtime.GroupStatus {
+	if len(ids) == 0 {
+		return s.opts.Groups.List()
+	}
+	out := make([]runtime.GroupStatus, 0, len(ids))
+	for _, id := range slices.Compact(slices.Sorted(slices.Values(ids))) {
+		if st, err := s.opts.Groups.Get(id); err == nil {
+			out = append(out, st)
+		}
+	}
 	return out
 }
 

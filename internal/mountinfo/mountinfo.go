@@ -3,6 +3,7 @@ package mountinfo
 
 import (
 	"bufio"
+	"bytes"
 	"io"
 	"os"
 	"sort"
@@ -57,18 +58,57 @@ func Parse(r io.Reader) ([]Mount, error) {
 // Under returns the mount points at or below dir, deepest first, the order
 // in which they can be unmounted.
 func Under(dir string) ([]string, error) {
-	mounts, err := Read()
+	f, err := os.Open("/proc/self/mountinfo")
 	if err != nil {
 		return nil, err
 	}
+	defer f.Close()
+	return under(f, dir)
+}
+
+// under is Under on a table read from r. Every group's delete asks it, on a
+// host whose table holds every other group's mounts too, so it keeps only
+// the mount point of each line, and only copies the ones it returns.
+func under(r io.Reader, dir string) ([]string, error) {
 	var out []string
-	for _, m := range mounts {
-		if m.Point == dir || strings.HasPrefix(m.Point, dir+"/") {
-			out = append(out, m.Point)
+	prefix := []byte(dir)
+	sc := bufio.NewScanner(r)
+	sc.Buffer(nil, 1<<20)
+	for sc.Scan() {
+		point, ok := field(sc.Bytes(), 4)
+		if !ok {
+			continue
+		}
+		var p string
+		switch {
+		case bytes.IndexByte(point, '\\') >= 0:
+			p = Unescape(string(point))
+		case bytes.HasPrefix(point, prefix):
+			p = string(point)
+		default:
+			continue // the usual case: no copy made
+		}
+		if p == dir || strings.HasPrefix(p, dir+"/") {
+			out = append(out, p)
 		}
 	}
 	sort.SliceStable(out, func(i, j int) bool { return len(out[i]) > len(out[j]) })
-	return out, nil
+	return out, sc.Err()
+}
+
+// field returns the n-th (from 0) space-separated field of line.
+func field(line []byte, n int) ([]byte, bool) {
+	for ; n > 0; n-- {
+		i := bytes.IndexByte(line, ' ')
+		if i < 0 {
+			return nil, false
+		}
+		line = bytes.TrimLeft(line[i:], " ")
+	}
+	if i := bytes.IndexByte(line, ' '); i >= 0 {
+		line = line[:i]
+	}
+	return line, len(line) > 0
 }
 
 // Unescape undoes the kernel's \ooo escapes (a space is \040).
