@@ -113,8 +113,8 @@ integration: require-root build
 # again, every group checked and deleted, LECI_CHAOS_SEEDS times. Each on
 # every backend of SOAK_RUNTIMES (a long run: `make soak SOAK_RUNTIMES=docker`
 # runs one); each seed is logged, LECI_CHAOS_SEED=n runs one again. The
-# soak's figures and the daemon's heap profiles at its start and end are
-# kept in bin/soak-long-RUNTIME*.txt.
+# soak's figures, and the daemon's heap profiles and smaps at its start and
+# end, are kept in bin/soak-long-RUNTIME*.txt.
 SOAK_RUNTIMES ?= containerd docker
 soak: require-root build
 	for rt in $(SOAK_RUNTIMES); do \
