@@ -119,7 +119,7 @@ func (b *Backend) createContainer(ctx context.Context, sb pod.Sandbox, cfg pod.C
 	ext := containerExtension{LogPath: cfg.LogPath, TTY: cfg.TTY, StopSignal: ociImg.Config.StopSignal, Stdin: cfg.Stdin, StdinOnce: cfg.Stdin && cfg.StdinOnce}
 	sp = trace.Begin(ctx, "container.new")
 	defer func() { sp.End(retErr) }()
-	ctr, err := cl.NewContainer(ctx, cfg.ID,
+	ctr, err := newContainerSeenThrough(ctx, cl, cfg.ID,
 		client.WithImageName(img.Name()),
 		// Before the spec: the user options read /etc/passwd from it.
 		withPreparedSnapshot(cfg.ID),

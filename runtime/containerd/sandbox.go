@@ -109,7 +109,7 @@ func (b *Backend) startPIDSandbox(ctx context.Context, cfg pod.SandboxConfig, sb
 		pod.LabelGroupID: cfg.GroupID,
 		pod.LabelKind:    pod.KindSandbox,
 	})
-	ctr, err := cl.NewContainer(ctx, id,
+	ctr, err := newContainerSeenThrough(ctx, cl, id,
 		client.WithRuntime(b.opts.Runtime, nil),
 		client.WithContainerLabels(labels),
 		client.WithNewSpec(append(sandboxSpecOpts(rootfs, b.opts.SandboxArgs, sb, path.Join(sb.CgroupParent, sandboxCgroup)), withShimKey(b.shims.next(cfg.GroupID)))...),

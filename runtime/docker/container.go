@@ -16,6 +16,7 @@ import (
 	"github.com/docker/docker/errdefs"
 	"github.com/docker/docker/pkg/stdcopy"
 
+	"leci/internal/seethrough"
 	"leci/logs"
 	"leci/pod"
 )
@@ -57,10 +58,7 @@ func (b *Backend) CreateContainer(ctx context.Context, sb pod.Sandbox, cfg pod.C
 		if err != nil {
 			return fmt.Errorf("container %s: %w", cfg.ID, err)
 		}
-		err = b.createSeenThrough(ctx, cfg.ID, func(ctx context.Context) error {
-			_, err := b.cli.ContainerCreate(ctx, config, hc, nil, nil, cfg.ID)
-			return err
-		})
+		err = b.createSeenThrough(ctx, cfg.ID, config, hc)
 		if err == nil {
 			break
 		}
@@ -96,24 +94,22 @@ func (b *Backend) CreateContainer(ctx context.Context, sb pod.Sandbox, cfg pod.C
 // does not cut short (createSeenThrough).
 const containerCreateTimeout = 2 * time.Minute
 
-// createSeenThrough creates container name with create, and sees the
-// create through even when ctx ends meanwhile: dockerd goes on with a
-// create whose client went away, and the container it makes would be left
-// behind, made after whatever removal leci tried (a group deleted during
-// its container's restart). A container made once ctx has ended is removed
-// again, and ctx's error returned.
-func (b *Backend) createSeenThrough(ctx context.Context, name string, create func(context.Context) error) error {
-	cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), containerCreateTimeout)
-	defer cancel()
-	if err := create(cctx); err != nil || ctx.Err() == nil {
-		return err
-	}
-	rctx, rcancel := cleanupContext(ctx)
-	defer rcancel()
-	if err := b.cli.ContainerRemove(rctx, name, container.RemoveOptions{Force: true}); err != nil && !errdefs.IsNotFound(err) {
-		return fmt.Errorf("%w (and the container %s made meanwhile was not removed: %w)", ctx.Err(), name, err)
-	}
-	return ctx.Err()
+// createSeenThrough creates container name, and sees the create through
+// even when ctx ends meanwhile (seethrough): dockerd goes on with a create
+// whose client went away, and the container it made would be left behind,
+// made after whatever removal leci tried (a group deleted during its
+// container's restart).
+func (b *Backend) createSeenThrough(ctx context.Context, name string, config *container.Config, hc *container.HostConfig) error {
+	_, err := seethrough.Create(ctx, containerCreateTimeout, func(ctx context.Context) (string, error) {
+		_, err := b.cli.ContainerCreate(ctx, config, hc, nil, nil, name)
+		return name, err
+	}, func(ctx context.Context, name string) error {
+		if err := b.cli.ContainerRemove(ctx, name, container.RemoveOptions{Force: true}); err != nil && !errdefs.IsNotFound(err) {
+			return fmt.Errorf("remove container %s: %w", name, err)
+		}
+		return nil
+	})
+	return err
 }
 
 // checkNonRootByName enforces RunAsNonRoot for an image USER given by name,

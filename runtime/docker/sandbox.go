@@ -206,10 +206,7 @@ func (b *Backend) StartSandbox(ctx context.Context, cfg pod.SandboxConfig) (_ po
 		pod.LabelGroupID: cfg.GroupID,
 		pod.LabelKind:    pod.KindSandbox,
 	}))
-	err = b.createSeenThrough(ctx, name, func(ctx context.Context) error {
-		_, err := b.cli.ContainerCreate(ctx, config, hostConfig, nil, nil, name)
-		return err
-	})
+	err = b.createSeenThrough(ctx, name, config, hostConfig)
 	if err != nil {
 		return pod.Sandbox{}, fmt.Errorf("create sandbox %s: %w", name, err)
 	}
