@@ -8,7 +8,6 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
-	"runtime"
 	"runtime/debug"
 	"runtime/pprof"
 	"syscall"
@@ -85,9 +84,12 @@ func writeDumps(goroutinesPath, heapPath string) error {
 }
 
 // writeHeapProfile writes the heap profile as of a collection just made,
-// in pprof's text form, to path.
+// in pprof's text form, to path. The free memory is given back first, so
+// that the statistics' HeapIdle less HeapReleased is what the runtime
+// would not give back (spans it keeps for reuse), not what it had not
+// given back yet.
 func writeHeapProfile(path string) error {
-	runtime.GC()
+	debug.FreeOSMemory()
 	var prof bytes.Buffer
 	if err := pprof.Lookup("heap").WriteTo(&prof, 1); err != nil {
 		return err
