@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"testing"
 	"time"
+
+	"github.com/containerd/errdefs"
 )
 
 // Task creates cancelled at moments spread over their length, twice, as
@@ -46,5 +48,48 @@ func TestBackendCancelledTaskCreatesLeaveNoShim(t *testing.T) {
 			t.Fatalf("shims %v left after the group was removed", shimPIDs(t, ns))
 		}
 	}
+	e.assertGroupGone(t)
+}
+
+// Container creates cancelled at moments spread over their length (the
+// image check, the snapshot, the record) leave nothing when they fail: a
+// record that containerd committed after its caller went away is deleted
+// again, and so is the snapshot. (The engine removes a container whose
+// create failed, but the client's cancel returns at once: its removal can
+// come before containerd commits the record, which would then stay.)
+func TestBackendCancelledContainerCreatesLeaveNothing(t *testing.T) {
+	e := newBackendEnv(t)
+	sb := e.startSandbox(t, e.sandboxConfig())
+	ctx := e.conn.WithNamespace(e.ctx)
+	cancelled := 0
+	for i := range 40 {
+		cfg := e.containerConfig(fmt.Sprintf("c%d", i), "sleep 600")
+		cctx, cancel := context.WithCancel(e.ctx)
+		timer := time.AfterFunc(time.Duration(i)*time.Millisecond, cancel)
+		err := e.b.CreateContainer(cctx, sb, cfg)
+		timer.Stop()
+		cancel()
+		if err == nil {
+			if err := e.b.RemoveContainer(e.ctx, cfg.ID); err != nil {
+				t.Fatalf("remove %s: %v", cfg.Name, err)
+			}
+			continue
+		}
+		cancelled++
+		if _, lerr := e.conn.Client().LoadContainer(ctx, cfg.ID); !errdefs.IsNotFound(lerr) {
+			t.Errorf("create of %s failed (%v), and its container record is there (%v)", cfg.Name, err, lerr)
+		}
+		if _, serr := e.conn.Client().SnapshotService(snapshotter).Stat(ctx, cfg.ID); !errdefs.IsNotFound(serr) {
+			t.Errorf("create of %s failed (%v), and its snapshot is there (%v)", cfg.Name, err, serr)
+		}
+	}
+	t.Logf("%d of 40 creates cancelled", cancelled)
+	if cancelled == 0 || cancelled == 40 {
+		t.Errorf("%d of 40 creates cancelled: the cancels missed the creates", cancelled)
+	}
+	if err := e.b.RemoveSandbox(e.ctx, e.group); err != nil {
+		t.Fatal(err)
+	}
+	e.removed = true
 	e.assertGroupGone(t)
 }
