@@ -88,14 +88,14 @@ func (b *Backend) createContainer(ctx context.Context, sb pod.Sandbox, cfg pod.C
 	// if this call made it.
 	snapshots := cl.SnapshotService(snapshotter)
 	sp := trace.Begin(ctx, "snapshot.prepare")
-	rootfs, err := snapshots.Prepare(ctx, cfg.ID, meta.chainID, snapshotOfGroup(cfg.GroupID))
+	rootfs, err := prepareSeenThrough(ctx, snapshots, cfg.ID, meta.chainID, snapshotOfGroup(cfg.GroupID))
 	if errdefs.IsNotFound(err) {
 		// Its layers are not unpacked (an image imported or pulled by
 		// another client, or its snapshots removed): unpacked now, once.
 		if uerr := b.conn.ensureUnpacked(ctx, img); uerr != nil {
 			err = uerr
 		} else {
-			rootfs, err = snapshots.Prepare(ctx, cfg.ID, meta.chainID, snapshotOfGroup(cfg.GroupID))
+			rootfs, err = prepareSeenThrough(ctx, snapshots, cfg.ID, meta.chainID, snapshotOfGroup(cfg.GroupID))
 		}
 	}
 	sp.End(err)

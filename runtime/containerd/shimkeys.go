@@ -21,7 +21,6 @@ import (
 	"github.com/containerd/errdefs/pkg/errgrpc"
 	"github.com/containerd/ttrpc"
 
-	"leci/internal/seethrough"
 	"leci/internal/trace"
 	"leci/pod"
 )
@@ -213,39 +212,6 @@ func (b *Backend) newTask(ctx context.Context, ctr client.Container, spec *oci.S
 		}
 	}
 	return seeCreateThrough(ctx, create)
-}
-
-// createTimeout bounds the create of a task or a container record, which
-// ctx's end does not cut short; on a busy host it takes seconds.
-const createTimeout = 2 * time.Minute
-
-// seeCreateThrough creates a task with create, and sees the create through
-// even when ctx ends meanwhile (seethrough): containerd 1.6, told that a
-// create was cancelled while its shim makes the task, asks the shim to
-// delete the task before the shim holds it, and the shim then keeps it,
-// and runs for ever (see RemoveOrphanShims).
-func seeCreateThrough(ctx context.Context, create func(context.Context) (client.Task, error)) (client.Task, error) {
-	return seethrough.Create(ctx, createTimeout, create, func(ctx context.Context, task client.Task) error {
-		if _, err := task.Delete(ctx, client.WithProcessKill); err != nil && !errdefs.IsNotFound(err) {
-			return fmt.Errorf("delete task %s: %w", task.ID(), err)
-		}
-		return nil
-	})
-}
-
-// newContainerSeenThrough makes a container record as cl.NewContainer
-// does, seen through (seethrough) as a task's create is: containerd
-// commits a record whose caller went away, and it would stay, holding its
-// snapshot's name.
-func newContainerSeenThrough(ctx context.Context, cl *client.Client, id string, opts ...client.NewContainerOpts) (client.Container, error) {
-	return seethrough.Create(ctx, createTimeout, func(ctx context.Context) (client.Container, error) {
-		return cl.NewContainer(ctx, id, opts...)
-	}, func(ctx context.Context, ctr client.Container) error {
-		if err := ctr.Delete(ctx); err != nil && !errdefs.IsNotFound(err) {
-			return fmt.Errorf("delete container %s: %w", id, err)
-		}
-		return nil
-	})
 }
 
 // deleteTaskOf deletes task, ctr's, after telling shimKeys, so that the

@@ -61,11 +61,21 @@ func TestBackendCancelledContainerCreatesLeaveNothing(t *testing.T) {
 	e := newBackendEnv(t)
 	sb := e.startSandbox(t, e.sandboxConfig())
 	ctx := e.conn.WithNamespace(e.ctx)
+	// How long one create takes here: the cancels are spread over it.
+	cfg := e.containerConfig("timed", "sleep 600")
+	began := time.Now()
+	if err := e.b.CreateContainer(e.ctx, sb, cfg); err != nil {
+		t.Fatal(err)
+	}
+	took := time.Since(began)
+	if err := e.b.RemoveContainer(e.ctx, cfg.ID); err != nil {
+		t.Fatal(err)
+	}
 	cancelled := 0
 	for i := range 40 {
 		cfg := e.containerConfig(fmt.Sprintf("c%d", i), "sleep 600")
 		cctx, cancel := context.WithCancel(e.ctx)
-		timer := time.AfterFunc(time.Duration(i)*time.Millisecond, cancel)
+		timer := time.AfterFunc(took*time.Duration(i)/40, cancel)
 		err := e.b.CreateContainer(cctx, sb, cfg)
 		timer.Stop()
 		cancel()
@@ -83,7 +93,7 @@ func TestBackendCancelledContainerCreatesLeaveNothing(t *testing.T) {
 			t.Errorf("create of %s failed (%v), and its snapshot is there (%v)", cfg.Name, err, serr)
 		}
 	}
-	t.Logf("%d of 40 creates cancelled", cancelled)
+	t.Logf("%d of 40 creates cancelled (one takes %v)", cancelled, took)
 	if cancelled == 0 || cancelled == 40 {
 		t.Errorf("%d of 40 creates cancelled: the cancels missed the creates", cancelled)
 	}
