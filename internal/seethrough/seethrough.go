@@ -18,8 +18,14 @@ import (
 // Create calls create with a context that ctx's end does not cancel,
 // bounded by timeout. If ctx ended meanwhile and create made something,
 // undo removes it (bounded by timeout too) and ctx's error is returned;
-// undo treats a thing already gone as removed.
+// undo treats a thing already gone as removed. A caller gone before the
+// create begins gets ctx's error, and nothing is made: there is nothing
+// to see through.
 func Create[T any](ctx context.Context, timeout time.Duration, create func(context.Context) (T, error), undo func(context.Context, T) error) (T, error) {
+	var none T
+	if err := ctx.Err(); err != nil {
+		return none, err
+	}
 	cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), timeout)
 	defer cancel()
 	made, err := create(cctx)
@@ -28,7 +34,6 @@ func Create[T any](ctx context.Context, timeout time.Duration, create func(conte
 	}
 	uctx, ucancel := context.WithTimeout(context.WithoutCancel(ctx), timeout)
 	defer ucancel()
-	var none T
 	if uerr := undo(uctx, made); uerr != nil {
 		return none, fmt.Errorf("%w (and what was made meanwhile was not removed: %w)", ctx.Err(), uerr)
 	}

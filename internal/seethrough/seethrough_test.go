@@ -59,3 +59,16 @@ func TestCreateReportsARemovalThatFailed(t *testing.T) {
 		t.Errorf("Create = %v; want both the caller's error and the removal's", err)
 	}
 }
+
+// A caller already gone makes nothing: a task's create would start a shim
+// only for the undo to stop it.
+func TestCreateMakesNothingForACallerAlreadyGone(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	created, undone := false, false
+	_, err := Create(ctx, time.Minute, func(context.Context) (int, error) { created = true; return 1, nil },
+		func(context.Context, int) error { undone = true; return nil })
+	if !errors.Is(err, context.Canceled) || created || undone {
+		t.Errorf("Create = %v, created %v, undone %v; want context.Canceled and nothing made", err, created, undone)
+	}
+}
