@@ -14,6 +14,8 @@
 #            vs `ctr run --rm --cni`                       <= 1.1x ctr
 #       (a') the whole `leci run -f FILE` process of that group, vs the
 #            whole `ctr run --rm` process                  <= 1.25x ctr
+#            (and, shown beside, vs the whole `ctr run --rm --seccomp`:
+#            with the syscall filter leci's containers get)
 #       (b)  1 init + 2 app containers to Running, beside
 #            the same three containers by ctr              <= 250 ms
 #       (c)  20 groups at once to Running, vs 20
@@ -255,6 +257,9 @@ c=("$(metric BenchmarkTwentyGroupsToRunning ms/leci-median)" "$(metric Benchmark
 	"$(metric BenchmarkTwentyGroupsToRunning ms/ctr-median)" "")
 d=("$(metric BenchmarkDeleteRunningGroup ms/median)" "$(metric BenchmarkDeleteRunningGroup ms/median "$out_docker")"
 	"$(metric BenchmarkDeleteRunningGroup ms/ctr-median)" "")
+# (a')'s like-for-like reference, shown beside the target's: ctr run --rm
+# with the seccomp profile leci gives its containers.
+ap_filtered=$(metric BenchmarkRunProcess ms/ctrseccomp-median)
 d_call=("$(metric BenchmarkDeleteRunningGroup ms/call-median)" "$(metric BenchmarkDeleteRunningGroup ms/call-median "$out_docker")")
 e_rss=("$(metric BenchmarkTwentyIdleGroupsMemory MiB/group-rss)" "$(metric BenchmarkTwentyIdleGroupsMemory MiB/group-rss "$out_docker")" "" "")
 e_pss=("$(metric BenchmarkTwentyIdleGroupsMemory MiB/group-pss)" "$(metric BenchmarkTwentyIdleGroupsMemory MiB/group-pss "$out_docker")" "" "")
@@ -314,6 +319,9 @@ docker run, in the docker run: (a) and (a') the whole docker run --rm --network 
   on the package's dockerd (which has no bridge: leci's groups bring their own network).
 leci/ctr and the targets compare leci on containerd with ctr; leci/docker run compares leci on
 the Docker backend with docker run.
+(a') beside the whole ctr run --rm --seccomp process, whose container gets the syscall filter
+  leci gives every container but a privileged one (runc builds it at each create):
+  $(fmt_ms "${ap_filtered}"), leci/ctr $(ratio "${ap[0]}" "${ap_filtered}").
 (d) runs from the delete request until no process, container, cgroup, network namespace,
   address or directory of the group is left; the call itself returned after
   $(fmt_ms "${d_call[0]}") (containerd), $(fmt_ms "${d_call[1]}") (docker).
