@@ -146,6 +146,9 @@ type Backend struct {
 
 	// made holds the containers this process made that are yet to start.
 	made madeContainers
+	// stopped holds the containers whose exit this process saw, until
+	// their removal.
+	stopped stoppedContainers
 }
 
 // NewBackend returns a Backend on conn.

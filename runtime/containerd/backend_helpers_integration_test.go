@@ -16,6 +16,7 @@ import (
 	tasksapi "github.com/containerd/containerd/api/services/tasks/v1"
 	"github.com/containerd/containerd/v2/core/snapshots"
 	"github.com/containerd/containerd/v2/pkg/cio"
+	"github.com/containerd/errdefs"
 
 	"leci/internal/testimage"
 	"leci/internal/testutil"
@@ -190,9 +191,24 @@ func (e *backendEnv) run(t *testing.T, sb pod.Sandbox, cfg pod.ContainerConfig) 
 	began := time.Now()
 	exit := awaitExit(t, e.start(t, sb, cfg), 30*time.Second)
 	t.Logf("container %s create→start→exit: %v", cfg.Name, time.Since(began).Round(time.Millisecond))
+	// The exit read, the backend removes the container without asking
+	// containerd for its record or its task's state again: it holds them.
+	if _, ok := e.b.stopped.get(cfg.ID); !ok {
+		t.Errorf("%s: exit read, but the backend does not hold the container as stopped", cfg.Name)
+	}
 	// Read once the task is deleted: its output is then all written.
 	if err := e.b.RemoveContainer(e.ctx, cfg.ID); err != nil {
 		t.Errorf("remove %s: %v", cfg.Name, err)
+	}
+	if _, ok := e.b.stopped.get(cfg.ID); ok {
+		t.Errorf("%s: still held as stopped after its removal", cfg.Name)
+	}
+	ctx := e.conn.WithNamespace(e.ctx)
+	if _, err := e.conn.Client().LoadContainer(ctx, cfg.ID); !errdefs.IsNotFound(err) {
+		t.Errorf("%s: container after its removal: %v, want NotFound", cfg.Name, err)
+	}
+	if got, err := taskProcess(ctx, e.conn.Client(), cfg.ID); got != nil || err != nil {
+		t.Errorf("%s: task after its removal: %v, %v; want none", cfg.Name, got, err)
 	}
 	return exit, logText(t, cfg.LogPath)
 }

@@ -153,6 +153,9 @@ func (b *Backend) RemoveContainer(ctx context.Context, id string) error {
 	}
 	b.made.forget(id)
 	ctx = b.conn.WithNamespace(ctx)
+	if ctr, ok := b.stopped.get(id); ok {
+		return b.removeContainer(ctx, ctr)
+	}
 	ctr, err := b.conn.Client().LoadContainer(ctx, id)
 	if errdefs.IsNotFound(err) {
 		return nil
@@ -168,12 +171,13 @@ func (b *Backend) RemoveContainer(ctx context.Context, id string) error {
 func (b *Backend) removeContainer(ctx context.Context, ctr client.Container) error {
 	id := ctr.ID()
 	b.made.forget(id)
+	stopped := b.stopped.take(id)
 	spec, err := loadedSpec(ctx, ctr)
 	if err != nil {
 		return fmt.Errorf("container %s: %w", id, err)
 	}
 	sp := trace.Begin(ctx, "task.delete")
-	err = b.deleteTask(ctx, ctr)
+	err = b.deleteTask(ctx, ctr, stopped)
 	sp.End(err)
 	if err != nil {
 		return err
@@ -200,7 +204,8 @@ func (b *Backend) removeContainer(ctx context.Context, ctr client.Container) err
 }
 
 // deleteTask kills the container's task if it runs and deletes it, after
-// the exit watcher (if this process runs one) has read the exit.
+// the exit watcher (if this process runs one) has read the exit; stopped
+// says that one did, and the task's state is then not asked for.
 //
 // A task containerd reports as not found may still be one it lists: when
 // the caller of a task's delete goes away (a leci killed) after the shim
@@ -209,8 +214,17 @@ func (b *Backend) removeContainer(ctx context.Context, ctr client.Container) err
 // never told to shut down; asked for the task's state, the shim answers
 // NotFound. A delete by ID is what clears that record and stops that shim,
 // so it is sent all the same.
-func (b *Backend) deleteTask(ctx context.Context, ctr client.Container) error {
+func (b *Backend) deleteTask(ctx context.Context, ctr client.Container, stopped bool) error {
 	id := ctr.ID()
+	if stopped {
+		// An exit watcher of this process read its exit: the task is
+		// stopped for good, and is deleted by its ID.
+		b.waitWatchers(ctx, id)
+		if err := b.deleteTaskOf(ctx, ctr, nil); err != nil && !errdefs.IsNotFound(err) {
+			return fmt.Errorf("delete task %s: %w", id, err)
+		}
+		return nil
+	}
 	got, err := taskProcess(ctx, b.conn.Client(), id)
 	if err != nil {
 		return err

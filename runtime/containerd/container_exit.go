@@ -73,6 +73,7 @@ func (b *Backend) watch(ctx context.Context, cancel context.CancelFunc, ctr clie
 		defer close(out)
 		defer done()
 		if exit, ok := b.awaitExit(ctx, ctr, exited, started, cgroupsPath); ok {
+			b.stopped.put(ctr)
 			out <- exit
 		}
 	}()

@@ -62,3 +62,39 @@ func (s *madeContainers) forget(id string) {
 	defer s.mu.Unlock()
 	delete(s.m, id)
 }
+
+// stoppedContainers holds, by ID, the containers whose exit an exit watcher
+// of this process read, with their records, until their removal: such a
+// task is stopped for good (a container ID runs once), so its removal asks
+// containerd for neither the record nor the task's state (two round trips
+// between a container's exit and the end of its group).
+type stoppedContainers struct {
+	mu sync.Mutex
+	m  map[string]client.Container
+}
+
+func (s *stoppedContainers) put(ctr client.Container) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.m == nil {
+		s.m = map[string]client.Container{}
+	}
+	s.m[ctr.ID()] = ctr
+}
+
+// get returns id's record, keeping it.
+func (s *stoppedContainers) get(id string) (client.Container, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	ctr, ok := s.m[id]
+	return ctr, ok
+}
+
+// take tells whether id is held, and forgets it.
+func (s *stoppedContainers) take(id string) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	_, ok := s.m[id]
+	delete(s.m, id)
+	return ok
+}
