@@ -171,7 +171,7 @@ func (b *Backend) RemoveContainer(ctx context.Context, id string) error {
 func (b *Backend) removeContainer(ctx context.Context, ctr client.Container) error {
 	id := ctr.ID()
 	b.made.forget(id)
-	stopped := b.stopped.take(id)
+	_, stopped := b.stopped.get(id)
 	spec, err := loadedSpec(ctx, ctr)
 	if err != nil {
 		return fmt.Errorf("container %s: %w", id, err)
@@ -199,6 +199,7 @@ func (b *Backend) removeContainer(ctx context.Context, ctr client.Container) err
 		}
 	}
 	b.removeStdio(id)
+	b.stopped.forget(id)
 	b.log.Debug("removed container", "container", id)
 	return nil
 }
@@ -316,6 +317,9 @@ func (b *Backend) ListContainers(ctx context.Context, groupID string) ([]pod.Con
 		}
 	} else {
 		for _, r := range records {
+			if _, ok := b.stopped.get(r.ID); ok {
+				continue // its exit was read here: not running
+			}
 			t, err := taskProcess(ctx, cl, r.ID)
 			if err != nil {
 				return nil, err

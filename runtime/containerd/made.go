@@ -64,10 +64,14 @@ func (s *madeContainers) forget(id string) {
 }
 
 // stoppedContainers holds, by ID, the containers whose exit an exit watcher
-// of this process read, with their records, until their removal: such a
-// task is stopped for good (a container ID runs once), so its removal asks
-// containerd for neither the record nor the task's state (two round trips
-// between a container's exit and the end of its group).
+// of this process read, with their records, until their removal is done:
+// such a task is stopped for good (a container ID runs once), so neither
+// its removal nor a listing of its group asks containerd for its state,
+// and its removal does not read its record again. A task's state is the
+// shim's to tell, which answers it only once a delete under way is done:
+// a group's delete, listing its containers while the one that ended is
+// being removed, waited that long (about 10 ms) before its network could
+// go.
 type stoppedContainers struct {
 	mu sync.Mutex
 	m  map[string]client.Container
@@ -90,11 +94,8 @@ func (s *stoppedContainers) get(id string) (client.Container, bool) {
 	return ctr, ok
 }
 
-// take tells whether id is held, and forgets it.
-func (s *stoppedContainers) take(id string) bool {
+func (s *stoppedContainers) forget(id string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	_, ok := s.m[id]
 	delete(s.m, id)
-	return ok
 }
