@@ -139,8 +139,10 @@ func lastStatus(data []byte, id string) (runtime.GroupStatus, error) {
 		switch {
 		case err != nil:
 			lastErr = err // torn by a crash mid-append
-		case st.ID != id || st.Request == nil:
-			lastErr = fmt.Errorf("a record of %q with no request", st.ID)
+		case st.ID != id:
+			lastErr = fmt.Errorf("a record of group %q", st.ID)
+		case st.Request == nil:
+			lastErr = errors.New("a record with no request")
 		default:
 			return st, nil
 		}

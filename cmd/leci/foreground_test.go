@@ -116,8 +116,12 @@ func TestForegroundStatusAppendsAndReadsTheLast(t *testing.T) {
 	if got, err := lastStatus(old, "eci-a"); err != nil || got.Phase != api.GroupSucceeded {
 		t.Errorf("an older leci's record: phase %q, %v", got.Phase, err)
 	}
-	if _, err := lastStatus(data, "eci-b"); err == nil {
-		t.Error("a file of eci-a read as eci-b's record")
+	if _, err := lastStatus(data, "eci-b"); err == nil || !strings.Contains(err.Error(), `"eci-a"`) {
+		t.Errorf("a file of eci-a read as eci-b's record: %v; want an error naming eci-a", err)
+	}
+	noRequest, _ := json.Marshal(runtime.GroupStatus{ID: "eci-a"})
+	if _, err := lastStatus(noRequest, "eci-a"); err == nil || !strings.Contains(err.Error(), "no request") {
+		t.Errorf("a record with no request: %v; want an error saying so", err)
 	}
 	if _, err := lastStatus(nil, "eci-a"); err == nil {
 		t.Error("an empty file read as a record")
