@@ -79,9 +79,13 @@ func New(cfg Config, log *slog.Logger) (*Manager, error) {
 	if err := cfg.validate(); err != nil {
 		return nil, fmt.Errorf("network config: %w", err)
 	}
+	exec := pluginExec()
+	if cfg.UserNetwork == "" {
+		exec = inProcessExec{exec}
+	}
 	m := &Manager{
 		cfg:   cfg,
-		cni:   libcni.NewCNIConfigWithCacheDir(cfg.BinDirs, cfg.CacheDir, pluginExec()),
+		cni:   libcni.NewCNIConfigWithCacheDir(cfg.BinDirs, cfg.CacheDir, exec),
 		ports: map[portKey]string{},
 	}
 	if cfg.UserNetwork != "" {

@@ -14,7 +14,8 @@
 // runtime values (libcni's capability arguments), never as conflist text.
 //
 // Setup and Teardown are the group's CNI ADD and DEL with the namespace's
-// life around them; Check is CNI CHECK, for a daemon that recovers its
+// life around them (on leci's own IPv4 network, the bridge plugin's ADD
+// and DEL run in-process: see inProcessExec); Check is CNI CHECK, for a daemon that recovers its
 // groups. Before every ADD and DEL the intent is written to the group's
 // journal file, with the configuration and runtime values DEL needs, so
 // that GC, run at start-up, can DEL what a killed leci left and then sweep
