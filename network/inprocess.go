@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"log/slog"
 	"net"
 	"net/netip"
 	"os"
@@ -56,7 +57,7 @@ func (e inProcessExec) ExecPlugin(ctx context.Context, pluginPath string, stdin 
 		return e.Exec.ExecPlugin(ctx, pluginPath, stdin, environ)
 	}
 	if env.command == "DEL" {
-		return nil, bridgeDel(stdin, conf, env)
+		return nil, bridgeDel(stdin, env)
 	}
 	return bridgeAdd(ctx, stdin, conf, env)
 }
@@ -146,7 +147,13 @@ func bridgeAdd(ctx context.Context, stdin []byte, conf ownBridgeStdin, env cniEn
 	if env.netns == "" || env.ifName == "" || env.containerID == "" {
 		return nil, errors.New("bridge add: no network namespace, interface or container id")
 	}
-	br, err := ensureBridge(conf.Bridge, conf.MTU)
+	// One netlink socket for the host's side, rather than one per request.
+	h, err := netlink.NewHandle(unix.NETLINK_ROUTE)
+	if err != nil {
+		return nil, fmt.Errorf("bridge add: netlink: %w", err)
+	}
+	defer h.Close()
+	br, err := ensureBridge(h, conf.Bridge, conf.MTU)
 	if err != nil {
 		return nil, err
 	}
@@ -159,21 +166,21 @@ func bridgeAdd(ctx context.Context, stdin []byte, conf ownBridgeStdin, env cniEn
 			release()
 		}
 	}()
-	host, err := addVeth(br, env.netns, env.ifName, conf.MTU, conf.HairpinMode)
+	veth, err := addVeth(h, br, env.netns, env.ifName, conf.MTU, conf.HairpinMode)
 	if err != nil {
 		return nil, err
 	}
 	defer func() {
 		if retErr != nil {
-			_ = netlink.LinkDel(host)
+			_ = h.LinkDel(veth)
 		}
 	}()
 
 	res := &types100.Result{
 		CNIVersion: types100.ImplementedSpecVersion,
 		Interfaces: []*types100.Interface{
-			{Name: br.Attrs().Name},
-			{Name: host.Attrs().Name, Mac: host.Attrs().HardwareAddr.String()},
+			{Name: conf.Bridge},
+			{Name: veth.Attrs().Name},
 			{Name: env.ifName, Sandbox: env.netns},
 		},
 		IPs:    ips,
@@ -204,22 +211,30 @@ func bridgeAdd(ctx context.Context, stdin []byte, conf ownBridgeStdin, env cniEn
 	if err != nil {
 		return nil, fmt.Errorf("bridge add: configure %s: %w", env.ifName, err)
 	}
-	if err := waitPortUp(ctx, host.Attrs().Name); err != nil {
+	host, err := waitPortUp(ctx, h, veth.Attrs().Name)
+	if err != nil {
 		return nil, err
 	}
+	res.Interfaces[1].Mac = host.Attrs().HardwareAddr.String()
+	// The bridge's MAC address is its own from the moment it has its
+	// gateway address (see ensureGatewayAddr): read again only if that
+	// was now.
+	brMAC := br.Attrs().HardwareAddr
 	for _, ipc := range res.IPs {
 		gw := net.IPNet{IP: ipc.Gateway, Mask: ipc.Address.Mask}
-		if err := ensureGatewayAddr(br, &gw); err != nil {
+		added, err := ensureGatewayAddr(h, br, &gw)
+		if err != nil {
 			return nil, err
 		}
+		if added {
+			if link, err := h.LinkByName(conf.Bridge); err == nil {
+				brMAC = link.Attrs().HardwareAddr
+			}
+		}
 	}
+	res.Interfaces[0].Mac = brMAC.String()
 	if err := setSysctl("/proc/sys/net/ipv4/ip_forward", "1"); err != nil {
 		return nil, fmt.Errorf("bridge add: enable forwarding: %w", err)
-	}
-	// The bridge's MAC address may change as ports come and the address
-	// is set: the result has the one it ends with.
-	if link, err := netlink.LinkByName(conf.Bridge); err == nil {
-		res.Interfaces[0].Mac = link.Attrs().HardwareAddr.String()
 	}
 	out, err := res.GetAsVersion(conf.CNIVersion)
 	if err != nil {
@@ -229,13 +244,13 @@ func bridgeAdd(ctx context.Context, stdin []byte, conf ownBridgeStdin, env cniEn
 }
 
 // ensureBridge makes the bridge if it is missing and brings it up.
-func ensureBridge(name string, mtu int) (*netlink.Bridge, error) {
+func ensureBridge(h *netlink.Handle, name string, mtu int) (*netlink.Bridge, error) {
 	attrs := netlink.NewLinkAttrs()
 	attrs.Name, attrs.MTU = name, mtu
-	if err := netlink.LinkAdd(&netlink.Bridge{LinkAttrs: attrs}); err != nil && !errors.Is(err, unix.EEXIST) {
+	if err := h.LinkAdd(&netlink.Bridge{LinkAttrs: attrs}); err != nil && !errors.Is(err, unix.EEXIST) {
 		return nil, fmt.Errorf("bridge add: make bridge %s: %w", name, err)
 	}
-	link, err := netlink.LinkByName(name)
+	link, err := h.LinkByName(name)
 	if err != nil {
 		return nil, fmt.Errorf("bridge add: bridge %s: %w", name, err)
 	}
@@ -244,7 +259,7 @@ func ensureBridge(name string, mtu int) (*netlink.Bridge, error) {
 		return nil, fmt.Errorf("bridge add: %s exists and is a %s, not a bridge", name, link.Type())
 	}
 	if br.Attrs().Flags&net.FlagUp == 0 {
-		if err := netlink.LinkSetUp(br); err != nil {
+		if err := h.LinkSetUp(br); err != nil {
 			return nil, fmt.Errorf("bridge add: bring %s up: %w", name, err)
 		}
 	}
@@ -269,14 +284,9 @@ func allocate(stdin []byte, env cniEnv) (ips []*types100.IPConfig, routes []*cni
 		requested[ip.String()] = ip
 	}
 	var allocs []*allocator.IPAllocator
-	release = func() {
-		store, err := disk.New(conf.Name, conf.DataDir)
-		if err != nil {
-			return
-		}
-		defer store.Close()
-		for i := range conf.Ranges {
-			_ = allocator.NewIPAllocator(&conf.Ranges[i], store, i).Release(env.containerID, env.ifName)
+	releaseAll := func() {
+		for _, a := range allocs {
+			_ = a.Release(env.containerID, env.ifName)
 		}
 	}
 	for i := range conf.Ranges {
@@ -292,31 +302,57 @@ func allocate(stdin []byte, env cniEnv) (ips []*types100.IPConfig, routes []*cni
 		a := allocator.NewIPAllocator(set, store, i)
 		ipc, err := a.Get(env.containerID, env.ifName, want)
 		if err != nil {
-			for _, done := range allocs {
-				_ = done.Release(env.containerID, env.ifName)
-			}
+			releaseAll()
 			return nil, nil, nil, fmt.Errorf("host-local: failed to allocate for range %d: %w", i, err)
 		}
 		allocs = append(allocs, a)
 		ips = append(ips, ipc)
 	}
 	if len(requested) > 0 {
-		for _, done := range allocs {
-			_ = done.Release(env.containerID, env.ifName)
-		}
+		releaseAll()
 		var left []string
 		for k := range requested {
 			left = append(left, k)
 		}
 		return nil, nil, nil, fmt.Errorf("host-local: failed to allocate all requested IPs: %s", strings.Join(left, ", "))
 	}
+	release = func() {
+		// The store was closed with allocate: a store of its own.
+		if err := releaseAddresses(stdin, env); err != nil {
+			slog.Warn("bridge add: give back the addresses of a failed ADD", "group", env.containerID, "err", err)
+		}
+	}
 	return ips, conf.Routes, release, nil
+}
+
+// releaseAddresses gives back every address host-local holds for the
+// container's interface, as host-local's DEL does.
+func releaseAddresses(stdin []byte, env cniEnv) error {
+	conf, _, err := allocator.LoadIPAMConfig(stdin, env.args)
+	if err != nil {
+		return fmt.Errorf("host-local: %w", err)
+	}
+	store, err := disk.New(conf.Name, conf.DataDir)
+	if err != nil {
+		return fmt.Errorf("host-local: %w", err)
+	}
+	defer store.Close()
+	var errs []error
+	for i := range conf.Ranges {
+		if err := allocator.NewIPAllocator(&conf.Ranges[i], store, i).Release(env.containerID, env.ifName); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	if err := errors.Join(errs...); err != nil {
+		return fmt.Errorf("host-local: %w", err)
+	}
+	return nil
 }
 
 // addVeth makes a veth pair whose one end is ifName in the namespace at
 // nsPath and whose other end, named as the plugin names it (veth and 8 hex
-// digits), is a port of br, up, in hairpin mode when asked.
-func addVeth(br *netlink.Bridge, nsPath, ifName string, mtu int, hairpin bool) (netlink.Link, error) {
+// digits), is an up port of br, in hairpin mode when asked.
+func addVeth(h *netlink.Handle, br *netlink.Bridge, nsPath, ifName string, mtu int, hairpin bool) (*netlink.Veth, error) {
 	target, err := os.Open(nsPath)
 	if err != nil {
 		return nil, fmt.Errorf("bridge add: open network namespace: %w", err)
@@ -328,37 +364,32 @@ func addVeth(br *netlink.Bridge, nsPath, ifName string, mtu int, hairpin bool) (
 			return nil, err
 		}
 		attrs := netlink.NewLinkAttrs()
-		attrs.Name, attrs.MTU = name, mtu
+		// Made up, then put on the bridge by LinkAdd (as the plugin: up,
+		// then on the bridge).
+		attrs.Name, attrs.MTU, attrs.Flags, attrs.MasterIndex = name, mtu, net.FlagUp, br.Attrs().Index
 		veth := netlink.NewVeth(attrs)
 		veth.PeerName = ifName
 		veth.PeerNamespace = netlink.NsFd(int(target.Fd()))
-		err = netlink.LinkAdd(veth)
+		err = h.LinkAdd(veth)
 		if errors.Is(err, unix.EEXIST) {
 			// The group's end exists (a second ADD), or the random
 			// name is taken on the host.
-			if _, lerr := netlink.LinkByName(name); lerr != nil {
+			if _, lerr := h.LinkByName(name); lerr != nil {
 				return nil, fmt.Errorf("bridge add: container veth name provided (%s) already exists", ifName)
 			}
 			continue
 		}
-		if err != nil {
-			return nil, fmt.Errorf("bridge add: make veth pair: %w", err)
-		}
-		host, err := netlink.LinkByName(name)
-		if err == nil {
-			err = netlink.LinkSetMaster(host, br)
+		if err == nil && veth.Attrs().Index == 0 {
+			err = fmt.Errorf("%s made but not found", name)
 		}
 		if err == nil {
-			err = netlink.LinkSetHairpin(host, hairpin)
-		}
-		if err == nil {
-			err = netlink.LinkSetUp(host)
+			err = h.LinkSetHairpin(veth, hairpin)
 		}
 		if err != nil {
-			_ = netlink.LinkDel(veth)
-			return nil, fmt.Errorf("bridge add: put %s on %s: %w", name, br.Attrs().Name, err)
+			_ = h.LinkDel(veth)
+			return nil, fmt.Errorf("bridge add: veth %s on %s: %w", name, br.Attrs().Name, err)
 		}
-		return host, nil
+		return veth, nil
 	}
 	return nil, errors.New("bridge add: no free veth name")
 }
@@ -377,8 +408,8 @@ func randomVethName() (string, error) {
 var portUpWaits = []time.Duration{0, 2 * time.Millisecond, 5 * time.Millisecond, 10 * time.Millisecond, 33 * time.Millisecond, 500 * time.Millisecond, time.Second, time.Second}
 
 // waitPortUp waits until the host end of the veth is up as a bridge
-// port, as the plugin does before it answers.
-func waitPortUp(ctx context.Context, name string) error {
+// port, as the plugin does before it answers, and answers it.
+func waitPortUp(ctx context.Context, h *netlink.Handle, name string) (netlink.Link, error) {
 	var state netlink.LinkOperState
 	for _, d := range portUpWaits {
 		if d > 0 {
@@ -386,50 +417,51 @@ func waitPortUp(ctx context.Context, name string) error {
 			select {
 			case <-ctx.Done():
 				t.Stop()
-				return ctx.Err()
+				return nil, ctx.Err()
 			case <-t.C:
 			}
 		}
-		link, err := netlink.LinkByName(name)
+		link, err := h.LinkByName(name)
 		if err != nil {
-			return fmt.Errorf("bridge add: %s: %w", name, err)
+			return nil, fmt.Errorf("bridge add: %s: %w", name, err)
 		}
 		if state = link.Attrs().OperState; state == netlink.OperUp {
-			return nil
+			return link, nil
 		}
 	}
-	return fmt.Errorf("bridge add: bridge port in error state: %s", state)
+	return nil, fmt.Errorf("bridge add: bridge port in error state: %s", state)
 }
 
 // ensureGatewayAddr gives the bridge the gateway address, unless it has
-// it; another IPv4 address there is an error, as with the plugin.
-func ensureGatewayAddr(br netlink.Link, gw *net.IPNet) error {
-	addrs, err := netlink.AddrList(br, netlink.FAMILY_V4)
+// it; another IPv4 address there is an error, as with the plugin. added
+// says whether it was given now.
+func ensureGatewayAddr(h *netlink.Handle, br netlink.Link, gw *net.IPNet) (added bool, _ error) {
+	addrs, err := h.AddrList(br, netlink.FAMILY_V4)
 	if err != nil && !errors.Is(err, unix.ENOENT) {
-		return fmt.Errorf("bridge add: addresses of %s: %w", br.Attrs().Name, err)
+		return false, fmt.Errorf("bridge add: addresses of %s: %w", br.Attrs().Name, err)
 	}
 	for _, a := range addrs {
 		if a.IPNet.String() == gw.String() {
-			return nil
+			return false, nil
 		}
-		return fmt.Errorf("bridge add: %q already has an IP address different from %v", br.Attrs().Name, gw)
+		return false, fmt.Errorf("bridge add: %q already has an IP address different from %v", br.Attrs().Name, gw)
 	}
-	if err := netlink.AddrAdd(br, &netlink.Addr{IPNet: gw}); err != nil && !errors.Is(err, unix.EEXIST) {
-		return fmt.Errorf("bridge add: could not add IP address to %q: %w", br.Attrs().Name, err)
+	if err := h.AddrAdd(br, &netlink.Addr{IPNet: gw}); err != nil && !errors.Is(err, unix.EEXIST) {
+		return false, fmt.Errorf("bridge add: could not add IP address to %q: %w", br.Attrs().Name, err)
 	}
 	// The bridge keeps its own MAC address rather than taking the lowest
 	// of its ports' as they come and go.
-	if err := netlink.LinkSetHardwareAddr(br, br.Attrs().HardwareAddr); err != nil {
-		return fmt.Errorf("bridge add: set %s's MAC address: %w", br.Attrs().Name, err)
+	if err := h.LinkSetHardwareAddr(br, br.Attrs().HardwareAddr); err != nil {
+		return false, fmt.Errorf("bridge add: set %s's MAC address: %w", br.Attrs().Name, err)
 	}
-	return nil
+	return true, nil
 }
 
 // bridgeDel does what the bridge plugin's DEL does: removes the group's
 // interface (and so its veth) when the namespace is there, then gives its
 // addresses back to host-local's store. Both are done already for a group
 // deleted twice.
-func bridgeDel(stdin []byte, conf ownBridgeStdin, env cniEnv) error {
+func bridgeDel(stdin []byte, env cniEnv) error {
 	if env.containerID == "" || env.ifName == "" {
 		return errors.New("bridge del: no interface or container id")
 	}
@@ -449,23 +481,5 @@ func bridgeDel(stdin []byte, conf ownBridgeStdin, env cniEnv) error {
 			return fmt.Errorf("bridge del: remove %s: %w", env.ifName, err)
 		}
 	}
-	ipamConf, _, err := allocator.LoadIPAMConfig(stdin, env.args)
-	if err != nil {
-		return fmt.Errorf("host-local: %w", err)
-	}
-	store, err := disk.New(ipamConf.Name, ipamConf.DataDir)
-	if err != nil {
-		return fmt.Errorf("host-local: %w", err)
-	}
-	defer store.Close()
-	var errs []error
-	for i := range ipamConf.Ranges {
-		if err := allocator.NewIPAllocator(&ipamConf.Ranges[i], store, i).Release(env.containerID, env.ifName); err != nil {
-			errs = append(errs, err)
-		}
-	}
-	if err := errors.Join(errs...); err != nil {
-		return fmt.Errorf("host-local: %w", err)
-	}
-	return nil
+	return releaseAddresses(stdin, env)
 }
