@@ -147,13 +147,14 @@ func ConnectOwn(ctx context.Context, cfg Config, log *slog.Logger) (*Conn, error
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	own, err := ensureOwn(ctx, filepath.Join(cfg.Root, "containerd"), log)
+	own, cl, err := ensureOwnDialled(ctx, filepath.Join(cfg.Root, "containerd"), cfg.Namespace, log)
 	if err != nil {
 		return nil, err
 	}
-	cl, err := dial(ctx, own.socket, cfg.Namespace, 0)
-	if err != nil {
-		return nil, err
+	if cl == nil {
+		if cl, err = dial(ctx, own.socket, cfg.Namespace, 0); err != nil {
+			return nil, err
+		}
 	}
 	return newConn(cl, own.socket, cfg.Namespace, own, log).keepingMetas(cfg.Root), nil
 }

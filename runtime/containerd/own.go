@@ -14,6 +14,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/containerd/containerd/v2/client"
 	"golang.org/x/sys/unix"
 
 	"leci/internal/atomicfile"
@@ -56,16 +57,35 @@ func ownPaths(dir string) *ownDaemon {
 // running. Starts are serialised across processes by a flock on dir/lock, so
 // that concurrent leci processes start one containerd between them.
 func ensureOwn(ctx context.Context, dir string, log *slog.Logger) (*ownDaemon, error) {
+	d, cl, err := ensureOwnDialled(ctx, dir, DefaultNamespace, log)
+	if cl != nil {
+		cl.Close()
+	}
+	return d, err
+}
+
+// ensureOwnDialled is ensureOwn that, when the running containerd answers
+// at once (the common case), also answers the client that asked it, in
+// namespace: a caller who wants a connection need not dial again. The
+// client is nil when containerd had to be waited for or started.
+func ensureOwnDialled(ctx context.Context, dir, namespace string, log *slog.Logger) (*ownDaemon, *client.Client, error) {
 	d := ownPaths(dir)
 	// containerd also listens on socket+".ttrpc".
 	if n := len(d.socket) + len(".ttrpc"); n > maxSocketPath {
-		return nil, fmt.Errorf("leci root %s is too long for a unix socket path under it (%d > %d bytes)", filepath.Dir(dir), n, maxSocketPath)
+		return nil, nil, fmt.Errorf("leci root %s is too long for a unix socket path under it (%d > %d bytes)", filepath.Dir(dir), n, maxSocketPath)
 	}
-	if answers(ctx, d.socket) {
+	if cl, err := dial(ctx, d.socket, namespace, probeTimeout); err == nil {
 		d.pid, _ = d.runningPID()
-		return d, nil
+		return d, cl, nil
 	}
+	d, err := startOwn(ctx, d, log)
+	return d, nil, err
+}
 
+// startOwn starts the containerd of d unless another process does, or
+// has, or it runs but does not answer yet, and waits until it answers.
+func startOwn(ctx context.Context, d *ownDaemon, log *slog.Logger) (*ownDaemon, error) {
+	dir := d.dir
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, fmt.Errorf("create own containerd directory: %w", err)
 	}
