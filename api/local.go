@@ -2,7 +2,6 @@ package api
 
 import (
 	"reflect"
-	"regexp"
 	"strconv"
 )
 
@@ -81,11 +80,11 @@ var CloudFields = []CloudField{
 	{"InitContainer.N.Gpu", UseAnalogy, "the first devices of the group's (an init container runs alone)"},
 }
 
-var listIndex = regexp.MustCompile(`\.[0-9]+\.`)
+var listIndex = lazyRegexp(`\.[0-9]+\.`)
 
 // cloudField returns the table's entry of a wire path.
 func cloudField(path string) (CloudField, bool) {
-	name := listIndex.ReplaceAllString(path, ".N.")
+	name := listIndex().ReplaceAllString(path, ".N.")
 	for _, f := range CloudFields {
 		if f.Name == name {
 			return f, true

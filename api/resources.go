@@ -3,7 +3,6 @@ package api
 import (
 	"fmt"
 	"net/http"
-	"regexp"
 	"runtime"
 	"slices"
 	"strconv"
@@ -78,7 +77,7 @@ var instanceFamilies = map[string]struct {
 
 // instanceTypeRe is ecs.<family>.<size>: large is 2 vCPUs, xlarge 4,
 // Nxlarge 4N.
-var instanceTypeRe = regexp.MustCompile(`^ecs\.([a-z0-9]+)\.(large|xlarge|([1-9][0-9]*)xlarge)$`)
+var instanceTypeRe = lazyRegexp(`^ecs\.([a-z0-9]+)\.(large|xlarge|([1-9][0-9]*)xlarge)$`)
 
 // InstanceSize is what an ECS instance type gives a group.
 type InstanceSize struct {
@@ -93,7 +92,7 @@ type InstanceSize struct {
 // takes the first.
 func LookupInstanceType(types string) (InstanceSize, bool) {
 	first, _, _ := strings.Cut(types, ",")
-	m := instanceTypeRe.FindStringSubmatch(strings.TrimSpace(first))
+	m := instanceTypeRe().FindStringSubmatch(strings.TrimSpace(first))
 	if m == nil {
 		return InstanceSize{}, false
 	}

@@ -11,6 +11,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 )
 
 // Limits the reference states.
@@ -35,19 +36,26 @@ const (
 	maxIpv6GatewayBWMbps = 2000
 )
 
+// The patterns are compiled when first used: a leci command pays only
+// for those its request needs, not for all of them at every start.
 var (
-	groupNameRe = regexp.MustCompile(`^[a-z0-9]([-a-z0-9]*[a-z0-9])?$`)
-	dnsLabelRe  = regexp.MustCompile(`^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$`)
-	hostLabelRe = regexp.MustCompile(`^[A-Za-z0-9]([-A-Za-z0-9]{0,61}[A-Za-z0-9])?$`)
-	envKeyRe    = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
-	sysctlRe    = regexp.MustCompile(`^[a-z0-9]([-_a-z0-9]*[a-z0-9])?([./][a-z0-9]([-_a-z0-9]*[a-z0-9])?)*$`)
-	headerRe    = regexp.MustCompile("^[!#$%&'*+.^_`|~0-9A-Za-z-]+$")
-	imageRe     = regexp.MustCompile(`^` +
+	groupNameRe = lazyRegexp(`^[a-z0-9]([-a-z0-9]*[a-z0-9])?$`)
+	dnsLabelRe  = lazyRegexp(`^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$`)
+	hostLabelRe = lazyRegexp(`^[A-Za-z0-9]([-A-Za-z0-9]{0,61}[A-Za-z0-9])?$`)
+	envKeyRe    = lazyRegexp(`^[A-Za-z_][A-Za-z0-9_]*$`)
+	sysctlRe    = lazyRegexp(`^[a-z0-9]([-_a-z0-9]*[a-z0-9])?([./][a-z0-9]([-_a-z0-9]*[a-z0-9])?)*$`)
+	headerRe    = lazyRegexp("^[!#$%&'*+.^_`|~0-9A-Za-z-]+$")
+	imageRe     = lazyRegexp(`^` +
 		`(?:(?:[A-Za-z0-9](?:[-A-Za-z0-9]*[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[-A-Za-z0-9]*[A-Za-z0-9])?)*|\[[0-9A-Fa-f:]+\])(?::[0-9]+)?/)?` + // registry
 		`[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*(?:/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)*` + // repository
 		`(?::[\w][\w.-]{0,127})?` + // tag
 		`(?:@[A-Za-z][A-Za-z0-9]*(?:[-_+.][A-Za-z][A-Za-z0-9]*)*:[0-9a-fA-F]{32,})?$`) // digest
 )
+
+// lazyRegexp is a pattern compiled on its first use.
+func lazyRegexp(pattern string) func() *regexp.Regexp {
+	return sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(pattern) })
+}
 
 // validator collects every problem of a request.
 type validator struct{ errs Errors }
@@ -137,7 +145,7 @@ func (r *CreateContainerGroupRequest) Validate() error {
 func (v *validator) group(r *CreateContainerGroupRequest) {
 	if v.required("ContainerGroupName", r.ContainerGroupName) {
 		n := r.ContainerGroupName
-		if len(n) < 2 || len(n) > maxGroupNameLen || !groupNameRe.MatchString(n) {
+		if len(n) < 2 || len(n) > maxGroupNameLen || !groupNameRe().MatchString(n) {
 			v.invalid("ContainerGroupName", "%q must be 2 to 128 lowercase letters, digits and hyphens, and must not start or end with a hyphen", n)
 		}
 	}
@@ -380,7 +388,7 @@ func (v *validator) sysctls(field string, list []Sysctl, allowed func(string) bo
 			continue
 		}
 		switch {
-		case !sysctlRe.MatchString(s.Name):
+		case !sysctlRe().MatchString(s.Name):
 			v.invalid(f+".Name", "%q is not a sysctl name", s.Name)
 		case !allowed(s.Name):
 			v.invalid(f+".Name", "%q is not %s", s.Name, what)
@@ -401,7 +409,7 @@ func (v *validator) volumes(vols []Volume) map[string]string {
 		vol := &vols[i]
 		field := idx("Volume", i)
 		if v.required(field+".Name", vol.Name) {
-			if !dnsLabelRe.MatchString(vol.Name) {
+			if !dnsLabelRe().MatchString(vol.Name) {
 				v.invalid(field+".Name", "%q must be at most 63 lowercase letters, digits and hyphens, and must not start or end with a hyphen", vol.Name)
 			}
 			if _, dup := types[vol.Name]; dup {
@@ -521,7 +529,7 @@ func (v *validator) containerName(field, name string, seen map[string]string) {
 	if !v.required(field+".Name", name) {
 		return
 	}
-	if !dnsLabelRe.MatchString(name) {
+	if !dnsLabelRe().MatchString(name) {
 		v.invalid(field+".Name", "%q must be at most 63 lowercase letters, digits and hyphens, and must not start or end with a hyphen", name)
 	}
 	if first, dup := seen[name]; dup {
@@ -533,7 +541,7 @@ func (v *validator) containerName(field, name string, seen map[string]string) {
 
 // common checks what app and init containers share.
 func (v *validator) common(field string, c *ContainerCommon, volumes map[string]string, privileged bool) {
-	if v.required(field+".Image", c.Image) && !imageRe.MatchString(c.Image) {
+	if v.required(field+".Image", c.Image) && !imageRe().MatchString(c.Image) {
 		v.invalid(field+".Image", "%q is not a valid image reference", c.Image)
 	}
 	v.oneOf(field+".ImagePullPolicy", c.ImagePullPolicy, pullPolicies)
@@ -560,7 +568,7 @@ func (v *validator) common(field string, c *ContainerCommon, volumes map[string]
 	v.notNegative(field+".Gpu", float64(c.Gpu))
 	for i, e := range c.EnvironmentVar {
 		f := idx(field+".EnvironmentVar", i)
-		if v.required(f+".Key", e.Key) && (len(e.Key) > maxEnvKeyLen || !envKeyRe.MatchString(e.Key)) {
+		if v.required(f+".Key", e.Key) && (len(e.Key) > maxEnvKeyLen || !envKeyRe().MatchString(e.Key)) {
 			v.invalid(f+".Key", "%q must be 1 to 128 letters, digits and underscores, and must not start with a digit", e.Key)
 		}
 		v.maxLen(f+".Value", e.Value, maxEnvValueLen)
@@ -706,7 +714,7 @@ func (v *validator) handler(field string, h *Handler) {
 		}
 		for i, hd := range g.HTTPHeader {
 			f := idx(field+"HttpGetHttpHeader", i)
-			if v.required(f+".Name", hd.Name) && !headerRe.MatchString(hd.Name) {
+			if v.required(f+".Name", hd.Name) && !headerRe().MatchString(hd.Name) {
 				v.invalid(f+".Name", "%q is not an HTTP header name", hd.Name)
 			}
 			if strings.ContainsAny(hd.Value, "\r\n\x00") {
@@ -756,7 +764,7 @@ func validHostname(h string, max int) bool {
 		return false
 	}
 	for _, label := range strings.Split(h, ".") {
-		if !hostLabelRe.MatchString(label) {
+		if !hostLabelRe().MatchString(label) {
 			return false
 		}
 	}

@@ -10,6 +10,7 @@ import (
 	"regexp"
 	"sort"
 	"strings"
+	"sync"
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -32,13 +33,14 @@ type typeMeta struct {
 	Kind       string `json:"kind"`
 }
 
-// documentSeparator splits a multi-document YAML stream.
-var documentSeparator = regexp.MustCompile(`(?m)^---[ \t]*(#.*)?$`)
+// documentSeparator splits a multi-document YAML stream; compiled when
+// first used, not at every start of leci.
+var documentSeparator = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`(?m)^---[ \t]*(#.*)?$`) })
 
 // documents splits data into its non-empty YAML documents.
 func documents(data []byte) [][]byte {
 	var out [][]byte
-	for _, d := range documentSeparator.Split(string(data), -1) {
+	for _, d := range documentSeparator().Split(string(data), -1) {
 		if strings.TrimSpace(stripComments(d)) != "" {
 			out = append(out, []byte(d))
 		}

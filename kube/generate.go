@@ -8,6 +8,7 @@ import (
 	"regexp"
 	"sort"
 	"strings"
+	"sync"
 	"unicode/utf8"
 
 	corev1 "k8s.io/api/core/v1"
@@ -302,8 +303,8 @@ func podHandler(exec []string, host string, port int, path, scheme string, hs []
 	return &h
 }
 
-// configMapKey is what a ConfigMap key may hold.
-var configMapKey = regexp.MustCompile(`^[-._a-zA-Z0-9]+$`)
+// configMapKey is what a ConfigMap key may hold; compiled when first used.
+var configMapKey = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[-._a-zA-Z0-9]+$`) })
 
 // podVolume gives the Pod volume of a request volume, and the ConfigMap a
 // config-file volume becomes (named <group>-<volume>). Volumes a Pod cannot
@@ -353,7 +354,7 @@ func podVolume(group string, v api.Volume) (*corev1.Volume, *corev1.ConfigMap, e
 		// need no items: the volume holds every key.
 		plain := true
 		for _, f := range cf.ConfigFileToPath {
-			plain = plain && f.Mode == nil && configMapKey.MatchString(f.Path)
+			plain = plain && f.Mode == nil && configMapKey().MatchString(f.Path)
 		}
 		used := map[string]bool{}
 		for _, f := range cf.ConfigFileToPath {
