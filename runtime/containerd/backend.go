@@ -149,6 +149,16 @@ type Backend struct {
 	// stopped holds the containers whose exit this process saw, until
 	// their removal.
 	stopped stoppedContainers
+	// leaseReleases follows the release of the lease of each create this
+	// process made, until the container's removal (container ID →
+	// *leaseRelease).
+	leaseReleases sync.Map
+}
+
+// leaseRelease is the release of a create's lease, in the background.
+type leaseRelease struct {
+	done chan struct{}
+	ok   bool // set before done is closed
 }
 
 // NewBackend returns a Backend on conn.

@@ -4,6 +4,7 @@ package containerd
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -209,6 +210,14 @@ func (e *backendEnv) run(t *testing.T, sb pod.Sandbox, cfg pod.ContainerConfig) 
 	}
 	if got, err := taskProcess(ctx, e.conn.Client(), cfg.ID); got != nil || err != nil {
 		t.Errorf("%s: task after its removal: %v, %v; want none", cfg.Name, got, err)
+	}
+	// The create's lease was released by the create (which the removal
+	// then did not look for), and is not held in memory any more.
+	if ls, err := e.conn.Client().LeasesService().List(ctx, fmt.Sprintf("labels.%q==%q", labelCreating, cfg.ID)); err != nil || len(ls) != 0 {
+		t.Errorf("%s: leases of its create after its removal: %v, %v; want none", cfg.Name, ls, err)
+	}
+	if _, ok := e.b.leaseReleases.Load(cfg.ID); ok {
+		t.Errorf("%s: its lease release still followed after its removal", cfg.Name)
 	}
 	return exit, logText(t, cfg.LogPath)
 }

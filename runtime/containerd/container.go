@@ -65,12 +65,14 @@ func (b *Backend) createContainer(ctx context.Context, sb pod.Sandbox, cfg pod.C
 		return fmt.Errorf("container %s: %w", cfg.ID, err)
 	}
 	defer func() {
-		release := func() {
+		release := func() error {
 			cctx, cancel := cleanupContext(ctx)
 			defer cancel()
-			if err := done(cctx); err != nil {
+			err := done(cctx)
+			if err != nil {
 				log.Warn("release lease", "err", err)
 			}
+			return err
 		}
 		if retErr != nil {
 			release()
@@ -80,7 +82,12 @@ func (b *Backend) createContainer(ctx context.Context, sb pod.Sandbox, cfg pod.C
 		// the container needs, and its delete (a synced write to
 		// containerd's database, some 10 ms) is not waited for. Should
 		// this process end first, removeContainer releases it.
-		go release()
+		r := &leaseRelease{done: make(chan struct{})}
+		b.leaseReleases.Store(cfg.ID, r)
+		go func() {
+			defer close(r.done)
+			r.ok = release() == nil
+		}()
 	}()
 
 	// The snapshot is prepared here, not by client.WithNewSnapshot, so that
@@ -188,8 +195,10 @@ func (b *Backend) removeContainer(ctx context.Context, ctr client.Container) err
 	if err != nil && !errdefs.IsNotFound(err) {
 		return fmt.Errorf("delete container %s: %w", id, err)
 	}
-	if err := b.releaseCreationLeases(ctx, b.conn.Client(), id); err != nil {
-		b.log.Warn("release the lease of the container's create", "container", id, "err", err)
+	if !b.leaseReleased(ctx, id) {
+		if err := b.releaseCreationLeases(ctx, b.conn.Client(), id); err != nil {
+			b.log.Warn("release the lease of the container's create", "container", id, "err", err)
+		}
 	}
 	// runc deletes the cgroup with the task; one is left only when that
 	// went wrong, and it must not keep the group's cgroup from going.

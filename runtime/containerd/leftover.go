@@ -77,6 +77,24 @@ func (b *Backend) removeLeftover(ctx context.Context, cfg pod.ContainerConfig) e
 	return b.releaseCreationLeases(ctx, cl, cfg.ID)
 }
 
+// leaseReleased tells whether this process made the container and has
+// released the lease of its create (waiting for that release if it is
+// under way), and forgets it: the container's removal need not then look
+// for leases to release.
+func (b *Backend) leaseReleased(ctx context.Context, id string) bool {
+	v, ok := b.leaseReleases.LoadAndDelete(id)
+	if !ok {
+		return false
+	}
+	r := v.(*leaseRelease)
+	select {
+	case <-r.done:
+		return r.ok
+	case <-ctx.Done():
+		return false
+	}
+}
+
 // releaseCreationLeases deletes the leases of creates of container id that
 // never finished.
 func (b *Backend) releaseCreationLeases(ctx context.Context, cl *client.Client, id string) error {
