@@ -119,6 +119,10 @@ type SandboxConfig struct {
 	// that holds every container of the group.
 	Resources Resources
 	Labels    map[string]string
+	// New says that the group was made a moment ago by this process, with
+	// an ID of its own: no sandbox of it can exist, and the backend need
+	// not look for one to adopt.
+	New bool
 }
 
 // Sandbox is a group's sandbox: what containers need to join it. PID is

@@ -209,6 +209,7 @@ func (e *Engine) Create(ctx context.Context, req *api.CreateContainerGroupReques
 	e.groups[id] = g
 	e.mu.Unlock()
 	g.pullFeed = pullprogress.TakeFeed(ctx)
+	g.fresh.Store(true)
 	g.start()
 	return id, nil
 }

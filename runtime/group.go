@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"leci/api"
@@ -75,6 +76,12 @@ type group struct {
 	deleteErr  error
 	removals   sync.WaitGroup // background removals of ended runs
 	gone       chan struct{}  // closed when delete has finished
+	// removed holds the backend IDs of the ended runs those removed (ID →
+	// struct{}): the group's delete need not look for them again.
+	removed sync.Map
+	// fresh is set by Create and taken by the first setup: the group is
+	// new, and nothing of it can exist in the runtime yet.
+	fresh atomic.Bool
 
 	// ended are runs that exited and are to be removed once the starts
 	// that follow are done; owned by the supervisor goroutine.

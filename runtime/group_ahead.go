@@ -137,6 +137,7 @@ func (g *group) createAhead(ctx context.Context, init bool, idx []int, when ahea
 				return
 			}
 			sp := trace.Begin(ctx, "container.create "+spec.Name)
+			g.removed.Delete(cfg.ID)
 			err := g.e.backend.CreateContainer(ctx, sb, cfg)
 			sp.End(err)
 			if err != nil {

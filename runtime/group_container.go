@@ -79,6 +79,7 @@ func (g *group) startContainer(init bool, i int) {
 			return
 		}
 		sp := trace.Begin(g.ctx, "container.create "+spec.Name)
+		g.removed.Delete(cfg.ID) // an ID made again is no longer removed
 		err = g.e.backend.CreateContainer(g.ctx, sb, cfg)
 		sp.End(err)
 	}
@@ -359,5 +360,7 @@ func (g *group) removeContainer(id string) {
 	sp.End(err)
 	if err != nil {
 		g.log.Warn("remove container", "id", id, "err", err)
+		return
 	}
+	g.removed.Store(id, struct{}{})
 }

@@ -115,6 +115,9 @@ func (g *group) delete(ctx context.Context) error {
 			// After the removals of ended runs, which would race these.
 			g.removals.Wait()
 			return eachContainer(containers, func(c pod.ContainerInfo) error {
+				if _, done := g.removed.Load(c.ID); done {
+					return nil // an ended run, listed before its removal finished
+				}
 				sp := trace.Begin(ctx, "container.remove "+c.Name)
 				err := g.e.backend.RemoveContainer(ctx, c.ID)
 				sp.End(err)

@@ -117,6 +117,7 @@ func (g *group) setupLocal(ctx context.Context) error {
 		return fmt.Errorf("volumes: %w", err)
 	}
 	cfg := g.sandboxConfig()
+	cfg.New = g.fresh.Swap(false)
 	if !owns {
 		cfg.NetNSPath = g.e.net.NetNSPath(g.id)
 	}

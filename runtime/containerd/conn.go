@@ -94,6 +94,15 @@ type Conn struct {
 	pullsMu sync.Mutex
 	flights map[string]*pullFlight
 
+	// checked are the images Exists found present, by name, with when: a
+	// create that follows within checkedFresh (the group's, a moment
+	// later) takes the image from here, not from containerd again.
+	checkedMu sync.Mutex
+	checked   map[string]checkedImage
+	// checkedGen counts the forgets: what an Exists found is kept only
+	// if no image changed since it began.
+	checkedGen uint64
+
 	metasMu sync.Mutex
 	metas   map[digest.Digest]imageMeta
 	// metaFiles keeps the metas for the processes to come.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"time"
 
 	"github.com/containerd/containerd/v2/client"
 	"github.com/containerd/containerd/v2/core/content"
@@ -65,6 +66,7 @@ func (c *Conn) Exists(ctx context.Context, ref string) (bool, error) {
 		return false, err
 	}
 	ctx = c.WithNamespace(ctx)
+	gen := c.checkedGeneration()
 	img, err := c.client.GetImage(ctx, name)
 	if errdefs.IsNotFound(err) {
 		return false, nil
@@ -88,7 +90,67 @@ func (c *Conn) Exists(ctx context.Context, ref string) (bool, error) {
 	if err != nil {
 		return false, fmt.Errorf("image %s: check unpacked: %w", name, err)
 	}
+	c.noteChecked(name, img, gen)
 	return true, nil
+}
+
+// checkedFresh is how long an image Exists found stands for its name in
+// the creates that follow.
+const checkedFresh = time.Second
+
+type checkedImage struct {
+	img client.Image
+	at  time.Time
+}
+
+func (c *Conn) checkedGeneration() uint64 {
+	c.checkedMu.Lock()
+	defer c.checkedMu.Unlock()
+	return c.checkedGen
+}
+
+// noteChecked keeps img for name, unless an image changed since gen.
+func (c *Conn) noteChecked(name string, img client.Image, gen uint64) {
+	c.checkedMu.Lock()
+	defer c.checkedMu.Unlock()
+	if gen != c.checkedGen {
+		return
+	}
+	if c.checked == nil {
+		c.checked = map[string]checkedImage{}
+	}
+	now := time.Now()
+	for n, ci := range c.checked {
+		if now.Sub(ci.at) > checkedFresh {
+			delete(c.checked, n)
+		}
+	}
+	c.checked[name] = checkedImage{img: img, at: now}
+}
+
+// recentlyChecked is the image Exists found for name within checkedFresh.
+func (c *Conn) recentlyChecked(name string) (client.Image, bool) {
+	c.checkedMu.Lock()
+	defer c.checkedMu.Unlock()
+	ci, ok := c.checked[name]
+	if !ok || time.Since(ci.at) > checkedFresh {
+		return nil, false
+	}
+	return ci.img, true
+}
+
+// forgetChecked drops what Exists found, for names whose image changes
+// (pulled, imported, removed by this process); nil drops all.
+func (c *Conn) forgetChecked(names ...string) {
+	c.checkedMu.Lock()
+	defer c.checkedMu.Unlock()
+	c.checkedGen++
+	if names == nil {
+		clear(c.checked)
+	}
+	for _, n := range names {
+		delete(c.checked, n)
+	}
 }
 
 // List returns the images of the Conn's namespace.
@@ -120,6 +182,7 @@ func (c *Conn) Remove(ctx context.Context, ref string) error {
 		return err
 	}
 	ctx = c.WithNamespace(ctx)
+	defer c.forgetChecked(name)
 	if err := c.client.ImageService().Delete(ctx, name, images.SynchronousDelete()); err != nil {
 		return fmt.Errorf("remove image %s: %w", name, err)
 	}
@@ -218,9 +281,11 @@ func (c *Conn) imageForCreate(ctx context.Context, ref string) (client.Image, im
 		return nil, imageMeta{}, err
 	}
 	ctx = c.WithNamespace(ctx)
-	img, err := c.client.GetImage(ctx, name)
-	if err != nil {
-		return nil, imageMeta{}, fmt.Errorf("image %s: %w", name, err)
+	img, ok := c.recentlyChecked(name)
+	if !ok {
+		if img, err = c.client.GetImage(ctx, name); err != nil {
+			return nil, imageMeta{}, fmt.Errorf("image %s: %w", name, err)
+		}
 	}
 	m, err := c.meta(ctx, img)
 	if err != nil {

@@ -26,6 +26,7 @@ import (
 // soon as the import ends.
 func (c *Conn) Import(ctx context.Context, r io.Reader) ([]string, error) {
 	ctx = c.WithNamespace(ctx)
+	defer c.forgetChecked() // the archive may name any image
 	began := time.Now()
 	imgs, err := c.client.Import(ctx, r, client.WithImageRefTranslator(ociRefName))
 	if err != nil {

@@ -34,6 +34,9 @@ func (c *Conn) Pull(ctx context.Context, ref string, opts PullOptions) (Image, e
 		return Image{}, err
 	}
 	key := pullKey(name, opts)
+	// The name may stand for another image once pulled.
+	c.forgetChecked(name)
+	defer c.forgetChecked(name)
 
 	c.pullsMu.Lock()
 	f, ok := c.flights[key]

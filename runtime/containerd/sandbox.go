@@ -28,7 +28,8 @@ import (
 // its first process), which joins the group's namespaces like any
 // container.
 //
-// What a leci that stopped left is taken over: namespaces already pinned
+// What a leci that stopped left is taken over (for a group that is not
+// cfg.New, which has nothing to take over): namespaces already pinned
 // are kept, a sandbox process running in the same network namespace is
 // adopted, one that is not running is removed and started anew. A group
 // whose sandbox process held its namespaces (as every group's did before
@@ -41,8 +42,10 @@ func (b *Backend) StartSandbox(ctx context.Context, cfg pod.SandboxConfig) (_ po
 	log := b.log.With("group", cfg.GroupID)
 	began := time.Now()
 
-	if sb, ok, err := b.adoptSandbox(ctx, cfg); err != nil || ok {
-		return sb, err
+	if !cfg.New {
+		if sb, ok, err := b.adoptSandbox(ctx, cfg); err != nil || ok {
+			return sb, err
+		}
 	}
 	groupCg := b.groupCgroup(cfg.GroupID)
 	sp := trace.Begin(ctx, "sandbox.cgroup")
