@@ -216,21 +216,15 @@ func bridgeAdd(ctx context.Context, stdin []byte, conf ownBridgeStdin, env cniEn
 		return nil, err
 	}
 	res.Interfaces[1].Mac = host.Attrs().HardwareAddr.String()
-	// The bridge's MAC address is its own from the moment it has its
-	// gateway address (see ensureGatewayAddr): read again only if that
-	// was now.
-	brMAC := br.Attrs().HardwareAddr
 	for _, ipc := range res.IPs {
 		gw := net.IPNet{IP: ipc.Gateway, Mask: ipc.Address.Mask}
-		added, err := ensureGatewayAddr(h, br, &gw)
-		if err != nil {
+		if err := ensureGatewayAddr(h, br, &gw); err != nil {
 			return nil, err
 		}
-		if added {
-			if link, err := h.LinkByName(conf.Bridge); err == nil {
-				brMAC = link.Attrs().HardwareAddr
-			}
-		}
+	}
+	brMAC, err := pinBridgeMAC(h, br)
+	if err != nil {
+		return nil, err
 	}
 	res.Interfaces[0].Mac = brMAC.String()
 	if err := setSysctl("/proc/sys/net/ipv4/ip_forward", "1"); err != nil {
@@ -433,28 +427,67 @@ func waitPortUp(ctx context.Context, h *netlink.Handle, name string) (netlink.Li
 }
 
 // ensureGatewayAddr gives the bridge the gateway address, unless it has
-// it; another IPv4 address there is an error, as with the plugin. added
-// says whether it was given now.
-func ensureGatewayAddr(h *netlink.Handle, br netlink.Link, gw *net.IPNet) (added bool, _ error) {
+// it; another IPv4 address there is an error, as with the plugin.
+func ensureGatewayAddr(h *netlink.Handle, br netlink.Link, gw *net.IPNet) error {
 	addrs, err := h.AddrList(br, netlink.FAMILY_V4)
 	if err != nil && !errors.Is(err, unix.ENOENT) {
-		return false, fmt.Errorf("bridge add: addresses of %s: %w", br.Attrs().Name, err)
+		return fmt.Errorf("bridge add: addresses of %s: %w", br.Attrs().Name, err)
 	}
 	for _, a := range addrs {
 		if a.IPNet.String() == gw.String() {
-			return false, nil
+			return nil
 		}
-		return false, fmt.Errorf("bridge add: %q already has an IP address different from %v", br.Attrs().Name, gw)
+		return fmt.Errorf("bridge add: %q already has an IP address different from %v", br.Attrs().Name, gw)
 	}
 	if err := h.AddrAdd(br, &netlink.Addr{IPNet: gw}); err != nil && !errors.Is(err, unix.EEXIST) {
-		return false, fmt.Errorf("bridge add: could not add IP address to %q: %w", br.Attrs().Name, err)
+		return fmt.Errorf("bridge add: could not add IP address to %q: %w", br.Attrs().Name, err)
 	}
-	// The bridge keeps its own MAC address rather than taking the lowest
-	// of its ports' as they come and go.
-	if err := h.LinkSetHardwareAddr(br, br.Attrs().HardwareAddr); err != nil {
-		return false, fmt.Errorf("bridge add: set %s's MAC address: %w", br.Attrs().Name, err)
+	return nil
+}
+
+// addrAssignedBySet is /sys/class/net/*/addr_assign_type's value for a MAC
+// address given to the device (NET_ADDR_SET).
+const addrAssignedBySet = "3"
+
+// pinBridgeMAC makes the bridge's MAC address its own, unless it is
+// already, and answers it. Otherwise the kernel gives the bridge the
+// lowest of its ports' addresses, which changes as groups come and go
+// (their gateway's address with it), and all zeros once the last port
+// is gone. The plugin pins it when it gives the bridge its address; here
+// it is pinned whenever it is not, so that an ADD cut short by a killed
+// leci, after its port came and before the pin, leaves no bridge that
+// never gets it.
+func pinBridgeMAC(h *netlink.Handle, br netlink.Link) (net.HardwareAddr, error) {
+	name := br.Attrs().Name
+	if b, err := os.ReadFile(filepath.Join("/sys/class/net", name, "addr_assign_type")); err == nil && strings.TrimSpace(string(b)) == addrAssignedBySet {
+		return br.Attrs().HardwareAddr, nil
 	}
-	return true, nil
+	// Read now: with this group's port on it, the bridge has an address.
+	link, err := h.LinkByName(name)
+	if err != nil {
+		return nil, fmt.Errorf("bridge add: bridge %s: %w", name, err)
+	}
+	mac := link.Attrs().HardwareAddr
+	if len(mac) == 0 {
+		if mac, err = randomMAC(); err != nil {
+			return nil, err
+		}
+	}
+	if err := h.LinkSetHardwareAddr(link, mac); err != nil {
+		return nil, fmt.Errorf("bridge add: set %s's MAC address: %w", name, err)
+	}
+	return mac, nil
+}
+
+// randomMAC is a random unicast, locally administered MAC address, as the
+// kernel makes for a new bridge.
+func randomMAC() (net.HardwareAddr, error) {
+	mac := make(net.HardwareAddr, 6)
+	if _, err := rand.Read(mac); err != nil {
+		return nil, err
+	}
+	mac[0] = mac[0]&^0x01 | 0x02
+	return mac, nil
 }
 
 // bridgeDel does what the bridge plugin's DEL does: removes the group's

@@ -237,3 +237,56 @@ func TestInProcessBridgeRequestedAddress(t *testing.T) {
 		t.Errorf("after the refused Setup: veths %v, allocations %v; want g1's only", v, a)
 	}
 }
+
+// A bridge left by an ADD cut short (leci killed after its port came and
+// before the bridge's address was set) has lost its last port and with it
+// its MAC address: the kernel gives it all zeros. The next group's ADD
+// gives it an address of its own again, which it then keeps.
+func TestInProcessBridgeAfterAddCutShort(t *testing.T) {
+	ctx := context.Background()
+	tn := newTestNet(t)
+	attrs := netlink.NewLinkAttrs()
+	attrs.Name = tn.cfg.Bridge
+	if err := netlink.LinkAdd(&netlink.Bridge{LinkAttrs: attrs}); err != nil {
+		t.Fatal(err)
+	}
+	br, err := netlink.LinkByName(tn.cfg.Bridge)
+	if err != nil {
+		t.Fatal(err)
+	}
+	port := netlink.NewLinkAttrs()
+	port.Name, port.MasterIndex = "ltp"+randomHex(t, 4), br.Attrs().Index
+	veth := netlink.NewVeth(port)
+	veth.PeerName = port.Name + "p"
+	if err := netlink.LinkAdd(veth); err != nil {
+		t.Fatal(err)
+	}
+	if err := netlink.LinkDel(veth); err != nil {
+		t.Fatal(err)
+	}
+	if br, err = netlink.LinkByName(tn.cfg.Bridge); err != nil || len(br.Attrs().HardwareAddr) != 0 {
+		t.Fatalf("bridge without ports: MAC %q, %v; want all zeros (none)", br.Attrs().HardwareAddr, err)
+	}
+
+	tn.setup(t, "g1")
+	if err := tn.m.Check(ctx, "g1"); err != nil {
+		t.Errorf("Check: %v", err)
+	}
+	br, err = netlink.LinkByName(tn.cfg.Bridge)
+	if err != nil {
+		t.Fatal(err)
+	}
+	mac := br.Attrs().HardwareAddr
+	b, _ := os.ReadFile(filepath.Join("/sys/class/net", tn.cfg.Bridge, "addr_assign_type"))
+	if len(mac) != 6 || strings.TrimSpace(string(b)) != addrAssignedBySet {
+		t.Errorf("bridge after an ADD: MAC %q, assigned %q; want one of its own (%s)", mac, b, addrAssignedBySet)
+	}
+	// Kept as groups come and go.
+	tn.setup(t, "g2")
+	if err := tn.m.Teardown(ctx, "g1"); err != nil {
+		t.Fatal(err)
+	}
+	if br, err = netlink.LinkByName(tn.cfg.Bridge); err != nil || br.Attrs().HardwareAddr.String() != mac.String() {
+		t.Errorf("bridge MAC after groups came and went: %q, %v; want %s", br.Attrs().HardwareAddr, err, mac)
+	}
+}
