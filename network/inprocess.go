@@ -141,8 +141,9 @@ func ownBridgeConf(stdin []byte) (ownBridgeStdin, bool) {
 // (made and up if missing), addresses from host-local's allocator, a veth
 // with eth0 in the group's namespace and its host end on the bridge in
 // hairpin mode, eth0's addresses and routes, the bridge port up, the
-// gateway address on the bridge and IPv4 forwarding. What it made is
-// undone if a later step fails. It answers the plugin's result.
+// gateway address on the bridge, the bridge's MAC address pinned, and IPv4
+// forwarding. What it made is undone if a later step fails. It answers
+// the plugin's result.
 func bridgeAdd(ctx context.Context, stdin []byte, conf ownBridgeStdin, env cniEnv) (_ []byte, retErr error) {
 	if env.netns == "" || env.ifName == "" || env.containerID == "" {
 		return nil, errors.New("bridge add: no network namespace, interface or container id")
