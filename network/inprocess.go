@@ -15,10 +15,10 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/containernetworking/cni/pkg/invoke"
-	cnitypes "github.com/containernetworking/cni/pkg/types"
 	types100 "github.com/containernetworking/cni/pkg/types/100"
 	"github.com/containernetworking/plugins/pkg/ipam"
 	"github.com/containernetworking/plugins/plugins/ipam/host-local/backend/allocator"
@@ -138,15 +138,19 @@ func ownBridgeConf(stdin []byte) (ownBridgeStdin, bool) {
 }
 
 // bridgeAdd does what the bridge plugin's ADD does for conf: the bridge
-// (made and up if missing), addresses from host-local's allocator, a veth
-// with eth0 in the group's namespace and its host end on the bridge in
-// hairpin mode, eth0's addresses and routes, the bridge port up, the
-// gateway address on the bridge, the bridge's MAC address pinned, and IPv4
+// (made and up if missing), a veth with eth0 in the group's namespace and
+// its host end on the bridge in hairpin mode, addresses from host-local's
+// allocator, eth0's addresses and routes, the bridge port up, the gateway
+// address on the bridge, the bridge's MAC address pinned, and IPv4
 // forwarding. What it made is undone if a later step fails. It answers
 // the plugin's result.
 func bridgeAdd(ctx context.Context, stdin []byte, conf ownBridgeStdin, env cniEnv) (_ []byte, retErr error) {
 	if env.netns == "" || env.ifName == "" || env.containerID == "" {
 		return nil, errors.New("bridge add: no network namespace, interface or container id")
+	}
+	ipamConf, _, err := allocator.LoadIPAMConfig(stdin, env.args)
+	if err != nil {
+		return nil, fmt.Errorf("host-local: %w", err)
 	}
 	// One netlink socket for the host's side, rather than one per request.
 	h, err := netlink.NewHandle(unix.NETLINK_ROUTE)
@@ -158,15 +162,8 @@ func bridgeAdd(ctx context.Context, stdin []byte, conf ownBridgeStdin, env cniEn
 	if err != nil {
 		return nil, err
 	}
-	ips, routes, release, err := allocate(stdin, env)
-	if err != nil {
-		return nil, err
-	}
-	defer func() {
-		if retErr != nil {
-			release()
-		}
-	}()
+	// The veth first, as the plugin: a second ADD of the group fails here,
+	// before it could touch the addresses the first holds.
 	veth, err := addVeth(h, br, env.netns, env.ifName, conf.MTU, conf.HairpinMode)
 	if err != nil {
 		return nil, err
@@ -174,6 +171,17 @@ func bridgeAdd(ctx context.Context, stdin []byte, conf ownBridgeStdin, env cniEn
 	defer func() {
 		if retErr != nil {
 			_ = h.LinkDel(veth)
+		}
+	}()
+	ips, err := allocate(ipamConf, env)
+	if err != nil {
+		return nil, err
+	}
+	defer func() {
+		if retErr != nil {
+			if err := releaseAddresses(ipamConf, env); err != nil {
+				slog.Warn("bridge add: give back the addresses of a failed ADD", "group", env.containerID, "err", err)
+			}
 		}
 	}()
 
@@ -185,20 +193,17 @@ func bridgeAdd(ctx context.Context, stdin []byte, conf ownBridgeStdin, env cniEn
 			{Name: env.ifName, Sandbox: env.netns},
 		},
 		IPs:    ips,
-		Routes: routes,
+		Routes: ipamConf.Routes,
 	}
 	for _, ipc := range res.IPs {
 		ipc.Interface = types100.Int(2)
 	}
 	err = netns.Run(env.netns, func() error {
-		// As the plugin: no DAD for the interface's IPv6 link-local
-		// address, and a gratuitous ARP when it comes up.
-		if err := setSysctl(filepath.Join("/proc/sys/net/ipv6/conf", env.ifName, "accept_dad"), "0"); err != nil {
-			return err
-		}
-		if err := setSysctl(filepath.Join("/proc/sys/net/ipv4/conf", env.ifName, "arp_notify"), "1"); err != nil {
-			return err
-		}
+		// As the plugin, which goes on when these fail: no DAD for the
+		// interface's IPv6 link-local address, and a gratuitous ARP when
+		// it comes up.
+		_ = setSysctl(filepath.Join("/proc/sys/net/ipv6/conf", env.ifName, "accept_dad"), "0")
+		_ = setSysctl(filepath.Join("/proc/sys/net/ipv4/conf", env.ifName, "arp_notify"), "1")
 		if err := ipam.ConfigureIface(env.ifName, res); err != nil {
 			return err
 		}
@@ -223,7 +228,7 @@ func bridgeAdd(ctx context.Context, stdin []byte, conf ownBridgeStdin, env cniEn
 			return nil, err
 		}
 	}
-	brMAC, err := pinBridgeMAC(h, br)
+	brMAC, err := pinBridgeMAC(h, ipamConf, conf.Bridge)
 	if err != nil {
 		return nil, err
 	}
@@ -233,7 +238,7 @@ func bridgeAdd(ctx context.Context, stdin []byte, conf ownBridgeStdin, env cniEn
 	}
 	out, err := res.GetAsVersion(conf.CNIVersion)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("bridge add: result: %w", err)
 	}
 	return json.Marshal(out)
 }
@@ -253,6 +258,9 @@ func ensureBridge(h *netlink.Handle, name string, mtu int) (*netlink.Bridge, err
 	if !ok {
 		return nil, fmt.Errorf("bridge add: %s exists and is a %s, not a bridge", name, link.Type())
 	}
+	// As the plugin: leci owns the bridge's routes (and goes on if this
+	// fails).
+	_ = bridgeIgnoresRouterAdvertisements(name)
 	if br.Attrs().Flags&net.FlagUp == 0 {
 		if err := h.LinkSetUp(br); err != nil {
 			return nil, fmt.Errorf("bridge add: bring %s up: %w", name, err)
@@ -261,87 +269,82 @@ func ensureBridge(h *netlink.Handle, name string, mtu int) (*netlink.Bridge, err
 	return br, nil
 }
 
-// allocate takes the group's addresses from host-local's allocator, one of
-// each range set, honouring the requested ones (the ips capability, or
-// CNI_ARGS IP=), as host-local's ADD does. release gives them back.
-func allocate(stdin []byte, env cniEnv) (ips []*types100.IPConfig, routes []*cnitypes.Route, release func(), err error) {
-	conf, _, err := allocator.LoadIPAMConfig(stdin, env.args)
-	if err != nil {
-		return nil, nil, nil, fmt.Errorf("host-local: %w", err)
-	}
+// withStore runs fn with host-local's store of conf open. Its lock file is
+// opened without close-on-exec, so no process is forked meanwhile (which
+// would inherit it, and hold the lock for ever should leci die holding it).
+func withStore(conf *allocator.IPAMConfig, fn func(*disk.Store) error) error {
+	syscall.ForkLock.RLock()
+	defer syscall.ForkLock.RUnlock()
 	store, err := disk.New(conf.Name, conf.DataDir)
 	if err != nil {
-		return nil, nil, nil, fmt.Errorf("host-local: %w", err)
+		return fmt.Errorf("host-local: %w", err)
 	}
 	defer store.Close()
-	requested := map[string]net.IP{}
-	for _, ip := range conf.IPArgs {
-		requested[ip.String()] = ip
-	}
-	var allocs []*allocator.IPAllocator
-	releaseAll := func() {
-		for _, a := range allocs {
-			_ = a.Release(env.containerID, env.ifName)
+	return fn(store)
+}
+
+// allocate takes the group's addresses from host-local's allocator, one of
+// each range set, honouring the requested ones (the ips capability, or
+// CNI_ARGS IP=), as host-local's ADD does.
+func allocate(conf *allocator.IPAMConfig, env cniEnv) (ips []*types100.IPConfig, err error) {
+	err = withStore(conf, func(store *disk.Store) error {
+		requested := map[string]net.IP{}
+		for _, ip := range conf.IPArgs {
+			requested[ip.String()] = ip
 		}
-	}
-	for i := range conf.Ranges {
-		set := &conf.Ranges[i]
-		var want net.IP
-		for k, ip := range requested {
-			if set.Contains(ip) {
-				want = ip
-				delete(requested, k)
-				break
+		var allocs []*allocator.IPAllocator
+		releaseAll := func() {
+			for _, a := range allocs {
+				_ = a.Release(env.containerID, env.ifName)
 			}
 		}
-		a := allocator.NewIPAllocator(set, store, i)
-		ipc, err := a.Get(env.containerID, env.ifName, want)
-		if err != nil {
+		for i := range conf.Ranges {
+			set := &conf.Ranges[i]
+			var want net.IP
+			for k, ip := range requested {
+				if set.Contains(ip) {
+					want = ip
+					delete(requested, k)
+					break
+				}
+			}
+			a := allocator.NewIPAllocator(set, store, i)
+			ipc, err := a.Get(env.containerID, env.ifName, want)
+			if err != nil {
+				releaseAll()
+				return fmt.Errorf("host-local: failed to allocate for range %d: %w", i, err)
+			}
+			allocs = append(allocs, a)
+			ips = append(ips, ipc)
+		}
+		if len(requested) > 0 {
 			releaseAll()
-			return nil, nil, nil, fmt.Errorf("host-local: failed to allocate for range %d: %w", i, err)
+			var left []string
+			for k := range requested {
+				left = append(left, k)
+			}
+			return fmt.Errorf("host-local: failed to allocate all requested IPs: %s", strings.Join(left, ", "))
 		}
-		allocs = append(allocs, a)
-		ips = append(ips, ipc)
-	}
-	if len(requested) > 0 {
-		releaseAll()
-		var left []string
-		for k := range requested {
-			left = append(left, k)
-		}
-		return nil, nil, nil, fmt.Errorf("host-local: failed to allocate all requested IPs: %s", strings.Join(left, ", "))
-	}
-	release = func() {
-		// The store was closed with allocate: a store of its own.
-		if err := releaseAddresses(stdin, env); err != nil {
-			slog.Warn("bridge add: give back the addresses of a failed ADD", "group", env.containerID, "err", err)
-		}
-	}
-	return ips, conf.Routes, release, nil
+		return nil
+	})
+	return ips, err
 }
 
 // releaseAddresses gives back every address host-local holds for the
 // container's interface, as host-local's DEL does.
-func releaseAddresses(stdin []byte, env cniEnv) error {
-	conf, _, err := allocator.LoadIPAMConfig(stdin, env.args)
-	if err != nil {
-		return fmt.Errorf("host-local: %w", err)
-	}
-	store, err := disk.New(conf.Name, conf.DataDir)
-	if err != nil {
-		return fmt.Errorf("host-local: %w", err)
-	}
-	defer store.Close()
-	var errs []error
-	for i := range conf.Ranges {
-		if err := allocator.NewIPAllocator(&conf.Ranges[i], store, i).Release(env.containerID, env.ifName); err != nil {
-			errs = append(errs, err)
+func releaseAddresses(conf *allocator.IPAMConfig, env cniEnv) error {
+	return withStore(conf, func(store *disk.Store) error {
+		var errs []error
+		for i := range conf.Ranges {
+			if err := allocator.NewIPAllocator(&conf.Ranges[i], store, i).Release(env.containerID, env.ifName); err != nil {
+				errs = append(errs, err)
+			}
 		}
-	}
-	if err := errors.Join(errs...); err != nil {
-		return fmt.Errorf("host-local: %w", err)
-	}
-	return nil
+		if err := errors.Join(errs...); err != nil {
+			return fmt.Errorf("host-local: %w", err)
+		}
+		return nil
+	})
 }
 
 // addVeth makes a veth pair whose one end is ifName in the namespace at
@@ -356,23 +359,29 @@ func addVeth(h *netlink.Handle, br *netlink.Bridge, nsPath, ifName string, mtu i
 	for range 10 {
 		name, err := randomVethName()
 		if err != nil {
-			return nil, err
+			return nil, fmt.Errorf("bridge add: %w", err)
 		}
 		attrs := netlink.NewLinkAttrs()
-		// Made up, then put on the bridge by LinkAdd (as the plugin: up,
-		// then on the bridge).
+		// Made up, then put on the bridge (LinkAdd does both, as the
+		// plugin: up, then on the bridge).
 		attrs.Name, attrs.MTU, attrs.Flags, attrs.MasterIndex = name, mtu, net.FlagUp, br.Attrs().Index
 		veth := netlink.NewVeth(attrs)
 		veth.PeerName = ifName
 		veth.PeerNamespace = netlink.NsFd(int(target.Fd()))
 		err = h.LinkAdd(veth)
 		if errors.Is(err, unix.EEXIST) {
-			// The group's end exists (a second ADD), or the random
-			// name is taken on the host.
-			if _, lerr := h.LinkByName(name); lerr != nil {
+			// The random name is taken on the host, or the group's end
+			// exists (a second ADD).
+			_, lerr := h.LinkByName(name)
+			var notFound netlink.LinkNotFoundError
+			switch {
+			case lerr == nil:
+				continue
+			case errors.As(lerr, &notFound):
 				return nil, fmt.Errorf("bridge add: container veth name provided (%s) already exists", ifName)
+			default:
+				return nil, fmt.Errorf("bridge add: make veth pair: %w (and %s: %w)", err, name, lerr)
 			}
-			continue
 		}
 		if err == nil && veth.Attrs().Index == 0 {
 			err = fmt.Errorf("%s made but not found", name)
@@ -412,7 +421,7 @@ func waitPortUp(ctx context.Context, h *netlink.Handle, name string) (netlink.Li
 			select {
 			case <-ctx.Done():
 				t.Stop()
-				return nil, ctx.Err()
+				return nil, fmt.Errorf("bridge add: wait for %s: %w", name, ctx.Err())
 			case <-t.C:
 			}
 		}
@@ -430,7 +439,7 @@ func waitPortUp(ctx context.Context, h *netlink.Handle, name string) (netlink.Li
 // ensureGatewayAddr gives the bridge the gateway address, unless it has
 // it; another IPv4 address there is an error, as with the plugin.
 func ensureGatewayAddr(h *netlink.Handle, br netlink.Link, gw *net.IPNet) error {
-	addrs, err := h.AddrList(br, netlink.FAMILY_V4)
+	addrs, err := addrList(h, br)
 	if err != nil && !errors.Is(err, unix.ENOENT) {
 		return fmt.Errorf("bridge add: addresses of %s: %w", br.Attrs().Name, err)
 	}
@@ -446,38 +455,65 @@ func ensureGatewayAddr(h *netlink.Handle, br netlink.Link, gw *net.IPNet) error 
 	return nil
 }
 
+// dumpTries bounds the retries of a netlink dump that the kernel reports
+// interrupted (a link came or went meanwhile, as other groups' do).
+const dumpTries = 5
+
+// addrList is the bridge's IPv4 addresses, read again while the kernel
+// reports the dump interrupted.
+func addrList(h *netlink.Handle, link netlink.Link) ([]netlink.Addr, error) {
+	var (
+		addrs []netlink.Addr
+		err   error
+	)
+	for range dumpTries {
+		if addrs, err = h.AddrList(link, netlink.FAMILY_V4); !errors.Is(err, netlink.ErrDumpInterrupted) {
+			break
+		}
+	}
+	return addrs, err
+}
+
 // addrAssignedBySet is /sys/class/net/*/addr_assign_type's value for a MAC
 // address given to the device (NET_ADDR_SET).
 const addrAssignedBySet = "3"
 
 // pinBridgeMAC makes the bridge's MAC address its own, unless it is
-// already, and answers it. Otherwise the kernel gives the bridge the
-// lowest of its ports' addresses, which changes as groups come and go
-// (their gateway's address with it), and all zeros once the last port
-// is gone. The plugin pins it when it gives the bridge its address; here
-// it is pinned whenever it is not, so that an ADD cut short by a killed
-// leci, after its port came and before the pin, leaves no bridge that
-// never gets it.
-func pinBridgeMAC(h *netlink.Handle, br netlink.Link) (net.HardwareAddr, error) {
-	name := br.Attrs().Name
-	if b, err := os.ReadFile(filepath.Join("/sys/class/net", name, "addr_assign_type")); err == nil && strings.TrimSpace(string(b)) == addrAssignedBySet {
-		return br.Attrs().HardwareAddr, nil
-	}
-	// Read now: with this group's port on it, the bridge has an address.
-	link, err := h.LinkByName(name)
-	if err != nil {
-		return nil, fmt.Errorf("bridge add: bridge %s: %w", name, err)
-	}
-	mac := link.Attrs().HardwareAddr
-	if len(mac) == 0 {
-		if mac, err = randomMAC(); err != nil {
-			return nil, err
+// already, and answers it as it is now. Otherwise the kernel gives the
+// bridge the lowest of its ports' addresses, which changes as groups come
+// and go (their gateway's address with it), and all zeros once the last
+// port is gone. The plugin pins it when it gives the bridge its address;
+// here it is pinned whenever it is not, so that an ADD cut short by a
+// killed leci, after its port came and before the pin, leaves no bridge
+// that never gets it. The look and the pin are made under host-local's
+// lock, so that ADDs at once (in this process or another) pin one address
+// and all answer that one.
+func pinBridgeMAC(h *netlink.Handle, conf *allocator.IPAMConfig, name string) (mac net.HardwareAddr, _ error) {
+	err := withStore(conf, func(store *disk.Store) error {
+		if err := store.Lock(); err != nil {
+			return fmt.Errorf("host-local: lock: %w", err)
 		}
-	}
-	if err := h.LinkSetHardwareAddr(link, mac); err != nil {
-		return nil, fmt.Errorf("bridge add: set %s's MAC address: %w", name, err)
-	}
-	return mac, nil
+		defer store.Unlock()
+		link, err := h.LinkByName(name)
+		if err != nil {
+			return fmt.Errorf("bridge add: bridge %s: %w", name, err)
+		}
+		mac = link.Attrs().HardwareAddr
+		if b, err := os.ReadFile(filepath.Join("/sys/class/net", name, "addr_assign_type")); err == nil && strings.TrimSpace(string(b)) == addrAssignedBySet {
+			return nil
+		}
+		// With this group's port on it, the bridge has an address.
+		if len(mac) == 0 {
+			if mac, err = randomMAC(); err != nil {
+				return fmt.Errorf("bridge add: %w", err)
+			}
+		}
+		if err := h.LinkSetHardwareAddr(link, mac); err != nil {
+			return fmt.Errorf("bridge add: set %s's MAC address: %w", name, err)
+		}
+		return nil
+	})
+	return mac, err
 }
 
 // randomMAC is a random unicast, locally administered MAC address, as the
@@ -515,5 +551,9 @@ func bridgeDel(stdin []byte, env cniEnv) error {
 			return fmt.Errorf("bridge del: remove %s: %w", env.ifName, err)
 		}
 	}
-	return releaseAddresses(stdin, env)
+	conf, _, err := allocator.LoadIPAMConfig(stdin, env.args)
+	if err != nil {
+		return fmt.Errorf("host-local: %w", err)
+	}
+	return releaseAddresses(conf, env)
 }

@@ -290,3 +290,33 @@ func TestInProcessBridgeAfterAddCutShort(t *testing.T) {
 		t.Errorf("bridge MAC after groups came and went: %q, %v; want %s", br.Attrs().HardwareAddr, err, mac)
 	}
 }
+
+// Groups set up at once on a bridge that does not exist yet all record
+// the bridge's MAC address as it stays: the plugin binaries' CHECK
+// compares it, and a group recovered by a restarted daemon is checked.
+func TestInProcessBridgeConcurrentAddsOnNewBridge(t *testing.T) {
+	ctx := context.Background()
+	for round := range 3 {
+		tn := newTestNet(t)
+		ids := []string{"g1", "g2", "g3", "g4", "g5", "g6"}
+		var wg sync.WaitGroup
+		for _, id := range ids {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				if _, err := tn.m.Setup(ctx, id, pod.NetworkOptions{}); err != nil {
+					t.Errorf("round %d: Setup %s: %v", round, id, err)
+				}
+			}()
+		}
+		wg.Wait()
+		for _, id := range ids {
+			if err := tn.m.Check(ctx, id); err != nil {
+				t.Errorf("round %d: Check %s: %v", round, id, err)
+			}
+			if err := tn.m.Teardown(ctx, id); err != nil {
+				t.Errorf("round %d: Teardown %s: %v", round, id, err)
+			}
+		}
+	}
+}
