@@ -487,8 +487,16 @@ const addrAssignedBySet = "3"
 // killed leci, after its port came and before the pin, leaves no bridge
 // that never gets it. The look and the pin are made under host-local's
 // lock, so that ADDs at once (in this process or another) pin one address
-// and all answer that one.
+// and all answer that one; a pinned address never changes, so a bridge
+// found pinned (every ADD but the first) needs no lock.
 func pinBridgeMAC(h *netlink.Handle, conf *allocator.IPAMConfig, name string) (mac net.HardwareAddr, _ error) {
+	if bridgeMACPinned(name) {
+		link, err := h.LinkByName(name)
+		if err != nil {
+			return nil, fmt.Errorf("bridge add: bridge %s: %w", name, err)
+		}
+		return link.Attrs().HardwareAddr, nil
+	}
 	err := withStore(conf, func(store *disk.Store) error {
 		if err := store.Lock(); err != nil {
 			return fmt.Errorf("host-local: lock: %w", err)
@@ -499,8 +507,8 @@ func pinBridgeMAC(h *netlink.Handle, conf *allocator.IPAMConfig, name string) (m
 			return fmt.Errorf("bridge add: bridge %s: %w", name, err)
 		}
 		mac = link.Attrs().HardwareAddr
-		if b, err := os.ReadFile(filepath.Join("/sys/class/net", name, "addr_assign_type")); err == nil && strings.TrimSpace(string(b)) == addrAssignedBySet {
-			return nil
+		if bridgeMACPinned(name) {
+			return nil // by an ADD that held the lock before this one
 		}
 		// With this group's port on it, the bridge has an address.
 		if len(mac) == 0 {
@@ -514,6 +522,12 @@ func pinBridgeMAC(h *netlink.Handle, conf *allocator.IPAMConfig, name string) (m
 		return nil
 	})
 	return mac, err
+}
+
+// bridgeMACPinned tells whether the bridge's MAC address was given to it.
+func bridgeMACPinned(name string) bool {
+	b, err := os.ReadFile(filepath.Join("/sys/class/net", name, "addr_assign_type"))
+	return err == nil && strings.TrimSpace(string(b)) == addrAssignedBySet
 }
 
 // randomMAC is a random unicast, locally administered MAC address, as the
