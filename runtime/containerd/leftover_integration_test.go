@@ -43,7 +43,16 @@ func TestCreateContainerAgainTakesOnlyItsGroupsLeftovers(t *testing.T) {
 		t.Fatal(err)
 	}
 	foreign := e.containerConfig("foreign", "true")
-	if _, err := sn.Prepare(ctx, foreign.ID, identity.ChainID(diffIDs).String(), snapshotOfGroup("eci-another")); err != nil {
+	// Under a lease, as another group's create holds its snapshot: an
+	// unheld one is containerd's garbage collector's to take (it runs
+	// after the removals above), and the create below would then find
+	// nothing in its way.
+	lctx, release, err := e.conn.Client().WithLease(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer release(ctx)
+	if _, err := sn.Prepare(lctx, foreign.ID, identity.ChainID(diffIDs).String(), snapshotOfGroup("eci-another")); err != nil {
 		t.Fatal(err)
 	}
 	defer sn.Remove(ctx, foreign.ID)
